@@ -1,0 +1,48 @@
+# Verity's task runner. `make run` and `make test` are all a new user needs.
+
+# One persistent target directory outside the clone: the SDK compiles once per machine.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/verity/target
+# Everything (node, tests, benchmarks) builds in one profile with one feature set, so no
+# crate is compiled twice.
+CARGO_FLAGS := --release --features verity-node/runtime-benchmarks
+NODE := $(CARGO_TARGET_DIR)/release/verity-node
+# Written by scripts/setup.sh: which toolchain builds the Wasm runtime on this machine.
+WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
+WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
+
+.PHONY: setup build run run-local test fmt fmt-check clippy bench
+
+## setup: install what the build needs (idempotent; run by every other target)
+setup:
+	@scripts/setup.sh
+
+## build: build the node (and its Wasm runtime)
+build: setup
+	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) -p verity-node
+
+## run: a single-validator development chain on a temporary database
+run: build
+	$(NODE) --dev
+
+## test: unit, benchmark and integration tests (integration tests start real nodes)
+test: build
+	$(WITH_WASM_ENV) cargo test $(CARGO_FLAGS) --workspace
+
+## fmt: format the code
+fmt:
+	cargo fmt --all
+
+## fmt-check: check formatting
+fmt-check:
+	cargo fmt --all -- --check
+
+## clippy: lint everything, warnings are errors
+clippy: setup
+	$(WITH_WASM_ENV) cargo clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
+
+## bench: run the pallet benchmarks and regenerate pallets/inference/src/weights.rs
+bench: build
+	$(NODE) benchmark pallet --runtime $(CARGO_TARGET_DIR)/release/wbuild/verity-runtime/verity_runtime.compact.compressed.wasm \
+		--genesis-builder=runtime --pallet pallet_inference --extrinsic '*' \
+		--steps 50 --repeat 20 --header scripts/weights-header.txt \
+		--template scripts/weights-template.hbs --output pallets/inference/src/weights.rs

@@ -1,0 +1,3 @@
+//! Unit tests of the inference pallet on the mock runtime.
+
+mod models;

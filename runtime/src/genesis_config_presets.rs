@@ -1,0 +1,106 @@
+//! Genesis presets: `development` (one validator, Alice) and `local_testnet` (Alice, Bob and
+//! Charlie validate).
+
+use crate::{
+	AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, TechnicalCommitteeConfig, UNIT,
+};
+use alloc::{vec, vec::Vec};
+use frame_support::build_struct_json_patch;
+use serde_json::Value;
+use sp_consensus_aura::sr25519::AuthorityId as AuraId;
+use sp_consensus_grandpa::AuthorityId as GrandpaId;
+use sp_genesis_builder::{self, PresetId};
+use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+
+/// What each development account starts with.
+pub const ENDOWMENT: u128 = 1_000_000 * UNIT;
+
+/// A validator's block production and finality keys from a development keyring.
+fn authority_keys(who: Sr25519Keyring) -> (AuraId, GrandpaId) {
+	let ed25519 = match who {
+		Sr25519Keyring::Alice => Ed25519Keyring::Alice,
+		Sr25519Keyring::Bob => Ed25519Keyring::Bob,
+		Sr25519Keyring::Charlie => Ed25519Keyring::Charlie,
+		Sr25519Keyring::Dave => Ed25519Keyring::Dave,
+		Sr25519Keyring::Eve => Ed25519Keyring::Eve,
+		_ => Ed25519Keyring::Ferdie,
+	};
+	(who.public().into(), ed25519.public().into())
+}
+
+/// The well-known development accounts, each endowed.
+fn development_accounts() -> Vec<AccountId> {
+	Sr25519Keyring::iter()
+		.filter(|key| !matches!(key, Sr25519Keyring::One | Sr25519Keyring::Two))
+		.map(|key| key.to_account_id())
+		.collect()
+}
+
+/// A genesis with the given validators, endowed accounts, sudo key and committee.
+fn testnet_genesis(
+	validators: Vec<Sr25519Keyring>,
+	endowed_accounts: Vec<AccountId>,
+	root: AccountId,
+	committee: Vec<AccountId>,
+) -> Value {
+	let keys: Vec<_> = validators.into_iter().map(authority_keys).collect();
+	build_struct_json_patch!(RuntimeGenesisConfig {
+		balances: BalancesConfig {
+			balances: endowed_accounts.into_iter().map(|who| (who, ENDOWMENT)).collect(),
+		},
+		aura: pallet_aura::GenesisConfig {
+			authorities: keys.iter().map(|(aura, _)| aura.clone()).collect(),
+		},
+		grandpa: pallet_grandpa::GenesisConfig {
+			authorities: keys.iter().map(|(_, grandpa)| (grandpa.clone(), 1)).collect(),
+		},
+		sudo: SudoConfig { key: Some(root) },
+		technical_committee: TechnicalCommitteeConfig { members: committee },
+	})
+}
+
+/// The committee of the development presets: Alice, Bob and Charlie.
+fn development_committee() -> Vec<AccountId> {
+	[Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie]
+		.into_iter()
+		.map(|key| key.to_account_id())
+		.collect()
+}
+
+/// One validator, Alice, who is also the sudo key.
+pub fn development_config_genesis() -> Value {
+	testnet_genesis(
+		vec![Sr25519Keyring::Alice],
+		development_accounts(),
+		Sr25519Keyring::Alice.to_account_id(),
+		development_committee(),
+	)
+}
+
+/// Three validators: Alice, Bob and Charlie.
+pub fn local_config_genesis() -> Value {
+	testnet_genesis(
+		vec![Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie],
+		development_accounts(),
+		Sr25519Keyring::Alice.to_account_id(),
+		development_committee(),
+	)
+}
+
+/// The JSON patch of the preset named `id`, if there is one.
+pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
+	let patch = match id.as_ref() {
+		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
+		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_config_genesis(),
+		_ => return None,
+	};
+	serde_json::to_vec(&patch).ok()
+}
+
+/// The presets this runtime provides.
+pub fn preset_names() -> Vec<PresetId> {
+	vec![
+		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
+		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
+	]
+}

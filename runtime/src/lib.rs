@@ -1,0 +1,205 @@
+//! The Verity runtime.
+//!
+//! A FRAME solochain runtime: Aura block production and GRANDPA finality, balances and
+//! transaction payment, sudo, a technical committee that governs the model registry, and the
+//! inference protocol (`pallet_inference`).
+//!
+//! - `configs/`: every pallet's configuration.
+//! - `apis.rs`: the runtime APIs the node and clients call.
+//! - `genesis_config_presets.rs`: the `development` and `local_testnet` genesis presets.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+// `construct_runtime`-style macros expand to deep types.
+#![recursion_limit = "256"]
+
+#[cfg(feature = "std")]
+include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
+
+extern crate alloc;
+
+pub mod apis;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarks;
+pub mod configs;
+pub mod genesis_config_presets;
+
+use sp_runtime::{
+	generic, impl_opaque_keys,
+	traits::{BlakeTwo256, IdentifyAccount, Verify},
+	MultiAddress, MultiSignature,
+};
+#[cfg(feature = "std")]
+use sp_version::NativeVersion;
+use sp_version::{runtime_version, RuntimeVersion};
+
+pub use frame_system::Call as SystemCall;
+pub use pallet_balances::Call as BalancesCall;
+pub use pallet_inference::Call as InferenceCall;
+#[cfg(any(feature = "std", test))]
+pub use sp_runtime::BuildStorage;
+
+/// A block number.
+pub type BlockNumber = u32;
+/// A transaction signature.
+pub type Signature = MultiSignature;
+/// An account: the public key of the signature scheme.
+pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
+/// An account balance.
+pub type Balance = u128;
+/// How many transactions an account has signed.
+pub type Nonce = u32;
+/// A hash of chain data.
+pub type Hash = sp_core::H256;
+
+/// Opaque types, for the parts of the node that need not know the runtime's types.
+pub mod opaque {
+	use super::*;
+	pub use sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
+
+	/// An opaque block header.
+	pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+	/// An opaque block.
+	pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+	/// An opaque block id.
+	pub type BlockId = generic::BlockId<Block>;
+	/// An opaque block hash.
+	pub type Hash = <BlakeTwo256 as sp_core::Hasher>::Out;
+
+	impl_opaque_keys! {
+		/// The keys a validator holds.
+		pub struct SessionKeys {
+			/// Block production.
+			pub aura: Aura,
+			/// Finality.
+			pub grandpa: Grandpa,
+		}
+	}
+}
+
+/// The runtime's version.
+#[runtime_version]
+pub const VERSION: RuntimeVersion = RuntimeVersion {
+	spec_name: alloc::borrow::Cow::Borrowed("verity"),
+	impl_name: alloc::borrow::Cow::Borrowed("verity"),
+	authoring_version: 1,
+	spec_version: 100,
+	impl_version: 1,
+	apis: apis::RUNTIME_API_VERSIONS,
+	transaction_version: 1,
+	system_version: 1,
+};
+
+/// The version of the runtime compiled into the node.
+#[cfg(feature = "std")]
+pub fn native_version() -> NativeVersion {
+	NativeVersion { runtime_version: VERSION, can_author_with: Default::default() }
+}
+
+/// Target block time. Short, so that an inference round trip takes seconds.
+pub const MILLISECS_PER_BLOCK: u64 = 2000;
+/// Aura slot duration; cannot change once the chain runs.
+pub const SLOT_DURATION: u64 = MILLISECS_PER_BLOCK;
+/// Blocks per minute.
+pub const MINUTES: BlockNumber = 60_000 / (MILLISECS_PER_BLOCK as BlockNumber);
+/// Blocks per hour.
+pub const HOURS: BlockNumber = MINUTES * 60;
+/// Blocks per day.
+pub const DAYS: BlockNumber = HOURS * 24;
+
+/// One unit of the native token, 12 decimals.
+pub const UNIT: Balance = 1_000_000_000_000;
+/// A thousandth of a unit.
+pub const MILLI_UNIT: Balance = 1_000_000_000;
+/// The smallest balance an account may hold.
+pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_UNIT;
+
+/// The address format.
+pub type Address = MultiAddress<AccountId, ()>;
+/// A block header.
+pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+/// A block.
+pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+
+/// The transaction extensions every transaction carries, in order.
+///
+/// `AuthorizeCall` comes first: it lets calls with a `#[pallet::authorize]` rule (such as an
+/// executor's signed attestation) be valid without a signer, and no fee is charged for them.
+pub type TxExtension = (
+	frame_system::AuthorizeCall<Runtime>,
+	frame_system::CheckNonZeroSender<Runtime>,
+	frame_system::CheckSpecVersion<Runtime>,
+	frame_system::CheckTxVersion<Runtime>,
+	frame_system::CheckGenesis<Runtime>,
+	frame_system::CheckEra<Runtime>,
+	frame_system::CheckNonce<Runtime>,
+	frame_system::CheckWeight<Runtime>,
+	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+	frame_metadata_hash_extension::CheckMetadataHash<Runtime>,
+	frame_system::WeightReclaim<Runtime>,
+);
+
+/// An extrinsic as this runtime checks it.
+pub type UncheckedExtrinsic =
+	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+/// The payload a transaction signer signs.
+pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
+
+/// Migrations to run on the next runtime upgrade, besides the pallets' own.
+type Migrations = ();
+
+/// Dispatches calls and runs the block life cycle.
+pub type Executive = frame_executive::Executive<
+	Runtime,
+	Block,
+	frame_system::ChainContext<Runtime>,
+	Runtime,
+	AllPalletsWithSystem,
+	Migrations,
+>;
+
+/// The runtime: every pallet at a fixed index.
+#[frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Runtime;
+
+	/// Accounts, blocks, events.
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	/// The block timestamp inherent.
+	#[runtime::pallet_index(1)]
+	pub type Timestamp = pallet_timestamp;
+	/// Block production.
+	#[runtime::pallet_index(2)]
+	pub type Aura = pallet_aura;
+	/// Finality.
+	#[runtime::pallet_index(3)]
+	pub type Grandpa = pallet_grandpa;
+	/// The native token.
+	#[runtime::pallet_index(4)]
+	pub type Balances = pallet_balances;
+	/// Transaction fees.
+	#[runtime::pallet_index(5)]
+	pub type TransactionPayment = pallet_transaction_payment;
+	/// The chain's superuser, for development and bootstrapping.
+	#[runtime::pallet_index(6)]
+	pub type Sudo = pallet_sudo;
+	/// The technical committee: governs the model registry.
+	#[runtime::pallet_index(7)]
+	pub type TechnicalCommittee = pallet_collective<Instance1>;
+	/// The inference protocol.
+	#[runtime::pallet_index(10)]
+	pub type Inference = pallet_inference;
+}

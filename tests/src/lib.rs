@@ -1,0 +1,190 @@
+//! A harness that runs real `verity-node` processes on loopback for integration tests.
+//!
+//! Each [`Node`] gets free ports, its own base path (or `--tmp`), and is stopped with SIGINT
+//! when dropped, as an operator would stop it.
+
+use std::{
+	io::{Read, Write},
+	net::{TcpListener, TcpStream},
+	path::{Path, PathBuf},
+	process::{Child, Command, ExitStatus, Stdio},
+	time::{Duration, Instant},
+};
+use subxt::{OnlineClient, PolkadotConfig};
+
+/// How long a node may take to open its RPC port.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The client type the tests drive a node with.
+pub type Client = OnlineClient<PolkadotConfig>;
+
+/// The `verity-node` binary under test: `$VERITY_NODE`, or the one built next to this test.
+pub fn node_binary() -> PathBuf {
+	if let Some(path) = std::env::var_os("VERITY_NODE") {
+		return PathBuf::from(path);
+	}
+	// Test executables live in `<target>/<profile>/deps/`; binaries in `<target>/<profile>/`.
+	let exe = std::env::current_exe().expect("the test knows its own path");
+	let profile_dir = exe
+		.parent()
+		.and_then(Path::parent)
+		.expect("test executables live two levels below the profile directory");
+	let binary = profile_dir.join("verity-node");
+	assert!(
+		binary.exists(),
+		"{} is missing: build the node first (`make test` does), or set VERITY_NODE",
+		binary.display()
+	);
+	binary
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+	TcpListener::bind("127.0.0.1:0")
+		.and_then(|listener| listener.local_addr())
+		.map(|address| address.port())
+		.expect("the OS hands out a free loopback port")
+}
+
+/// The ports one node listens on.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+	/// libp2p.
+	pub p2p: u16,
+	/// JSON-RPC over HTTP and WebSocket.
+	pub rpc: u16,
+	/// Prometheus metrics.
+	pub prometheus: u16,
+}
+
+impl Ports {
+	/// Three free ports.
+	pub fn free() -> Self {
+		Self { p2p: free_port(), rpc: free_port(), prometheus: free_port() }
+	}
+}
+
+/// A running `verity-node` process.
+pub struct Node {
+	child: Option<Child>,
+	/// The ports it listens on.
+	pub ports: Ports,
+	/// Where its log goes.
+	pub log_path: PathBuf,
+}
+
+impl Node {
+	/// Start `verity-node` with `args` plus loopback ports, and wait until its RPC answers.
+	pub fn start(name: &str, args: &[&str]) -> Self {
+		let ports = Ports::free();
+		let log_path = std::env::temp_dir().join(format!(
+			"verity-{name}-{}-{}.log",
+			std::process::id(),
+			ports.rpc
+		));
+		let log = std::fs::File::create(&log_path).expect("the log file can be created");
+		let child = Command::new(node_binary())
+			.args(args)
+			.args(["--port", &ports.p2p.to_string()])
+			.args(["--rpc-port", &ports.rpc.to_string()])
+			.args(["--prometheus-port", &ports.prometheus.to_string()])
+			.args(["--no-mdns", "--no-telemetry", "--no-hardware-benchmarks"])
+			.stdout(Stdio::null())
+			.stderr(log)
+			.spawn()
+			.expect("verity-node starts");
+		let mut node = Self { child: Some(child), ports, log_path };
+		node.wait_for_rpc();
+		node
+	}
+
+	/// The WebSocket RPC URL.
+	pub fn ws_url(&self) -> String {
+		format!("ws://127.0.0.1:{}", self.ports.rpc)
+	}
+
+	/// A subxt client connected to this node.
+	pub async fn client(&self) -> Client {
+		Client::from_insecure_url(self.ws_url())
+			.await
+			.unwrap_or_else(|error| panic!("cannot connect to {}: {error}", self.ws_url()))
+	}
+
+	/// The node's log so far, for failure messages.
+	pub fn log(&self) -> String {
+		std::fs::read_to_string(&self.log_path).unwrap_or_default()
+	}
+
+	/// Answer of an HTTP GET on the Prometheus port.
+	pub fn metrics(&self) -> String {
+		http_get(self.ports.prometheus, "/metrics")
+	}
+
+	fn wait_for_rpc(&mut self) {
+		let deadline = Instant::now() + STARTUP_TIMEOUT;
+		while Instant::now() < deadline {
+			if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok()).flatten()
+			{
+				panic!("verity-node exited early with {status}:\n{}", self.log());
+			}
+			if TcpStream::connect(("127.0.0.1", self.ports.rpc)).is_ok() {
+				return;
+			}
+			std::thread::sleep(Duration::from_millis(200));
+		}
+		panic!("verity-node did not open its RPC port in time:\n{}", self.log());
+	}
+
+	/// Stop the node with SIGINT, as Ctrl-C would, and wait for it to exit.
+	pub fn stop(&mut self) -> ExitStatus {
+		let mut child = self.child.take().expect("the node is running");
+		let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+		let deadline = Instant::now() + Duration::from_secs(60);
+		loop {
+			if let Ok(Some(status)) = child.try_wait() {
+				return status;
+			}
+			if Instant::now() > deadline {
+				let _ = child.kill();
+				return child.wait().expect("a killed node can be reaped");
+			}
+			std::thread::sleep(Duration::from_millis(100));
+		}
+	}
+}
+
+impl Drop for Node {
+	fn drop(&mut self) {
+		if self.child.is_some() {
+			self.stop();
+		}
+	}
+}
+
+/// A minimal HTTP/1.0 GET on loopback, returning the whole response.
+fn http_get(port: u16, path: &str) -> String {
+	let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the port accepts");
+	stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeouts are supported");
+	write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("the request is sent");
+	let mut response = String::new();
+	let _ = stream.read_to_string(&mut response);
+	response
+}
+
+/// Wait until the node has finalized a block numbered at least `number`; returns the finalized
+/// number seen.
+pub async fn wait_for_finalized(client: &Client, number: u64, timeout: Duration) -> u64 {
+	let waiting = async {
+		let mut blocks = client.stream_blocks().await.expect("finalized blocks can be streamed");
+		while let Some(block) = blocks.next().await {
+			let block = block.expect("a finalized block header");
+			if block.number() >= number {
+				return block.number();
+			}
+		}
+		panic!("the finalized block stream ended");
+	};
+	tokio::time::timeout(timeout, waiting)
+		.await
+		.unwrap_or_else(|_| panic!("no block #{number} finalized within {timeout:?}"))
+}
