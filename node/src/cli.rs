@@ -44,6 +44,7 @@ pub enum Subcommand {
 	Revert(sc_cli::RevertCmd),
 
 	/// Benchmark the runtime's pallets, storage or this machine.
+	#[cfg(feature = "bench-cli")]
 	#[command(subcommand)]
 	Benchmark(frame_benchmarking_cli::BenchmarkCmd),
 

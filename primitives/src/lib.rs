@@ -6,6 +6,12 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
-pub mod model;
+extern crate alloc;
 
+pub mod attestation;
+pub mod model;
+pub mod tensor;
+
+pub use attestation::*;
 pub use model::*;
+pub use tensor::*;

@@ -54,8 +54,9 @@ pub const ARTIFACT_URI_SCHEMES: [&[u8]; 3] = [b"file://", b"http://", b"https://
 	RuntimeDebug,
 	TypeInfo,
 	MaxEncodedLen,
+	Serialize,
+	Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DType {
 	/// 32-bit IEEE-754 float.
@@ -100,8 +101,9 @@ impl DType {
 	RuntimeDebug,
 	TypeInfo,
 	MaxEncodedLen,
+	Serialize,
+	Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dim {
 	/// The dimension must have exactly this size.
@@ -122,9 +124,18 @@ impl Dim {
 
 /// The declared name, element type and shape of one model input or output.
 #[derive(
-	Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, RuntimeDebug, TypeInfo, MaxEncodedLen,
+	Clone,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	RuntimeDebug,
+	TypeInfo,
+	MaxEncodedLen,
+	Serialize,
+	Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 pub struct TensorSpec {
 	/// The tensor's name in the model graph.
 	pub name: TensorName,
@@ -146,8 +157,9 @@ pub struct TensorSpec {
 	RuntimeDebug,
 	TypeInfo,
 	MaxEncodedLen,
+	Serialize,
+	Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 pub enum ModelFormat {
 	/// An ONNX graph.
 	Onnx,
@@ -165,8 +177,9 @@ pub enum ModelFormat {
 	RuntimeDebug,
 	TypeInfo,
 	MaxEncodedLen,
+	Serialize,
+	Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 pub enum ModelStatus {
 	/// Accepts new inference requests.
 	Active,
@@ -178,9 +191,18 @@ pub enum ModelStatus {
 
 /// What governance supplies when it registers a model.
 #[derive(
-	Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, RuntimeDebug, TypeInfo, MaxEncodedLen,
+	Clone,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	RuntimeDebug,
+	TypeInfo,
+	MaxEncodedLen,
+	Serialize,
+	Deserialize,
 )]
-#[derive(Serialize, Deserialize)]
 pub struct ModelMetadata<Balance> {
 	/// Human-readable name; every version of a model shares it.
 	pub name: ModelName,

@@ -1,10 +1,10 @@
 //! The runtime APIs: what the node, offchain workers and clients may ask the runtime.
 
-use crate::{
-	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
-	RuntimeCall, RuntimeGenesisConfig, System, TransactionPayment, VERSION,
-};
 use crate::opaque::SessionKeys;
+use crate::{
+	AccountId, Aura, Balance, Block, BlockNumber, Executive, Grandpa, Inference, InherentDataExt,
+	Nonce, Runtime, RuntimeCall, RuntimeGenesisConfig, System, TransactionPayment, VERSION,
+};
 use alloc::vec::Vec;
 use frame_support::{
 	genesis_builder_helper::{build_state, get_preset},
@@ -194,6 +194,44 @@ impl_runtime_apis! {
 		}
 		fn query_length_to_fee(length: u32) -> Balance {
 			TransactionPayment::length_to_fee(length)
+		}
+	}
+
+	impl pallet_inference::runtime_api::InferenceApi<Block, AccountId, Balance, BlockNumber> for Runtime {
+		fn request(
+			request_id: verity_primitives::RequestId,
+		) -> Option<pallet_inference::runtime_api::RequestView<AccountId, Balance, BlockNumber>> {
+			Inference::request_view(request_id)
+		}
+
+		fn model(
+			model_id: verity_primitives::ModelId,
+		) -> Option<verity_primitives::ModelInfo<Balance, BlockNumber>> {
+			pallet_inference::Models::<Runtime>::get(model_id)
+		}
+
+		fn models() -> Vec<(verity_primitives::ModelId, verity_primitives::ModelInfo<Balance, BlockNumber>)> {
+			Inference::all_models()
+		}
+
+		fn executor(
+			account: AccountId,
+		) -> Option<pallet_inference::runtime_api::ExecutorView<Balance, BlockNumber>> {
+			Inference::executor_view(account)
+		}
+
+		fn executor_of_key(attestation_key: verity_primitives::ExecutorPublic) -> Option<AccountId> {
+			Inference::executor_of_key(attestation_key)
+		}
+
+		fn open_assignments(
+			attestation_key: verity_primitives::ExecutorPublic,
+		) -> Vec<pallet_inference::runtime_api::AssignmentView<BlockNumber>> {
+			Inference::open_assignments(attestation_key)
+		}
+
+		fn genesis_hash() -> sp_core::H256 {
+			Inference::genesis_hash()
 		}
 	}
 

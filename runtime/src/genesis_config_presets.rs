@@ -2,7 +2,8 @@
 //! Charlie validate).
 
 use crate::{
-	AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, TechnicalCommitteeConfig, UNIT,
+	AccountId, BalancesConfig, Inference, RuntimeGenesisConfig, SudoConfig,
+	TechnicalCommitteeConfig, UNIT,
 };
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -14,6 +15,8 @@ use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 
 /// What each development account starts with.
 pub const ENDOWMENT: u128 = 1_000_000 * UNIT;
+/// What the protocol account starts with on development chains: enough to pay for audits.
+pub const PROTOCOL_ENDOWMENT: u128 = 10_000 * UNIT;
 
 /// A validator's block production and finality keys from a development keyring.
 fn authority_keys(who: Sr25519Keyring) -> (AuraId, GrandpaId) {
@@ -46,7 +49,11 @@ fn testnet_genesis(
 	let keys: Vec<_> = validators.into_iter().map(authority_keys).collect();
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
-			balances: endowed_accounts.into_iter().map(|who| (who, ENDOWMENT)).collect(),
+			balances: endowed_accounts
+				.into_iter()
+				.map(|who| (who, ENDOWMENT))
+				.chain([(Inference::protocol_account(), PROTOCOL_ENDOWMENT)])
+				.collect(),
 		},
 		aura: pallet_aura::GenesisConfig {
 			authorities: keys.iter().map(|(aura, _)| aura.clone()).collect(),

@@ -123,7 +123,8 @@ impl Node {
 	fn wait_for_rpc(&mut self) {
 		let deadline = Instant::now() + STARTUP_TIMEOUT;
 		while Instant::now() < deadline {
-			if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok()).flatten()
+			if let Some(status) =
+				self.child.as_mut().and_then(|child| child.try_wait().ok()).flatten()
 			{
 				panic!("verity-node exited early with {status}:\n{}", self.log());
 			}
@@ -164,7 +165,9 @@ impl Drop for Node {
 /// A minimal HTTP/1.0 GET on loopback, returning the whole response.
 fn http_get(port: u16, path: &str) -> String {
 	let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("the port accepts");
-	stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeouts are supported");
+	stream
+		.set_read_timeout(Some(Duration::from_secs(10)))
+		.expect("timeouts are supported");
 	write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("the request is sent");
 	let mut response = String::new();
 	let _ = stream.read_to_string(&mut response);

@@ -1,12 +1,27 @@
-//! Benchmarks of the inference pallet's calls, the source of `weights.rs`.
+//! Benchmarks of the inference pallet's calls and hook work, the source of `weights.rs`.
+//!
+//! Every benchmark builds the worst case its weight must cover: the largest metadata, full
+//! model pools, the highest redundancy, outputs and inputs of the benchmarked size.
 
 use super::*;
+use alloc::{vec, vec::Vec};
+use codec::Encode;
 use frame_benchmarking::v2::*;
-use frame_support::traits::EnsureOrigin;
+use frame_support::{
+	pallet_prelude::TransactionSource,
+	traits::{
+		fungible::{Mutate, MutateHold},
+		Authorize, EnsureOrigin, Get, Hooks,
+	},
+	BoundedVec,
+};
+use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
 use sp_core::H256;
+use sp_runtime::{traits::One, RuntimeAppPublic, Saturating};
 use verity_primitives::{
-	DType, Dim, ModelFormat, ModelMetadata, ModelStatus, TensorSpec, MAX_NAME_LEN, MAX_RANK,
-	MAX_TENSORS, MAX_TENSOR_NAME_LEN, MAX_URI_LEN,
+	content_hash, AttestationPayload, DType, Dim, ExecutorPublic, ModelFormat, ModelId,
+	ModelMetadata, ModelStatus, Tensor, TensorMap, TensorSpec, MAX_NAME_LEN, MAX_RANK, MAX_TENSORS,
+	MAX_TENSOR_NAME_LEN, MAX_URI_LEN,
 };
 
 /// Metadata at every bound: the longest names, the most tensors of the highest rank.
@@ -14,24 +29,22 @@ fn largest_metadata<T: Config>(predecessor: Option<ModelId>) -> ModelMetadata<Ba
 	let tensors = |prefix: u8| {
 		(0..MAX_TENSORS)
 			.map(|i| {
-				let mut name = alloc::vec![prefix; MAX_TENSOR_NAME_LEN as usize];
+				let mut name = vec![prefix; MAX_TENSOR_NAME_LEN as usize];
 				name[0] = i as u8;
 				TensorSpec {
 					name: name.try_into().expect("within the bound"),
 					dtype: DType::F32,
-					shape: alloc::vec![Dim::Any; MAX_RANK as usize]
-						.try_into()
-						.expect("within the bound"),
+					shape: vec![Dim::Any; MAX_RANK as usize].try_into().expect("within the bound"),
 				}
 			})
-			.collect::<alloc::vec::Vec<_>>()
+			.collect::<Vec<_>>()
 			.try_into()
 			.expect("within the bound")
 	};
 	let mut uri = b"https://".to_vec();
 	uri.resize(MAX_URI_LEN as usize, b'a');
 	ModelMetadata {
-		name: alloc::vec![b'n'; MAX_NAME_LEN as usize].try_into().expect("within the bound"),
+		name: vec![b'n'; MAX_NAME_LEN as usize].try_into().expect("within the bound"),
 		version: b"1.0.0".to_vec().try_into().expect("within the bound"),
 		format: ModelFormat::Onnx,
 		artifact_uri: uri.try_into().expect("within the bound"),
@@ -39,10 +52,143 @@ fn largest_metadata<T: Config>(predecessor: Option<ModelId>) -> ModelMetadata<Ba
 		execution_profile: b"tract/generic".to_vec().try_into().expect("within the bound"),
 		inputs: tensors(b'i'),
 		outputs: tensors(b'o'),
-		fee_per_run: Default::default(),
-		redundancy: T::MaxRedundancy::get(),
+		fee_per_run: 1_000u32.into(),
+		redundancy: max_redundancy::<T>(),
 		predecessor,
 	}
+}
+
+fn max_redundancy<T: Config>() -> u8 {
+	T::MaxRedundancy::get().min(u32::from(u8::MAX)) as u8
+}
+
+/// A one-input, one-output model for request benchmarks: `x` and `y`, f32 vectors.
+fn vector_model<T: Config>(seed: u8, redundancy: u8) -> ModelId {
+	let model_id = H256::repeat_byte(seed);
+	let spec = |name: &[u8]| TensorSpec {
+		name: name.to_vec().try_into().expect("within the bound"),
+		dtype: DType::F32,
+		shape: vec![Dim::Any].try_into().expect("within the bound"),
+	};
+	let metadata = ModelMetadata {
+		inputs: vec![spec(b"x")].try_into().expect("within the bound"),
+		outputs: vec![spec(b"y")].try_into().expect("within the bound"),
+		redundancy,
+		..largest_metadata::<T>(None)
+	};
+	Pallet::<T>::do_register_model(model_id, metadata).expect("a valid model");
+	model_id
+}
+
+/// The canonical encoding of one f32 vector called `name`, about `bytes` long.
+fn vector(name: &[u8], bytes: u32) -> Vec<u8> {
+	let elements = bytes.saturating_sub(16) / 4;
+	TensorMap(vec![Tensor {
+		name: name.to_vec(),
+		dtype: DType::F32,
+		shape: vec![elements],
+		data: vec![7; elements as usize * 4],
+	}])
+	.encode()
+}
+
+fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId {
+	let who: T::AccountId = account(name, index, 0);
+	let plenty = T::MinExecutorBond::get()
+		.saturating_add(T::MinChallengeBond::get())
+		.saturating_mul(1_000u32.into())
+		.saturating_add(1_000_000_000u32.into());
+	T::Currency::set_balance(&who, plenty);
+	who
+}
+
+/// Register executor `index` serving `models`, with a fresh attestation key.
+fn executor<T: Config>(index: u32, models: &[ModelId]) -> (T::AccountId, ExecutorPublic) {
+	let who = funded::<T>("executor", index);
+	let key = ExecutorPublic::generate_pair(None);
+	Pallet::<T>::do_register_executor(
+		who.clone(),
+		key.clone(),
+		models.to_vec().try_into().expect("within the bound"),
+		T::MinExecutorBond::get(),
+	)
+	.expect("a valid executor");
+	(who, key)
+}
+
+/// Fill every pool of `models` with `count` registered executors.
+fn fill_pool<T: Config>(models: &[ModelId], count: u32) -> Vec<(T::AccountId, ExecutorPublic)> {
+	(0..count).map(|i| executor::<T>(1_000 + i, models)).collect()
+}
+
+/// Fill `model`'s pool with placeholder members, leaving `free` places.
+fn crowd_pool<T: Config>(model_id: ModelId, free: u32) {
+	let members: Vec<T::AccountId> = (0..T::MaxExecutorsPerModel::get().saturating_sub(free))
+		.map(|i| account("member", i, 0))
+		.collect();
+	ModelExecutors::<T>::insert(model_id, BoundedVec::truncate_from(members));
+}
+
+/// The next block, with its hooks run.
+fn next_block<T: Config>() {
+	let now = frame_system::Pallet::<T>::block_number().saturating_add(One::one());
+	frame_system::Pallet::<T>::set_block_number(now);
+	Pallet::<T>::on_initialize(now);
+}
+
+/// An assigned request of `model_id` with an input about `input_bytes` long.
+fn assigned_request<T: Config>(model_id: ModelId, input_bytes: u32) -> RequestId {
+	let requester = funded::<T>("requester", 0);
+	let id = Pallet::<T>::do_request_inference(
+		requester,
+		model_id,
+		vector(b"x", input_bytes),
+		BalanceOf::<T>::max_value(),
+	)
+	.expect("a valid request");
+	next_block::<T>();
+	id
+}
+
+/// The signature `key` gives to `output` for `request_id`.
+fn attestation<T: Config>(
+	request_id: RequestId,
+	key: &ExecutorPublic,
+	output: &[u8],
+) -> SignedAttestation {
+	let request = Requests::<T>::get(request_id).expect("the request exists");
+	let model = Models::<T>::get(request.model_id).expect("the model exists");
+	let payload = AttestationPayload::new(
+		Pallet::<T>::genesis_hash(),
+		request_id,
+		request.model_id,
+		model.metadata.execution_profile,
+		request.input_hash,
+		content_hash(output),
+	);
+	SignedAttestation {
+		attestation_key: key.clone(),
+		signature: key.sign(&payload.encode()).expect("the key is in the keystore"),
+	}
+}
+
+/// Attest `output` for `request_id` by every assigned executor in `indices`.
+fn attest<T: Config>(request_id: RequestId, indices: core::ops::Range<usize>, output: &[u8]) {
+	let request = Requests::<T>::get(request_id).expect("the request exists");
+	for assignee in &request.assigned[indices] {
+		let signature = attestation::<T>(request_id, &assignee.attestation_key, output);
+		Pallet::<T>::do_submit_attestation(request_id, output.to_vec(), signature)
+			.expect("a valid attestation");
+	}
+}
+
+/// A finalized ordinary request with the highest redundancy; returns it and its output.
+fn finalized_request<T: Config>(model_id: ModelId) -> (RequestId, Vec<u8>) {
+	let request_id = assigned_request::<T>(model_id, 64);
+	let output = vector(b"y", 64);
+	attest::<T>(request_id, 0..usize::from(max_redundancy::<T>()), &output);
+	next_block::<T>();
+	(request_id, output)
 }
 
 #[benchmarks]
@@ -79,6 +225,304 @@ mod benchmarks {
 
 		assert_eq!(Models::<T>::get(model_id).map(|m| m.status), Some(ModelStatus::Deprecated));
 		Ok(())
+	}
+
+	/// Worst case: the most models, each pool one short of full.
+	#[benchmark]
+	fn register_executor() {
+		let models: Vec<ModelId> = (0..T::MaxModelsPerExecutor::get())
+			.map(|i| vector_model::<T>(i as u8 + 10, 1))
+			.collect();
+		for model_id in &models {
+			crowd_pool::<T>(*model_id, 1);
+		}
+		let who = funded::<T>("executor", 0);
+		let key = ExecutorPublic::generate_pair(None);
+		let bounded: ExecutorModels<T> = models.clone().try_into().expect("within the bound");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), key, bounded, T::MinExecutorBond::get());
+
+		assert!(Executors::<T>::contains_key(&who));
+	}
+
+	/// Worst case: key rotation and a full change of models, leaving and joining full pools.
+	#[benchmark]
+	fn update_executor() {
+		let max = T::MaxModelsPerExecutor::get();
+		let old: Vec<ModelId> = (0..max).map(|i| vector_model::<T>(i as u8 + 10, 1)).collect();
+		let new: Vec<ModelId> = (0..max).map(|i| vector_model::<T>(i as u8 + 100, 1)).collect();
+		let (who, _) = executor::<T>(0, &old);
+		for model_id in &new {
+			crowd_pool::<T>(*model_id, 1);
+		}
+		let key = ExecutorPublic::generate_pair(None);
+		let bounded: ExecutorModels<T> = new.clone().try_into().expect("within the bound");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), Some(key.clone()), Some(bounded));
+
+		assert_eq!(Executors::<T>::get(&who).map(|e| e.attestation_key), Some(key));
+	}
+
+	#[benchmark]
+	fn bond_extra() {
+		let model_id = vector_model::<T>(10, 1);
+		let (who, _) = executor::<T>(0, &[model_id]);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), T::MinExecutorBond::get());
+
+		assert_eq!(
+			Executors::<T>::get(&who).map(|e| e.bond),
+			Some(T::MinExecutorBond::get().saturating_mul(2u32.into()))
+		);
+	}
+
+	/// Worst case: leaving the most models' pools.
+	#[benchmark]
+	fn unregister_executor() {
+		let models: Vec<ModelId> = (0..T::MaxModelsPerExecutor::get())
+			.map(|i| vector_model::<T>(i as u8 + 10, 1))
+			.collect();
+		let (who, _) = executor::<T>(0, &models);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()));
+
+		assert!(matches!(
+			Executors::<T>::get(&who).map(|e| e.status),
+			Some(ExecutorStatus::Unbonding { .. })
+		));
+	}
+
+	#[benchmark]
+	fn withdraw_bond() {
+		let model_id = vector_model::<T>(10, 1);
+		let (who, _) = executor::<T>(0, &[model_id]);
+		Pallet::<T>::do_unregister_executor(who.clone()).expect("no open assignments");
+		let later =
+			frame_system::Pallet::<T>::block_number().saturating_add(T::UnbondingPeriod::get());
+		frame_system::Pallet::<T>::set_block_number(later);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()));
+
+		assert!(!Executors::<T>::contains_key(&who));
+	}
+
+	/// `i`: input bytes. Worst case: a full pool to count live executors in.
+	#[benchmark]
+	fn request_inference(i: Linear<64, { T::MaxInputLen::get() }>) {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		let requester = funded::<T>("requester", 0);
+		let input = vector(b"x", i);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(requester), model_id, input, BalanceOf::<T>::max_value());
+
+		assert_eq!(NextRequestId::<T>::get(), 1);
+	}
+
+	/// `o`: output bytes. Worst case: the attestation that completes the quorum of the highest
+	/// redundancy with a new candidate output.
+	#[benchmark]
+	fn submit_attestation(o: Linear<64, { T::MaxOutputLen::get() }>) {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], u32::from(redundancy));
+		let request_id = assigned_request::<T>(model_id, 64);
+		let quorum = usize::from(quorum_of(redundancy));
+		let output = vector(b"y", o);
+		// Dissenters first, then all but one of the quorum.
+		let dissent = vector(b"y", 32);
+		let dissenters = usize::from(redundancy) - quorum;
+		attest::<T>(request_id, 0..dissenters, &dissent);
+		attest::<T>(request_id, dissenters..usize::from(redundancy) - 1, &output);
+		let last = Requests::<T>::get(request_id).expect("exists").assigned
+			[usize::from(redundancy) - 1]
+			.attestation_key
+			.clone();
+		let signature = attestation::<T>(request_id, &last, &output);
+
+		#[extrinsic_call]
+		_(frame_system::Origin::<T>::Authorized, request_id, output, signature);
+
+		assert!(matches!(
+			Requests::<T>::get(request_id).map(|r| r.status),
+			Some(RequestStatus::QuorumReached { .. })
+		));
+	}
+
+	/// `o`: output bytes. The validation of an attestation: decode, hash, verify.
+	#[benchmark]
+	fn authorize_submit_attestation(
+		o: Linear<64, { T::MaxOutputLen::get() }>,
+	) -> Result<(), BenchmarkError> {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], u32::from(redundancy));
+		let request_id = assigned_request::<T>(model_id, 64);
+		let output = vector(b"y", o);
+		let last = Requests::<T>::get(request_id).expect("exists").assigned
+			[usize::from(redundancy) - 1]
+			.attestation_key
+			.clone();
+		let signature = attestation::<T>(request_id, &last, &output);
+		let call = Call::<T>::submit_attestation { request_id, output, signature };
+
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or("the call has an authorization")?
+				.map_err(|_| "the attestation is valid")?;
+		}
+		Ok(())
+	}
+
+	#[benchmark]
+	fn challenge() {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		let (request_id, _) = finalized_request::<T>(model_id);
+		let challenger = funded::<T>("challenger", 0);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(challenger), request_id, T::MinChallengeBond::get());
+
+		assert!(matches!(
+			Requests::<T>::get(request_id).map(|r| r.challenge),
+			Some(ChallengeState::Open { .. })
+		));
+	}
+
+	/// The hook with every queue empty.
+	#[benchmark]
+	fn on_initialize_idle() {
+		let now = frame_system::Pallet::<T>::block_number();
+		#[block]
+		{
+			Pallet::<T>::run_block_hooks(now);
+		}
+	}
+
+	/// Assigning one request: the highest redundancy drawn from a full pool.
+	#[benchmark]
+	fn assign_request() {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		let requester = funded::<T>("requester", 0);
+		let request_id = Pallet::<T>::do_request_inference(
+			requester,
+			model_id,
+			vector(b"x", 64),
+			BalanceOf::<T>::max_value(),
+		)
+		.expect("a valid request");
+		let now = frame_system::Pallet::<T>::block_number().saturating_add(One::one());
+		frame_system::Pallet::<T>::set_block_number(now);
+
+		#[block]
+		{
+			Pallet::<T>::assign_request(request_id, now);
+		}
+
+		assert!(matches!(
+			Requests::<T>::get(request_id).map(|r| r.status),
+			Some(RequestStatus::Assigned { .. })
+		));
+	}
+
+	/// Settling one request: a challenge re-execution that overturns the original, paying its
+	/// quorum, slashing its dissenters and the original's executors.
+	#[benchmark]
+	fn settle_request() {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		let (original, _) = finalized_request::<T>(model_id);
+		let challenger = funded::<T>("challenger", 0);
+		Pallet::<T>::do_challenge(challenger, original, T::MinChallengeBond::get())
+			.expect("a valid challenge");
+		next_block::<T>();
+		let rerun = match Requests::<T>::get(original).map(|r| r.challenge) {
+			Some(ChallengeState::Open { rerun }) => rerun,
+			_ => panic!("the challenge is open"),
+		};
+		let quorum = usize::from(quorum_of(redundancy));
+		attest::<T>(rerun, 0..quorum, &vector(b"y", 128));
+		attest::<T>(rerun, quorum..usize::from(redundancy), &vector(b"y", 96));
+		PendingSettlement::<T>::kill();
+
+		#[block]
+		{
+			Pallet::<T>::settle_request(rerun);
+		}
+
+		assert!(matches!(
+			Requests::<T>::get(original).map(|r| r.challenge),
+			Some(ChallengeState::Upheld { .. })
+		));
+	}
+
+	/// Drawing one audit, opening it when the draw selects it.
+	#[benchmark]
+	fn draw_audit() {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		let (request_id, _) = finalized_request::<T>(model_id);
+		let protocol = Pallet::<T>::protocol_account();
+		T::Currency::set_balance(&protocol, 1_000_000_000u32.into());
+		// Find a parent hash whose draw selects the audit, if audits happen at all.
+		if !T::AuditProbability::get().is_zero() {
+			for i in 0u64..100_000 {
+				frame_system::Pallet::<T>::set_parent_hash(
+					T::Hash::decode(&mut &H256::from_low_u64_be(i).encode()[..])
+						.expect("hashes are 32 bytes"),
+				);
+				let seed = Pallet::<T>::seed(b"verity/audit", request_id);
+				let roll = u32::from_le_bytes([seed[0], seed[1], seed[2], seed[3]]) % 1_000_000;
+				if sp_runtime::Permill::from_parts(roll) < T::AuditProbability::get() {
+					break;
+				}
+			}
+		}
+		PendingAssignment::<T>::kill();
+
+		#[block]
+		{
+			Pallet::<T>::draw_audit(request_id);
+		}
+	}
+
+	/// Expiring one request: a challenge re-execution nobody answered, slashing every executor
+	/// and returning the challenger's bond.
+	#[benchmark]
+	fn expire_request() {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		let (original, _) = finalized_request::<T>(model_id);
+		let challenger = funded::<T>("challenger", 0);
+		Pallet::<T>::do_challenge(challenger, original, T::MinChallengeBond::get())
+			.expect("a valid challenge");
+		next_block::<T>();
+		let rerun = match Requests::<T>::get(original).map(|r| r.challenge) {
+			Some(ChallengeState::Open { rerun }) => rerun,
+			_ => panic!("the challenge is open"),
+		};
+
+		#[block]
+		{
+			Pallet::<T>::expire_request(rerun);
+		}
+
+		assert_eq!(Requests::<T>::get(rerun).map(|r| r.status), Some(RequestStatus::Expired));
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

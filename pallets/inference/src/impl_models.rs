@@ -65,17 +65,14 @@ impl<T: Config> Pallet<T> {
 		ensure!(!metadata.version.is_empty(), Error::<T>::EmptyModelVersion);
 		ensure!(is_supported_uri(&metadata.artifact_uri), Error::<T>::UnsupportedArtifactUri);
 		ensure!(metadata.artifact_size > 0, Error::<T>::EmptyArtifact);
-		ensure!(
-			metadata.artifact_size <= T::MaxArtifactSize::get(),
-			Error::<T>::ArtifactTooLarge
-		);
+		ensure!(metadata.artifact_size <= T::MaxArtifactSize::get(), Error::<T>::ArtifactTooLarge);
 		ensure!(!metadata.execution_profile.is_empty(), Error::<T>::EmptyExecutionProfile);
 		ensure!(!metadata.inputs.is_empty(), Error::<T>::NoInputs);
 		ensure!(!metadata.outputs.is_empty(), Error::<T>::NoOutputs);
 		Self::ensure_valid_tensors(&metadata.inputs)?;
 		Self::ensure_valid_tensors(&metadata.outputs)?;
 		ensure!(
-			(1..=T::MaxRedundancy::get()).contains(&metadata.redundancy),
+			(1..=T::MaxRedundancy::get()).contains(&u32::from(metadata.redundancy)),
 			Error::<T>::InvalidRedundancy
 		);
 		Ok(())

@@ -5,9 +5,17 @@ extern crate alloc;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod impl_assignment;
+mod impl_attestations;
+mod impl_challenges;
+mod impl_executors;
+mod impl_hooks;
 mod impl_models;
+mod impl_requests;
+mod impl_settlement;
 #[cfg(test)]
 mod mock;
+pub mod runtime_api;
 #[cfg(test)]
 mod tests;
 #[cfg(any(feature = "try-runtime", test))]
@@ -22,9 +30,11 @@ pub use weights::WeightInfo;
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
-	use frame_support::{pallet_prelude::*, traits::fungible};
+	use frame_support::{pallet_prelude::*, traits::fungible, PalletId};
 	use frame_system::pallet_prelude::*;
-	use verity_primitives::{ModelId, ModelMetadata, ModelStatus};
+	use sp_core::H256;
+	use sp_runtime::{Perbill, Permill};
+	use verity_primitives::{ExecutorPublic, ModelId, ModelMetadata, ModelStatus, RequestId};
 
 	/// The in-code storage version.
 	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
@@ -37,27 +47,176 @@ pub mod pallet {
 	#[pallet::config]
 	pub trait Config: frame_system::Config {
 		/// The currency fees are paid in and bonds are held in.
-		type Currency: fungible::Inspect<Self::AccountId>;
+		type Currency: fungible::Inspect<Self::AccountId>
+			+ fungible::Mutate<Self::AccountId>
+			+ fungible::hold::Inspect<Self::AccountId, Reason = Self::RuntimeHoldReason>
+			+ fungible::hold::Mutate<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		/// The overarching hold reason.
+		type RuntimeHoldReason: From<HoldReason>;
 
 		/// The origin allowed to register models and change their status: governance.
 		type ModelOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
+		/// The protocol's account: receives the protocol fee and slashed funds, pays for audits.
+		#[pallet::constant]
+		type PalletId: Get<PalletId>;
+
 		/// The highest redundancy a model may ask for: how many executors run one request.
 		#[pallet::constant]
-		type MaxRedundancy: Get<u8>;
+		type MaxRedundancy: Get<u32>;
 
 		/// The largest model artifact, in bytes, the chain accepts for registration.
 		#[pallet::constant]
 		type MaxArtifactSize: Get<u64>;
 
-		/// Weights of this pallet's calls, generated from its benchmarks.
+		/// The smallest bond an executor must hold to take work.
+		#[pallet::constant]
+		type MinExecutorBond: Get<BalanceOf<Self>>;
+
+		/// Most models one executor serves.
+		#[pallet::constant]
+		type MaxModelsPerExecutor: Get<u32>;
+
+		/// Most executors serving one model.
+		#[pallet::constant]
+		type MaxExecutorsPerModel: Get<u32>;
+
+		/// Blocks between `unregister_executor` and `withdraw_bond`.
+		#[pallet::constant]
+		type UnbondingPeriod: Get<BlockNumberFor<Self>>;
+
+		/// Largest request input, in bytes.
+		#[pallet::constant]
+		type MaxInputLen: Get<u32>;
+
+		/// Largest attested output, in bytes.
+		#[pallet::constant]
+		type MaxOutputLen: Get<u32>;
+
+		/// Blocks executors have to answer after they are assigned.
+		#[pallet::constant]
+		type ResponseTimeout: Get<BlockNumberFor<Self>>;
+
+		/// Most requests (including challenges and audits) opened, settled or expired per block;
+		/// bounds every hook's work.
+		#[pallet::constant]
+		type MaxRequestsPerBlock: Get<u32>;
+
+		/// The protocol's cut on top of the executors' fees.
+		#[pallet::constant]
+		type ProtocolFee: Get<Perbill>;
+
+		/// Share of its bond an executor loses for an output that contradicts the quorum.
+		#[pallet::constant]
+		type DissentSlash: Get<Perbill>;
+
+		/// Share of its bond an executor loses for leaving an assignment unanswered.
+		#[pallet::constant]
+		type MissSlash: Get<Perbill>;
+
+		/// Share of their bonds the executors of an overturned output lose to the challenger.
+		#[pallet::constant]
+		type ChallengeSlash: Get<Perbill>;
+
+		/// Blocks after finalization during which anyone may challenge a result.
+		#[pallet::constant]
+		type ChallengePeriod: Get<BlockNumberFor<Self>>;
+
+		/// The smallest bond a challenger must put up.
+		#[pallet::constant]
+		type MinChallengeBond: Get<BalanceOf<Self>>;
+
+		/// Probability that a finalized request is re-executed by one extra executor.
+		#[pallet::constant]
+		type AuditProbability: Get<Permill>;
+
+		/// Weights of this pallet's calls and hooks, generated from its benchmarks.
 		type WeightInfo: WeightInfo;
+	}
+
+	/// Why the pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// An executor's bond.
+		ExecutorBond,
+		/// A request's fee, held until it is paid out or refunded.
+		RequestEscrow,
+		/// A challenger's bond.
+		ChallengeBond,
 	}
 
 	/// Every registered model, by the blake2-256 hash of its artifact.
 	#[pallet::storage]
 	pub type Models<T: Config> =
 		StorageMap<_, Blake2_128Concat, ModelId, ModelInfoOf<T>, OptionQuery>;
+
+	/// Every registered executor, by account.
+	#[pallet::storage]
+	pub type Executors<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, ExecutorInfo<T>, OptionQuery>;
+
+	/// The account each attestation key belongs to; a key serves one executor only.
+	#[pallet::storage]
+	pub type ExecutorByKey<T: Config> =
+		StorageMap<_, Blake2_128Concat, ExecutorPublic, T::AccountId, OptionQuery>;
+
+	/// The active executors serving each model, the pool assignments are drawn from.
+	#[pallet::storage]
+	pub type ModelExecutors<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		ModelId,
+		BoundedVec<T::AccountId, T::MaxExecutorsPerModel>,
+		ValueQuery,
+	>;
+
+	/// The id the next request gets.
+	#[pallet::storage]
+	pub type NextRequestId<T: Config> = StorageValue<_, RequestId, ValueQuery>;
+
+	/// Every request, by id.
+	#[pallet::storage]
+	pub type Requests<T: Config> =
+		StorageMap<_, Twox64Concat, RequestId, InferenceRequest<T>, OptionQuery>;
+
+	/// Open assignments: `(executor, request)` for every assignment not yet expired.
+	#[pallet::storage]
+	pub type Assignments<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Twox64Concat,
+		RequestId,
+		(),
+		OptionQuery,
+	>;
+
+	/// Requests opened in this block, assigned at the start of the next one.
+	#[pallet::storage]
+	pub type PendingAssignment<T: Config> =
+		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
+
+	/// Requests that reached quorum in this block, settled at the start of the next one.
+	#[pallet::storage]
+	pub type PendingSettlement<T: Config> =
+		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
+
+	/// Requests finalized in this block, each audited with `AuditProbability` at the start of
+	/// the next one.
+	#[pallet::storage]
+	pub type AuditCandidates<T: Config> =
+		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
+
+	/// Requests by the block their deadline passes in, processed in that block's hook.
+	#[pallet::storage]
+	pub type Deadlines<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<RequestId, T::MaxRequestsPerBlock>,
+		ValueQuery,
+	>;
 
 	/// Models registered at genesis, e.g. the demo models of a development chain.
 	#[pallet::genesis_config]
@@ -98,6 +257,170 @@ pub mod pallet {
 			/// Its status now.
 			new_status: ModelStatus,
 		},
+		/// An executor registered and bonded.
+		ExecutorRegistered {
+			/// Its account.
+			executor: T::AccountId,
+			/// Its attestation key.
+			attestation_key: ExecutorPublic,
+			/// The bond held.
+			bond: BalanceOf<T>,
+		},
+		/// An executor changed its models or rotated its key.
+		ExecutorUpdated {
+			/// Its account.
+			executor: T::AccountId,
+		},
+		/// An executor added to its bond.
+		ExecutorBonded {
+			/// Its account.
+			executor: T::AccountId,
+			/// The bond now held.
+			bond: BalanceOf<T>,
+		},
+		/// An executor unregistered; its bond unlocks at `until`.
+		ExecutorUnregistered {
+			/// Its account.
+			executor: T::AccountId,
+			/// When `withdraw_bond` becomes possible.
+			until: BlockNumberFor<T>,
+		},
+		/// An executor withdrew its bond and left.
+		ExecutorBondWithdrawn {
+			/// Its account.
+			executor: T::AccountId,
+			/// The bond released.
+			amount: BalanceOf<T>,
+		},
+		/// An executor was slashed.
+		ExecutorSlashed {
+			/// Its account.
+			executor: T::AccountId,
+			/// The request it was slashed over.
+			request_id: RequestId,
+			/// The amount taken from its bond.
+			amount: BalanceOf<T>,
+			/// Why.
+			reason: SlashReason,
+		},
+		/// A request was submitted and its fee put in escrow.
+		InferenceRequested {
+			/// The new request.
+			request_id: RequestId,
+			/// Who pays.
+			requester: T::AccountId,
+			/// The model to run.
+			model_id: ModelId,
+			/// The escrowed fee.
+			fee: BalanceOf<T>,
+		},
+		/// Executors were drawn for a request.
+		RequestAssigned {
+			/// The request.
+			request_id: RequestId,
+			/// The executors.
+			executors: alloc::vec::Vec<T::AccountId>,
+			/// The block at whose start the request closes; they answer before it.
+			deadline: BlockNumberFor<T>,
+		},
+		/// Too few live executors served the model when the request was to be assigned; the
+		/// escrow was returned.
+		RequestUnassignable {
+			/// The request.
+			request_id: RequestId,
+		},
+		/// An executor attested an output.
+		AttestationSubmitted {
+			/// The request.
+			request_id: RequestId,
+			/// The executor.
+			executor: T::AccountId,
+			/// The attested output's hash.
+			output_hash: H256,
+		},
+		/// A request was finalized on a quorum of matching attestations.
+		RequestFinalized {
+			/// The request.
+			request_id: RequestId,
+			/// The agreed output's hash.
+			output_hash: H256,
+		},
+		/// A request's deadline passed without a quorum; its escrow was returned.
+		RequestExpired {
+			/// The request.
+			request_id: RequestId,
+		},
+		/// A finalized request was challenged and will be re-executed.
+		ChallengeOpened {
+			/// The challenged request.
+			request_id: RequestId,
+			/// The re-execution.
+			rerun: RequestId,
+			/// Who challenged; `None` when a failed audit opened it.
+			challenger: Option<T::AccountId>,
+		},
+		/// The re-execution contradicted the finalized output: it is overturned.
+		ChallengeUpheld {
+			/// The challenged request.
+			request_id: RequestId,
+			/// The output the re-execution agreed on.
+			corrected_output_hash: H256,
+		},
+		/// The re-execution confirmed the finalized output: the challenger's bond was slashed.
+		ChallengeRejected {
+			/// The challenged request.
+			request_id: RequestId,
+		},
+		/// The re-execution reached no quorum: nothing changed.
+		ChallengeInconclusive {
+			/// The challenged request.
+			request_id: RequestId,
+		},
+		/// A finalized request was drawn for a random audit.
+		AuditOpened {
+			/// The audited request.
+			request_id: RequestId,
+			/// The audit's re-execution.
+			audit: RequestId,
+		},
+		/// An audit matched the finalized output.
+		AuditPassed {
+			/// The audited request.
+			request_id: RequestId,
+		},
+		/// An audit contradicted the finalized output; a challenge was opened.
+		AuditFailed {
+			/// The audited request.
+			request_id: RequestId,
+		},
+		/// A drawn audit could not run: the protocol account cannot pay it, or no executor
+		/// outside the original set serves the model.
+		AuditSkipped {
+			/// The request that would have been audited.
+			request_id: RequestId,
+		},
+	}
+
+	/// Why an executor was slashed.
+	#[derive(
+		Clone,
+		Copy,
+		Encode,
+		Decode,
+		DecodeWithMemTracking,
+		Eq,
+		PartialEq,
+		RuntimeDebug,
+		TypeInfo,
+		MaxEncodedLen,
+	)]
+	pub enum SlashReason {
+		/// Its output contradicted the quorum.
+		Dissent,
+		/// It left an assignment unanswered.
+		Missed,
+		/// A challenge overturned the output it attested.
+		Overturned,
 	}
 
 	/// Errors of the inference protocol.
@@ -141,22 +464,80 @@ pub mod pallet {
 		PredecessorSuperseded,
 		/// The model already has the requested status.
 		StatusUnchanged,
-		/// The model is retired: its status can no longer change.
+		/// The model is retired: its status can no longer change, and it serves nothing.
 		ModelRetired,
+		/// The model is not active: it accepts no new requests.
+		ModelNotActive,
+		/// This account is already a registered executor.
+		ExecutorAlreadyRegistered,
+		/// This account is not a registered executor.
+		NotExecutor,
+		/// Another executor already uses this attestation key.
+		AttestationKeyInUse,
+		/// The bond is below `MinExecutorBond`.
+		BondTooLow,
+		/// An executor must serve at least one model.
+		NoModels,
+		/// A model appears twice in the executor's list.
+		DuplicateModel,
+		/// The model already has `MaxExecutorsPerModel` executors.
+		TooManyExecutorsForModel,
+		/// The account cannot afford the bond, fee or deposit.
+		InsufficientBalance,
+		/// The executor has open assignments.
+		HasOpenAssignments,
+		/// The executor is unbonding and takes no work.
+		ExecutorUnbonding,
+		/// The executor has not unregistered.
+		NotUnbonding,
+		/// The unbonding period has not passed yet.
+		StillUnbonding,
+		/// The input is longer than `MaxInputLen`.
+		InputTooLarge,
+		/// The input is not a canonical tensor encoding.
+		MalformedInput,
+		/// The input's tensors are not the model's declared inputs (names, types or shapes).
+		InputSpecMismatch,
+		/// The fee is above the caller's `max_fee`.
+		FeeAboveMax,
+		/// Fewer live executors serve the model than its redundancy.
+		NotEnoughExecutors,
+		/// `MaxRequestsPerBlock` requests were already opened in this block.
+		TooManyRequestsThisBlock,
+		/// No request with this id exists.
+		UnknownRequest,
+		/// The request does not accept attestations (not assigned yet, or past its deadline).
+		RequestNotOpen,
+		/// The signer is not an executor assigned to this request.
+		NotAssigned,
+		/// This executor already attested this request.
+		AlreadyAttested,
+		/// The output is longer than `MaxOutputLen`.
+		OutputTooLarge,
+		/// The output is not a canonical tensor encoding of the model's declared outputs.
+		MalformedOutput,
+		/// The signature does not verify against the executor's attestation key.
+		BadSignature,
+		/// Only a finalized request can be challenged.
+		NotFinalized,
+		/// The challenge period is over.
+		ChallengePeriodOver,
+		/// The request was already challenged.
+		AlreadyChallenged,
+		/// Only an ordinary inference request can be challenged.
+		NotChallengeable,
+		/// The challenge bond is below `MinChallengeBond`.
+		ChallengeBondTooLow,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			Self::run_block_hooks(now)
+		}
+
 		fn integrity_test() {
-			assert!(T::MaxRedundancy::get() > 0, "MaxRedundancy must be at least 1");
-			assert!(T::MaxArtifactSize::get() > 0, "MaxArtifactSize must be at least 1");
-			let max = T::BlockWeights::get().max_block;
-			for (name, weight) in [
-				("register_model", T::WeightInfo::register_model()),
-				("set_model_status", T::WeightInfo::set_model_status()),
-			] {
-				assert!(weight.all_lt(max), "{name} does not fit in a block");
-			}
+			Self::check_integrity();
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -211,5 +592,196 @@ pub mod pallet {
 			T::ModelOrigin::ensure_origin(origin)?;
 			Self::do_set_model_status(model_id, status)
 		}
+
+		/// Become an executor: bond, name an attestation key and the models served.
+		///
+		/// - Origin: signed; the account becomes the executor.
+		/// - `attestation_key`: the sr25519 key (key type `vrty`) its attestations are signed
+		///   with; unique across executors.
+		/// - `models`: the models it serves: registered, not retired, no duplicates.
+		/// - `bond`: held under `HoldReason::ExecutorBond`; at least `MinExecutorBond`.
+		///
+		/// Emits `ExecutorRegistered`.
+		///
+		/// Errors: `ExecutorAlreadyRegistered`, `AttestationKeyInUse`, `BondTooLow`, `NoModels`,
+		/// `DuplicateModel`, `UnknownModel`, `ModelRetired`, `TooManyExecutorsForModel`,
+		/// `InsufficientBalance`.
+		#[pallet::call_index(2)]
+		pub fn register_executor(
+			origin: OriginFor<T>,
+			attestation_key: ExecutorPublic,
+			models: ExecutorModels<T>,
+			bond: BalanceOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_register_executor(who, attestation_key, models, bond)
+		}
+
+		/// Change the models an executor serves, or rotate its attestation key.
+		///
+		/// - Origin: signed by a registered, active executor.
+		/// - `attestation_key`: a new key, if rotating; refused while assignments are open,
+		///   since they were drawn for the old key.
+		/// - `models`: the new set of models, if changing it (same rules as registration).
+		///
+		/// Emits `ExecutorUpdated`.
+		///
+		/// Errors: `NotExecutor`, `ExecutorUnbonding`, `HasOpenAssignments`,
+		/// `AttestationKeyInUse`, `NoModels`, `DuplicateModel`, `UnknownModel`, `ModelRetired`,
+		/// `TooManyExecutorsForModel`.
+		#[pallet::call_index(3)]
+		pub fn update_executor(
+			origin: OriginFor<T>,
+			attestation_key: Option<ExecutorPublic>,
+			models: Option<ExecutorModels<T>>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_update_executor(who, attestation_key, models)
+		}
+
+		/// Add to an executor's bond, e.g. to get back above `MinExecutorBond` after a slash.
+		///
+		/// - Origin: signed by a registered, active executor.
+		/// - `amount`: held in addition to the current bond.
+		///
+		/// Emits `ExecutorBonded`.
+		///
+		/// Errors: `NotExecutor`, `ExecutorUnbonding`, `InsufficientBalance`.
+		#[pallet::call_index(4)]
+		pub fn bond_extra(origin: OriginFor<T>, amount: BalanceOf<T>) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_bond_extra(who, amount)
+		}
+
+		/// Stop serving: leave every model's pool and start the unbonding period.
+		///
+		/// - Origin: signed by a registered, active executor with no open assignment.
+		///
+		/// The bond stays held, and slashable, for `UnbondingPeriod` blocks. Emits
+		/// `ExecutorUnregistered`.
+		///
+		/// Errors: `NotExecutor`, `ExecutorUnbonding`, `HasOpenAssignments`.
+		#[pallet::call_index(5)]
+		pub fn unregister_executor(origin: OriginFor<T>) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_unregister_executor(who)
+		}
+
+		/// Release an unregistered executor's bond once the unbonding period has passed.
+		///
+		/// - Origin: signed by the unbonding executor.
+		///
+		/// Removes the executor and frees its attestation key. Emits `ExecutorBondWithdrawn`.
+		///
+		/// Errors: `NotExecutor`, `NotUnbonding`, `StillUnbonding`.
+		#[pallet::call_index(6)]
+		pub fn withdraw_bond(origin: OriginFor<T>) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_withdraw_bond(who)
+		}
+
+		/// Ask for an inference: the fee is held in escrow and executors are drawn at the start
+		/// of the next block.
+		///
+		/// - Origin: signed; pays the fee.
+		/// - `model_id`: an active model.
+		/// - `input`: the canonical tensor encoding of the model's declared inputs, at most
+		///   `MaxInputLen` bytes.
+		/// - `max_fee`: the most the caller agrees to pay: the model's fee per run times its
+		///   redundancy, plus the protocol fee.
+		///
+		/// Nothing is held when the request is refused. Emits `InferenceRequested`.
+		///
+		/// Errors: `UnknownModel`, `ModelNotActive`, `InputTooLarge`, `MalformedInput`,
+		/// `InputSpecMismatch`, `FeeAboveMax`, `NotEnoughExecutors`, `TooManyRequestsThisBlock`,
+		/// `InsufficientBalance`.
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::request_inference(input.len() as u32))]
+		pub fn request_inference(
+			origin: OriginFor<T>,
+			model_id: ModelId,
+			input: alloc::vec::Vec<u8>,
+			max_fee: BalanceOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_request_inference(who, model_id, input, max_fee).map(|_| ())
+		}
+
+		/// An assigned executor's answer: the output and its signature over the attestation
+		/// payload.
+		///
+		/// - Origin: none needed. The call is authorized by the signature itself (a general
+		///   transaction validated by `#[pallet::authorize]`), so executors pay no fee and need
+		///   no funded account.
+		/// - `request_id`: the request answered.
+		/// - `output`: the canonical tensor encoding of the model's declared outputs, at most
+		///   `MaxOutputLen` bytes.
+		/// - `signature`: the executor's attestation key and its signature over the SCALE
+		///   encoding of `AttestationPayload { domain, genesis_hash, request_id, model_id,
+		///   execution_profile, input_hash, output_hash }`.
+		///
+		/// When matching attestations reach the quorum, the request is settled at the start of
+		/// the next block. Emits `AttestationSubmitted`.
+		///
+		/// Errors (as transaction validity errors whose custom code is the error's index):
+		/// `UnknownRequest`, `RequestNotOpen`, `NotAssigned`, `AlreadyAttested`,
+		/// `OutputTooLarge`, `MalformedOutput`, `BadSignature`.
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::submit_attestation(output.len() as u32))]
+		#[pallet::authorize(Pallet::<T>::authorize_attestation)]
+		#[pallet::weight_of_authorize(T::WeightInfo::authorize_submit_attestation(output.len() as u32))]
+		pub fn submit_attestation(
+			origin: OriginFor<T>,
+			request_id: RequestId,
+			output: alloc::vec::Vec<u8>,
+			signature: SignedAttestation,
+		) -> DispatchResult {
+			frame_system::ensure_authorized(origin)?;
+			Self::do_submit_attestation(request_id, output, signature)
+		}
+
+		/// Dispute a finalized result: `redundancy` fresh executors re-run the request.
+		///
+		/// - Origin: signed; pays the re-execution fee and holds `bond`.
+		/// - `request_id`: an ordinary request finalized less than `ChallengePeriod` blocks ago,
+		///   not challenged before.
+		/// - `bond`: at least `MinChallengeBond`, held under `HoldReason::ChallengeBond`.
+		///
+		/// If the re-execution's quorum contradicts the finalized output, the executors that
+		/// attested it are slashed by `ChallengeSlash` to the challenger and the bond is
+		/// returned; if it confirms it, the bond is slashed to the protocol account. Emits
+		/// `ChallengeOpened`.
+		///
+		/// Errors: `UnknownRequest`, `NotChallengeable`, `NotFinalized`, `ChallengePeriodOver`,
+		/// `AlreadyChallenged`, `ChallengeBondTooLow`, `TooManyRequestsThisBlock`,
+		/// `InsufficientBalance`.
+		#[pallet::call_index(9)]
+		pub fn challenge(
+			origin: OriginFor<T>,
+			request_id: RequestId,
+			bond: BalanceOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_challenge(who, request_id, bond)
+		}
 	}
+}
+
+/// An executor's attestation key with its signature over an attestation payload.
+#[derive(
+	Clone,
+	codec::Encode,
+	codec::Decode,
+	codec::DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	sp_runtime::RuntimeDebug,
+	scale_info::TypeInfo,
+	codec::MaxEncodedLen,
+)]
+pub struct SignedAttestation {
+	/// The signer's attestation key.
+	pub attestation_key: verity_primitives::ExecutorPublic,
+	/// The signature over the SCALE-encoded `AttestationPayload`.
+	pub signature: verity_primitives::ExecutorSignature,
 }

@@ -1,14 +1,20 @@
 //! A minimal runtime for the pallet's unit tests.
 
 use crate as pallet_inference;
-use frame_support::{derive_impl, parameter_types, traits::ConstU64};
+use frame_support::{
+	derive_impl, parameter_types,
+	traits::{ConstU32, ConstU64, Hooks},
+	PalletId,
+};
 use frame_system::EnsureRoot;
-use sp_runtime::BuildStorage;
+use sp_runtime::{BuildStorage, Perbill, Permill};
 
 type Block = frame_system::mocking::MockBlock<Test>;
 
 /// Balance of the test currency.
 pub type Balance = u64;
+/// Accounts are plain numbers.
+pub type AccountId = u64;
 
 #[frame_support::runtime]
 mod runtime {
@@ -44,25 +50,74 @@ impl frame_system::Config for Test {
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {
 	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
+/// Smallest executor bond.
+pub const MIN_BOND: Balance = 1_000;
+/// Smallest challenge bond.
+pub const MIN_CHALLENGE_BOND: Balance = 500;
+/// Blocks executors have to answer.
+pub const RESPONSE_TIMEOUT: u64 = 5;
+/// Blocks a result can be challenged for.
+pub const CHALLENGE_PERIOD: u64 = 10;
+/// Blocks an unregistered executor waits for its bond.
+pub const UNBONDING_PERIOD: u64 = 20;
+/// What every test account starts with.
+pub const ENDOWMENT: Balance = 1_000_000;
+
 parameter_types! {
-	/// Redundancy ceiling of the test chain.
-	pub const MaxRedundancy: u8 = 5;
+	/// The protocol account's id.
+	pub const InferencePalletId: PalletId = PalletId(*b"vrty/inf");
+	/// A tenth of a bond for dissent.
+	pub const DissentSlash: Perbill = Perbill::from_percent(10);
+	/// A twentieth for a miss.
+	pub const MissSlash: Perbill = Perbill::from_percent(5);
+	/// Half for an overturned output.
+	pub const ChallengeSlash: Perbill = Perbill::from_percent(50);
+	/// A tenth of the fees.
+	pub const ProtocolFee: Perbill = Perbill::from_percent(10);
+	/// Audits are switched on per test.
+	pub static AuditProbability: Permill = Permill::zero();
 }
 
 impl pallet_inference::Config for Test {
 	type Currency = Balances;
-	type ModelOrigin = EnsureRoot<u64>;
-	type MaxRedundancy = MaxRedundancy;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type ModelOrigin = EnsureRoot<AccountId>;
+	type PalletId = InferencePalletId;
+	type MaxRedundancy = ConstU32<5>;
 	type MaxArtifactSize = ConstU64<{ 64 * 1024 * 1024 }>;
+	type MinExecutorBond = ConstU64<MIN_BOND>;
+	type MaxModelsPerExecutor = ConstU32<4>;
+	type MaxExecutorsPerModel = ConstU32<8>;
+	type UnbondingPeriod = ConstU64<UNBONDING_PERIOD>;
+	type MaxInputLen = ConstU32<4096>;
+	type MaxOutputLen = ConstU32<4096>;
+	type ResponseTimeout = ConstU64<RESPONSE_TIMEOUT>;
+	type MaxRequestsPerBlock = ConstU32<8>;
+	type ProtocolFee = ProtocolFee;
+	type DissentSlash = DissentSlash;
+	type MissSlash = MissSlash;
+	type ChallengeSlash = ChallengeSlash;
+	type ChallengePeriod = ConstU64<CHALLENGE_PERIOD>;
+	type MinChallengeBond = ConstU64<MIN_CHALLENGE_BOND>;
+	type AuditProbability = AuditProbability;
 	type WeightInfo = ();
 }
 
-/// Externalities with an empty registry at block 1, so events are recorded.
+/// Externalities at block 1 with accounts 1..=20 and the protocol account endowed.
 pub fn new_test_ext() -> sp_io::TestExternalities {
-	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut balances: Vec<(AccountId, Balance)> = (1..=20).map(|who| (who, ENDOWMENT)).collect();
+	balances.push((Inference::protocol_account(), ENDOWMENT));
+	pallet_balances::GenesisConfig::<Test> { balances, ..Default::default() }
+		.assimilate_storage(&mut storage)
+		.unwrap();
 	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.register_extension(sp_keystore::KeystoreExt::new(
+		sp_keystore::testing::MemoryKeystore::new(),
+	));
 	ext.execute_with(|| System::set_block_number(1));
 	ext
 }
@@ -73,4 +128,19 @@ pub fn run_test(test: impl FnOnce()) {
 		test();
 		Inference::do_try_state().expect("pallet invariants hold");
 	});
+}
+
+/// Finish the current block and start the next, running the pallet's hooks.
+pub fn next_block() {
+	let next = System::block_number() + 1;
+	System::set_block_number(next);
+	System::set_parent_hash(sp_core::H256::from_low_u64_be(next));
+	Inference::on_initialize(next);
+}
+
+/// Advance `n` blocks.
+pub fn run_blocks(n: u64) {
+	for _ in 0..n {
+		next_block();
+	}
 }

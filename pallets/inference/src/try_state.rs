@@ -1,15 +1,32 @@
 //! The pallet's invariants, checked by `try-runtime` and at the end of every unit test.
 
-use crate::{Config, Models, Pallet};
-use frame_support::ensure;
-use sp_runtime::TryRuntimeError;
+use crate::{
+	AccountIdOf, Assignments, BalanceOf, ChallengeState, Config, Deadlines, ExecutorByKey,
+	HoldReason, ModelExecutors, Models, Pallet, PendingAssignment, RequestKind, RequestStatus,
+	Requests,
+};
+use alloc::collections::BTreeMap;
+use frame_support::{ensure, traits::fungible::InspectHold};
+use sp_runtime::{traits::Zero, Saturating, TryRuntimeError};
 
 impl<T: Config> Pallet<T> {
 	/// Check every invariant of the pallet's storage.
 	///
-	/// - Version links are mutual: `a.successor == Some(b)` exactly when
-	///   `b.metadata.predecessor == Some(a)`.
+	/// - Version links are mutual.
+	/// - Escrow held from each account equals the escrow its open requests still owe.
+	/// - Challenge bonds held equal the bonds of open challenges.
+	/// - Executor bonds held equal the bonds recorded; keys map both ways.
+	/// - Every model pool lists active executors that serve that model.
+	/// - Every assignment and deadline entry points at a live request that lists it.
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
+		Self::check_model_links()?;
+		Self::check_escrow_and_bonds()?;
+		Self::check_executors()?;
+		Self::check_assignments()?;
+		Ok(())
+	}
+
+	fn check_model_links() -> Result<(), TryRuntimeError> {
 		for (model_id, model) in Models::<T>::iter() {
 			if let Some(successor_id) = model.successor {
 				let successor = Models::<T>::get(successor_id)
@@ -27,6 +44,113 @@ impl<T: Config> Pallet<T> {
 					"a model's predecessor does not name it as successor"
 				);
 			}
+		}
+		Ok(())
+	}
+
+	fn check_escrow_and_bonds() -> Result<(), TryRuntimeError> {
+		let mut escrow_owed: BTreeMap<AccountIdOf<T>, BalanceOf<T>> = BTreeMap::new();
+		let mut challenge_bonds: BTreeMap<AccountIdOf<T>, BalanceOf<T>> = BTreeMap::new();
+		for (_, request) in Requests::<T>::iter() {
+			let open = matches!(
+				request.status,
+				RequestStatus::Pending
+					| RequestStatus::Assigned { .. }
+					| RequestStatus::QuorumReached { .. }
+					| RequestStatus::Finalized { .. }
+			);
+			if open {
+				let owed = escrow_owed.entry(request.requester.clone()).or_default();
+				*owed = owed.saturating_add(request.escrow);
+			} else {
+				ensure!(request.escrow.is_zero(), "a closed request still holds escrow");
+			}
+			if let RequestKind::Challenge { challenger: Some(challenger), bond, original, .. } =
+				&request.kind
+			{
+				let original = Requests::<T>::get(original).ok_or("a challenge of nothing")?;
+				if matches!(original.challenge, ChallengeState::Open { .. }) {
+					let held = challenge_bonds.entry(challenger.clone()).or_default();
+					*held = held.saturating_add(*bond);
+				}
+			}
+		}
+		for (account, owed) in &escrow_owed {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::RequestEscrow.into(), account) == *owed,
+				"escrow held differs from the escrow open requests owe"
+			);
+		}
+		for (account, bonds) in &challenge_bonds {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::ChallengeBond.into(), account) == *bonds,
+				"challenge bonds held differ from open challenges' bonds"
+			);
+		}
+		Ok(())
+	}
+
+	fn check_executors() -> Result<(), TryRuntimeError> {
+		for (account, executor) in crate::Executors::<T>::iter() {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::ExecutorBond.into(), &account)
+					== executor.bond,
+				"an executor's bond held differs from its recorded bond"
+			);
+			ensure!(
+				ExecutorByKey::<T>::get(&executor.attestation_key) == Some(account.clone()),
+				"an executor's key does not map back to it"
+			);
+		}
+		for (key, account) in ExecutorByKey::<T>::iter() {
+			let executor =
+				crate::Executors::<T>::get(&account).ok_or("a key maps to no executor")?;
+			ensure!(executor.attestation_key == key, "a key maps to an executor with another key");
+		}
+		for (model_id, pool) in ModelExecutors::<T>::iter() {
+			for account in pool {
+				let executor =
+					crate::Executors::<T>::get(&account).ok_or("a pool lists a non-executor")?;
+				ensure!(
+					executor.status == crate::ExecutorStatus::Active,
+					"a pool lists an unbonding executor"
+				);
+				ensure!(
+					executor.models.contains(&model_id),
+					"a pool lists an executor not serving it"
+				);
+			}
+		}
+		Ok(())
+	}
+
+	fn check_assignments() -> Result<(), TryRuntimeError> {
+		for (account, request_id, ()) in Assignments::<T>::iter() {
+			let request =
+				Requests::<T>::get(request_id).ok_or("an assignment points at no request")?;
+			ensure!(
+				request.status.deadline().is_some(),
+				"an assignment points at a closed request"
+			);
+			ensure!(
+				request.assigned.iter().any(|assignee| assignee.account == account),
+				"an assignment is not in its request's list"
+			);
+		}
+		for (deadline, queue) in Deadlines::<T>::iter() {
+			for request_id in queue {
+				let request =
+					Requests::<T>::get(request_id).ok_or("a deadline points at no request")?;
+				ensure!(
+					request.status.deadline() == Some(deadline),
+					"a deadline entry disagrees with its request"
+				);
+			}
+		}
+		for request_id in PendingAssignment::<T>::get() {
+			let request =
+				Requests::<T>::get(request_id).ok_or("a pending entry points at no request")?;
+			ensure!(request.status == RequestStatus::Pending, "a pending entry is not pending");
 		}
 		Ok(())
 	}

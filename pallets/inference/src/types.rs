@@ -1,13 +1,374 @@
-//! Type aliases the pallet's storage and calls are written in.
+//! The pallet's stored types and the aliases they are written in.
 
 use crate::Config;
-use frame_support::traits::fungible::Inspect;
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{
+	traits::fungible::Inspect, BoundedVec, CloneNoBound, EqNoBound, PartialEqNoBound,
+	RuntimeDebugNoBound,
+};
 use frame_system::pallet_prelude::BlockNumberFor;
-use verity_primitives::ModelInfo;
+use scale_info::TypeInfo;
+use sp_core::H256;
+use sp_runtime::RuntimeDebug;
+use verity_primitives::{ExecutorPublic, ExecutorSignature, ModelId, ModelInfo, RequestId};
 
 /// The balance type of the configured currency.
 pub type BalanceOf<T> =
 	<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
+/// An account of this runtime.
+pub type AccountIdOf<T> = <T as frame_system::Config>::AccountId;
+
 /// A registered model as this runtime stores it.
 pub type ModelInfoOf<T> = ModelInfo<BalanceOf<T>, BlockNumberFor<T>>;
+
+/// The models one executor serves.
+pub type ExecutorModels<T> = BoundedVec<ModelId, <T as Config>::MaxModelsPerExecutor>;
+
+/// A request's input: a canonical [`verity_primitives::TensorMap`] encoding.
+pub type RequestInput<T> = BoundedVec<u8, <T as Config>::MaxInputLen>;
+
+/// An attested output: a canonical [`verity_primitives::TensorMap`] encoding.
+pub type RequestOutput<T> = BoundedVec<u8, <T as Config>::MaxOutputLen>;
+
+/// Whether an executor takes new work.
+#[derive(
+	Clone,
+	Copy,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	RuntimeDebug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum ExecutorStatus<BlockNumber> {
+	/// Registered and eligible for assignments (while its bond is at least `MinExecutorBond`).
+	Active,
+	/// Unregistered; the bond can be withdrawn from block `until` on, and can still be slashed
+	/// until then.
+	Unbonding {
+		/// First block at which `withdraw_bond` succeeds.
+		until: BlockNumber,
+	},
+}
+
+/// What an executor has done, for anyone judging it.
+#[derive(
+	Clone,
+	Copy,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	RuntimeDebug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub struct ExecutorStats<Balance> {
+	/// Attestations submitted.
+	pub answered: u32,
+	/// Attestations that matched the quorum.
+	pub agreed: u32,
+	/// Attestations that contradicted the quorum.
+	pub dissented: u32,
+	/// Assignments left unanswered past their deadline.
+	pub missed: u32,
+	/// Total slashed from the bond.
+	pub slashed: Balance,
+}
+
+/// A registered executor.
+#[derive(
+	CloneNoBound,
+	Encode,
+	Decode,
+	EqNoBound,
+	PartialEqNoBound,
+	RuntimeDebugNoBound,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub struct ExecutorInfo<T: Config> {
+	/// The key its attestations are signed with.
+	pub attestation_key: ExecutorPublic,
+	/// The models it serves.
+	pub models: ExecutorModels<T>,
+	/// Bond held under `HoldReason::ExecutorBond`.
+	pub bond: BalanceOf<T>,
+	/// Whether it takes new work.
+	pub status: ExecutorStatus<BlockNumberFor<T>>,
+	/// Its record.
+	pub stats: ExecutorStats<BalanceOf<T>>,
+}
+
+/// Why a request exists.
+#[derive(
+	Clone,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	RuntimeDebug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum RequestKind<AccountId, Balance> {
+	/// An ordinary request from a dApp or agent.
+	Inference,
+	/// A re-execution of `original` opened by a challenge.
+	Challenge {
+		/// The finalized request under challenge.
+		original: RequestId,
+		/// Who challenged, `None` when a failed audit opened the challenge.
+		challenger: Option<AccountId>,
+		/// The challenger's bond, held under `HoldReason::ChallengeBond`.
+		bond: Balance,
+		/// The failed audit that opened it, if any; its executor is excluded too.
+		audit: Option<RequestId>,
+	},
+	/// A random audit of `original` by one extra executor.
+	Audit {
+		/// The finalized request audited.
+		original: RequestId,
+	},
+}
+
+/// Where a request is in its life.
+#[derive(
+	Clone,
+	Copy,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	RuntimeDebug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum RequestStatus<BlockNumber> {
+	/// Waiting for executors: they are drawn at the start of the next block.
+	Pending,
+	/// Executors are assigned and may answer until `deadline`.
+	Assigned {
+		/// Block at whose start the request closes; attestations are accepted before it.
+		deadline: BlockNumber,
+	},
+	/// Enough matching attestations arrived; settlement runs at the start of the next block.
+	QuorumReached {
+		/// Block at whose start the request closes; attestations are accepted before it.
+		deadline: BlockNumber,
+		/// The output the quorum agreed on.
+		output_hash: H256,
+	},
+	/// Settled on a quorum: the output is final unless a challenge overturns it.
+	Finalized {
+		/// Block at whose start the request closes; late attestations are accepted before it.
+		deadline: BlockNumber,
+		/// When it was finalized; challenges are accepted for `ChallengePeriod` after it.
+		finalized_at: BlockNumber,
+		/// The agreed output's hash.
+		output_hash: H256,
+	},
+	/// The deadline passed without a quorum; the escrow went back to the requester.
+	Expired,
+	/// Too few live executors serve the model; the escrow went back to the requester.
+	Unassignable,
+}
+
+impl<BlockNumber: Copy> RequestStatus<BlockNumber> {
+	/// The last block attestations are accepted in, for requests that still accept them.
+	pub fn deadline(&self) -> Option<BlockNumber> {
+		match self {
+			Self::Assigned { deadline }
+			| Self::QuorumReached { deadline, .. }
+			| Self::Finalized { deadline, .. } => Some(*deadline),
+			Self::Pending | Self::Expired | Self::Unassignable => None,
+		}
+	}
+
+	/// The output the quorum agreed on, once there is one.
+	pub fn agreed_output_hash(&self) -> Option<H256> {
+		match self {
+			Self::QuorumReached { output_hash, .. } | Self::Finalized { output_hash, .. } => {
+				Some(*output_hash)
+			},
+			_ => None,
+		}
+	}
+}
+
+/// What became of a challenge against a finalized request.
+#[derive(
+	Clone,
+	Copy,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	RuntimeDebug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+pub enum ChallengeState {
+	/// Never challenged.
+	None,
+	/// Being re-executed by request `rerun`.
+	Open {
+		/// The re-execution.
+		rerun: RequestId,
+	},
+	/// The re-execution disagreed: the output was overturned and its executors slashed.
+	Upheld {
+		/// The re-execution.
+		rerun: RequestId,
+		/// The output the re-execution agreed on.
+		corrected_output_hash: H256,
+	},
+	/// The re-execution agreed with the output: the challenger's bond was slashed.
+	Rejected {
+		/// The re-execution.
+		rerun: RequestId,
+	},
+	/// The re-execution reached no quorum; nothing changed and the bond was returned.
+	Inconclusive {
+		/// The re-execution.
+		rerun: RequestId,
+	},
+}
+
+/// One executor's answer to a request.
+#[derive(
+	CloneNoBound,
+	Encode,
+	Decode,
+	EqNoBound,
+	PartialEqNoBound,
+	RuntimeDebugNoBound,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub struct Attestation<T: Config> {
+	/// Index of the executor in the request's `assigned` list.
+	pub executor_index: u8,
+	/// Hash of the output it attested.
+	pub output_hash: H256,
+	/// Its signature over the [`verity_primitives::AttestationPayload`].
+	pub signature: ExecutorSignature,
+	/// The block it arrived in.
+	pub submitted_at: BlockNumberFor<T>,
+	/// Whether it has been paid (agreeing) or slashed (dissenting) yet.
+	pub settled: bool,
+}
+
+/// An executor drawn for a request, with the key it must sign with.
+#[derive(
+	CloneNoBound,
+	Encode,
+	Decode,
+	EqNoBound,
+	PartialEqNoBound,
+	RuntimeDebugNoBound,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub struct Assignee<T: Config> {
+	/// The executor's account.
+	pub account: AccountIdOf<T>,
+	/// Its attestation key when it was drawn.
+	pub attestation_key: ExecutorPublic,
+}
+
+/// One distinct output attested for a request, with its bytes and how many attested it.
+#[derive(
+	CloneNoBound,
+	Encode,
+	Decode,
+	EqNoBound,
+	PartialEqNoBound,
+	RuntimeDebugNoBound,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub struct CandidateOutput<T: Config> {
+	/// blake2-256 of `output`.
+	pub output_hash: H256,
+	/// The canonical output encoding.
+	pub output: RequestOutput<T>,
+	/// How many assigned executors attested it.
+	pub votes: u8,
+}
+
+/// An inference request and everything the chain knows of it.
+#[derive(
+	CloneNoBound,
+	Encode,
+	Decode,
+	EqNoBound,
+	PartialEqNoBound,
+	RuntimeDebugNoBound,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub struct InferenceRequest<T: Config> {
+	/// Who pays: the requester, the challenger, or the protocol account for audits.
+	pub requester: AccountIdOf<T>,
+	/// The model to run.
+	pub model_id: ModelId,
+	/// The canonical input encoding.
+	pub input: RequestInput<T>,
+	/// blake2-256 of `input`.
+	pub input_hash: H256,
+	/// Why the request exists.
+	pub kind: RequestKind<AccountIdOf<T>, BalanceOf<T>>,
+	/// How many executors run it.
+	pub redundancy: u8,
+	/// What each agreeing executor earns.
+	pub fee_per_executor: BalanceOf<T>,
+	/// The protocol's cut, paid on finalization.
+	pub protocol_fee: BalanceOf<T>,
+	/// What is still held from the requester under `HoldReason::RequestEscrow`.
+	pub escrow: BalanceOf<T>,
+	/// The block it was submitted in.
+	pub created_at: BlockNumberFor<T>,
+	/// The executors drawn for it.
+	pub assigned: BoundedVec<Assignee<T>, <T as Config>::MaxRedundancy>,
+	/// The attestations received.
+	pub attestations: BoundedVec<Attestation<T>, <T as Config>::MaxRedundancy>,
+	/// The distinct outputs attested, with their votes.
+	pub candidates: BoundedVec<CandidateOutput<T>, <T as Config>::MaxRedundancy>,
+	/// Where it is in its life.
+	pub status: RequestStatus<BlockNumberFor<T>>,
+	/// Whether it was challenged, and how that ended.
+	pub challenge: ChallengeState,
+}
+
+impl<T: Config> InferenceRequest<T> {
+	/// Attestations needed to finalize: a strict majority of the redundancy.
+	pub fn quorum(&self) -> u8 {
+		quorum_of(self.redundancy)
+	}
+
+	/// The output bytes the quorum agreed on, once there is one.
+	pub fn agreed_output(&self) -> Option<&RequestOutput<T>> {
+		let hash = self.status.agreed_output_hash()?;
+		self.candidates.iter().find(|c| c.output_hash == hash).map(|c| &c.output)
+	}
+}
+
+/// A strict majority of `redundancy`.
+pub const fn quorum_of(redundancy: u8) -> u8 {
+	redundancy / 2 + 1
+}

@@ -1,11 +1,7 @@
 //! Governance: the technical committee that decides which models the chain serves.
 
 use crate::{AccountId, Runtime, RuntimeCall, RuntimeEvent, RuntimeOrigin, DAYS};
-use frame_support::{
-	parameter_types,
-	traits::EitherOfDiverse,
-	weights::Weight,
-};
+use frame_support::{parameter_types, traits::EitherOfDiverse, weights::Weight};
 use frame_system::EnsureRoot;
 use sp_runtime::Perbill;
 

@@ -1,19 +1,71 @@
 //! The inference protocol's configuration.
 
-use crate::{configs::ModelOrigin, Balances, Runtime};
-use frame_support::parameter_types;
+use crate::{
+	configs::ModelOrigin, Balance, Balances, BlockNumber, Runtime, RuntimeHoldReason, MINUTES, UNIT,
+};
+use frame_support::{parameter_types, PalletId};
+use sp_runtime::{Perbill, Permill};
 
 parameter_types! {
+	/// The protocol account's id: it collects protocol fees and slashes, and pays for audits.
+	pub const InferencePalletId: PalletId = PalletId(*b"vrty/inf");
 	/// At most five executors run one request.
-	pub const MaxRedundancy: u8 = 5;
+	pub const MaxRedundancy: u32 = 5;
 	/// Model artifacts up to 256 MiB.
 	pub const MaxArtifactSize: u64 = 256 * 1024 * 1024;
+	/// An executor bonds at least 100 units.
+	pub const MinExecutorBond: Balance = 100 * UNIT;
+	/// An executor serves up to 16 models.
+	pub const MaxModelsPerExecutor: u32 = 16;
+	/// Up to 64 executors serve one model.
+	pub const MaxExecutorsPerModel: u32 = 64;
+	/// Inputs up to 256 KiB: an image for the demo models fits.
+	pub const MaxInputLen: u32 = 256 * 1024;
+	/// Outputs up to 64 KiB.
+	pub const MaxOutputLen: u32 = 64 * 1024;
+	/// Executors answer within 10 blocks (20 seconds).
+	pub const ResponseTimeout: BlockNumber = 10;
+	/// Up to 64 requests opened, settled, audited and expired per block.
+	pub const MaxRequestsPerBlock: u32 = 64;
+	/// 5% on top of the executors' fees.
+	pub const ProtocolFee: Perbill = Perbill::from_percent(5);
+	/// A wrong answer costs a tenth of the bond.
+	pub const DissentSlash: Perbill = Perbill::from_percent(10);
+	/// A missed assignment costs a fiftieth of the bond.
+	pub const MissSlash: Perbill = Perbill::from_percent(2);
+	/// An overturned answer costs half the bond, paid to the challenger.
+	pub const ChallengeSlash: Perbill = Perbill::from_percent(50);
+	/// Results can be challenged for 30 minutes.
+	pub const ChallengePeriod: BlockNumber = 30 * MINUTES;
+	/// Bonds unlock an hour after unregistering, after any challenge could have ended.
+	pub const UnbondingPeriod: BlockNumber = 60 * MINUTES;
+	/// A challenger bonds at least 10 units.
+	pub const MinChallengeBond: Balance = 10 * UNIT;
+	/// One finalized request in fifty is audited.
+	pub const AuditProbability: Permill = Permill::from_percent(2);
 }
 
 impl pallet_inference::Config for Runtime {
 	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
 	type ModelOrigin = ModelOrigin;
+	type PalletId = InferencePalletId;
 	type MaxRedundancy = MaxRedundancy;
 	type MaxArtifactSize = MaxArtifactSize;
+	type MinExecutorBond = MinExecutorBond;
+	type MaxModelsPerExecutor = MaxModelsPerExecutor;
+	type MaxExecutorsPerModel = MaxExecutorsPerModel;
+	type UnbondingPeriod = UnbondingPeriod;
+	type MaxInputLen = MaxInputLen;
+	type MaxOutputLen = MaxOutputLen;
+	type ResponseTimeout = ResponseTimeout;
+	type MaxRequestsPerBlock = MaxRequestsPerBlock;
+	type ProtocolFee = ProtocolFee;
+	type DissentSlash = DissentSlash;
+	type MissSlash = MissSlash;
+	type ChallengeSlash = ChallengeSlash;
+	type ChallengePeriod = ChallengePeriod;
+	type MinChallengeBond = MinChallengeBond;
+	type AuditProbability = AuditProbability;
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 }

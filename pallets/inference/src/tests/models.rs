@@ -4,9 +4,7 @@ use crate::{mock::*, Error, Event, Models};
 use frame_support::{assert_noop, assert_ok, BoundedVec};
 use sp_core::H256;
 use sp_runtime::DispatchError;
-use verity_primitives::{
-	DType, Dim, ModelFormat, ModelId, ModelMetadata, ModelStatus, TensorSpec,
-};
+use verity_primitives::{DType, Dim, ModelFormat, ModelId, ModelMetadata, ModelStatus, TensorSpec};
 
 const MODEL: ModelId = H256::repeat_byte(0xaa);
 const NEXT: ModelId = H256::repeat_byte(0xbb);
@@ -92,7 +90,10 @@ fn register_model_refuses_bad_metadata() {
 	let cases: Vec<Case> = vec![
 		(|m| m.name = bounded(b""), Error::EmptyModelName),
 		(|m| m.version = bounded(b""), Error::EmptyModelVersion),
-		(|m| m.artifact_uri = bounded(b"ftp://models.example/a.onnx"), Error::UnsupportedArtifactUri),
+		(
+			|m| m.artifact_uri = bounded(b"ftp://models.example/a.onnx"),
+			Error::UnsupportedArtifactUri,
+		),
 		(|m| m.artifact_uri = bounded(b"https://"), Error::UnsupportedArtifactUri),
 		(|m| m.artifact_uri = bounded(b""), Error::UnsupportedArtifactUri),
 		(|m| m.artifact_size = 0, Error::EmptyArtifact),
@@ -181,10 +182,7 @@ fn a_model_has_at_most_one_successor() {
 		let mut next = metadata();
 		next.predecessor = Some(MODEL);
 		assert_ok!(register(NEXT, next.clone()));
-		assert_noop!(
-			register(H256::repeat_byte(0xcc), next),
-			Error::<Test>::PredecessorSuperseded
-		);
+		assert_noop!(register(H256::repeat_byte(0xcc), next), Error::<Test>::PredecessorSuperseded);
 	});
 }
 

@@ -1,0 +1,92 @@
+//! The per-block work: assign last block's requests, settle last block's quorums, draw
+//! audits, expire requests whose deadline is now. Each queue holds at most
+//! `MaxRequestsPerBlock` entries, and the weight charged is the benchmarked cost per entry.
+
+use crate::{
+	AuditCandidates, Config, Deadlines, Pallet, PendingAssignment, PendingSettlement, WeightInfo,
+};
+use frame_support::{traits::Get, weights::Weight};
+use frame_system::pallet_prelude::BlockNumberFor;
+use sp_runtime::traits::Saturating;
+
+impl<T: Config> Pallet<T> {
+	/// Run this block's hook work and return its weight.
+	pub(crate) fn run_block_hooks(now: BlockNumberFor<T>) -> Weight {
+		let to_assign = PendingAssignment::<T>::take();
+		let to_settle = PendingSettlement::<T>::take();
+		let to_audit = AuditCandidates::<T>::take();
+		let to_expire = Deadlines::<T>::take(now);
+
+		for request_id in &to_assign {
+			Self::assign_request(*request_id, now);
+		}
+		for request_id in &to_settle {
+			Self::settle_request(*request_id);
+		}
+		for request_id in &to_audit {
+			Self::draw_audit(*request_id);
+		}
+		for request_id in &to_expire {
+			Self::expire_request(*request_id);
+		}
+
+		T::WeightInfo::on_initialize_idle()
+			.saturating_add(per_item(T::WeightInfo::assign_request(), to_assign.len()))
+			.saturating_add(per_item(T::WeightInfo::settle_request(), to_settle.len()))
+			.saturating_add(per_item(T::WeightInfo::draw_audit(), to_audit.len()))
+			.saturating_add(per_item(T::WeightInfo::expire_request(), to_expire.len()))
+	}
+
+	/// The worst-case weight of one block's hook work: every queue full.
+	pub fn max_hook_weight() -> Weight {
+		let full = T::MaxRequestsPerBlock::get() as usize;
+		T::WeightInfo::on_initialize_idle()
+			.saturating_add(per_item(T::WeightInfo::assign_request(), full))
+			.saturating_add(per_item(T::WeightInfo::settle_request(), full))
+			.saturating_add(per_item(T::WeightInfo::draw_audit(), full))
+			.saturating_add(per_item(T::WeightInfo::expire_request(), full))
+	}
+
+	/// Checks of the configuration that `integrity_test` runs.
+	pub(crate) fn check_integrity() {
+		assert!(T::MaxRedundancy::get() > 0, "MaxRedundancy must be at least 1");
+		assert!(T::MaxRedundancy::get() <= u32::from(u8::MAX), "redundancy is stored as u8");
+		assert!(T::MaxArtifactSize::get() > 0, "MaxArtifactSize must be at least 1");
+		assert!(T::MaxRequestsPerBlock::get() > 0, "MaxRequestsPerBlock must be at least 1");
+		// A challenge may open at the end of the challenge period and its re-execution takes up
+		// to a response timeout after the next block: the bond must still be there to slash.
+		assert!(
+			T::UnbondingPeriod::get()
+				>= T::ChallengePeriod::get()
+					.saturating_add(T::ResponseTimeout::get())
+					.saturating_add(2u32.into()),
+			"UnbondingPeriod must cover ChallengePeriod plus a re-execution"
+		);
+		let max = T::BlockWeights::get().max_block;
+		for (name, weight) in [
+			("register_model", T::WeightInfo::register_model()),
+			("set_model_status", T::WeightInfo::set_model_status()),
+			("register_executor", T::WeightInfo::register_executor()),
+			("update_executor", T::WeightInfo::update_executor()),
+			("bond_extra", T::WeightInfo::bond_extra()),
+			("unregister_executor", T::WeightInfo::unregister_executor()),
+			("withdraw_bond", T::WeightInfo::withdraw_bond()),
+			("request_inference", T::WeightInfo::request_inference(T::MaxInputLen::get())),
+			(
+				"submit_attestation",
+				T::WeightInfo::submit_attestation(T::MaxOutputLen::get()).saturating_add(
+					T::WeightInfo::authorize_submit_attestation(T::MaxOutputLen::get()),
+				),
+			),
+			("challenge", T::WeightInfo::challenge()),
+			("hooks with every queue full", Self::max_hook_weight()),
+		] {
+			assert!(weight.all_lt(max), "{name} does not fit in a block");
+		}
+	}
+}
+
+/// `weight` times `count`.
+fn per_item(weight: Weight, count: usize) -> Weight {
+	weight.saturating_mul(count as u64)
+}

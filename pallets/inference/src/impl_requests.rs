@@ -1,0 +1,128 @@
+//! Requests: admission checks, fees and escrow, and opening requests of every kind.
+
+use crate::{
+	AccountIdOf, BalanceOf, ChallengeState, Config, Error, Event, HoldReason, InferenceRequest,
+	ModelExecutors, Models, NextRequestId, Pallet, PendingAssignment, RequestInput, RequestKind,
+	RequestStatus, Requests,
+};
+use frame_support::{ensure, traits::Get, BoundedVec};
+use sp_runtime::{
+	traits::{AccountIdConversion, Saturating},
+	DispatchError,
+};
+use verity_primitives::{content_hash, ModelId, ModelStatus, RequestId, TensorMap};
+
+/// The fees of one request.
+pub(crate) struct Fees<Balance> {
+	/// What each agreeing executor earns.
+	pub per_executor: Balance,
+	/// The protocol's cut.
+	pub protocol: Balance,
+	/// What is held in escrow: every executor's fee plus the protocol's cut.
+	pub total: Balance,
+}
+
+impl<T: Config> Pallet<T> {
+	pub(crate) fn do_request_inference(
+		who: AccountIdOf<T>,
+		model_id: ModelId,
+		input: alloc::vec::Vec<u8>,
+		max_fee: BalanceOf<T>,
+	) -> Result<RequestId, DispatchError> {
+		let model = Models::<T>::get(model_id).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(model.status == ModelStatus::Active, Error::<T>::ModelNotActive);
+		let input: RequestInput<T> = input.try_into().map_err(|_| Error::<T>::InputTooLarge)?;
+		let tensors =
+			TensorMap::decode_canonical(&input).map_err(|_| Error::<T>::MalformedInput)?;
+		tensors
+			.ensure_matches(&model.metadata.inputs)
+			.map_err(|_| Error::<T>::InputSpecMismatch)?;
+		let redundancy = model.metadata.redundancy;
+		let fees = Self::fees(model.metadata.fee_per_run, redundancy);
+		ensure!(fees.total <= max_fee, Error::<T>::FeeAboveMax);
+		ensure!(
+			Self::live_executor_count(&model_id, &[]) >= u32::from(redundancy),
+			Error::<T>::NotEnoughExecutors
+		);
+		Self::open_request(who, model_id, input, redundancy, fees, RequestKind::Inference)
+	}
+
+	/// The fees of a run of a model charging `fee_per_run` by `redundancy` executors.
+	pub(crate) fn fees(fee_per_run: BalanceOf<T>, redundancy: u8) -> Fees<BalanceOf<T>> {
+		let executors = fee_per_run.saturating_mul(BalanceOf::<T>::from(u32::from(redundancy)));
+		let protocol = T::ProtocolFee::get().mul_ceil(executors);
+		Fees { per_executor: fee_per_run, protocol, total: executors.saturating_add(protocol) }
+	}
+
+	/// Hold the fees from `payer`, store the request and queue it for assignment.
+	///
+	/// Checks room in this block's queue before holding anything, so a refusal holds nothing.
+	pub(crate) fn open_request(
+		payer: AccountIdOf<T>,
+		model_id: ModelId,
+		input: RequestInput<T>,
+		redundancy: u8,
+		fees: Fees<BalanceOf<T>>,
+		kind: RequestKind<AccountIdOf<T>, BalanceOf<T>>,
+	) -> Result<RequestId, DispatchError> {
+		let mut pending = PendingAssignment::<T>::get();
+		ensure!(
+			(pending.len() as u32) < T::MaxRequestsPerBlock::get(),
+			Error::<T>::TooManyRequestsThisBlock
+		);
+		Self::hold(&HoldReason::RequestEscrow, &payer, fees.total)?;
+
+		let request_id = NextRequestId::<T>::mutate(|next| {
+			let id = *next;
+			*next = next.saturating_add(1);
+			id
+		});
+		pending.try_push(request_id).map_err(|_| Error::<T>::TooManyRequestsThisBlock)?;
+		PendingAssignment::<T>::put(pending);
+
+		let input_hash = content_hash(&input);
+		Requests::<T>::insert(
+			request_id,
+			InferenceRequest {
+				requester: payer.clone(),
+				model_id,
+				input,
+				input_hash,
+				kind,
+				redundancy,
+				fee_per_executor: fees.per_executor,
+				protocol_fee: fees.protocol,
+				escrow: fees.total,
+				created_at: frame_system::Pallet::<T>::block_number(),
+				assigned: BoundedVec::new(),
+				attestations: BoundedVec::new(),
+				candidates: BoundedVec::new(),
+				status: RequestStatus::Pending,
+				challenge: ChallengeState::None,
+			},
+		);
+		Self::deposit_event(Event::InferenceRequested {
+			request_id,
+			requester: payer,
+			model_id,
+			fee: fees.total,
+		});
+		Ok(request_id)
+	}
+
+	/// How many live executors serve `model_id`, not counting those in `excluded`.
+	pub(crate) fn live_executor_count(model_id: &ModelId, excluded: &[AccountIdOf<T>]) -> u32 {
+		ModelExecutors::<T>::get(model_id)
+			.iter()
+			.filter(|account| !excluded.contains(account))
+			.filter(|account| {
+				crate::Executors::<T>::get(account).is_some_and(|executor| Self::is_live(&executor))
+			})
+			.count() as u32
+	}
+
+	/// The protocol's account.
+	pub fn protocol_account() -> AccountIdOf<T> {
+		T::PalletId::get().into_account_truncating()
+	}
+}

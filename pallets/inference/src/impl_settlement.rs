@@ -1,0 +1,224 @@
+//! Settlement: finalizing on a quorum, paying agreeing executors, slashing dissent and
+//! no-shows, refunding escrow, and expiring requests at their deadline.
+
+use crate::{
+	AccountIdOf, Assignments, AuditCandidates, BalanceOf, Config, Event, HoldReason,
+	InferenceRequest, Pallet, RequestKind, RequestStatus, Requests, SlashReason,
+};
+use frame_support::traits::{
+	fungible::MutateHold,
+	tokens::{Fortitude, Precision, Restriction},
+	Get,
+};
+use sp_runtime::{traits::Zero, Perbill, Saturating};
+use verity_primitives::RequestId;
+
+impl<T: Config> Pallet<T> {
+	/// Settle a request whose attestations reached the quorum: finalize it, pay the agreeing
+	/// executors, slash the dissenting ones, pay the protocol fee, then act on what it was a
+	/// re-execution of, or queue it for a random audit.
+	pub(crate) fn settle_request(request_id: RequestId) {
+		let Some(mut request) = Requests::<T>::get(request_id) else { return };
+		let RequestStatus::QuorumReached { deadline, output_hash } = request.status else {
+			return;
+		};
+		let now = frame_system::Pallet::<T>::block_number();
+		request.status = RequestStatus::Finalized { deadline, finalized_at: now, output_hash };
+		Self::settle_attestations(request_id, &mut request);
+		let protocol_fee = core::mem::take(&mut request.protocol_fee);
+		Self::pay_from_escrow(&mut request, &Self::protocol_account(), protocol_fee);
+		Self::deposit_event(Event::RequestFinalized { request_id, output_hash });
+
+		match request.kind.clone() {
+			RequestKind::Inference => AuditCandidates::<T>::mutate(|queue| {
+				// A full queue leaves this request unaudited; the bound is per block.
+				let _ = queue.try_push(request_id);
+			}),
+			RequestKind::Challenge { original, .. } => {
+				Self::resolve_challenge(original, &request, output_hash)
+			},
+			RequestKind::Audit { original } => {
+				Self::resolve_audit(original, request_id, output_hash)
+			},
+		}
+		Requests::<T>::insert(request_id, request);
+	}
+
+	/// Close a request at its deadline: settle late attestations, slash executors that never
+	/// answered, and return what is left in escrow. A request that never reached a quorum
+	/// expires and its whole escrow goes back.
+	pub(crate) fn expire_request(request_id: RequestId) {
+		if matches!(
+			Requests::<T>::get(request_id).map(|r| r.status),
+			Some(RequestStatus::QuorumReached { .. })
+		) {
+			// Its settlement did not fit in a block's queue: settle it now.
+			Self::settle_request(request_id);
+		}
+		let Some(mut request) = Requests::<T>::get(request_id) else { return };
+		let finalized = match request.status {
+			RequestStatus::Finalized { .. } => true,
+			RequestStatus::Assigned { .. } => false,
+			_ => return,
+		};
+		if finalized {
+			Self::settle_attestations(request_id, &mut request);
+		} else {
+			for attestation in request.attestations.iter_mut() {
+				attestation.settled = true;
+			}
+			request.status = RequestStatus::Expired;
+		}
+		Self::slash_no_shows(request_id, &request);
+		let remaining = core::mem::take(&mut request.escrow);
+		request.protocol_fee = Zero::zero();
+		let _ = T::Currency::release(
+			&HoldReason::RequestEscrow.into(),
+			&request.requester,
+			remaining,
+			Precision::BestEffort,
+		);
+		if !finalized {
+			Self::deposit_event(Event::RequestExpired { request_id });
+			if let RequestKind::Challenge { original, .. } = request.kind {
+				Self::challenge_inconclusive(original, &request.kind);
+			}
+		}
+		Requests::<T>::insert(request_id, request);
+	}
+
+	/// Pay every unsettled attestation that matches the agreed output; slash every one that
+	/// contradicts it.
+	fn settle_attestations(request_id: RequestId, request: &mut InferenceRequest<T>) {
+		let Some(agreed) = request.status.agreed_output_hash() else { return };
+		let fee = request.fee_per_executor;
+		let mut outcomes = alloc::vec::Vec::new();
+		for attestation in request.attestations.iter_mut().filter(|a| !a.settled) {
+			attestation.settled = true;
+			if let Some(assignee) = request.assigned.get(usize::from(attestation.executor_index)) {
+				outcomes.push((assignee.account.clone(), attestation.output_hash == agreed));
+			}
+		}
+		for (executor, agrees) in outcomes {
+			Self::record(&executor, |stats| {
+				stats.answered.saturating_inc();
+				if agrees {
+					stats.agreed.saturating_inc();
+				} else {
+					stats.dissented.saturating_inc();
+				}
+			});
+			if agrees {
+				Self::pay_from_escrow(request, &executor, fee);
+			} else {
+				Self::slash(
+					&executor,
+					T::DissentSlash::get(),
+					request_id,
+					SlashReason::Dissent,
+					&Self::protocol_account(),
+				);
+			}
+		}
+	}
+
+	/// Slash, by `MissSlash`, every assigned executor that never answered, and close its
+	/// assignment.
+	fn slash_no_shows(request_id: RequestId, request: &InferenceRequest<T>) {
+		for (index, assignee) in request.assigned.iter().enumerate() {
+			if request.attestations.iter().any(|a| usize::from(a.executor_index) == index) {
+				continue;
+			}
+			Assignments::<T>::remove(&assignee.account, request_id);
+			Self::record(&assignee.account, |stats| stats.missed.saturating_inc());
+			Self::slash(
+				&assignee.account,
+				T::MissSlash::get(),
+				request_id,
+				SlashReason::Missed,
+				&Self::protocol_account(),
+			);
+		}
+	}
+
+	/// Move `amount` of the request's escrow to `beneficiary`; nothing moves when the payer is
+	/// the beneficiary (then the hold is simply released).
+	pub(crate) fn pay_from_escrow(
+		request: &mut InferenceRequest<T>,
+		beneficiary: &AccountIdOf<T>,
+		amount: BalanceOf<T>,
+	) {
+		let amount = amount.min(request.escrow);
+		if amount.is_zero() {
+			return;
+		}
+		let moved = if *beneficiary == request.requester {
+			T::Currency::release(
+				&HoldReason::RequestEscrow.into(),
+				beneficiary,
+				amount,
+				Precision::BestEffort,
+			)
+		} else {
+			T::Currency::transfer_on_hold(
+				&HoldReason::RequestEscrow.into(),
+				&request.requester,
+				beneficiary,
+				amount,
+				Precision::BestEffort,
+				Restriction::Free,
+				Fortitude::Force,
+			)
+		};
+		match moved {
+			Ok(moved) => request.escrow = request.escrow.saturating_sub(moved),
+			Err(_) => frame_support::defensive!("escrow holds at least what it owes"),
+		}
+	}
+
+	/// Take `share` of `executor`'s bond and give it to `beneficiary`.
+	pub(crate) fn slash(
+		executor: &AccountIdOf<T>,
+		share: Perbill,
+		request_id: RequestId,
+		reason: SlashReason,
+		beneficiary: &AccountIdOf<T>,
+	) {
+		let Some(mut info) = crate::Executors::<T>::get(executor) else { return };
+		let amount = share.mul_floor(info.bond);
+		if amount.is_zero() {
+			return;
+		}
+		let moved = T::Currency::transfer_on_hold(
+			&HoldReason::ExecutorBond.into(),
+			executor,
+			beneficiary,
+			amount,
+			Precision::BestEffort,
+			Restriction::Free,
+			Fortitude::Force,
+		)
+		.unwrap_or_default();
+		info.bond = info.bond.saturating_sub(moved);
+		info.stats.slashed = info.stats.slashed.saturating_add(moved);
+		crate::Executors::<T>::insert(executor, info);
+		Self::deposit_event(Event::ExecutorSlashed {
+			executor: executor.clone(),
+			request_id,
+			amount: moved,
+			reason,
+		});
+	}
+
+	/// Update an executor's counters, if it is still registered.
+	fn record(
+		executor: &AccountIdOf<T>,
+		update: impl FnOnce(&mut crate::ExecutorStats<BalanceOf<T>>),
+	) {
+		crate::Executors::<T>::mutate(executor, |maybe_info| {
+			if let Some(info) = maybe_info {
+				update(&mut info.stats);
+			}
+		});
+	}
+}

@@ -1,0 +1,218 @@
+//! The reads offchain workers, executors and clients need, as a runtime API.
+
+use crate::{
+	Assignments, BalanceOf, ChallengeState, Config, ExecutorByKey, ExecutorStats, ExecutorStatus,
+	Models, Pallet, RequestKind, RequestStatus, Requests,
+};
+use alloc::vec::Vec;
+use codec::{Codec, Decode, Encode};
+use frame_system::pallet_prelude::BlockNumberFor;
+use scale_info::TypeInfo;
+use sp_core::H256;
+use sp_runtime::RuntimeDebug;
+use verity_primitives::{
+	ExecutionProfileId, ExecutorPublic, ExecutorSignature, ModelId, ModelInfo, RequestId,
+};
+
+/// One attestation of a request, with the executor that signed it.
+#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+pub struct AttestationView<AccountId, BlockNumber> {
+	/// The executor's account.
+	pub executor: AccountId,
+	/// The key it signed with.
+	pub attestation_key: ExecutorPublic,
+	/// The attested output's hash.
+	pub output_hash: H256,
+	/// The signature over the attestation payload.
+	pub signature: ExecutorSignature,
+	/// The block it arrived in.
+	pub submitted_at: BlockNumber,
+}
+
+/// A request with its status, attestations and output.
+#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+pub struct RequestView<AccountId, Balance, BlockNumber> {
+	/// The request's id.
+	pub request_id: RequestId,
+	/// Who pays.
+	pub requester: AccountId,
+	/// The model run.
+	pub model_id: ModelId,
+	/// The canonical input encoding.
+	pub input: Vec<u8>,
+	/// Its hash.
+	pub input_hash: H256,
+	/// Why the request exists.
+	pub kind: RequestKind<AccountId, Balance>,
+	/// How many executors run it.
+	pub redundancy: u8,
+	/// What each agreeing executor earns.
+	pub fee_per_executor: Balance,
+	/// What is still in escrow.
+	pub escrow: Balance,
+	/// When it was submitted.
+	pub created_at: BlockNumber,
+	/// The executors drawn, with their keys.
+	pub assigned: Vec<(AccountId, ExecutorPublic)>,
+	/// The attestations received.
+	pub attestations: Vec<AttestationView<AccountId, BlockNumber>>,
+	/// Where it is in its life.
+	pub status: RequestStatus<BlockNumber>,
+	/// The agreed output, once there is one.
+	pub output: Option<Vec<u8>>,
+	/// Whether it was challenged, and how that ended.
+	pub challenge: ChallengeState,
+}
+
+/// An executor's public record.
+#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+pub struct ExecutorView<Balance, BlockNumber> {
+	/// Its attestation key.
+	pub attestation_key: ExecutorPublic,
+	/// The models it serves.
+	pub models: Vec<ModelId>,
+	/// Its bond.
+	pub bond: Balance,
+	/// Whether it takes new work.
+	pub status: ExecutorStatus<BlockNumber>,
+	/// Its counters.
+	pub stats: ExecutorStats<Balance>,
+	/// Requests it still has to answer.
+	pub open_assignments: Vec<RequestId>,
+}
+
+/// A job an executor has to do.
+#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+pub struct AssignmentView<BlockNumber> {
+	/// The request.
+	pub request_id: RequestId,
+	/// The model to run.
+	pub model_id: ModelId,
+	/// The profile to run it under.
+	pub execution_profile: ExecutionProfileId,
+	/// The canonical input encoding.
+	pub input: Vec<u8>,
+	/// Its hash.
+	pub input_hash: H256,
+	/// Block at whose start the request closes; answer before it.
+	pub deadline: BlockNumber,
+}
+
+sp_api::decl_runtime_apis! {
+	/// Reads of the inference protocol.
+	pub trait InferenceApi<AccountId, Balance, BlockNumber>
+	where
+		AccountId: Codec,
+		Balance: Codec,
+		BlockNumber: Codec,
+	{
+		/// A request with its status, attestations and output.
+		fn request(request_id: RequestId) -> Option<RequestView<AccountId, Balance, BlockNumber>>;
+		/// A registered model.
+		fn model(model_id: ModelId) -> Option<ModelInfo<Balance, BlockNumber>>;
+		/// Every registered model.
+		fn models() -> Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>;
+		/// A registered executor.
+		fn executor(account: AccountId) -> Option<ExecutorView<Balance, BlockNumber>>;
+		/// The executor an attestation key belongs to.
+		fn executor_of_key(attestation_key: ExecutorPublic) -> Option<AccountId>;
+		/// The jobs the executor holding `attestation_key` still has to answer.
+		fn open_assignments(attestation_key: ExecutorPublic) -> Vec<AssignmentView<BlockNumber>>;
+		/// The chain's genesis hash, as bound into attestation payloads.
+		fn genesis_hash() -> H256;
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// The runtime API's view of a request.
+	pub fn request_view(
+		request_id: RequestId,
+	) -> Option<RequestView<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
+		let request = Requests::<T>::get(request_id)?;
+		let output = request.agreed_output().map(|output| output.to_vec());
+		let attestations = request
+			.attestations
+			.iter()
+			.filter_map(|attestation| {
+				let assignee = request.assigned.get(usize::from(attestation.executor_index))?;
+				Some(AttestationView {
+					executor: assignee.account.clone(),
+					attestation_key: assignee.attestation_key.clone(),
+					output_hash: attestation.output_hash,
+					signature: attestation.signature.clone(),
+					submitted_at: attestation.submitted_at,
+				})
+			})
+			.collect();
+		Some(RequestView {
+			request_id,
+			requester: request.requester,
+			model_id: request.model_id,
+			input: request.input.into_inner(),
+			input_hash: request.input_hash,
+			kind: request.kind,
+			redundancy: request.redundancy,
+			fee_per_executor: request.fee_per_executor,
+			escrow: request.escrow,
+			created_at: request.created_at,
+			assigned: request
+				.assigned
+				.into_iter()
+				.map(|assignee| (assignee.account, assignee.attestation_key))
+				.collect(),
+			attestations,
+			status: request.status,
+			output,
+			challenge: request.challenge,
+		})
+	}
+
+	/// The runtime API's view of an executor.
+	pub fn executor_view(
+		account: T::AccountId,
+	) -> Option<ExecutorView<BalanceOf<T>, BlockNumberFor<T>>> {
+		let executor = crate::Executors::<T>::get(&account)?;
+		Some(ExecutorView {
+			attestation_key: executor.attestation_key,
+			models: executor.models.into_inner(),
+			bond: executor.bond,
+			status: executor.status,
+			stats: executor.stats,
+			open_assignments: Assignments::<T>::iter_key_prefix(&account).collect(),
+		})
+	}
+
+	/// Every registered model.
+	pub fn all_models() -> Vec<(ModelId, ModelInfo<BalanceOf<T>, BlockNumberFor<T>>)> {
+		Models::<T>::iter().collect()
+	}
+
+	/// The executor holding `attestation_key`.
+	pub fn executor_of_key(attestation_key: ExecutorPublic) -> Option<T::AccountId> {
+		ExecutorByKey::<T>::get(attestation_key)
+	}
+
+	/// The jobs the executor holding `attestation_key` has not answered and that are still
+	/// open.
+	pub fn open_assignments(
+		attestation_key: ExecutorPublic,
+	) -> Vec<AssignmentView<BlockNumberFor<T>>> {
+		let Some(account) = ExecutorByKey::<T>::get(&attestation_key) else { return Vec::new() };
+		let now = frame_system::Pallet::<T>::block_number();
+		Assignments::<T>::iter_key_prefix(&account)
+			.filter_map(|request_id| {
+				let request = Requests::<T>::get(request_id)?;
+				let deadline = request.status.deadline().filter(|deadline| *deadline > now)?;
+				let model = Models::<T>::get(request.model_id)?;
+				Some(AssignmentView {
+					request_id,
+					model_id: request.model_id,
+					execution_profile: model.metadata.execution_profile,
+					input_hash: request.input_hash,
+					input: request.input.into_inner(),
+					deadline,
+				})
+			})
+			.collect()
+	}
+}

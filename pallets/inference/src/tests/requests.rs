@@ -1,0 +1,171 @@
+//! Requests: admission, escrow, assignment.
+
+use super::*;
+use crate::{Assignments, Deadlines, Error, Event, HoldReason, NextRequestId};
+use frame_support::{assert_noop, assert_ok};
+use verity_primitives::ModelStatus;
+
+#[test]
+fn request_inference_escrows_the_fee_and_assigns_next_block() {
+	run_test(|| {
+		let model = vector_model(1, 2);
+		for who in 10..13 {
+			executor(who, &[model]);
+		}
+		let fee = total_fee(2);
+		assert_ok!(Inference::request_inference(RuntimeOrigin::signed(1), model, input(), fee));
+		assert_eq!(held(HoldReason::RequestEscrow, 1), fee);
+		assert_eq!(free(1), ENDOWMENT - fee);
+		System::assert_last_event(
+			Event::InferenceRequested { request_id: 0, requester: 1, model_id: model, fee }.into(),
+		);
+		assert_eq!(status(0), RequestStatus::Pending);
+
+		next_block();
+		let deadline = 2 + RESPONSE_TIMEOUT;
+		assert_eq!(status(0), RequestStatus::Assigned { deadline });
+		let drawn = assignees(0);
+		assert_eq!(drawn.len(), 2);
+		assert_ne!(drawn[0].0, drawn[1].0, "executors are distinct");
+		for (account, _) in &drawn {
+			assert!(Assignments::<Test>::contains_key(account, 0));
+		}
+		assert_eq!(Deadlines::<Test>::get(deadline).to_vec(), vec![0]);
+		assert_eq!(NextRequestId::<Test>::get(), 1);
+	});
+}
+
+#[test]
+fn request_inference_refusals_hold_nothing() {
+	run_test(|| {
+		let model = vector_model(1, 2);
+		executor(10, &[model]);
+		let request = |model_id, input: Vec<u8>, max_fee| {
+			Inference::request_inference(RuntimeOrigin::signed(1), model_id, input, max_fee)
+		};
+
+		assert_noop!(request(H256::repeat_byte(9), input(), u64::MAX), Error::<Test>::UnknownModel);
+		assert_noop!(request(model, vec![0; 4097], u64::MAX), Error::<Test>::InputTooLarge);
+		assert_noop!(request(model, vec![1, 2, 3], u64::MAX), Error::<Test>::MalformedInput);
+		// Data length not matching the shape.
+		let mut ragged = TensorMap(vec![Tensor {
+			name: b"x".to_vec(),
+			dtype: DType::F32,
+			shape: vec![3],
+			data: vec![0; 11],
+		}]);
+		assert_noop!(request(model, ragged.encode(), u64::MAX), Error::<Test>::MalformedInput);
+		// Well formed, but named, typed or shaped unlike the model's input.
+		assert_noop!(
+			request(model, vector("z", &[1.0]), u64::MAX),
+			Error::<Test>::InputSpecMismatch
+		);
+		ragged.0[0].dtype = DType::U8;
+		ragged.0[0].data = vec![0; 3];
+		assert_noop!(request(model, ragged.encode(), u64::MAX), Error::<Test>::InputSpecMismatch);
+		assert_noop!(request(model, input(), total_fee(2) - 1), Error::<Test>::FeeAboveMax);
+		// Only one executor serves a redundancy-2 model.
+		assert_noop!(request(model, input(), u64::MAX), Error::<Test>::NotEnoughExecutors);
+		executor(11, &[model]);
+		assert_noop!(
+			Inference::request_inference(RuntimeOrigin::signed(99), model, input(), u64::MAX),
+			Error::<Test>::InsufficientBalance
+		);
+
+		assert_ok!(Inference::set_model_status(
+			RuntimeOrigin::root(),
+			model,
+			ModelStatus::Deprecated
+		));
+		assert_noop!(request(model, input(), u64::MAX), Error::<Test>::ModelNotActive);
+		assert_eq!(held(HoldReason::RequestEscrow, 1), 0);
+	});
+}
+
+#[test]
+fn requests_per_block_are_bounded() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		executor(10, &[model]);
+		for _ in 0..8 {
+			assert_ok!(Inference::request_inference(
+				RuntimeOrigin::signed(1),
+				model,
+				input(),
+				u64::MAX
+			));
+		}
+		assert_noop!(
+			Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX),
+			Error::<Test>::TooManyRequestsThisBlock
+		);
+		next_block();
+		assert_ok!(Inference::request_inference(
+			RuntimeOrigin::signed(1),
+			model,
+			input(),
+			u64::MAX
+		));
+	});
+}
+
+#[test]
+fn a_request_is_refunded_when_its_executors_leave_before_assignment() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		executor(10, &[model]);
+		assert_ok!(Inference::request_inference(
+			RuntimeOrigin::signed(1),
+			model,
+			input(),
+			u64::MAX
+		));
+		assert_ok!(Inference::unregister_executor(RuntimeOrigin::signed(10)));
+		next_block();
+		assert_eq!(status(0), RequestStatus::Unassignable);
+		assert_eq!(held(HoldReason::RequestEscrow, 1), 0);
+		assert_eq!(free(1), ENDOWMENT);
+		System::assert_has_event(Event::RequestUnassignable { request_id: 0 }.into());
+	});
+}
+
+#[test]
+fn assignment_spreads_work_fairly() {
+	run_test(|| {
+		let model = vector_model(1, 2);
+		let executors: Vec<AccountId> = (10..14).collect();
+		for who in &executors {
+			executor(*who, &[model]);
+		}
+		let mut counts = std::collections::BTreeMap::<AccountId, u32>::new();
+		let rounds = 200;
+		for _ in 0..rounds {
+			let id = assigned_request(1, model);
+			for (account, key) in assignees(id) {
+				*counts.entry(account).or_default() += 1;
+				assert_ok!(attest(id, &key, &honest_output()));
+			}
+		}
+		// Each of 4 executors expects 2 * 200 / 4 = 100 assignments.
+		for who in &executors {
+			let count = counts.get(who).copied().unwrap_or_default();
+			assert!((70..=130).contains(&count), "executor {who} got {count} of 400 assignments");
+		}
+	});
+}
+
+#[test]
+fn unbonding_and_under_bonded_executors_are_not_drawn() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		executor(10, &[model]);
+		executor(11, &[model]);
+		assert_ok!(Inference::unregister_executor(RuntimeOrigin::signed(10)));
+		for _ in 0..10 {
+			let id = assigned_request(1, model);
+			assert_eq!(assignees(id)[0].0, 11);
+			let (_, key) = assignees(id)[0].clone();
+			assert_ok!(attest(id, &key, &honest_output()));
+		}
+	});
+}
