@@ -6,7 +6,8 @@ use sp_api::ProvideRuntimeApi;
 use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 use std::sync::Arc;
-use verity_runtime::{opaque::Block, AccountId, Balance, Nonce};
+use verity_rpc::{Inference, InferenceApi, InferenceRpcApiServer};
+use verity_runtime::{opaque::Block, AccountId, Balance, BlockNumber, Nonce};
 
 /// What the RPC methods need.
 pub struct FullDeps<C, P> {
@@ -17,7 +18,7 @@ pub struct FullDeps<C, P> {
 }
 
 /// All of the node's extra RPC methods: `system_accountNextIndex` and friends,
-/// `payment_queryInfo` and friends.
+/// `payment_queryInfo` and friends, and the inference protocol's `inference_*` reads.
 pub fn create_full<C, P>(
 	deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
@@ -30,6 +31,7 @@ where
 		+ 'static,
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>
 		+ pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>
+		+ InferenceApi<Block, AccountId, Balance, BlockNumber>
 		+ BlockBuilder<Block>,
 	P: TransactionPool + 'static,
 {
@@ -39,6 +41,7 @@ where
 	let FullDeps { client, pool } = deps;
 	let mut module = RpcModule::new(());
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
-	module.merge(TransactionPayment::new(client).into_rpc())?;
+	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
+	module.merge(Inference::new(client).into_rpc())?;
 	Ok(module)
 }

@@ -229,7 +229,18 @@ pub struct ModelMetadata<Balance> {
 }
 
 /// A registered model as the chain stores it.
-#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo, MaxEncodedLen)]
+#[derive(
+	Clone,
+	Encode,
+	Decode,
+	Eq,
+	PartialEq,
+	RuntimeDebug,
+	TypeInfo,
+	MaxEncodedLen,
+	Serialize,
+	Deserialize,
+)]
 pub struct ModelInfo<Balance, BlockNumber> {
 	/// The metadata it was registered with.
 	pub metadata: ModelMetadata<Balance>,

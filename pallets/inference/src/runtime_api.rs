@@ -16,6 +16,7 @@ use verity_primitives::{
 
 /// One attestation of a request, with the executor that signed it.
 #[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+#[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct AttestationView<AccountId, BlockNumber> {
 	/// The executor's account.
 	pub executor: AccountId,
@@ -24,6 +25,7 @@ pub struct AttestationView<AccountId, BlockNumber> {
 	/// The attested output's hash.
 	pub output_hash: H256,
 	/// The signature over the attestation payload.
+	#[cfg_attr(feature = "std", serde(serialize_with = "hex_signature"))]
 	pub signature: ExecutorSignature,
 	/// The block it arrived in.
 	pub submitted_at: BlockNumber,
@@ -31,6 +33,7 @@ pub struct AttestationView<AccountId, BlockNumber> {
 
 /// A request with its status, attestations and output.
 #[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+#[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct RequestView<AccountId, Balance, BlockNumber> {
 	/// The request's id.
 	pub request_id: RequestId,
@@ -39,6 +42,7 @@ pub struct RequestView<AccountId, Balance, BlockNumber> {
 	/// The model run.
 	pub model_id: ModelId,
 	/// The canonical input encoding.
+	#[cfg_attr(feature = "std", serde(serialize_with = "hex_bytes"))]
 	pub input: Vec<u8>,
 	/// Its hash.
 	pub input_hash: H256,
@@ -59,6 +63,7 @@ pub struct RequestView<AccountId, Balance, BlockNumber> {
 	/// Where it is in its life.
 	pub status: RequestStatus<BlockNumber>,
 	/// The agreed output, once there is one.
+	#[cfg_attr(feature = "std", serde(serialize_with = "hex_optional_bytes"))]
 	pub output: Option<Vec<u8>>,
 	/// Whether it was challenged, and how that ended.
 	pub challenge: ChallengeState,
@@ -66,6 +71,7 @@ pub struct RequestView<AccountId, Balance, BlockNumber> {
 
 /// An executor's public record.
 #[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+#[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct ExecutorView<Balance, BlockNumber> {
 	/// Its attestation key.
 	pub attestation_key: ExecutorPublic,
@@ -83,6 +89,7 @@ pub struct ExecutorView<Balance, BlockNumber> {
 
 /// A job an executor has to do.
 #[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+#[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct AssignmentView<BlockNumber> {
 	/// The request.
 	pub request_id: RequestId,
@@ -91,11 +98,39 @@ pub struct AssignmentView<BlockNumber> {
 	/// The profile to run it under.
 	pub execution_profile: ExecutionProfileId,
 	/// The canonical input encoding.
+	#[cfg_attr(feature = "std", serde(serialize_with = "hex_bytes"))]
 	pub input: Vec<u8>,
 	/// Its hash.
 	pub input_hash: H256,
 	/// Block at whose start the request closes; answer before it.
 	pub deadline: BlockNumber,
+}
+
+/// Bytes as `0x`-prefixed hex in JSON.
+#[cfg(feature = "std")]
+fn hex_bytes<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+	serializer.serialize_str(&sp_core::bytes::to_hex(bytes, false))
+}
+
+/// Optional bytes as `0x`-prefixed hex or `null` in JSON.
+#[cfg(feature = "std")]
+fn hex_optional_bytes<S: serde::Serializer>(
+	bytes: &Option<Vec<u8>>,
+	serializer: S,
+) -> Result<S::Ok, S::Error> {
+	match bytes {
+		Some(bytes) => hex_bytes(bytes, serializer),
+		None => serializer.serialize_none(),
+	}
+}
+
+/// A signature as `0x`-prefixed hex in JSON.
+#[cfg(feature = "std")]
+fn hex_signature<S: serde::Serializer>(
+	signature: &ExecutorSignature,
+	serializer: S,
+) -> Result<S::Ok, S::Error> {
+	hex_bytes(signature.as_ref(), serializer)
 }
 
 sp_api::decl_runtime_apis! {

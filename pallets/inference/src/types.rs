@@ -44,6 +44,7 @@ pub type RequestOutput<T> = BoundedVec<u8, <T as Config>::MaxOutputLen>;
 	TypeInfo,
 	MaxEncodedLen,
 )]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub enum ExecutorStatus<BlockNumber> {
 	/// Registered and eligible for assignments (while its bond is at least `MinExecutorBond`).
 	Active,
@@ -69,6 +70,7 @@ pub enum ExecutorStatus<BlockNumber> {
 	TypeInfo,
 	MaxEncodedLen,
 )]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExecutorStats<Balance> {
 	/// Attestations submitted.
 	pub answered: u32,
@@ -119,6 +121,7 @@ pub struct ExecutorInfo<T: Config> {
 	TypeInfo,
 	MaxEncodedLen,
 )]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub enum RequestKind<AccountId, Balance> {
 	/// An ordinary request from a dApp or agent.
 	Inference,
@@ -153,6 +156,7 @@ pub enum RequestKind<AccountId, Balance> {
 	TypeInfo,
 	MaxEncodedLen,
 )]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub enum RequestStatus<BlockNumber> {
 	/// Waiting for executors: they are drawn at the start of the next block.
 	Pending,
@@ -218,6 +222,7 @@ impl<BlockNumber: Copy> RequestStatus<BlockNumber> {
 	TypeInfo,
 	MaxEncodedLen,
 )]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub enum ChallengeState {
 	/// Never challenged.
 	None,

@@ -1,0 +1,173 @@
+//! `inference_*` RPC methods: the inference protocol's runtime API over JSON-RPC.
+//!
+//! Every method takes an optional block hash and reads at the best block without one.
+
+use codec::Codec;
+use jsonrpsee::{
+	core::RpcResult,
+	proc_macros::rpc,
+	types::{error::ErrorObject, ErrorObjectOwned},
+};
+use pallet_inference::runtime_api::{
+	AssignmentView, ExecutorView, InferenceApi as InferenceRuntimeApi, RequestView,
+};
+use serde::Serialize;
+use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
+use sp_core::H256;
+use sp_runtime::traits::Block as BlockT;
+use std::{marker::PhantomData, sync::Arc};
+use verity_primitives::{ExecutorPublic, ModelId, ModelInfo, RequestId};
+
+pub use pallet_inference::runtime_api::InferenceApi;
+
+/// The JSON-RPC error code of a failed runtime API call.
+const RUNTIME_ERROR: i32 = 1;
+
+/// The inference protocol's reads.
+#[rpc(client, server)]
+pub trait InferenceRpcApi<BlockHash, AccountId, Balance, BlockNumber>
+where
+	AccountId: Serialize,
+	Balance: Serialize,
+	BlockNumber: Serialize,
+{
+	/// A request with its status, attestations and output.
+	#[method(name = "inference_request")]
+	fn request(
+		&self,
+		request_id: RequestId,
+		at: Option<BlockHash>,
+	) -> RpcResult<Option<RequestView<AccountId, Balance, BlockNumber>>>;
+
+	/// A registered model.
+	#[method(name = "inference_model")]
+	fn model(
+		&self,
+		model_id: ModelId,
+		at: Option<BlockHash>,
+	) -> RpcResult<Option<ModelInfo<Balance, BlockNumber>>>;
+
+	/// Every registered model.
+	#[method(name = "inference_models")]
+	fn models(
+		&self,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>>;
+
+	/// A registered executor.
+	#[method(name = "inference_executor")]
+	fn executor(
+		&self,
+		account: AccountId,
+		at: Option<BlockHash>,
+	) -> RpcResult<Option<ExecutorView<Balance, BlockNumber>>>;
+
+	/// The jobs the executor holding `attestation_key` still has to answer.
+	#[method(name = "inference_openAssignments")]
+	fn open_assignments(
+		&self,
+		attestation_key: ExecutorPublic,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<AssignmentView<BlockNumber>>>;
+
+	/// The genesis hash bound into attestation payloads.
+	#[method(name = "inference_genesisHash")]
+	fn genesis_hash(&self, at: Option<BlockHash>) -> RpcResult<H256>;
+}
+
+/// The `inference_*` methods over a client.
+pub struct Inference<C, Block> {
+	client: Arc<C>,
+	_block: PhantomData<Block>,
+}
+
+impl<C, Block> Inference<C, Block> {
+	/// Serve the methods from `client`.
+	pub fn new(client: Arc<C>) -> Self {
+		Self { client, _block: PhantomData }
+	}
+}
+
+/// A runtime API failure as a JSON-RPC error that says what failed.
+fn runtime_error(method: &str, error: impl std::fmt::Debug) -> ErrorObjectOwned {
+	ErrorObject::owned(
+		RUNTIME_ERROR,
+		format!("the runtime could not answer {method}"),
+		Some(format!("{error:?}")),
+	)
+}
+
+impl<C, Block, AccountId, Balance, BlockNumber>
+	InferenceRpcApiServer<Block::Hash, AccountId, Balance, BlockNumber> for Inference<C, Block>
+where
+	Block: BlockT,
+	C: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	C::Api: InferenceRuntimeApi<Block, AccountId, Balance, BlockNumber>,
+	AccountId: Codec + Serialize + Send + Sync + 'static,
+	Balance: Codec + Serialize + Send + Sync + 'static,
+	BlockNumber: Codec + Serialize + Send + Sync + 'static,
+{
+	fn request(
+		&self,
+		request_id: RequestId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<RequestView<AccountId, Balance, BlockNumber>>> {
+		self.call("inference_request", at, |api, at| api.request(at, request_id))
+	}
+
+	fn model(
+		&self,
+		model_id: ModelId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<ModelInfo<Balance, BlockNumber>>> {
+		self.call("inference_model", at, |api, at| api.model(at, model_id))
+	}
+
+	fn models(
+		&self,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>> {
+		self.call("inference_models", at, |api, at| api.models(at))
+	}
+
+	fn executor(
+		&self,
+		account: AccountId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<ExecutorView<Balance, BlockNumber>>> {
+		self.call("inference_executor", at, |api, at| api.executor(at, account))
+	}
+
+	fn open_assignments(
+		&self,
+		attestation_key: ExecutorPublic,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<AssignmentView<BlockNumber>>> {
+		self.call("inference_openAssignments", at, |api, at| {
+			api.open_assignments(at, attestation_key)
+		})
+	}
+
+	fn genesis_hash(&self, at: Option<Block::Hash>) -> RpcResult<H256> {
+		self.call("inference_genesisHash", at, |api, at| api.genesis_hash(at))
+	}
+}
+
+impl<C, Block> Inference<C, Block>
+where
+	Block: BlockT,
+	C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
+{
+	/// Run one runtime API call at `at`, or at the best block.
+	fn call<R>(
+		&self,
+		method: &str,
+		at: Option<Block::Hash>,
+		call: impl FnOnce(&sp_api::ApiRef<'_, C::Api>, Block::Hash) -> Result<R, sp_api::ApiError>,
+	) -> RpcResult<R> {
+		let api = self.client.runtime_api();
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		call(&api, at).map_err(|error| runtime_error(method, error))
+	}
+}
