@@ -1,0 +1,248 @@
+//! Loading, planning and running models.
+//!
+//! A plan is an ONNX graph optimized for concrete input shapes. Plans are cached by model and
+//! input shapes in a least-recently-used cache bounded by an estimate of their memory.
+
+use crate::{
+	profile::ExecutionProfile,
+	store::{ModelStore, StoreError},
+	tensors::{self, ConversionError},
+};
+use codec::Encode;
+use sp_core::H256;
+use std::{
+	sync::{Arc, Mutex},
+	time::{Duration, Instant},
+};
+use tract_onnx::prelude::*;
+use verity_primitives::{content_hash, ModelId, TensorError, TensorMap};
+
+/// An optimized, runnable model.
+type Plan = Arc<TypedRunnableModel>;
+
+/// Why an inference failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+	/// The artifact is unavailable or not the registered one.
+	#[error(transparent)]
+	Store(#[from] StoreError),
+	/// The artifact is not an ONNX model tract can run.
+	#[error("model {model_id:?} is not a usable ONNX model: {reason}")]
+	MalformedModel {
+		/// The model.
+		model_id: ModelId,
+		/// tract's explanation.
+		reason: String,
+	},
+	/// The input is not a canonical tensor encoding.
+	#[error("input is not a canonical tensor encoding: {0:?}")]
+	MalformedInput(TensorError),
+	/// The input's tensors are not the model's inputs.
+	#[error("input does not match the model: {0}")]
+	InputMismatch(String),
+	/// A tensor could not be converted.
+	#[error(transparent)]
+	Conversion(#[from] ConversionError),
+	/// tract failed while running the model.
+	#[error("the model failed on this input: {0}")]
+	Execution(String),
+}
+
+/// What one inference produced.
+#[derive(Clone, Debug)]
+pub struct InferenceOutput {
+	/// The canonical output encoding.
+	pub output: Vec<u8>,
+	/// Its blake2-256 hash.
+	pub output_hash: H256,
+	/// Time spent planning (zero on a cache hit) and running.
+	pub elapsed: Duration,
+}
+
+/// A cached plan, with what it needs to name its outputs.
+struct CachedPlan {
+	key: (ModelId, Vec<(String, Vec<usize>)>),
+	plan: Plan,
+	output_names: Vec<String>,
+	input_names: Vec<String>,
+	bytes: usize,
+}
+
+/// Runs models from a store under one execution profile.
+pub struct Engine {
+	store: ModelStore,
+	profile: ExecutionProfile,
+	cache: Mutex<Vec<CachedPlan>>,
+	cache_budget: usize,
+	faulty: bool,
+}
+
+impl Engine {
+	/// An engine over `store`, keeping plans up to about `cache_budget` bytes.
+	pub fn new(store: ModelStore, profile: ExecutionProfile, cache_budget: usize) -> Self {
+		Self { store, profile, cache: Mutex::new(Vec::new()), cache_budget, faulty: false }
+	}
+
+	/// Test-only faulty mode: every output is altered before it is returned, as a dishonest
+	/// or broken executor would. Never use outside tests of the protocol's defences.
+	pub fn with_faulty_outputs(mut self, faulty: bool) -> Self {
+		self.faulty = faulty;
+		self
+	}
+
+	/// The profile this engine runs under.
+	pub fn profile(&self) -> ExecutionProfile {
+		self.profile
+	}
+
+	/// The model store.
+	pub fn store(&self) -> &ModelStore {
+		&self.store
+	}
+
+	/// Run `model_id` on the canonical `input`; the artifact is fetched from `artifact_uri`
+	/// if the store lacks it.
+	pub fn infer(
+		&self,
+		model_id: &ModelId,
+		artifact_uri: Option<&str>,
+		input: &[u8],
+	) -> Result<InferenceOutput, EngineError> {
+		let started = Instant::now();
+		let input = TensorMap::decode_canonical(input).map_err(EngineError::MalformedInput)?;
+		let shapes: Vec<(String, Vec<usize>)> = input
+			.0
+			.iter()
+			.map(|t| {
+				(
+					String::from_utf8_lossy(&t.name).into_owned(),
+					t.shape.iter().map(|d| *d as usize).collect(),
+				)
+			})
+			.collect();
+		let key = (*model_id, shapes);
+		let (plan, input_names, output_names) = match self.cached(&key) {
+			Some(hit) => hit,
+			None => self.plan(key, artifact_uri, &input)?,
+		};
+
+		let values = input_names
+			.iter()
+			.map(|name| {
+				let tensor = input.get(name.as_bytes()).ok_or_else(|| {
+					EngineError::InputMismatch(format!(
+						"the model's input {name:?} is missing; it takes {input_names:?}"
+					))
+				})?;
+				Ok(tensors::to_tract(tensor)?.into_tvalue())
+			})
+			.collect::<Result<TVec<_>, EngineError>>()?;
+		let outputs =
+			plan.run(values).map_err(|error| EngineError::Execution(format!("{error:#}")))?;
+		let named =
+			output_names.iter().cloned().zip(outputs.iter().map(|value| &**value)).collect();
+		let mut map = tensors::outputs_to_map(named)?;
+		if self.faulty {
+			corrupt(&mut map);
+		}
+		let output = map.encode();
+		Ok(InferenceOutput {
+			output_hash: content_hash(&output),
+			output,
+			elapsed: started.elapsed(),
+		})
+	}
+
+	fn cached(
+		&self,
+		key: &(ModelId, Vec<(String, Vec<usize>)>),
+	) -> Option<(Plan, Vec<String>, Vec<String>)> {
+		let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+		let index = cache.iter().position(|entry| &entry.key == key)?;
+		let entry = cache.remove(index);
+		let hit = (entry.plan.clone(), entry.input_names.clone(), entry.output_names.clone());
+		cache.push(entry);
+		Some(hit)
+	}
+
+	/// Load, type and optimize the model for these input shapes, and cache the plan.
+	fn plan(
+		&self,
+		key: (ModelId, Vec<(String, Vec<usize>)>),
+		artifact_uri: Option<&str>,
+		input: &TensorMap,
+	) -> Result<(Plan, Vec<String>, Vec<String>), EngineError> {
+		let model_id = key.0;
+		let malformed = |error: TractError| EngineError::MalformedModel {
+			model_id,
+			reason: format!("{error:#}"),
+		};
+		let bytes = self.store.load(&model_id, artifact_uri)?;
+		let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(malformed)?;
+
+		let input_names: Vec<String> = model
+			.input_outlets()
+			.map_err(malformed)?
+			.iter()
+			.map(|outlet| model.node(outlet.node).name.clone())
+			.collect();
+		if input.0.len() != input_names.len() {
+			return Err(EngineError::InputMismatch(format!(
+				"the model takes {} inputs {input_names:?}, the request has {}",
+				input_names.len(),
+				input.0.len()
+			)));
+		}
+		for (index, name) in input_names.iter().enumerate() {
+			let tensor = input.get(name.as_bytes()).ok_or_else(|| {
+				EngineError::InputMismatch(format!(
+					"the model's input {name:?} is missing; it takes {input_names:?}"
+				))
+			})?;
+			let shape: Vec<usize> = tensor.shape.iter().map(|d| *d as usize).collect();
+			let fact = InferenceFact::dt_shape(tensors::datum_type(tensor.dtype), shape);
+			model.set_input_fact(index, fact).map_err(|error| {
+				EngineError::InputMismatch(format!("input {name:?}: {error:#}"))
+			})?;
+		}
+		let output_names: Vec<String> = model
+			.output_outlets()
+			.map_err(malformed)?
+			.iter()
+			.map(|outlet| {
+				model
+					.outlet_label(*outlet)
+					.map(str::to_string)
+					.unwrap_or_else(|| model.node(outlet.node).name.clone())
+			})
+			.collect();
+		let plan = model
+			.into_optimized()
+			.and_then(|typed| typed.into_runnable())
+			.map_err(|error| EngineError::InputMismatch(format!("{error:#}")))?;
+
+		let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+		// A plan holds the weights once more, plus working memory: twice the artifact.
+		let bytes = bytes.len().saturating_mul(2);
+		while !cache.is_empty()
+			&& cache.iter().map(|entry| entry.bytes).sum::<usize>() + bytes > self.cache_budget
+		{
+			cache.remove(0);
+		}
+		cache.push(CachedPlan {
+			key,
+			plan: plan.clone(),
+			output_names: output_names.clone(),
+			input_names: input_names.clone(),
+			bytes,
+		});
+		Ok((plan, input_names, output_names))
+	}
+}
+
+/// Alter an output the way a faulty executor might: flip the low bit of its first data byte.
+fn corrupt(map: &mut TensorMap) {
+	if let Some(byte) = map.0.iter_mut().find_map(|tensor| tensor.data.first_mut()) {
+		*byte ^= 1;
+	}
+}

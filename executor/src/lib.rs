@@ -1,0 +1,18 @@
+//! Verity's CPU executor: runs registered ONNX models with tract, byte for byte reproducibly.
+//!
+//! - [`profile`]: the execution profile a process runs under (engine, version, kernel path),
+//!   whose id is signed into every attestation.
+//! - [`tensors`]: the canonical tensor encoding to and from tract tensors.
+//! - [`store`]: the content-addressed model store, with fetching and a memory-bounded cache.
+//! - [`engine`]: loading, planning and running a model.
+//! - [`server`]: the HTTP API (`POST /v1/infer`, `GET /v1/models`, `GET /health`).
+
+pub mod engine;
+pub mod profile;
+pub mod server;
+pub mod store;
+pub mod tensors;
+
+pub use engine::{Engine, InferenceOutput};
+pub use profile::ExecutionProfile;
+pub use store::ModelStore;

@@ -1,0 +1,173 @@
+//! The executor's HTTP API.
+//!
+//! - `POST /v1/infer` `{"model_id": "0x…", "input": "0x…", "artifact_uri": "…"?}` runs a model
+//!   on a canonical input and answers `{"output", "output_hash", "profile", "elapsed_ms"}`.
+//! - `GET /v1/models` lists the artifacts in the store.
+//! - `GET /health` answers `{"status": "ok", "profile"}`.
+//!
+//! Errors are JSON `{"error": "…"}` with a 4xx status for bad requests (unknown model 404,
+//! unusable artifact 422, input not matching the model 400, body too large 413) and 503 when
+//! every slot is busy, 504 when a job exceeds its time limit.
+
+use crate::engine::{Engine, EngineError};
+use crate::store::{hex, StoreError};
+use axum::{
+	extract::{DefaultBodyLimit, State},
+	http::StatusCode,
+	response::{IntoResponse, Response},
+	routing::{get, post},
+	Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use sp_core::H256;
+use std::{sync::Arc, time::Duration};
+use tokio::sync::Semaphore;
+
+/// Limits of a server.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+	/// Largest request body, in bytes.
+	pub max_body_bytes: usize,
+	/// Jobs running at once; more are refused with 503.
+	pub max_concurrent_jobs: usize,
+	/// Longest a job may run.
+	pub job_timeout: Duration,
+}
+
+impl Default for Limits {
+	fn default() -> Self {
+		Self {
+			max_body_bytes: 4 * 1024 * 1024,
+			max_concurrent_jobs: 2,
+			job_timeout: Duration::from_secs(30),
+		}
+	}
+}
+
+/// `POST /v1/infer`'s body.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct InferRequest {
+	/// The model's id, `0x`-prefixed hex.
+	pub model_id: H256,
+	/// The canonical input encoding, `0x`-prefixed hex.
+	pub input: sp_core::Bytes,
+	/// Where to fetch the artifact if the store lacks it.
+	#[serde(default)]
+	pub artifact_uri: Option<String>,
+}
+
+/// `POST /v1/infer`'s answer.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct InferResponse {
+	/// The canonical output encoding, `0x`-prefixed hex.
+	pub output: sp_core::Bytes,
+	/// Its blake2-256 hash.
+	pub output_hash: H256,
+	/// The execution profile it ran under.
+	pub profile: String,
+	/// Milliseconds spent, planning included.
+	pub elapsed_ms: u64,
+}
+
+/// An error answer.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct ErrorResponse {
+	/// What went wrong.
+	pub error: String,
+}
+
+struct Shared {
+	engine: Engine,
+	slots: Semaphore,
+	limits: Limits,
+}
+
+/// The router serving `engine` within `limits`.
+pub fn router(engine: Engine, limits: Limits) -> Router {
+	let shared =
+		Arc::new(Shared { engine, slots: Semaphore::new(limits.max_concurrent_jobs), limits });
+	Router::new()
+		.route("/v1/infer", post(infer))
+		.route("/v1/models", get(models))
+		.route("/health", get(health))
+		.layer(DefaultBodyLimit::max(limits.max_body_bytes))
+		.with_state(shared)
+}
+
+/// Serve `engine` on `listener` until the process ends.
+pub async fn serve(
+	listener: tokio::net::TcpListener,
+	engine: Engine,
+	limits: Limits,
+) -> std::io::Result<()> {
+	axum::serve(listener, router(engine, limits)).await
+}
+
+fn error(status: StatusCode, message: impl ToString) -> Response {
+	(status, Json(ErrorResponse { error: message.to_string() })).into_response()
+}
+
+fn status_of(error: &EngineError) -> StatusCode {
+	match error {
+		EngineError::Store(StoreError::UnknownModel(_)) => StatusCode::NOT_FOUND,
+		EngineError::Store(StoreError::HashMismatch { .. })
+		| EngineError::Store(StoreError::TooLarge(_))
+		| EngineError::MalformedModel { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+		EngineError::Store(StoreError::UnsupportedUri(_))
+		| EngineError::MalformedInput(_)
+		| EngineError::InputMismatch(_)
+		| EngineError::Conversion(_) => StatusCode::BAD_REQUEST,
+		EngineError::Store(StoreError::Unreadable { .. }) => StatusCode::BAD_GATEWAY,
+		EngineError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+	}
+}
+
+async fn infer(
+	State(shared): State<Arc<Shared>>,
+	request: Result<Json<InferRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+	let Json(request) = match request {
+		Ok(request) => request,
+		Err(rejection) => return error(rejection.status(), rejection.body_text()),
+	};
+	let Ok(permit) = shared.slots.try_acquire() else {
+		return error(StatusCode::SERVICE_UNAVAILABLE, "every inference slot is busy; retry later");
+	};
+	let job_shared = shared.clone();
+	let job = tokio::task::spawn_blocking(move || {
+		job_shared
+			.engine
+			.infer(&request.model_id, request.artifact_uri.as_deref(), &request.input)
+	});
+	let outcome = tokio::time::timeout(shared.limits.job_timeout, job).await;
+	drop(permit);
+	match outcome {
+		Err(_) => error(
+			StatusCode::GATEWAY_TIMEOUT,
+			format!("the job exceeded its {:?} limit", shared.limits.job_timeout),
+		),
+		Ok(Err(panic)) => {
+			error(StatusCode::INTERNAL_SERVER_ERROR, format!("the job failed: {panic}"))
+		},
+		Ok(Ok(Err(engine_error))) => error(status_of(&engine_error), engine_error),
+		Ok(Ok(Ok(output))) => Json(InferResponse {
+			output: output.output.into(),
+			output_hash: output.output_hash,
+			profile: shared.engine.profile().id(),
+			elapsed_ms: output.elapsed.as_millis() as u64,
+		})
+		.into_response(),
+	}
+}
+
+async fn models(State(shared): State<Arc<Shared>>) -> Response {
+	let ids: Vec<String> =
+		shared.engine.store().list().iter().map(|id| format!("0x{}", hex(id))).collect();
+	Json(serde_json::json!({ "models": ids, "profile": shared.engine.profile().id() }))
+		.into_response()
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+	Json(serde_json::json!({ "status": "ok", "profile": shared.engine.profile().id() }))
+		.into_response()
+}
