@@ -37,43 +37,52 @@ if ! command -v protoc >/dev/null || ! command -v clang >/dev/null; then
 	apt_install protobuf-compiler clang
 fi
 
+# The offline path: Debian's toolchain with a self-built wasm32v1-none sysroot.
+setup_debian_toolchain() {
+	log "rustup cannot add wasm32v1-none; using Debian's rustc-web"
+	apt_install rustc-web cargo-web rust-web-src lld-22
+
+	if ! rustup toolchain list | grep -q '^debian-web'; then
+		rustup toolchain link debian-web /usr
+	fi
+
+	sysroot=/usr/lib/rustlib/wasm32v1-none/lib
+	stamp="$sysroot/.rustc-version"
+	rustc_version=$(/usr/bin/rustc --version)
+	if ! ls "$sysroot"/libcore-*.rlib >/dev/null 2>&1 || [ "$(cat "$stamp" 2>/dev/null)" != "$rustc_version" ]; then
+		log "building the wasm32v1-none standard library with $rustc_version"
+		seed=$(mktemp -d)
+		trap 'rm -rf "$seed"' EXIT
+		mkdir -p "$seed/src"
+		printf '[package]\nname = "sysroot-seed"\nversion = "0.0.0"\nedition = "2021"\n[workspace]\n' >"$seed/Cargo.toml"
+		echo '#![no_std]' >"$seed/src/lib.rs"
+		(
+			cd "$seed" &&
+				env -u CARGO_TARGET_DIR PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Cembed-bitcode=yes \
+					RUSTUP_TOOLCHAIN=debian-web cargo build -q --release --target wasm32v1-none \
+					-Zbuild-std=core,alloc
+		)
+		sudo_if_needed mkdir -p "$sysroot"
+		sudo_if_needed rm -f "$sysroot"/lib{core,alloc,compiler_builtins}-*.rlib
+		sudo_if_needed cp "$seed"/target/wasm32v1-none/release/deps/lib{core,alloc,compiler_builtins}-*.rlib "$sysroot/"
+		echo "$rustc_version" | sudo_if_needed tee "$stamp" >/dev/null
+	fi
+
+	echo "export WASM_BUILD_TOOLCHAIN=debian-web" >"$env_file"
+	log "Wasm runtime builds with WASM_BUILD_TOOLCHAIN=debian-web"
+}
+
 # The normal path: rustup can install the Wasm target.
-if rustup target list --installed 2>/dev/null | grep -qx 'wasm32v1-none' ||
-	rustup target add wasm32v1-none >/dev/null 2>&1; then
+# VERITY_DEBIAN_WASM=1 takes the offline path even where rustup could add the target.
+if [ "${VERITY_DEBIAN_WASM:-0}" != 1 ] && {
+	rustup target list --installed 2>/dev/null | grep -qx 'wasm32v1-none' ||
+		rustup target add wasm32v1-none >/dev/null 2>&1
+}; then
 	log "using rustup's wasm32v1-none target"
 	: >"$env_file"
-	exit 0
+else
+	setup_debian_toolchain
 fi
 
-# The offline path: Debian's toolchain with a self-built wasm32v1-none sysroot.
-log "rustup cannot add wasm32v1-none; using Debian's rustc-web"
-apt_install rustc-web cargo-web rust-web-src lld-22
-
-if ! rustup toolchain list | grep -q '^debian-web'; then
-	rustup toolchain link debian-web /usr
-fi
-
-sysroot=/usr/lib/rustlib/wasm32v1-none/lib
-stamp="$sysroot/.rustc-version"
-rustc_version=$(/usr/bin/rustc --version)
-if ! ls "$sysroot"/libcore-*.rlib >/dev/null 2>&1 || [ "$(cat "$stamp" 2>/dev/null)" != "$rustc_version" ]; then
-	log "building the wasm32v1-none standard library with $rustc_version"
-	seed=$(mktemp -d)
-	trap 'rm -rf "$seed"' EXIT
-	mkdir -p "$seed/src"
-	printf '[package]\nname = "sysroot-seed"\nversion = "0.0.0"\nedition = "2021"\n[workspace]\n' >"$seed/Cargo.toml"
-	echo '#![no_std]' >"$seed/src/lib.rs"
-	(
-		cd "$seed" &&
-			env -u CARGO_TARGET_DIR PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 RUSTFLAGS=-Cembed-bitcode=yes \
-				RUSTUP_TOOLCHAIN=debian-web cargo build -q --release --target wasm32v1-none \
-				-Zbuild-std=core,alloc
-	)
-	sudo_if_needed mkdir -p "$sysroot"
-	sudo_if_needed rm -f "$sysroot"/lib{core,alloc,compiler_builtins}-*.rlib
-	sudo_if_needed cp "$seed"/target/wasm32v1-none/release/deps/lib{core,alloc,compiler_builtins}-*.rlib "$sysroot/"
-	echo "$rustc_version" | sudo_if_needed tee "$stamp" >/dev/null
-fi
-
-echo "export WASM_BUILD_TOOLCHAIN=debian-web" >"$env_file"
-log "Wasm runtime builds with WASM_BUILD_TOOLCHAIN=debian-web"
+# The demo models the development chain registers, from PyPI into the model store.
+"$here/scripts/fetch-models.sh"

@@ -1,6 +1,7 @@
 //! Command-line arguments of `verity-node`.
 
 use sc_cli::RunCmd;
+use std::path::PathBuf;
 
 /// The Verity node.
 #[derive(Debug, clap::Parser)]
@@ -12,6 +13,34 @@ pub struct Cli {
 	/// Options of a running node.
 	#[clap(flatten)]
 	pub run: RunCmd,
+
+	/// Where this node's executor keys send their jobs.
+	#[clap(flatten)]
+	pub executor: ExecutorOptions,
+}
+
+/// How the node's offchain worker reaches a model executor.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecutorOptions {
+	/// Send jobs to the executor serving at this URL (e.g. `http://127.0.0.1:9955`).
+	#[arg(long, value_name = "URL", conflicts_with = "executor")]
+	pub executor_url: Option<String>,
+
+	/// Run an executor inside this node and send jobs to it. The default with `--dev`.
+	#[arg(long)]
+	pub executor: bool,
+
+	/// The embedded executor's model store. Default: `$HOME/.cache/verity/models`.
+	#[arg(long, value_name = "DIR")]
+	pub models_dir: Option<PathBuf>,
+
+	/// The embedded executor's execution profile: `generic` or `native`.
+	#[arg(long, default_value = "generic", value_name = "PROFILE")]
+	pub executor_profile: verity_executor::ExecutionProfile,
+
+	/// TEST ONLY: the embedded executor alters every output, as a faulty executor would.
+	#[arg(long, hide = true)]
+	pub executor_faulty: bool,
 }
 
 /// What `verity-node` can do besides running.

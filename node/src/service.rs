@@ -9,8 +9,11 @@ use sc_service::{error::Error as ServiceError, Configuration, TaskManager, WarpS
 use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPair};
+use sp_keystore::Keystore;
 use std::{sync::Arc, time::Duration};
 use verity_runtime::{apis::RuntimeApi, opaque::Block};
+
+pub use crate::executor::ExecutorSetup;
 
 /// The client, executing the on-chain Wasm runtime.
 pub(crate) type FullClient = sc_service::TFullClient<
@@ -126,6 +129,7 @@ pub fn new_full<
 	N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>,
 >(
 	config: Configuration,
+	executor: ExecutorSetup,
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -180,6 +184,18 @@ pub fn new_full<
 			block_relay: None,
 			metrics,
 		})?;
+
+	// A development key seed (`--dev`, `--alice`, ...) also gives this node that account's
+	// executor attestation key, matching the executors of the development genesis presets.
+	if let Some(seed) = &config.dev_key_seed {
+		keystore_container
+			.keystore()
+			.sr25519_generate_new(verity_primitives::EXECUTOR_KEY_TYPE, Some(seed))
+			.map_err(|error| {
+				ServiceError::Other(format!("cannot insert the executor key: {error}"))
+			})?;
+	}
+	executor.start(&task_manager.spawn_handle(), backend.offchain_storage())?;
 
 	if config.offchain_worker.enabled {
 		let offchain_workers =

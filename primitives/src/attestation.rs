@@ -4,7 +4,6 @@ use crate::{ExecutionProfileId, ModelId};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_core::H256;
-use sp_runtime::RuntimeDebug;
 
 /// Identifies a request for its whole life.
 pub type RequestId = u64;
@@ -19,7 +18,8 @@ pub const ATTESTATION_DOMAIN: [u8; 16] = *b"verity/attest/v1";
 /// An executor's attestation key: sr25519, in its own application crypto namespace.
 pub mod executor_crypto {
 	use super::EXECUTOR_KEY_TYPE;
-	sp_application_crypto::app_crypto!(sr25519, EXECUTOR_KEY_TYPE);
+	use sp_application_crypto::{app_crypto, sr25519};
+	app_crypto!(sr25519, EXECUTOR_KEY_TYPE);
 }
 
 /// The public key executors register and sign attestations with.
@@ -34,15 +34,7 @@ pub type ExecutorSignature = executor_crypto::Signature;
 /// Binding the genesis hash, request id and model id makes a signature useless on any other
 /// chain, request or model.
 #[derive(
-	Clone,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	Eq,
-	PartialEq,
-	RuntimeDebug,
-	TypeInfo,
-	MaxEncodedLen,
+	Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, Debug, TypeInfo, MaxEncodedLen,
 )]
 pub struct AttestationPayload {
 	/// Always [`ATTESTATION_DOMAIN`].
@@ -85,5 +77,5 @@ impl AttestationPayload {
 
 /// The hash used for inputs, outputs and artifacts: blake2-256.
 pub fn content_hash(bytes: &[u8]) -> H256 {
-	H256(sp_core::hashing::blake2_256(bytes))
+	H256(sp_crypto_hashing::blake2_256(bytes))
 }

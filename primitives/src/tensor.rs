@@ -9,7 +9,6 @@ use crate::{DType, TensorSpec, TensorSpecs, MAX_RANK, MAX_TENSORS};
 use alloc::vec::Vec;
 use codec::{Decode, DecodeLimit, DecodeWithMemTracking, Encode};
 use scale_info::TypeInfo;
-use sp_runtime::RuntimeDebug;
 
 /// How deeply nested a decoded tensor map may be; guards the decoder.
 const DECODE_DEPTH_LIMIT: u32 = 8;
@@ -22,7 +21,7 @@ const DECODE_DEPTH_LIMIT: u32 = 8;
 	DecodeWithMemTracking,
 	Eq,
 	PartialEq,
-	RuntimeDebug,
+	Debug,
 	TypeInfo,
 	serde::Serialize,
 	serde::Deserialize,
@@ -55,7 +54,7 @@ impl Tensor {
 	DecodeWithMemTracking,
 	Eq,
 	PartialEq,
-	RuntimeDebug,
+	Debug,
 	TypeInfo,
 	serde::Serialize,
 	serde::Deserialize,
@@ -63,7 +62,7 @@ impl Tensor {
 pub struct TensorMap(pub Vec<Tensor>);
 
 /// Why bytes are not a canonical tensor map, or do not match a model's declared tensors.
-#[derive(Clone, Copy, Eq, PartialEq, RuntimeDebug)]
+#[derive(Clone, Copy, Eq, PartialEq, Debug)]
 pub enum TensorError {
 	/// The bytes do not SCALE-decode as a tensor map (or have trailing bytes).
 	Undecodable,

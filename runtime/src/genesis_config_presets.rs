@@ -12,6 +12,9 @@ use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_consensus_grandpa::AuthorityId as GrandpaId;
 use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+use verity_primitives::ExecutorPublic;
+
+use crate::demo_models::{demo_model_ids, demo_models};
 
 /// What each development account starts with.
 pub const ENDOWMENT: u128 = 1_000_000 * UNIT;
@@ -39,13 +42,25 @@ fn development_accounts() -> Vec<AccountId> {
 		.collect()
 }
 
-/// A genesis with the given validators, endowed accounts, sudo key and committee.
+/// Each development executor's bond.
+pub const EXECUTOR_BOND: u128 = 1_000 * UNIT;
+
+/// A genesis with the given validators (each also an executor of the demo models, run with
+/// `redundancy`), endowed accounts, sudo key and committee.
 fn testnet_genesis(
 	validators: Vec<Sr25519Keyring>,
 	endowed_accounts: Vec<AccountId>,
 	root: AccountId,
 	committee: Vec<AccountId>,
+	redundancy: u8,
 ) -> Value {
+	let executors: Vec<_> = validators
+		.iter()
+		.map(|who| {
+			let key = ExecutorPublic::from(who.public());
+			(who.to_account_id(), key, demo_model_ids(), EXECUTOR_BOND)
+		})
+		.collect();
 	let keys: Vec<_> = validators.into_iter().map(authority_keys).collect();
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
@@ -63,6 +78,7 @@ fn testnet_genesis(
 		},
 		sudo: SudoConfig { key: Some(root) },
 		technical_committee: TechnicalCommitteeConfig { members: committee },
+		inference: InferenceConfig { models: demo_models(redundancy), executors },
 	})
 }
 
@@ -81,6 +97,7 @@ pub fn development_config_genesis() -> Value {
 		development_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
 		development_committee(),
+		1,
 	)
 }
 
@@ -91,6 +108,7 @@ pub fn local_config_genesis() -> Value {
 		development_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
 		development_committee(),
+		3,
 	)
 }
 

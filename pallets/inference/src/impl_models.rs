@@ -78,13 +78,13 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Tensor names are non-empty and unique, shapes non-empty with no zero-sized axis.
+	/// Tensor names are non-empty and unique, shapes have no zero-sized axis (an empty shape is
+	/// a scalar).
 	fn ensure_valid_tensors(tensors: &TensorSpecs) -> DispatchResult {
 		let mut names = BTreeSet::new();
 		for tensor in tensors {
 			ensure!(!tensor.name.is_empty(), Error::<T>::EmptyTensorName);
 			ensure!(names.insert(&tensor.name), Error::<T>::DuplicateTensorName);
-			ensure!(!tensor.shape.is_empty(), Error::<T>::EmptyTensorShape);
 			ensure!(
 				tensor.shape.iter().all(|dim| *dim != Dim::Fixed(0)),
 				Error::<T>::ZeroTensorDimension

@@ -15,6 +15,7 @@ mod impl_requests;
 mod impl_settlement;
 #[cfg(test)]
 mod mock;
+pub mod offchain;
 pub mod runtime_api;
 #[cfg(test)]
 mod tests;
@@ -45,7 +46,9 @@ pub mod pallet {
 
 	/// Configuration of the inference protocol.
 	#[pallet::config]
-	pub trait Config: frame_system::Config {
+	pub trait Config:
+		frame_system::Config + frame_system::offchain::CreateAuthorizedTransaction<Call<Self>>
+	{
 		/// The currency fees are paid in and bonds are held in.
 		type Currency: fungible::Inspect<Self::AccountId>
 			+ fungible::Mutate<Self::AccountId>
@@ -224,6 +227,10 @@ pub mod pallet {
 	pub struct GenesisConfig<T: Config> {
 		/// `(model id, metadata)` of each model to register.
 		pub models: alloc::vec::Vec<(ModelId, ModelMetadata<BalanceOf<T>>)>,
+		/// `(account, attestation key, models served, bond)` of each executor to register,
+		/// after the models.
+		pub executors:
+			alloc::vec::Vec<(T::AccountId, ExecutorPublic, alloc::vec::Vec<ModelId>, BalanceOf<T>)>,
 	}
 
 	#[pallet::genesis_build]
@@ -232,6 +239,16 @@ pub mod pallet {
 			for (model_id, metadata) in &self.models {
 				if let Err(error) = Pallet::<T>::do_register_model(*model_id, metadata.clone()) {
 					panic!("genesis model {model_id:?} is invalid: {error:?}");
+				}
+			}
+			for (account, key, models, bond) in &self.executors {
+				let models = models.clone().try_into().unwrap_or_else(|_| {
+					panic!("genesis executor {account:?} serves too many models")
+				});
+				if let Err(error) =
+					Pallet::<T>::do_register_executor(account.clone(), key.clone(), models, *bond)
+				{
+					panic!("genesis executor {account:?} is invalid: {error:?}");
 				}
 			}
 		}
@@ -410,7 +427,7 @@ pub mod pallet {
 		DecodeWithMemTracking,
 		Eq,
 		PartialEq,
-		RuntimeDebug,
+		Debug,
 		TypeInfo,
 		MaxEncodedLen,
 	)]
@@ -450,8 +467,6 @@ pub mod pallet {
 		EmptyTensorName,
 		/// Two inputs, or two outputs, share a name.
 		DuplicateTensorName,
-		/// A tensor has no dimension.
-		EmptyTensorShape,
 		/// A tensor has a fixed dimension of size zero.
 		ZeroTensorDimension,
 		/// The redundancy is zero or above `MaxRedundancy`.
@@ -536,6 +551,10 @@ pub mod pallet {
 			Self::run_block_hooks(now)
 		}
 
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			Self::run_offchain_worker(now);
+		}
+
 		fn integrity_test() {
 			Self::check_integrity();
 		}
@@ -561,7 +580,7 @@ pub mod pallet {
 		/// Errors: `ModelAlreadyRegistered`, any metadata error (`EmptyModelName`,
 		/// `EmptyModelVersion`, `UnsupportedArtifactUri`, `EmptyArtifact`, `ArtifactTooLarge`,
 		/// `EmptyExecutionProfile`, `NoInputs`, `NoOutputs`, `EmptyTensorName`,
-		/// `DuplicateTensorName`, `EmptyTensorShape`, `ZeroTensorDimension`,
+		/// `DuplicateTensorName`, `ZeroTensorDimension`,
 		/// `InvalidRedundancy`), `UnknownPredecessor`, `PredecessorNameMismatch`,
 		/// `PredecessorSuperseded`.
 		#[pallet::call_index(0)]
@@ -775,7 +794,7 @@ pub mod pallet {
 	codec::DecodeWithMemTracking,
 	Eq,
 	PartialEq,
-	sp_runtime::RuntimeDebug,
+	Debug,
 	scale_info::TypeInfo,
 	codec::MaxEncodedLen,
 )]

@@ -9,13 +9,12 @@ use codec::{Codec, Decode, Encode};
 use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
 use sp_core::H256;
-use sp_runtime::RuntimeDebug;
 use verity_primitives::{
 	ExecutionProfileId, ExecutorPublic, ExecutorSignature, ModelId, ModelInfo, RequestId,
 };
 
 /// One attestation of a request, with the executor that signed it.
-#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+#[derive(Clone, Encode, Decode, Eq, PartialEq, Debug, TypeInfo)]
 #[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct AttestationView<AccountId, BlockNumber> {
 	/// The executor's account.
@@ -32,7 +31,7 @@ pub struct AttestationView<AccountId, BlockNumber> {
 }
 
 /// A request with its status, attestations and output.
-#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+#[derive(Clone, Encode, Decode, Eq, PartialEq, Debug, TypeInfo)]
 #[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct RequestView<AccountId, Balance, BlockNumber> {
 	/// The request's id.
@@ -70,7 +69,7 @@ pub struct RequestView<AccountId, Balance, BlockNumber> {
 }
 
 /// An executor's public record.
-#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+#[derive(Clone, Encode, Decode, Eq, PartialEq, Debug, TypeInfo)]
 #[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct ExecutorView<Balance, BlockNumber> {
 	/// Its attestation key.
@@ -88,7 +87,7 @@ pub struct ExecutorView<Balance, BlockNumber> {
 }
 
 /// A job an executor has to do.
-#[derive(Clone, Encode, Decode, Eq, PartialEq, RuntimeDebug, TypeInfo)]
+#[derive(Clone, Encode, Decode, Eq, PartialEq, Debug, TypeInfo)]
 #[cfg_attr(feature = "std", derive(serde::Serialize))]
 pub struct AssignmentView<BlockNumber> {
 	/// The request.

@@ -3,13 +3,11 @@
 use crate::Config;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
-	traits::fungible::Inspect, BoundedVec, CloneNoBound, EqNoBound, PartialEqNoBound,
-	RuntimeDebugNoBound,
+	traits::fungible::Inspect, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
 use sp_core::H256;
-use sp_runtime::RuntimeDebug;
 use verity_primitives::{ExecutorPublic, ExecutorSignature, ModelId, ModelInfo, RequestId};
 
 /// The balance type of the configured currency.
@@ -40,7 +38,7 @@ pub type RequestOutput<T> = BoundedVec<u8, <T as Config>::MaxOutputLen>;
 	DecodeWithMemTracking,
 	Eq,
 	PartialEq,
-	RuntimeDebug,
+	Debug,
 	TypeInfo,
 	MaxEncodedLen,
 )]
@@ -66,7 +64,7 @@ pub enum ExecutorStatus<BlockNumber> {
 	DecodeWithMemTracking,
 	Eq,
 	PartialEq,
-	RuntimeDebug,
+	Debug,
 	TypeInfo,
 	MaxEncodedLen,
 )]
@@ -86,14 +84,7 @@ pub struct ExecutorStats<Balance> {
 
 /// A registered executor.
 #[derive(
-	CloneNoBound,
-	Encode,
-	Decode,
-	EqNoBound,
-	PartialEqNoBound,
-	RuntimeDebugNoBound,
-	TypeInfo,
-	MaxEncodedLen,
+	CloneNoBound, Encode, Decode, EqNoBound, PartialEqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(T))]
 pub struct ExecutorInfo<T: Config> {
@@ -111,15 +102,7 @@ pub struct ExecutorInfo<T: Config> {
 
 /// Why a request exists.
 #[derive(
-	Clone,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	Eq,
-	PartialEq,
-	RuntimeDebug,
-	TypeInfo,
-	MaxEncodedLen,
+	Clone, Encode, Decode, DecodeWithMemTracking, Eq, PartialEq, Debug, TypeInfo, MaxEncodedLen,
 )]
 #[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
 pub enum RequestKind<AccountId, Balance> {
@@ -152,7 +135,7 @@ pub enum RequestKind<AccountId, Balance> {
 	DecodeWithMemTracking,
 	Eq,
 	PartialEq,
-	RuntimeDebug,
+	Debug,
 	TypeInfo,
 	MaxEncodedLen,
 )]
@@ -218,7 +201,7 @@ impl<BlockNumber: Copy> RequestStatus<BlockNumber> {
 	DecodeWithMemTracking,
 	Eq,
 	PartialEq,
-	RuntimeDebug,
+	Debug,
 	TypeInfo,
 	MaxEncodedLen,
 )]
@@ -252,14 +235,7 @@ pub enum ChallengeState {
 
 /// One executor's answer to a request.
 #[derive(
-	CloneNoBound,
-	Encode,
-	Decode,
-	EqNoBound,
-	PartialEqNoBound,
-	RuntimeDebugNoBound,
-	TypeInfo,
-	MaxEncodedLen,
+	CloneNoBound, Encode, Decode, EqNoBound, PartialEqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(T))]
 pub struct Attestation<T: Config> {
@@ -277,14 +253,7 @@ pub struct Attestation<T: Config> {
 
 /// An executor drawn for a request, with the key it must sign with.
 #[derive(
-	CloneNoBound,
-	Encode,
-	Decode,
-	EqNoBound,
-	PartialEqNoBound,
-	RuntimeDebugNoBound,
-	TypeInfo,
-	MaxEncodedLen,
+	CloneNoBound, Encode, Decode, EqNoBound, PartialEqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(T))]
 pub struct Assignee<T: Config> {
@@ -296,14 +265,7 @@ pub struct Assignee<T: Config> {
 
 /// One distinct output attested for a request, with its bytes and how many attested it.
 #[derive(
-	CloneNoBound,
-	Encode,
-	Decode,
-	EqNoBound,
-	PartialEqNoBound,
-	RuntimeDebugNoBound,
-	TypeInfo,
-	MaxEncodedLen,
+	CloneNoBound, Encode, Decode, EqNoBound, PartialEqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(T))]
 pub struct CandidateOutput<T: Config> {
@@ -317,14 +279,7 @@ pub struct CandidateOutput<T: Config> {
 
 /// An inference request and everything the chain knows of it.
 #[derive(
-	CloneNoBound,
-	Encode,
-	Decode,
-	EqNoBound,
-	PartialEqNoBound,
-	RuntimeDebugNoBound,
-	TypeInfo,
-	MaxEncodedLen,
+	CloneNoBound, Encode, Decode, EqNoBound, PartialEqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 )]
 #[scale_info(skip_type_params(T))]
 pub struct InferenceRequest<T: Config> {

@@ -110,7 +110,6 @@ fn register_model_refuses_bad_metadata() {
 			},
 			Error::DuplicateTensorName,
 		),
-		(|m| m.outputs[0].shape = Default::default(), Error::EmptyTensorShape),
 		(|m| m.inputs[0].shape[1] = Dim::Fixed(0), Error::ZeroTensorDimension),
 		(|m| m.redundancy = 0, Error::InvalidRedundancy),
 		(|m| m.redundancy = 6, Error::InvalidRedundancy),
@@ -123,6 +122,15 @@ fn register_model_refuses_bad_metadata() {
 			assert!(!Models::<Test>::contains_key(MODEL), "case {index} stored nothing");
 		});
 	}
+}
+
+#[test]
+fn scalar_tensors_are_declared_with_an_empty_shape() {
+	run_test(|| {
+		let mut with_scalar = metadata();
+		with_scalar.inputs.try_push(tensor("sr", DType::I64, &[])).unwrap();
+		assert_ok!(register(MODEL, with_scalar));
+	});
 }
 
 #[test]
@@ -255,7 +263,10 @@ fn genesis_registers_models() {
 	let mut next = metadata();
 	next.predecessor = Some(MODEL);
 	let storage = RuntimeGenesisConfig {
-		inference: crate::GenesisConfig { models: vec![(MODEL, metadata()), (NEXT, next)] },
+		inference: crate::GenesisConfig {
+			models: vec![(MODEL, metadata()), (NEXT, next)],
+			executors: vec![],
+		},
 		..Default::default()
 	}
 	.build_storage()
@@ -273,7 +284,7 @@ fn genesis_refuses_an_invalid_model() {
 	let mut bad = metadata();
 	bad.redundancy = 0;
 	let _ = RuntimeGenesisConfig {
-		inference: crate::GenesisConfig { models: vec![(MODEL, bad)] },
+		inference: crate::GenesisConfig { models: vec![(MODEL, bad)], executors: vec![] },
 		..Default::default()
 	}
 	.build_storage();

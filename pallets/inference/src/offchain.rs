@@ -1,0 +1,204 @@
+//! The offchain worker: the node's executor keys answer their assignments.
+//!
+//! Each block, for every executor key in the node's keystore, every open assignment is claimed
+//! under an offchain lock (so one job is dispatched once, not once per block), sent to the
+//! executor at the URL the node was started with (`--executor-url`, or the embedded executor),
+//! and the output that comes back is hashed, signed with the keystore key and submitted as an
+//! authorized `submit_attestation` transaction. A failed dispatch releases its claim so a
+//! later block retries while the deadline allows.
+
+use crate::{runtime_api::AssignmentView, Call, Config, Models, Pallet, SignedAttestation};
+use alloc::{format, string::String, vec::Vec};
+use codec::Encode;
+use frame_system::{
+	offchain::{CreateAuthorizedTransaction, SubmitTransaction},
+	pallet_prelude::BlockNumberFor,
+};
+use sp_runtime::{
+	offchain::{http, storage::StorageValueRef, Duration},
+	traits::Saturating,
+	RuntimeAppPublic,
+};
+use verity_primitives::{content_hash, AttestationPayload, ExecutorPublic, ModelId};
+
+/// Offchain (persistent, node-local) storage key of the executor's base URL.
+pub const EXECUTOR_URL_KEY: &[u8] = b"verity::executor-url";
+
+/// Prefix of the per-job dispatch claims.
+const CLAIM_PREFIX: &[u8] = b"verity::dispatch::";
+
+/// How long one inference over HTTP may take.
+const HTTP_TIMEOUT_MS: u64 = 60_000;
+
+/// Blocks a claim stays taken; if the attestation has not landed by then, the job is retried.
+const CLAIM_BLOCKS: u32 = 4;
+
+/// Why a job could not be answered.
+#[derive(Debug)]
+pub(crate) enum DispatchFailure {
+	/// The request to the executor could not be sent or timed out.
+	Http,
+	/// The executor answered with a non-200 status.
+	Status(u16),
+	/// The executor's answer is not the expected JSON.
+	BadReply,
+	/// The keystore could not sign with the key.
+	Signing,
+	/// The transaction pool refused the attestation.
+	Submission,
+	/// The model is not registered any more.
+	UnknownModel,
+}
+
+impl<T: Config> Pallet<T> {
+	/// The offchain worker's work for block `now`.
+	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
+		let Some(url) = executor_url() else { return };
+		for key in ExecutorPublic::all() {
+			for assignment in Self::open_assignments(key.clone()) {
+				if !claim::<T>(&assignment, &key, now) {
+					continue;
+				}
+				if let Err(failure) = Self::answer(&url, &assignment, &key) {
+					log::warn!(
+						target: "runtime::inference",
+						"request {} not answered: {failure:?}; retrying in a later block",
+						assignment.request_id,
+					);
+					release(&assignment, &key);
+				}
+			}
+		}
+	}
+
+	/// Run one job on the executor and submit the signed attestation.
+	fn answer(
+		url: &str,
+		assignment: &AssignmentView<BlockNumberFor<T>>,
+		key: &ExecutorPublic,
+	) -> Result<(), DispatchFailure> {
+		let model = Models::<T>::get(assignment.model_id).ok_or(DispatchFailure::UnknownModel)?;
+		let uri = String::from_utf8_lossy(&model.metadata.artifact_uri).into_owned();
+		let output = run_on_executor(url, &assignment.model_id, &uri, &assignment.input)?;
+		let payload = AttestationPayload::new(
+			Self::genesis_hash(),
+			assignment.request_id,
+			assignment.model_id,
+			assignment.execution_profile.clone(),
+			assignment.input_hash,
+			content_hash(&output),
+		);
+		let signature = key.sign(&payload.encode()).ok_or(DispatchFailure::Signing)?;
+		let call = Call::<T>::submit_attestation {
+			request_id: assignment.request_id,
+			output,
+			signature: SignedAttestation { attestation_key: key.clone(), signature },
+		};
+		let xt =
+			<T as CreateAuthorizedTransaction<Call<T>>>::create_authorized_transaction(call.into());
+		SubmitTransaction::<T, Call<T>>::submit_transaction(xt)
+			.map_err(|()| DispatchFailure::Submission)
+	}
+}
+
+/// The executor URL the node was started with.
+fn executor_url() -> Option<String> {
+	StorageValueRef::persistent(EXECUTOR_URL_KEY)
+		.get::<Vec<u8>>()
+		.ok()
+		.flatten()
+		.and_then(|bytes| String::from_utf8(bytes).ok())
+		.filter(|url| !url.is_empty())
+}
+
+/// The storage key of the claim on one job.
+fn claim_key<N: Encode>(assignment: &AssignmentView<N>, key: &ExecutorPublic) -> Vec<u8> {
+	let mut storage_key = CLAIM_PREFIX.to_vec();
+	storage_key.extend((assignment.request_id, key).encode());
+	storage_key
+}
+
+/// Take the claim on a job unless another worker holds it. Claims expire after
+/// `CLAIM_BLOCKS`, so a job whose attestation got lost is dispatched again.
+fn claim<T: Config>(
+	assignment: &AssignmentView<BlockNumberFor<T>>,
+	key: &ExecutorPublic,
+	now: BlockNumberFor<T>,
+) -> bool {
+	let storage = StorageValueRef::persistent(&claim_key(assignment, key));
+	let until = now.saturating_add(CLAIM_BLOCKS.into());
+	storage
+		.mutate(|held: Result<Option<BlockNumberFor<T>>, _>| match held {
+			Ok(Some(held_until)) if held_until > now => Err(()),
+			_ => Ok(until),
+		})
+		.is_ok()
+}
+
+/// Give a claim back after a failed dispatch.
+fn release<N: Encode>(assignment: &AssignmentView<N>, key: &ExecutorPublic) {
+	StorageValueRef::persistent(&claim_key(assignment, key)).clear();
+}
+
+/// POST the job to `<url>/v1/infer` and return the output bytes.
+fn run_on_executor(
+	url: &str,
+	model_id: &ModelId,
+	artifact_uri: &str,
+	input: &[u8],
+) -> Result<Vec<u8>, DispatchFailure> {
+	let body = format!(
+		"{{\"model_id\":\"{}\",\"input\":\"{}\",\"artifact_uri\":{}}}",
+		to_hex(model_id.as_bytes()),
+		to_hex(input),
+		serde_json::to_string(artifact_uri).map_err(|_| DispatchFailure::BadReply)?,
+	);
+	let endpoint = format!("{}/v1/infer", url.trim_end_matches('/'));
+	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_TIMEOUT_MS));
+	let pending = http::Request::post(&endpoint, alloc::vec![body.into_bytes()])
+		.add_header("Content-Type", "application/json")
+		.deadline(deadline)
+		.send()
+		.map_err(|_| DispatchFailure::Http)?;
+	let response = pending
+		.try_wait(deadline)
+		.map_err(|_| DispatchFailure::Http)?
+		.map_err(|_| DispatchFailure::Http)?;
+	if response.code != 200 {
+		return Err(DispatchFailure::Status(response.code));
+	}
+	let reply: ExecutorReply = serde_json::from_slice(&response.body().collect::<Vec<u8>>())
+		.map_err(|_| DispatchFailure::BadReply)?;
+	from_hex(&reply.output).ok_or(DispatchFailure::BadReply)
+}
+
+/// The part of the executor's answer the worker uses; the hash is recomputed, not trusted.
+#[derive(serde::Deserialize)]
+struct ExecutorReply {
+	output: String,
+}
+
+/// `0x`-prefixed lower-case hex.
+fn to_hex(bytes: &[u8]) -> String {
+	const DIGITS: &[u8; 16] = b"0123456789abcdef";
+	let mut hex = String::with_capacity(2 + bytes.len() * 2);
+	hex.push_str("0x");
+	for byte in bytes {
+		hex.push(DIGITS[usize::from(byte >> 4)] as char);
+		hex.push(DIGITS[usize::from(byte & 0xf)] as char);
+	}
+	hex
+}
+
+/// Bytes of `0x`-prefixed (or bare) hex.
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+	let hex = hex.strip_prefix("0x").unwrap_or(hex);
+	if hex.len() % 2 != 0 {
+		return None;
+	}
+	let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+	hex.as_bytes()
+		.chunks(2)
+		.map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+		.collect()
+}

@@ -1,0 +1,120 @@
+//! The demo models registered by the development genesis presets, so a fresh chain runs real
+//! inference at once. `make setup` fetches their artifacts from PyPI into the model store.
+//!
+//! - PaddleOCR's text-direction classifier (`ch_ppocr_mobile_v2.0_cls_infer.onnx` from
+//!   `rapidocr-onnxruntime` 1.4.4, Apache-2.0): a 3×48×192 text-line crop in, the
+//!   probabilities of upright and upside-down out.
+//! - Silero VAD (`silero_vad_op18_ifless.onnx` from `silero-vad` 6.2.3, MIT): a window of
+//!   16 kHz audio and the recurrent state in, the speech probability and the next state out.
+
+use crate::Balance;
+use alloc::{vec, vec::Vec};
+use sp_core::H256;
+use verity_primitives::{DType, Dim, ModelFormat, ModelId, ModelMetadata, TensorSpec, TensorSpecs};
+
+/// blake2-256 of `ch_ppocr_mobile_v2.0_cls_infer.onnx`.
+pub const TEXT_DIRECTION_ID: [u8; 32] =
+	hex_literal("6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99");
+/// blake2-256 of `silero_vad_op18_ifless.onnx`.
+pub const VOICE_ACTIVITY_ID: [u8; 32] =
+	hex_literal("fba04c9caf923b09ca4ae30d0f0e6dacc523911ea39a3398224fd35739ffdc21");
+
+/// The profile the demo models run under: portable kernels, identical bytes on any x86-64.
+const PROFILE: &[u8] = b"tract-0.23/generic";
+
+/// Fee per executor run of a demo model: a hundredth of a unit.
+const FEE_PER_RUN: Balance = crate::UNIT / 100;
+
+/// The demo models, each run by `redundancy` executors.
+pub fn demo_models(redundancy: u8) -> Vec<(ModelId, ModelMetadata<Balance>)> {
+	vec![
+		(
+			H256(TEXT_DIRECTION_ID),
+			ModelMetadata {
+				name: bounded(b"ppocr-text-direction"),
+				version: bounded(b"2.0"),
+				format: ModelFormat::Onnx,
+				artifact_uri: bounded(
+					b"https://pypi.org/project/rapidocr-onnxruntime/1.4.4/#ch_ppocr_mobile_v2.0_cls_infer.onnx",
+				),
+				artifact_size: 585_532,
+				execution_profile: bounded(PROFILE),
+				inputs: specs(vec![spec(
+					b"x",
+					DType::F32,
+					vec![Dim::Any, Dim::Fixed(3), Dim::Fixed(48), Dim::Fixed(192)],
+				)]),
+				outputs: specs(vec![spec(
+					b"save_infer_model/scale_0.tmp_1",
+					DType::F32,
+					vec![Dim::Any, Dim::Fixed(2)],
+				)]),
+				fee_per_run: FEE_PER_RUN,
+				redundancy,
+				predecessor: None,
+			},
+		),
+		(
+			H256(VOICE_ACTIVITY_ID),
+			ModelMetadata {
+				name: bounded(b"silero-vad"),
+				version: bounded(b"6.2.3"),
+				format: ModelFormat::Onnx,
+				artifact_uri: bounded(
+					b"https://pypi.org/project/silero-vad/6.2.3/#silero_vad_op18_ifless.onnx",
+				),
+				artifact_size: 2_845_718,
+				execution_profile: bounded(PROFILE),
+				inputs: specs(vec![
+					spec(b"input", DType::F32, vec![Dim::Any, Dim::Any]),
+					spec(b"sr", DType::I64, vec![]),
+					spec(b"state", DType::F32, vec![Dim::Fixed(2), Dim::Any, Dim::Fixed(128)]),
+				]),
+				outputs: specs(vec![
+					spec(b"output", DType::F32, vec![Dim::Any, Dim::Fixed(1)]),
+					spec(b"stateN", DType::F32, vec![Dim::Fixed(2), Dim::Any, Dim::Fixed(128)]),
+				]),
+				fee_per_run: FEE_PER_RUN,
+				redundancy,
+				predecessor: None,
+			},
+		),
+	]
+}
+
+/// The ids of the demo models.
+pub fn demo_model_ids() -> Vec<ModelId> {
+	vec![H256(TEXT_DIRECTION_ID), H256(VOICE_ACTIVITY_ID)]
+}
+
+fn spec(name: &[u8], dtype: DType, shape: Vec<Dim>) -> TensorSpec {
+	TensorSpec { name: bounded(name), dtype, shape: shape.try_into().unwrap_or_default() }
+}
+
+fn specs(list: Vec<TensorSpec>) -> TensorSpecs {
+	list.try_into().unwrap_or_default()
+}
+
+fn bounded<const N: u32>(bytes: &[u8]) -> sp_runtime::BoundedVec<u8, sp_core::ConstU32<N>> {
+	bytes.to_vec().try_into().unwrap_or_default()
+}
+
+/// 32 bytes from 64 hex digits, at compile time.
+const fn hex_literal(hex: &str) -> [u8; 32] {
+	const fn digit(c: u8) -> u8 {
+		match c {
+			b'0'..=b'9' => c - b'0',
+			b'a'..=b'f' => c - b'a' + 10,
+			_ => panic!("not a lower-case hex digit"),
+		}
+	}
+	let bytes = hex.as_bytes();
+	assert!(bytes.len() == 64, "a hash is 64 hex digits");
+	let mut out = [0u8; 32];
+	let mut i = 0;
+	while i < 32 {
+		out[i] = digit(bytes[2 * i]) << 4 | digit(bytes[2 * i + 1]);
+		i += 1;
+	}
+	out
+}

