@@ -10,7 +10,10 @@ use std::{
 	process::{Child, Command, ExitStatus, Stdio},
 	time::{Duration, Instant},
 };
-use subxt::{OnlineClient, PolkadotConfig};
+use subxt::{
+	rpcs::{client::RpcClient, rpc_params},
+	OnlineClient, PolkadotConfig,
+};
 
 /// How long a node may take to open its RPC port.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -110,6 +113,13 @@ impl Node {
 			.unwrap_or_else(|error| panic!("cannot connect to {}: {error}", self.ws_url()))
 	}
 
+	/// A raw JSON-RPC client connected to this node, for the node's own methods.
+	pub async fn rpc(&self) -> RpcClient {
+		RpcClient::from_insecure_url(self.ws_url())
+			.await
+			.unwrap_or_else(|error| panic!("cannot connect to {}: {error}", self.ws_url()))
+	}
+
 	/// The node's log so far, for failure messages.
 	pub fn log(&self) -> String {
 		std::fs::read_to_string(&self.log_path).unwrap_or_default()
@@ -190,4 +200,38 @@ pub async fn wait_for_finalized(client: &Client, number: u64, timeout: Duration)
 	tokio::time::timeout(timeout, waiting)
 		.await
 		.unwrap_or_else(|_| panic!("no block #{number} finalized within {timeout:?}"))
+}
+
+/// `inference_request` for `request_id`, as JSON (`null` if unknown).
+pub async fn inference_request(rpc: &RpcClient, request_id: u64) -> serde_json::Value {
+	rpc.request("inference_request", rpc_params![request_id])
+		.await
+		.expect("inference_request answers")
+}
+
+/// Wait until request `request_id` is finalized; returns its `inference_request` JSON.
+pub async fn wait_for_request_finalized(
+	rpc: &RpcClient,
+	request_id: u64,
+	timeout: Duration,
+) -> serde_json::Value {
+	let deadline = Instant::now() + timeout;
+	loop {
+		let request = inference_request(rpc, request_id).await;
+		if request["status"].get("Finalized").is_some() {
+			return request;
+		}
+		if request["status"] == "Expired" || request["status"] == "Unassignable" {
+			panic!("request {request_id} ended without a result: {request}");
+		}
+		assert!(Instant::now() < deadline, "request {request_id} not finalized in time: {request}");
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+}
+
+/// The demo models' store, as `make setup` fills it.
+pub fn models_dir() -> PathBuf {
+	std::env::var_os("VERITY_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+		PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/verity/models")
+	})
 }

@@ -5,23 +5,24 @@
 
 use super::*;
 use alloc::{vec, vec::Vec};
+use codec::Decode;
 use codec::Encode;
 use frame_benchmarking::v2::*;
 use frame_support::{
 	pallet_prelude::TransactionSource,
-	traits::{
-		fungible::{Mutate, MutateHold},
-		Authorize, EnsureOrigin, Get, Hooks,
-	},
+	traits::{fungible::Mutate, Authorize, EnsureOrigin, Get, Hooks},
 	BoundedVec,
 };
-use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
+use frame_system::RawOrigin;
 use sp_core::H256;
-use sp_runtime::{traits::One, RuntimeAppPublic, Saturating};
+use sp_runtime::{
+	traits::{Bounded, One},
+	RuntimeAppPublic, Saturating,
+};
 use verity_primitives::{
 	content_hash, AttestationPayload, DType, Dim, ExecutorPublic, ModelFormat, ModelId,
-	ModelMetadata, ModelStatus, Tensor, TensorMap, TensorSpec, MAX_NAME_LEN, MAX_RANK, MAX_TENSORS,
-	MAX_TENSOR_NAME_LEN, MAX_URI_LEN,
+	ModelMetadata, ModelStatus, RequestId, Tensor, TensorMap, TensorSpec, MAX_NAME_LEN, MAX_RANK,
+	MAX_TENSORS, MAX_TENSOR_NAME_LEN, MAX_URI_LEN,
 };
 
 /// Metadata at every bound: the longest names, the most tensors of the highest rank.
@@ -481,10 +482,11 @@ mod benchmarks {
 		// Find a parent hash whose draw selects the audit, if audits happen at all.
 		if !T::AuditProbability::get().is_zero() {
 			for i in 0u64..100_000 {
-				frame_system::Pallet::<T>::set_parent_hash(
-					T::Hash::decode(&mut &H256::from_low_u64_be(i).encode()[..])
-						.expect("hashes are 32 bytes"),
-				);
+				let mut bytes = [0u8; 32];
+				bytes[..8].copy_from_slice(&i.to_le_bytes());
+				let hash = T::Hash::decode(&mut &bytes[..]).expect("hashes are 32 bytes");
+				let now = frame_system::Pallet::<T>::block_number();
+				frame_system::Pallet::<T>::initialize(&now, &hash, &Default::default());
 				let seed = Pallet::<T>::seed(b"verity/audit", request_id);
 				let roll = u32::from_le_bytes([seed[0], seed[1], seed[2], seed[3]]) % 1_000_000;
 				if sp_runtime::Permill::from_parts(roll) < T::AuditProbability::get() {

@@ -88,9 +88,11 @@ impl<T: Config> Pallet<T> {
 			);
 			request.escrow = Default::default();
 			request.status = RequestStatus::Unassignable;
-			Self::release_challenge_bond(&request.kind);
-			Requests::<T>::insert(request_id, request);
+			Requests::<T>::insert(request_id, request.clone());
 			Self::deposit_event(Event::RequestUnassignable { request_id });
+			if let RequestKind::Challenge { original, .. } = &request.kind {
+				Self::challenge_inconclusive(*original, &request.kind);
+			}
 			return;
 		};
 		for assignee in &assignees {

@@ -126,7 +126,7 @@ impl<T: Config> Pallet<T> {
 			.try_push(Attestation {
 				executor_index,
 				output_hash,
-				signature: signature.signature,
+				signature: signature.signature.into(),
 				submitted_at: now,
 				settled: false,
 			})

@@ -172,7 +172,9 @@ impl<T: Config> Pallet<T> {
 		};
 		match moved {
 			Ok(moved) => request.escrow = request.escrow.saturating_sub(moved),
-			Err(_) => frame_support::defensive!("escrow holds at least what it owes"),
+			Err(_) => {
+				frame_support::defensive!("escrow holds at least what it owes");
+			},
 		}
 	}
 

@@ -796,7 +796,6 @@ pub mod pallet {
 	PartialEq,
 	Debug,
 	scale_info::TypeInfo,
-	codec::MaxEncodedLen,
 )]
 pub struct SignedAttestation {
 	/// The signer's attestation key.

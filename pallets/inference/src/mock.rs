@@ -119,7 +119,7 @@ impl pallet_inference::Config for Test {
 	type MaxArtifactSize = ConstU64<{ 64 * 1024 * 1024 }>;
 	type MinExecutorBond = ConstU64<MIN_BOND>;
 	type MaxModelsPerExecutor = ConstU32<4>;
-	type MaxExecutorsPerModel = ConstU32<8>;
+	type MaxExecutorsPerModel = ConstU32<16>;
 	type UnbondingPeriod = ConstU64<UNBONDING_PERIOD>;
 	type MaxInputLen = ConstU32<4096>;
 	type MaxOutputLen = ConstU32<4096>;

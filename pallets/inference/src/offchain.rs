@@ -33,8 +33,9 @@ const HTTP_TIMEOUT_MS: u64 = 60_000;
 /// Blocks a claim stays taken; if the attestation has not landed by then, the job is retried.
 const CLAIM_BLOCKS: u32 = 4;
 
-/// Why a job could not be answered.
+/// Why a job could not be answered; logged through `Debug`.
 #[derive(Debug)]
+#[allow(dead_code)]
 pub(crate) enum DispatchFailure {
 	/// The request to the executor could not be sent or timed out.
 	Http,
@@ -125,7 +126,8 @@ fn claim<T: Config>(
 	key: &ExecutorPublic,
 	now: BlockNumberFor<T>,
 ) -> bool {
-	let storage = StorageValueRef::persistent(&claim_key(assignment, key));
+	let storage_key = claim_key(assignment, key);
+	let storage = StorageValueRef::persistent(&storage_key);
 	let until = now.saturating_add(CLAIM_BLOCKS.into());
 	storage
 		.mutate(|held: Result<Option<BlockNumberFor<T>>, _>| match held {

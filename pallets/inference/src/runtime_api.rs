@@ -173,7 +173,7 @@ impl<T: Config> Pallet<T> {
 					executor: assignee.account.clone(),
 					attestation_key: assignee.attestation_key.clone(),
 					output_hash: attestation.output_hash,
-					signature: attestation.signature.clone(),
+					signature: attestation.signature.into(),
 					submitted_at: attestation.submitted_at,
 				})
 			})

@@ -8,7 +8,7 @@ use frame_support::{
 use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
 use sp_core::H256;
-use verity_primitives::{ExecutorPublic, ExecutorSignature, ModelId, ModelInfo, RequestId};
+use verity_primitives::{ExecutorPublic, ModelId, ModelInfo, RequestId};
 
 /// The balance type of the configured currency.
 pub type BalanceOf<T> =
@@ -244,7 +244,7 @@ pub struct Attestation<T: Config> {
 	/// Hash of the output it attested.
 	pub output_hash: H256,
 	/// Its signature over the [`verity_primitives::AttestationPayload`].
-	pub signature: ExecutorSignature,
+	pub signature: sp_core::sr25519::Signature,
 	/// The block it arrived in.
 	pub submitted_at: BlockNumberFor<T>,
 	/// Whether it has been paid (agreeing) or slashed (dissenting) yet.

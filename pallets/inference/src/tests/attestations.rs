@@ -22,7 +22,7 @@ fn validity(
 }
 
 /// The validity error an attestation refused with `error` gets.
-fn refused(error: Error<Test>) -> Result<(), TransactionValidityError> {
+fn refused(error: &Error<Test>) -> Result<(), TransactionValidityError> {
 	Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(error.encode()[0])))
 }
 
@@ -105,7 +105,7 @@ fn attestation_refusals() {
 			(id, honest_output(), sign(id, insider, &wrong_output()), Error::BadSignature),
 		];
 		for (request_id, output, signature, error) in cases {
-			assert_eq!(validity(request_id, output.clone(), signature.clone()), refused(error));
+			assert_eq!(validity(request_id, output.clone(), signature.clone()), refused(&error));
 			assert_noop!(
 				Inference::submit_attestation(
 					frame_system::Origin::<Test>::Authorized.into(),
@@ -120,12 +120,12 @@ fn attestation_refusals() {
 		// A signature by one key presented as another's.
 		let mut forged = sign(id, insider, &honest_output());
 		forged.attestation_key = drawn[1].1.clone();
-		assert_eq!(validity(id, honest_output(), forged), refused(Error::BadSignature));
+		assert_eq!(validity(id, honest_output(), forged), refused(&Error::BadSignature));
 
 		// Answering twice.
 		assert_ok!(attest(id, insider, &honest_output()));
 		let again = sign(id, insider, &honest_output());
-		assert_eq!(validity(id, honest_output(), again), refused(Error::AlreadyAttested));
+		assert_eq!(validity(id, honest_output(), again), refused(&Error::AlreadyAttested));
 		assert_noop!(attest(id, insider, &honest_output()), Error::<Test>::AlreadyAttested);
 	});
 }
@@ -138,7 +138,7 @@ fn a_signature_cannot_be_replayed_on_another_request() {
 		let first = assigned_request(1, model);
 		let second = assigned_request(1, model);
 		let signature = sign(first, &key, &honest_output());
-		assert_eq!(validity(second, honest_output(), signature), refused(Error::BadSignature));
+		assert_eq!(validity(second, honest_output(), signature), refused(&Error::BadSignature));
 	});
 }
 

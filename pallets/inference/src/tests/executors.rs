@@ -83,13 +83,13 @@ fn register_executor_refusals_hold_nothing() {
 fn a_model_pool_is_bounded() {
 	run_test(|| {
 		let model = vector_model(1, 1);
-		for who in 1..=8 {
+		for who in 1..=16 {
 			executor(who, &[model]);
 		}
 		let key = ExecutorPublic::generate_pair(None);
 		assert_noop!(
 			Inference::register_executor(
-				RuntimeOrigin::signed(9),
+				RuntimeOrigin::signed(17),
 				key,
 				vec![model].try_into().unwrap(),
 				MIN_BOND

@@ -3,7 +3,7 @@
 use crate::{mock::*, Error, Event, Models};
 use frame_support::{assert_noop, assert_ok, BoundedVec};
 use sp_core::H256;
-use sp_runtime::DispatchError;
+use sp_runtime::{BuildStorage, DispatchError};
 use verity_primitives::{DType, Dim, ModelFormat, ModelId, ModelMetadata, ModelStatus, TensorSpec};
 
 const MODEL: ModelId = H256::repeat_byte(0xaa);

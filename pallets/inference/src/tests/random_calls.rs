@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::{Executors, RequestStatus};
+use frame_support::traits::fungible::Inspect;
 
 /// A small deterministic generator (xorshift64*), so a failure reproduces from its seed.
 struct Rng(u64);
@@ -125,7 +126,7 @@ fn run(seed: u64, steps: u32) {
 		}
 		let accounted: Balance = (1..=20)
 			.chain([Inference::protocol_account()])
-			.map(|who| Balances::total_balance(&who))
+			.map(|who| <Balances as Inspect<_>>::total_balance(&who))
 			.sum();
 		assert_eq!(accounted, issuance, "seed {seed}: every unit is in some account");
 	});

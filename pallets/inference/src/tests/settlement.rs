@@ -77,7 +77,9 @@ fn a_dissenting_executor_is_slashed_and_the_quorum_paid() {
 		for (who, _) in &drawn[1..] {
 			assert_eq!(free(*who), ENDOWMENT - MIN_BOND + FEE);
 		}
-		// The dissenter's share of the fee goes back to the requester at the deadline.
+		// The dissenter's share of the fee stays in escrow until the deadline, then goes back.
+		assert_eq!(held(HoldReason::RequestEscrow, 1), FEE);
+		run_blocks(RESPONSE_TIMEOUT);
 		assert_eq!(held(HoldReason::RequestEscrow, 1), 0);
 		assert_eq!(free(1), ENDOWMENT - total_fee(3) + FEE);
 	});

@@ -1,0 +1,104 @@
+//! Inference end to end: a dev node with its embedded executor answers a request for a demo
+//! model, the chain finalizes it, and the on-chain output hash equals a local re-run through
+//! the executor library.
+
+use codec::Encode;
+use scale_decode::DecodeAsType;
+use std::time::Duration;
+use subxt::dynamic;
+use subxt_signer::sr25519::dev;
+use verity_executor::{Engine, ExecutionProfile, ModelStore};
+use verity_primitives::{DType, ModelId, Tensor, TensorMap};
+use verity_tests::{models_dir, wait_for_request_finalized, Node};
+
+/// The text-direction classifier of the development genesis.
+const TEXT_DIRECTION: &str = "6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99";
+
+/// `Inference.InferenceRequested`'s fields this test reads.
+#[derive(Debug, DecodeAsType)]
+struct InferenceRequested {
+	request_id: u64,
+}
+
+/// A text-line crop: 1×3×48×192 floats in [-1, 1], a left-to-right gradient with stripes.
+fn text_line() -> Vec<u8> {
+	let mut data = Vec::with_capacity(3 * 48 * 192 * 4);
+	for channel in 0..3u32 {
+		for row in 0..48u32 {
+			for column in 0..192u32 {
+				let stripe = if (row / 6) % 2 == 0 { 0.5 } else { -0.5 };
+				let value = (column as f32 / 191.0) * 2.0 - 1.0 + stripe * (channel as f32 / 2.0);
+				data.extend(value.clamp(-1.0, 1.0).to_le_bytes());
+			}
+		}
+	}
+	TensorMap(vec![Tensor {
+		name: b"x".to_vec(),
+		dtype: DType::F32,
+		shape: vec![1, 3, 48, 192],
+		data,
+	}])
+	.encode()
+}
+
+fn model_id(hex: &str) -> ModelId {
+	let bytes: Vec<u8> = (0..32)
+		.map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+		.collect();
+	ModelId::from_slice(&bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dev_node_finalizes_a_real_inference_that_reruns_to_the_same_bytes() {
+	let node = Node::start("inference", &["--dev", "--tmp"]);
+	let client = node.client().await;
+	let rpc = node.rpc().await;
+	let model = model_id(TEXT_DIRECTION);
+	let input = text_line();
+
+	let call =
+		dynamic::transaction("Inference", "request_inference", (model.0, input.clone(), u128::MAX));
+	let events = client
+		.transactions()
+		.await
+		.expect("a transactions client")
+		.sign_and_submit_then_watch_default(&call, &dev::bob())
+		.await
+		.expect("the request is accepted into the pool")
+		.wait_for_finalized_success()
+		.await
+		.expect("the request succeeds");
+	let request_id = events
+		.iter()
+		.filter_map(Result::ok)
+		.find(|event| {
+			event.pallet_name() == "Inference" && event.event_name() == "InferenceRequested"
+		})
+		.map(|event| event.decode_fields_unchecked_as::<InferenceRequested>().expect("decodes"))
+		.expect("the block holds InferenceRequested")
+		.request_id;
+
+	let request = wait_for_request_finalized(&rpc, request_id, Duration::from_secs(120)).await;
+	let on_chain_hash = request["status"]["Finalized"]["output_hash"]
+		.as_str()
+		.expect("a finalized request has an output hash")
+		.to_string();
+	assert_eq!(request["attestations"].as_array().map(Vec::len), Some(1), "{request}");
+
+	// Re-run locally under the model's profile.
+	ExecutionProfile::Generic.activate();
+	let engine =
+		Engine::new(ModelStore::open(models_dir()).unwrap(), ExecutionProfile::Generic, 1 << 30);
+	let local = engine.infer(&model, None, &input).expect("the model runs locally");
+	assert_eq!(on_chain_hash, format!("{:#x}", local.output_hash), "{request}");
+	let output = request["output"].as_str().expect("the output is on chain");
+	assert_eq!(output, sp_core_hex(&local.output));
+}
+
+fn sp_core_hex(bytes: &[u8]) -> String {
+	let mut hex = String::from("0x");
+	for byte in bytes {
+		hex.push_str(&format!("{byte:02x}"));
+	}
+	hex
+}
