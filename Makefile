@@ -10,7 +10,7 @@ NODE := $(CARGO_TARGET_DIR)/release/verity-node
 WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
 WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 
-.PHONY: setup build run run-local test fmt fmt-check clippy bench
+.PHONY: setup build run test fmt fmt-check clippy bench bench-executor
 
 ## setup: install what the build needs (idempotent; run by every other target)
 setup:
@@ -47,3 +47,9 @@ bench: setup
 		--genesis-builder=runtime --pallet pallet_inference --extrinsic '*' \
 		--steps 50 --repeat 20 --header scripts/weights-header.txt \
 		--template scripts/weights-template.hbs --output pallets/inference/src/weights.rs
+
+## bench-executor: executor latency per demo model against onnxruntime (PyPI), with ratios
+bench-executor: setup
+	cargo build $(CARGO_FLAGS) -p verity-executor
+	python3 -m pip install --quiet numpy onnxruntime
+	python3 scripts/bench-executor.py $(CARGO_TARGET_DIR)/release/verity-executor

@@ -204,3 +204,73 @@ mod runtime {
 	#[runtime::pallet_index(10)]
 	pub type Inference = pallet_inference;
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use frame_support::{dispatch::DispatchClass, weights::Weight};
+	use pallet_inference::WeightInfo;
+
+	/// Bytes of the demo text-direction classifier's canonical output.
+	const CLASSIFIER_OUTPUT_BYTES: u32 = 64;
+
+	/// What one attestation costs a block: its dispatch, its authorization, the extrinsic base.
+	fn attestation_weight(output_bytes: u32) -> Weight {
+		type Weights = pallet_inference::weights::SubstrateWeight<Runtime>;
+		let base = configs::RuntimeBlockWeights::get().get(DispatchClass::Normal).base_extrinsic;
+		Weights::submit_attestation(output_bytes)
+			.saturating_add(Weights::authorize_submit_attestation(output_bytes))
+			.saturating_add(base)
+	}
+
+	/// How many attestations of `output_bytes` fit in a block's normal class.
+	fn attestations_per_block(output_bytes: u32) -> u64 {
+		let normal = configs::RuntimeBlockWeights::get()
+			.get(DispatchClass::Normal)
+			.max_total
+			.expect("the normal class is bounded");
+		normal.ref_time() / attestation_weight(output_bytes).ref_time()
+	}
+
+	/// The capacity the protocol promises: at least 2,000 attestations per block, by the
+	/// benchmarked weights.
+	#[test]
+	fn at_least_2000_attestations_fit_in_a_block() {
+		for output_bytes in [CLASSIFIER_OUTPUT_BYTES, 1024, 4096] {
+			println!(
+				"attestations of {output_bytes} output bytes per block: {} (weight {})",
+				attestations_per_block(output_bytes),
+				attestation_weight(output_bytes).ref_time()
+			);
+		}
+		assert!(attestations_per_block(CLASSIFIER_OUTPUT_BYTES) >= 2000);
+	}
+
+	#[test]
+	fn the_genesis_presets_build() {
+		for preset in genesis_config_presets::preset_names() {
+			let patch = genesis_config_presets::get_preset(&preset).expect("a listed preset");
+			let json: serde_json::Value = serde_json::from_slice(&patch).expect("JSON");
+			let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
+			json_merge(&mut config, json);
+			let config: RuntimeGenesisConfig = serde_json::from_value(config).expect("a full config");
+			let storage = config.build_storage().expect("the preset builds");
+			sp_io::TestExternalities::new(storage).execute_with(|| {
+				assert_eq!(pallet_inference::Models::<Runtime>::iter().count(), 2);
+				assert!(pallet_inference::Executors::<Runtime>::iter().count() >= 1);
+				Inference::do_try_state().expect("the preset keeps the pallet's invariants");
+			});
+		}
+	}
+
+	/// Merge a JSON patch into a JSON value, as the genesis builder does.
+	fn json_merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+		match (base, patch) {
+			(serde_json::Value::Object(base), serde_json::Value::Object(patch)) =>
+				for (key, value) in patch {
+					json_merge(base.entry(key).or_insert(serde_json::Value::Null), value);
+				},
+			(base, patch) => *base = patch,
+		}
+	}
+}

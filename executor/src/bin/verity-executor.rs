@@ -35,6 +35,26 @@ struct Args {
 	/// TEST ONLY: alter every output, as a faulty executor would.
 	#[arg(long, hide = true)]
 	faulty: bool,
+	/// Instead of serving, time a model.
+	#[command(subcommand)]
+	command: Option<Command>,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+	/// Time one model on one input: warm up, then print the median of the runs as JSON.
+	Bench {
+		/// The model id (hex).
+		#[arg(long)]
+		model: String,
+		/// A file holding the canonical input encoding.
+		#[arg(long)]
+		input: PathBuf,
+		/// Timed runs after the warm-up.
+		#[arg(long, default_value_t = 30)]
+		runs: usize,
+	},
 }
 
 fn main() {
@@ -47,6 +67,9 @@ fn main() {
 
 fn run(args: Args) -> Result<(), String> {
 	args.profile.activate();
+	if let Some(Command::Bench { model, input, runs }) = &args.command {
+		return bench(&args, model, input, *runs);
+	}
 	let store = ModelStore::open(&args.models_dir).map_err(|error| {
 		format!("cannot open model store {}: {error}", args.models_dir.display())
 	})?;
@@ -72,4 +95,35 @@ fn run(args: Args) -> Result<(), String> {
 		eprintln!("verity-executor: serving on {} under {}", args.listen, args.profile);
 		server::serve(listener, engine, limits).await.map_err(|error| error.to_string())
 	})
+}
+
+/// Time `model` on the input in `input_path`; prints `{"profile", "median_ms", "runs"}`.
+fn bench(args: &Args, model: &str, input_path: &std::path::Path, runs: usize) -> Result<(), String> {
+	let bytes = sp_core::bytes::from_hex(model).map_err(|_| format!("{model:?} is not hex"))?;
+	if bytes.len() != 32 {
+		return Err(format!("a model id is 32 bytes, {model:?} is {}", bytes.len()));
+	}
+	let model_id = sp_core::H256::from_slice(&bytes);
+	let input = std::fs::read(input_path)
+		.map_err(|error| format!("cannot read {}: {error}", input_path.display()))?;
+	let store = ModelStore::open(&args.models_dir).map_err(|error| error.to_string())?;
+	let engine = Engine::new(store, args.profile, args.cache_mib * 1024 * 1024);
+	let run = || engine.infer(&model_id, None, &input).map_err(|error| error.to_string());
+	// Warm-up: the first run plans the model.
+	for _ in 0..3 {
+		run()?;
+	}
+	let mut times: Vec<f64> = (0..runs.max(1))
+		.map(|_| {
+			let started = std::time::Instant::now();
+			run().map(|_| started.elapsed().as_secs_f64() * 1000.0)
+		})
+		.collect::<Result<_, _>>()?;
+	times.sort_by(|a, b| a.total_cmp(b));
+	let median = times[times.len() / 2];
+	println!(
+		"{}",
+		serde_json::json!({ "profile": args.profile.id(), "median_ms": median, "runs": times.len() })
+	);
+	Ok(())
 }

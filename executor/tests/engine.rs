@@ -1,0 +1,70 @@
+//! The engine on the real demo models: real outputs, the same bytes every run, clear errors.
+
+mod common;
+
+use common::*;
+use verity_executor::{engine::EngineError, Engine, ExecutionProfile, ModelStore};
+
+fn engine() -> Engine {
+	ExecutionProfile::Generic.activate();
+	Engine::new(ModelStore::open(models_dir()).unwrap(), ExecutionProfile::Generic, 1 << 30)
+}
+
+#[test]
+fn the_text_direction_classifier_gives_probabilities_and_the_same_bytes_every_run() {
+	let engine = engine();
+	let model = id(TEXT_DIRECTION);
+	let first = engine.infer(&model, None, &text_line()).expect("the model runs");
+	let probabilities = f32_values(&first.output, "save_infer_model/scale_0.tmp_1");
+	assert_eq!(probabilities.len(), 2);
+	assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{probabilities:?}");
+	for _ in 0..3 {
+		let again = engine.infer(&model, None, &text_line()).unwrap();
+		assert_eq!(again.output, first.output);
+		assert_eq!(again.output_hash, first.output_hash);
+	}
+}
+
+#[test]
+fn the_voice_activity_detector_runs_with_its_recurrent_state() {
+	let engine = engine();
+	let out = engine.infer(&id(VOICE_ACTIVITY), None, &audio_window()).expect("the model runs");
+	let probability = f32_values(&out.output, "output");
+	assert_eq!(probability.len(), 1);
+	assert!((0.0..=1.0).contains(&probability[0]), "{probability:?}");
+	assert_eq!(f32_values(&out.output, "stateN").len(), 256);
+	assert_eq!(engine.infer(&id(VOICE_ACTIVITY), None, &audio_window()).unwrap().output, out.output);
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+	let engine = engine();
+	let model = id(TEXT_DIRECTION);
+	assert!(matches!(engine.infer(&model, None, &[1, 2, 3]), Err(EngineError::MalformedInput(_))));
+	let wrong_name = {
+		let mut map = verity_primitives::TensorMap::decode_canonical(&text_line()).unwrap();
+		map.0[0].name = b"image".to_vec();
+		codec::Encode::encode(&map)
+	};
+	let error = engine.infer(&model, None, &wrong_name).unwrap_err();
+	assert!(matches!(error, EngineError::InputMismatch(_)), "{error}");
+	assert!(error.to_string().contains("\"x\""), "the error names the expected input: {error}");
+}
+
+#[test]
+fn unknown_and_malformed_models_are_refused() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = ModelStore::open(dir.path()).unwrap();
+	let junk = dir.path().join("junk.onnx");
+	std::fs::write(&junk, b"this is not an onnx graph").unwrap();
+	let junk_id = store.import(&junk).unwrap();
+	let engine = Engine::new(store, ExecutionProfile::Generic, 1 << 20);
+	assert!(matches!(
+		engine.infer(&id(TEXT_DIRECTION), None, &text_line()),
+		Err(EngineError::Store(verity_executor::store::StoreError::UnknownModel(_)))
+	));
+	assert!(matches!(
+		engine.infer(&junk_id, None, &text_line()),
+		Err(EngineError::MalformedModel { .. })
+	));
+}

@@ -1,0 +1,173 @@
+//! A three-validator network (`--chain local`), each validator with its own embedded executor,
+//! serving a demo model with redundancy 3:
+//!
+//! 1. all honest: a request finalizes with three matching attestations;
+//! 2. Charlie's executor turns faulty (test-only mode): Charlie is slashed for dissent and the
+//!    request still finalizes on the honest quorum;
+//! 3. Charlie's node is stopped: its assignment times out, Charlie is slashed for missing, the
+//!    request finalizes on the honest quorum and the requester gets Charlie's share back.
+
+use codec::Encode;
+use scale_decode::DecodeAsType;
+use std::time::Duration;
+use subxt::dynamic;
+use subxt_signer::sr25519::{dev, Keypair};
+use verity_primitives::{DType, Tensor, TensorMap};
+use verity_tests::{inference_request, wait_for_request_finalized, Client, Node};
+
+/// The text-direction classifier, registered with redundancy 3 on the local testnet.
+const TEXT_DIRECTION: [u8; 32] = {
+	let hex = *b"6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99";
+	let mut out = [0u8; 32];
+	let mut i = 0;
+	while i < 32 {
+		let digit = |c: u8| if c <= b'9' { c - b'0' } else { c - b'a' + 10 };
+		out[i] = digit(hex[2 * i]) << 4 | digit(hex[2 * i + 1]);
+		i += 1;
+	}
+	out
+};
+
+/// Alice's fixed libp2p key, so the others can find her.
+const ALICE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+/// The peer id of that key.
+const ALICE_PEER_ID: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+
+#[derive(Debug, DecodeAsType)]
+struct InferenceRequested {
+	request_id: u64,
+}
+
+fn input(seed: f32) -> Vec<u8> {
+	let data = (0..3 * 48 * 192)
+		.flat_map(|i| ((i % 192) as f32 / 191.0 * seed - 0.5).to_le_bytes())
+		.collect();
+	TensorMap(vec![Tensor { name: b"x".to_vec(), dtype: DType::F32, shape: vec![1, 3, 48, 192], data }])
+		.encode()
+}
+
+/// Submit a request and wait until it is in a best block (finality stalls while a validator of
+/// three is down, so this does not wait for finality).
+async fn request(client: &Client, who: &Keypair, input: Vec<u8>) -> u64 {
+	let call = dynamic::transaction("Inference", "request_inference", (TEXT_DIRECTION, input, u128::MAX));
+	let mut progress = client
+		.transactions()
+		.await
+		.expect("a transactions client")
+		.sign_and_submit_then_watch_default(&call, who)
+		.await
+		.expect("the request enters the pool");
+	let in_block = loop {
+		let status = progress.next().await.expect("the status stream continues").expect("a status");
+		if let subxt::transactions::TransactionStatus::InBestBlock(in_block) = status {
+			break in_block;
+		}
+	};
+	let events = in_block.wait_for_success().await.expect("the request succeeds");
+	events
+		.iter()
+		.filter_map(Result::ok)
+		.find(|event| event.event_name() == "InferenceRequested")
+		.map(|event| event.decode_fields_unchecked_as::<InferenceRequested>().expect("decodes"))
+		.expect("InferenceRequested")
+		.request_id
+}
+
+async fn executor_stats(rpc: &subxt::rpcs::client::RpcClient, who: &Keypair) -> serde_json::Value {
+	let account = who.public_key().to_account_id().to_string();
+	let executor: serde_json::Value = rpc
+		.request("inference_executor", subxt::rpcs::rpc_params![account])
+		.await
+		.expect("inference_executor answers");
+	executor["stats"].clone()
+}
+
+fn validator(name: &str, base: &std::path::Path, bootnode: Option<u16>, extra: &[&str]) -> Node {
+	let base_path = base.join(name);
+	let mut args = vec![
+		"--chain",
+		"local",
+		"--base-path",
+		base_path.to_str().unwrap(),
+		"--executor",
+		"--allow-private-ip",
+	];
+	args.push(match name {
+		"alice" => "--alice",
+		"bob" => "--bob",
+		_ => "--charlie",
+	});
+	let bootnode = bootnode.map(|port| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{ALICE_PEER_ID}"));
+	if let Some(bootnode) = &bootnode {
+		args.extend(["--bootnodes", bootnode]);
+	} else {
+		args.extend(["--node-key", ALICE_NODE_KEY]);
+	}
+	args.extend(extra);
+	Node::start(name, &args)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slashed() {
+	let base = tempfile::tempdir().expect("a temporary directory");
+	let alice = validator("alice", base.path(), None, &[]);
+	let bob = validator("bob", base.path(), Some(alice.ports.p2p), &[]);
+	let mut charlie = validator("charlie", base.path(), Some(alice.ports.p2p), &[]);
+	let client = alice.client().await;
+	let rpc = alice.rpc().await;
+	let requester = dev::dave();
+	let timeout = Duration::from_secs(180);
+
+	// 1. Everyone honest.
+	let first = request(&client, &requester, input(1.0)).await;
+	let result = wait_for_request_finalized(&rpc, first, timeout).await;
+	let attestations = result["attestations"].as_array().expect("attestations").clone();
+	assert_eq!(attestations.len(), 3, "{result}");
+	assert!(attestations.iter().all(|a| a["output_hash"] == attestations[0]["output_hash"]));
+
+	// 2. Charlie's executor turns faulty.
+	charlie.stop();
+	charlie = validator("charlie", base.path(), Some(alice.ports.p2p), &["--executor-faulty"]);
+	let second = request(&client, &requester, input(0.5)).await;
+	let result = wait_for_request_finalized(&rpc, second, timeout).await;
+	let agreed = result["status"]["Finalized"]["output_hash"].clone();
+	// Wait for Charlie's late answer to be settled at the deadline.
+	let deadline = std::time::Instant::now() + timeout;
+	loop {
+		let stats = executor_stats(&rpc, &dev::charlie()).await;
+		if stats["dissented"] == 1 {
+			assert!(stats["slashed"].as_u64().unwrap_or(0) > 0 || stats["slashed"].is_string(), "{stats}");
+			break;
+		}
+		assert!(std::time::Instant::now() < deadline, "Charlie was not slashed: {stats}");
+		tokio::time::sleep(Duration::from_secs(1)).await;
+	}
+	let result = inference_request(&rpc, second).await;
+	let honest = result["attestations"]
+		.as_array()
+		.unwrap()
+		.iter()
+		.filter(|a| a["output_hash"] == agreed)
+		.count();
+	assert_eq!(honest, 2, "the honest pair formed the quorum: {result}");
+
+	// 3. Charlie stops answering at all.
+	charlie.stop();
+	let third = request(&client, &requester, input(0.25)).await;
+	wait_for_request_finalized(&rpc, third, timeout).await;
+	let deadline = std::time::Instant::now() + timeout;
+	loop {
+		let stats = executor_stats(&rpc, &dev::charlie()).await;
+		let request = inference_request(&rpc, third).await;
+		if stats["missed"] == 1 {
+			assert_eq!(request["escrow"], 0, "nothing is left in escrow: {request}");
+			assert_eq!(request["attestations"].as_array().map(Vec::len), Some(2), "{request}");
+			break;
+		}
+		assert!(std::time::Instant::now() < deadline, "Charlie's miss was not settled: {stats}");
+		tokio::time::sleep(Duration::from_secs(1)).await;
+	}
+	let bob_stats = executor_stats(&rpc, &dev::bob()).await;
+	assert_eq!(bob_stats["agreed"], 3, "{bob_stats}");
+	drop(bob);
+}
