@@ -246,3 +246,60 @@ fn corrupt(map: &mut TensorMap) {
 		*byte ^= 1;
 	}
 }
+
+/// A model input or output as the ONNX graph declares it: name, element type (if known and
+/// representable), and dimensions (`None` for a free axis).
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct DeclaredTensor {
+	/// The tensor's name.
+	pub name: String,
+	/// Its element type.
+	pub dtype: Option<verity_primitives::DType>,
+	/// Its dimensions; `None` marks a free axis.
+	pub shape: Vec<Option<u32>>,
+}
+
+/// The inputs and outputs an ONNX artifact declares.
+pub fn describe(artifact: &[u8]) -> Result<(Vec<DeclaredTensor>, Vec<DeclaredTensor>), String> {
+	let model = tract_onnx::onnx()
+		.model_for_read(&mut &artifact[..])
+		.map_err(|error| format!("{error:#}"))?;
+	let declared = |name: String, fact: &InferenceFact| DeclaredTensor {
+		name,
+		dtype: fact.datum_type.concretize().and_then(tensors::dtype),
+		shape: fact
+			.shape
+			.dims()
+			.map(|dim| {
+				dim.concretize()
+					.and_then(|d| d.to_i64().ok())
+					.and_then(|d| u32::try_from(d).ok())
+			})
+			.collect(),
+	};
+	let inputs = model
+		.input_outlets()
+		.map_err(|error| format!("{error:#}"))?
+		.iter()
+		.enumerate()
+		.map(|(index, outlet)| {
+			let fact = model.input_fact(index).map_err(|error| format!("{error:#}"))?;
+			Ok(declared(model.node(outlet.node).name.clone(), fact))
+		})
+		.collect::<Result<Vec<_>, String>>()?;
+	let outputs = model
+		.output_outlets()
+		.map_err(|error| format!("{error:#}"))?
+		.iter()
+		.enumerate()
+		.map(|(index, outlet)| {
+			let fact = model.output_fact(index).map_err(|error| format!("{error:#}"))?;
+			let name = model
+				.outlet_label(*outlet)
+				.map(str::to_string)
+				.unwrap_or_else(|| model.node(outlet.node).name.clone());
+			Ok(declared(name, fact))
+		})
+		.collect::<Result<Vec<_>, String>>()?;
+	Ok((inputs, outputs))
+}

@@ -20,8 +20,9 @@ pub fn models_dir() -> PathBuf {
 
 /// A model id from hex.
 pub fn id(hex: &str) -> ModelId {
-	let bytes: Vec<u8> =
-		(0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+	let bytes: Vec<u8> = (0..32)
+		.map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+		.collect();
 	ModelId::from_slice(&bytes)
 }
 
@@ -50,7 +51,12 @@ pub fn audio_window() -> Vec<u8> {
 		(0..512).map(|n| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * n as f32 / 16_000.0).sin());
 	TensorMap(vec![
 		f32_tensor("input", vec![1, 512], samples),
-		Tensor { name: b"sr".to_vec(), dtype: DType::I64, shape: vec![], data: 16_000i64.to_le_bytes().to_vec() },
+		Tensor {
+			name: b"sr".to_vec(),
+			dtype: DType::I64,
+			shape: vec![],
+			data: 16_000i64.to_le_bytes().to_vec(),
+		},
 		f32_tensor("state", vec![2, 1, 128], std::iter::repeat(0.0).take(256)),
 	])
 	.encode()
@@ -60,5 +66,9 @@ pub fn audio_window() -> Vec<u8> {
 pub fn f32_values(output: &[u8], name: &str) -> Vec<f32> {
 	let map = TensorMap::decode_canonical(output).expect("a canonical output");
 	let tensor = map.get(name.as_bytes()).expect("the output has this tensor");
-	tensor.data.chunks(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+	tensor
+		.data
+		.chunks(4)
+		.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+		.collect()
 }

@@ -28,12 +28,17 @@ fn the_text_direction_classifier_gives_probabilities_and_the_same_bytes_every_ru
 #[test]
 fn the_voice_activity_detector_runs_with_its_recurrent_state() {
 	let engine = engine();
-	let out = engine.infer(&id(VOICE_ACTIVITY), None, &audio_window()).expect("the model runs");
+	let out = engine
+		.infer(&id(VOICE_ACTIVITY), None, &audio_window())
+		.expect("the model runs");
 	let probability = f32_values(&out.output, "output");
 	assert_eq!(probability.len(), 1);
 	assert!((0.0..=1.0).contains(&probability[0]), "{probability:?}");
 	assert_eq!(f32_values(&out.output, "stateN").len(), 256);
-	assert_eq!(engine.infer(&id(VOICE_ACTIVITY), None, &audio_window()).unwrap().output, out.output);
+	assert_eq!(
+		engine.infer(&id(VOICE_ACTIVITY), None, &audio_window()).unwrap().output,
+		out.output
+	);
 }
 
 #[test]

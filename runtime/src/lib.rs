@@ -253,7 +253,8 @@ mod tests {
 			let json: serde_json::Value = serde_json::from_slice(&patch).expect("JSON");
 			let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).unwrap();
 			json_merge(&mut config, json);
-			let config: RuntimeGenesisConfig = serde_json::from_value(config).expect("a full config");
+			let config: RuntimeGenesisConfig =
+				serde_json::from_value(config).expect("a full config");
 			let storage = config.build_storage().expect("the preset builds");
 			sp_io::TestExternalities::new(storage).execute_with(|| {
 				assert_eq!(pallet_inference::Models::<Runtime>::iter().count(), 2);
@@ -266,10 +267,11 @@ mod tests {
 	/// Merge a JSON patch into a JSON value, as the genesis builder does.
 	fn json_merge(base: &mut serde_json::Value, patch: serde_json::Value) {
 		match (base, patch) {
-			(serde_json::Value::Object(base), serde_json::Value::Object(patch)) =>
+			(serde_json::Value::Object(base), serde_json::Value::Object(patch)) => {
 				for (key, value) in patch {
 					json_merge(base.entry(key).or_insert(serde_json::Value::Null), value);
-				},
+				}
+			},
 			(base, patch) => *base = patch,
 		}
 	}

@@ -42,14 +42,20 @@ fn input(seed: f32) -> Vec<u8> {
 	let data = (0..3 * 48 * 192)
 		.flat_map(|i| ((i % 192) as f32 / 191.0 * seed - 0.5).to_le_bytes())
 		.collect();
-	TensorMap(vec![Tensor { name: b"x".to_vec(), dtype: DType::F32, shape: vec![1, 3, 48, 192], data }])
-		.encode()
+	TensorMap(vec![Tensor {
+		name: b"x".to_vec(),
+		dtype: DType::F32,
+		shape: vec![1, 3, 48, 192],
+		data,
+	}])
+	.encode()
 }
 
 /// Submit a request and wait until it is in a best block (finality stalls while a validator of
 /// three is down, so this does not wait for finality).
 async fn request(client: &Client, who: &Keypair, input: Vec<u8>) -> u64 {
-	let call = dynamic::transaction("Inference", "request_inference", (TEXT_DIRECTION, input, u128::MAX));
+	let call =
+		dynamic::transaction("Inference", "request_inference", (TEXT_DIRECTION, input, u128::MAX));
 	let mut progress = client
 		.transactions()
 		.await
@@ -136,7 +142,10 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 	loop {
 		let stats = executor_stats(&rpc, &dev::charlie()).await;
 		if stats["dissented"] == 1 {
-			assert!(stats["slashed"].as_u64().unwrap_or(0) > 0 || stats["slashed"].is_string(), "{stats}");
+			assert!(
+				stats["slashed"].as_u64().unwrap_or(0) > 0 || stats["slashed"].is_string(),
+				"{stats}"
+			);
 			break;
 		}
 		assert!(std::time::Instant::now() < deadline, "Charlie was not slashed: {stats}");

@@ -29,6 +29,9 @@ struct Args {
 	/// Largest request body, in bytes.
 	#[arg(long, default_value_t = 4 * 1024 * 1024)]
 	max_body_bytes: usize,
+	/// Threads for matrix products (the output bytes do not depend on it).
+	#[arg(long, default_value_t = 1)]
+	threads: usize,
 	/// Memory for cached model plans, in MiB.
 	#[arg(long, default_value_t = 1024)]
 	cache_mib: usize,
@@ -67,6 +70,7 @@ fn main() {
 
 fn run(args: Args) -> Result<(), String> {
 	args.profile.activate();
+	verity_executor::profile::set_threads(args.threads);
 	if let Some(Command::Bench { model, input, runs }) = &args.command {
 		return bench(&args, model, input, *runs);
 	}
@@ -97,8 +101,14 @@ fn run(args: Args) -> Result<(), String> {
 	})
 }
 
-/// Time `model` on the input in `input_path`; prints `{"profile", "median_ms", "runs"}`.
-fn bench(args: &Args, model: &str, input_path: &std::path::Path, runs: usize) -> Result<(), String> {
+/// Time `model` on the input in `input_path`; prints
+/// `{"profile", "threads", "median_ms", "runs", "output_hash"}`.
+fn bench(
+	args: &Args,
+	model: &str,
+	input_path: &std::path::Path,
+	runs: usize,
+) -> Result<(), String> {
 	let bytes = sp_core::bytes::from_hex(model).map_err(|_| format!("{model:?} is not hex"))?;
 	if bytes.len() != 32 {
 		return Err(format!("a model id is 32 bytes, {model:?} is {}", bytes.len()));
@@ -110,7 +120,8 @@ fn bench(args: &Args, model: &str, input_path: &std::path::Path, runs: usize) ->
 	let engine = Engine::new(store, args.profile, args.cache_mib * 1024 * 1024);
 	let run = || engine.infer(&model_id, None, &input).map_err(|error| error.to_string());
 	// Warm-up: the first run plans the model.
-	for _ in 0..3 {
+	let output_hash = run()?.output_hash;
+	for _ in 0..2 {
 		run()?;
 	}
 	let mut times: Vec<f64> = (0..runs.max(1))
@@ -123,7 +134,13 @@ fn bench(args: &Args, model: &str, input_path: &std::path::Path, runs: usize) ->
 	let median = times[times.len() / 2];
 	println!(
 		"{}",
-		serde_json::json!({ "profile": args.profile.id(), "median_ms": median, "runs": times.len() })
+		serde_json::json!({
+			"profile": args.profile.id(),
+			"threads": args.threads,
+			"median_ms": median,
+			"runs": times.len(),
+			"output_hash": format!("{output_hash:#x}"),
+		})
 	);
 	Ok(())
 }

@@ -1,0 +1,210 @@
+//! The connection to a node: reads through the `inference_*` RPC methods, transactions through
+//! subxt, signers from secret URIs.
+
+use crate::CliError;
+use scale_encode::EncodeAsFields;
+use serde_json::Value;
+use subxt::{
+	rpcs::{client::RpcClient, rpc_params},
+	transactions::{Payload, TransactionStatus},
+	OnlineClient, PolkadotConfig,
+};
+use subxt_signer::{sr25519::Keypair, SecretUri};
+
+/// A connected node.
+pub struct Chain {
+	/// Transactions and storage.
+	pub client: OnlineClient<PolkadotConfig>,
+	/// The node's own RPC methods.
+	pub rpc: RpcClient,
+	/// The URL it was reached at.
+	pub url: String,
+}
+
+impl Chain {
+	/// Connect to `url`, saying plainly when nothing answers there.
+	pub async fn connect(url: &str) -> Result<Self, CliError> {
+		let unreachable = |error: &dyn std::fmt::Display| {
+			CliError::new(format!("cannot reach a Verity node at {url}: {error}"))
+		};
+		let rpc = RpcClient::from_insecure_url(url).await.map_err(|e| unreachable(&e))?;
+		let client = OnlineClient::<PolkadotConfig>::from_rpc_client(rpc.clone())
+			.await
+			.map_err(|e| unreachable(&e))?;
+		Ok(Self { client, rpc, url: url.to_string() })
+	}
+
+	/// Call one of the node's RPC methods.
+	pub async fn call(
+		&self,
+		method: &str,
+		params: subxt::rpcs::RpcParams,
+	) -> Result<Value, CliError> {
+		self.rpc
+			.request(method, params)
+			.await
+			.map_err(|error| CliError::new(format!("{method} failed at {}: {error}", self.url)))
+	}
+
+	/// A request's view, or a clear error if there is none.
+	pub async fn request(&self, request_id: u64) -> Result<Value, CliError> {
+		let request = self.call("inference_request", rpc_params![request_id]).await?;
+		if request.is_null() {
+			return Err(CliError::new(format!("there is no request {request_id} on this chain")));
+		}
+		Ok(request)
+	}
+
+	/// A model's record, or a clear error if it is not registered.
+	pub async fn model(&self, model_id: &str) -> Result<Value, CliError> {
+		let model = self.call("inference_model", rpc_params![model_id]).await?;
+		if model.is_null() {
+			return Err(CliError::new(format!("model {model_id} is not registered on this chain")));
+		}
+		Ok(model)
+	}
+
+	/// Whether the chain is a development chain (where `//Alice` is a sensible default signer).
+	pub async fn is_development(&self) -> Result<bool, CliError> {
+		let chain_type = self.call("system_chainType", rpc_params![]).await?;
+		Ok(chain_type == "Development" || chain_type == "Local")
+	}
+
+	/// The signer for `suri`, or `//Alice` on a development chain.
+	pub async fn signer(&self, suri: Option<&str>) -> Result<Keypair, CliError> {
+		let suri = match suri {
+			Some(suri) => suri.to_string(),
+			None if self.is_development().await? => "//Alice".to_string(),
+			None => {
+				return Err(CliError::new(
+					"this is not a development chain: say who signs with --suri",
+				))
+			},
+		};
+		let uri: SecretUri = suri
+			.parse()
+			.map_err(|error| CliError::new(format!("--suri is not a secret URI: {error}")))?;
+		Keypair::from_uri(&uri).map_err(|error| CliError::new(format!("--suri: {error}")))
+	}
+
+	/// Submit `payload` signed by `signer`; report each stage through `progress`; return the
+	/// events of the extrinsic once it is in a block.
+	pub async fn submit(
+		&self,
+		payload: &impl Payload,
+		signer: &Keypair,
+		mut progress: impl FnMut(&str),
+	) -> Result<subxt::transactions::ExtrinsicEvents<PolkadotConfig>, CliError> {
+		let transactions = self
+			.client
+			.transactions()
+			.await
+			.map_err(|error| CliError::new(format!("cannot read the chain state: {error}")))?;
+		let mut watch = transactions
+			.sign_and_submit_then_watch_default(payload, signer)
+			.await
+			.map_err(|error| CliError::new(explain_submission_error(&error.to_string())))?;
+		progress("submitted");
+		while let Some(status) = watch.next().await {
+			let status =
+				status.map_err(|error| CliError::new(format!("lost the transaction: {error}")))?;
+			match status {
+				TransactionStatus::InBestBlock(in_block)
+				| TransactionStatus::InFinalizedBlock(in_block) => {
+					progress("in block");
+					return in_block.wait_for_success().await.map_err(|error| {
+						CliError::new(explain_dispatch_error(&error.to_string()))
+					});
+				},
+				TransactionStatus::Error { message }
+				| TransactionStatus::Invalid { message }
+				| TransactionStatus::Dropped { message } => {
+					return Err(CliError::new(format!("the transaction was refused: {message}")))
+				},
+				_ => {},
+			}
+		}
+		Err(CliError::new("the node stopped reporting on the transaction"))
+	}
+
+	/// Indices of `pallet` and its call `call` in the runtime metadata.
+	pub async fn call_index(&self, pallet: &str, call: &str) -> Result<[u8; 2], CliError> {
+		let at = self
+			.client
+			.at_current_block()
+			.await
+			.map_err(|error| CliError::new(format!("cannot read the chain state: {error}")))?;
+		let metadata = at.metadata();
+		let pallet_meta = metadata
+			.pallet_by_name(pallet)
+			.ok_or_else(|| CliError::new(format!("the runtime has no {pallet} pallet")))?;
+		let variant = pallet_meta
+			.call_variant_by_name(call)
+			.ok_or_else(|| CliError::new(format!("{pallet} has no call {call}")))?;
+		Ok([pallet_meta.call_index(), variant.index])
+	}
+}
+
+/// Turn a submission error into advice.
+fn explain_submission_error(error: &str) -> String {
+	if error.contains("Inability to pay some fees") || error.contains("1010") {
+		format!("the signer cannot pay the transaction fee (insufficient funds): {error}")
+	} else {
+		format!("the node refused the transaction: {error}")
+	}
+}
+
+/// Turn a dispatch error into advice; pallet errors are named.
+fn explain_dispatch_error(error: &str) -> String {
+	if error.contains("InsufficientBalance") {
+		format!("the signer cannot afford this (insufficient funds): {error}")
+	} else {
+		format!("the chain refused the call: {error}")
+	}
+}
+
+/// Call data already SCALE-encoded: written as it is.
+pub struct EncodedArgs(pub Vec<u8>);
+
+impl EncodeAsFields for EncodedArgs {
+	fn encode_as_fields_to<R: scale_encode::TypeResolver>(
+		&self,
+		_fields: &mut dyn scale_encode::FieldIter<'_, R::TypeId>,
+		_types: &R,
+		out: &mut Vec<u8>,
+	) -> Result<(), scale_encode::Error> {
+		out.extend_from_slice(&self.0);
+		Ok(())
+	}
+}
+
+/// A call whose arguments are SCALE-encoded by the caller.
+pub struct EncodedCall {
+	/// The pallet.
+	pub pallet: &'static str,
+	/// The call.
+	pub call: &'static str,
+	/// The encoded arguments.
+	pub args: EncodedArgs,
+}
+
+impl Payload for EncodedCall {
+	type CallData = EncodedArgs;
+
+	fn pallet_name(&self) -> &str {
+		self.pallet
+	}
+
+	fn call_name(&self) -> &str {
+		self.call
+	}
+
+	fn call_data(&self) -> &EncodedArgs {
+		&self.args
+	}
+}
+
+/// Bytes of `0x`-prefixed hex.
+pub fn from_hex(hex: &str) -> Result<Vec<u8>, CliError> {
+	sp_core::bytes::from_hex(hex).map_err(|_| CliError::new(format!("{hex:?} is not hex")))
+}

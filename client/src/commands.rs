@@ -1,0 +1,463 @@
+//! What each command does.
+
+use crate::{
+	chain::{from_hex, Chain, EncodedArgs, EncodedCall},
+	tensors, verify, Cli, CliError, Command, ExecutorCommand, ModelsCommand, RequestCommand,
+};
+use codec::{Compact, Encode};
+use serde_json::{json, Value};
+use sp_core::H256;
+use std::time::Duration;
+use subxt::{dynamic, rpcs::rpc_params};
+use subxt_signer::{sr25519::Keypair, SecretUri};
+use verity_executor::ModelStore;
+use verity_primitives::{content_hash, Dim, ModelFormat, ModelMetadata, TensorSpec};
+
+/// How long `infer --wait` waits for a result.
+const WAIT_LIMIT: Duration = Duration::from_secs(300);
+
+/// Run the command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+	let chain = Chain::connect(&cli.url).await?;
+	let out = Output { json: cli.json };
+	match cli.command {
+		Command::Models(ModelsCommand::List) => {
+			let models = chain.call("inference_models", rpc_params![]).await?;
+			out.print(&models, || {
+				let mut lines = Vec::new();
+				for entry in models.as_array().into_iter().flatten() {
+					let info = &entry[1];
+					lines.push(format!(
+						"{}  {} {}  {:?}  fee {} x{}",
+						entry[0].as_str().unwrap_or("?"),
+						bytes_text(&info["metadata"]["name"]),
+						bytes_text(&info["metadata"]["version"]),
+						info["status"].as_str().unwrap_or("?"),
+						info["metadata"]["fee_per_run"],
+						info["metadata"]["redundancy"],
+					));
+				}
+				if lines.is_empty() {
+					"no models registered".into()
+				} else {
+					lines.join("\n")
+				}
+			});
+		},
+		Command::Models(ModelsCommand::Show { id }) => {
+			let model = chain.model(&normalize_id(&id)?).await?;
+			out.print(&model, || {
+				serde_json::to_string_pretty(&readable_model(&model)).unwrap_or_default()
+			});
+		},
+		Command::Models(ModelsCommand::Register {
+			file,
+			name,
+			version,
+			fee,
+			redundancy,
+			profile,
+			uri,
+			predecessor,
+		}) => {
+			let signer = chain.signer(cli.suri.as_deref()).await?;
+			let artifact = std::fs::read(&file).map_err(|error| {
+				CliError::new(format!("cannot read {}: {error}", file.display()))
+			})?;
+			let model_id = content_hash(&artifact);
+			let (inputs, outputs) =
+				verity_executor::engine::describe(&artifact).map_err(|error| {
+					CliError::new(format!("{} is not a usable ONNX model: {error}", file.display()))
+				})?;
+			let uri = match uri {
+				Some(uri) => uri,
+				None => format!(
+					"file://{}",
+					std::fs::canonicalize(&file)
+						.map_err(|e| CliError::new(e.to_string()))?
+						.display()
+				),
+			};
+			let metadata = ModelMetadata {
+				name: bounded(&name, "--name")?,
+				version: bounded(&version, "--version")?,
+				format: ModelFormat::Onnx,
+				artifact_uri: bounded(&uri, "--uri")?,
+				artifact_size: artifact.len() as u64,
+				execution_profile: bounded(&profile, "--profile")?,
+				inputs: specs(&inputs, "input")?,
+				outputs: specs(&outputs, "output")?,
+				fee_per_run: fee,
+				redundancy,
+				predecessor: predecessor.as_deref().map(parse_id).transpose()?,
+			};
+			let register = chain.call_index("Inference", "register_model").await?;
+			let mut inner = register.to_vec();
+			(model_id, metadata).encode_to(&mut inner);
+			let via_sudo = is_sudo(&chain, &signer).await?;
+			let payload = if via_sudo {
+				EncodedCall { pallet: "Sudo", call: "sudo", args: EncodedArgs(inner) }
+			} else {
+				let mut args = Compact(2u32).encode();
+				args.extend(&inner);
+				Compact(inner.len() as u32).encode_to(&mut args);
+				EncodedCall {
+					pallet: "TechnicalCommittee",
+					call: "propose",
+					args: EncodedArgs(args),
+				}
+			};
+			let events = chain.submit(&payload, &signer, |stage| out.progress(stage)).await?;
+			let registered = events
+				.iter()
+				.filter_map(Result::ok)
+				.any(|event| event.event_name() == "ModelRegistered");
+			let failed =
+				events.iter().filter_map(Result::ok).find(|event| event.event_name() == "Sudid");
+			let report = json!({
+				"model_id": format!("{model_id:#x}"),
+				"via": if via_sudo { "sudo" } else { "technical committee proposal" },
+				"registered": registered,
+			});
+			if via_sudo && !registered {
+				let detail =
+					failed.map(|event| format!("{:?}", event.field_bytes())).unwrap_or_default();
+				return Err(CliError::new(format!(
+					"sudo ran but the model was not registered (duplicate or invalid metadata?) {detail}"
+				)));
+			}
+			out.print(&report, || {
+				if via_sudo {
+					format!("registered model {model_id:#x}")
+				} else {
+					format!("proposed model {model_id:#x} to the technical committee; two thirds must vote aye")
+				}
+			});
+		},
+		Command::Executor(ExecutorCommand::Register { models, bond, attestation_suri }) => {
+			let signer = chain.signer(cli.suri.as_deref()).await?;
+			let key = match attestation_suri {
+				Some(suri) => keypair(&suri)?,
+				None => signer.clone(),
+			};
+			let models = models
+				.iter()
+				.map(|id| parse_id(id).map(|h| h.0))
+				.collect::<Result<Vec<_>, _>>()?;
+			let call = dynamic::transaction(
+				"Inference",
+				"register_executor",
+				(key.public_key().0, models, bond),
+			);
+			chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
+			let account = signer.public_key().to_account_id().to_string();
+			let record = executor_record(&chain, &account).await?;
+			out.print(&record, || format!("registered executor {account}\n{}", pretty(&record)));
+		},
+		Command::Executor(ExecutorCommand::Status { account }) => {
+			let account = match account {
+				Some(account) => account,
+				None => chain
+					.signer(cli.suri.as_deref())
+					.await?
+					.public_key()
+					.to_account_id()
+					.to_string(),
+			};
+			let record = executor_record(&chain, &account).await?;
+			out.print(&record, || pretty(&record));
+		},
+		Command::Infer { model, input, max_fee, wait } => {
+			let signer = chain.signer(cli.suri.as_deref()).await?;
+			let model = normalize_id(&model)?;
+			let info = chain.model(&model).await?;
+			let input = read_input(&input)?;
+			let max_fee = max_fee.unwrap_or(u128::MAX);
+			let call = dynamic::transaction(
+				"Inference",
+				"request_inference",
+				(parse_id(&model)?.0, input, max_fee),
+			);
+			let events = chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
+			let request_id = events
+				.iter()
+				.filter_map(Result::ok)
+				.find(|event| event.event_name() == "InferenceRequested")
+				.and_then(|event| {
+					event
+						.field_bytes()
+						.get(..8)
+						.map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+				})
+				.ok_or_else(|| {
+					CliError::new(
+						"the request was included but no InferenceRequested event was found",
+					)
+				})?;
+			out.progress(&format!("request {request_id}"));
+			if !wait {
+				out.print(&json!({ "request_id": request_id }), || {
+					format!("request {request_id} submitted")
+				});
+				return Ok(());
+			}
+			let redundancy = info["metadata"]["redundancy"].as_u64().unwrap_or(1);
+			let request = wait_for_result(&chain, request_id, redundancy, &out).await?;
+			let output =
+				tensors::decode_json(&from_hex(request["output"].as_str().unwrap_or("0x"))?)?;
+			let report = json!({
+				"request_id": request_id,
+				"output_hash": request["status"]["Finalized"]["output_hash"],
+				"output": output,
+			});
+			out.print(&report, || pretty(&report));
+		},
+		Command::Request(RequestCommand::Show { id }) => {
+			let request = chain.request(id).await?;
+			let mut readable = request.clone();
+			if let Some(output) = request["output"].as_str() {
+				readable["output_tensors"] = tensors::decode_json(&from_hex(output)?)?;
+			}
+			out.print(&readable, || pretty(&readable));
+		},
+		Command::Verify { id, models_dir } => {
+			let dir = models_dir.unwrap_or_else(|| {
+				std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+					.join(".cache/verity/models")
+			});
+			let store = ModelStore::open(&dir).map_err(|error| {
+				CliError::new(format!("cannot open {}: {error}", dir.display()))
+			})?;
+			let checks = verify::verify(&chain, id, &store).await?;
+			let passed = checks.iter().all(|check| check.passed);
+			let report = json!({
+				"request_id": id,
+				"verdict": if passed { "verified" } else { "FAILED" },
+				"checks": checks.iter().map(verify::Check::json).collect::<Vec<_>>(),
+			});
+			out.print(&report, || {
+				let mut lines: Vec<String> = checks
+					.iter()
+					.map(|c| {
+						format!(
+							"[{}] {}: {}",
+							if c.passed { "ok" } else { "FAIL" },
+							c.name,
+							c.reason
+						)
+					})
+					.collect();
+				lines.push(if passed {
+					format!("request {id}: verified")
+				} else {
+					let failed: Vec<_> =
+						checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+					format!("request {id}: FAILED ({})", failed.join(", "))
+				});
+				lines.join("\n")
+			});
+			if !passed {
+				return Err(CliError {
+					message: format!("request {id} failed verification"),
+					code: 2,
+				});
+			}
+		},
+	}
+	Ok(())
+}
+
+/// Text or JSON output.
+struct Output {
+	json: bool,
+}
+
+impl Output {
+	fn print(&self, value: &Value, text: impl FnOnce() -> String) {
+		if self.json {
+			println!("{value}");
+		} else {
+			println!("{}", text());
+		}
+	}
+
+	fn progress(&self, stage: &str) {
+		if !self.json {
+			eprintln!("… {stage}");
+		}
+	}
+}
+
+/// Poll the request until it is finalized, reporting assignment and attestations.
+async fn wait_for_result(
+	chain: &Chain,
+	request_id: u64,
+	redundancy: u64,
+	out: &Output,
+) -> Result<Value, CliError> {
+	let started = std::time::Instant::now();
+	let mut reported = (false, 0usize);
+	loop {
+		let request = chain.request(request_id).await?;
+		let status = &request["status"];
+		if status.get("Assigned").is_some() && !reported.0 {
+			reported.0 = true;
+			out.progress("assigned");
+		}
+		let attested = request["attestations"].as_array().map_or(0, Vec::len);
+		if attested > reported.1 {
+			reported.1 = attested;
+			out.progress(&format!("{attested} of {redundancy} attested"));
+		}
+		if status.get("Finalized").is_some() {
+			out.progress("finalized");
+			return Ok(request);
+		}
+		if status == "Expired" || status == "Unassignable" {
+			return Err(CliError::new(format!(
+				"request {request_id} ended without a result ({status}); the fee was refunded"
+			)));
+		}
+		if started.elapsed() > WAIT_LIMIT {
+			return Err(CliError::new(format!(
+				"request {request_id} is not finalized after {WAIT_LIMIT:?}"
+			)));
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+}
+
+async fn executor_record(chain: &Chain, account: &str) -> Result<Value, CliError> {
+	let record = chain.call("inference_executor", rpc_params![account]).await?;
+	if record.is_null() {
+		return Err(CliError::new(format!("{account} is not a registered executor")));
+	}
+	Ok(record)
+}
+
+async fn is_sudo(chain: &Chain, signer: &Keypair) -> Result<bool, CliError> {
+	let at = chain
+		.client
+		.at_current_block()
+		.await
+		.map_err(|e| CliError::new(e.to_string()))?;
+	let key = dynamic::storage::<(), [u8; 32]>("Sudo", "Key");
+	let entry = match at.storage().entry(key) {
+		Ok(entry) => entry,
+		Err(_) => return Ok(false),
+	};
+	let sudo = entry.try_fetch(()).await.map_err(|e| CliError::new(e.to_string()))?;
+	Ok(match sudo {
+		Some(value) => {
+			value.decode().map_err(|e| CliError::new(e.to_string()))? == signer.public_key().0
+		},
+		None => false,
+	})
+}
+
+fn read_input(input: &str) -> Result<Vec<u8>, CliError> {
+	let trimmed = input.trim_start();
+	if trimmed.starts_with('{') {
+		let value: Value = serde_json::from_str(input)
+			.map_err(|error| CliError::new(format!("--input is not valid JSON: {error}")))?;
+		return tensors::encode_json(&value);
+	}
+	let bytes = std::fs::read(input)
+		.map_err(|error| CliError::new(format!("cannot read {input}: {error}")))?;
+	if input.ends_with(".json") {
+		let value: Value = serde_json::from_slice(&bytes)
+			.map_err(|error| CliError::new(format!("{input} is not valid JSON: {error}")))?;
+		tensors::encode_json(&value)
+	} else {
+		verity_primitives::TensorMap::decode_canonical(&bytes).map_err(|error| {
+			CliError::new(format!(
+				"{input} is neither JSON nor a canonical tensor encoding ({error:?})"
+			))
+		})?;
+		Ok(bytes)
+	}
+}
+
+fn keypair(suri: &str) -> Result<Keypair, CliError> {
+	let uri: SecretUri = suri.parse().map_err(|e| CliError::new(format!("bad secret URI: {e}")))?;
+	Keypair::from_uri(&uri).map_err(|e| CliError::new(format!("bad secret URI: {e}")))
+}
+
+fn parse_id(id: &str) -> Result<H256, CliError> {
+	let bytes = from_hex(id)?;
+	if bytes.len() != 32 {
+		return Err(CliError::new(format!("a model id is 32 bytes of hex, {id:?} is not")));
+	}
+	Ok(H256::from_slice(&bytes))
+}
+
+fn normalize_id(id: &str) -> Result<String, CliError> {
+	Ok(format!("{:#x}", parse_id(id)?))
+}
+
+fn bounded<const N: u32>(
+	text: &str,
+	flag: &str,
+) -> Result<sp_core::bounded::BoundedVec<u8, sp_core::ConstU32<N>>, CliError> {
+	text.as_bytes()
+		.to_vec()
+		.try_into()
+		.map_err(|_| CliError::new(format!("{flag} is longer than {N} bytes")))
+}
+
+fn specs(
+	declared: &[verity_executor::engine::DeclaredTensor],
+	what: &str,
+) -> Result<verity_primitives::TensorSpecs, CliError> {
+	declared
+		.iter()
+		.map(|tensor| {
+			Ok(TensorSpec {
+				name: bounded(&tensor.name, "a tensor name")?,
+				dtype: tensor.dtype.ok_or_else(|| {
+					CliError::new(format!(
+						"{what} {:?} has an element type the chain cannot express",
+						tensor.name
+					))
+				})?,
+				shape: tensor
+					.shape
+					.iter()
+					.map(|dim| dim.map_or(Dim::Any, Dim::Fixed))
+					.collect::<Vec<_>>()
+					.try_into()
+					.map_err(|_| {
+						CliError::new(format!("{what} {:?} has too many dimensions", tensor.name))
+					})?,
+			})
+		})
+		.collect::<Result<Vec<_>, CliError>>()?
+		.try_into()
+		.map_err(|_| CliError::new(format!("the model has too many {what}s")))
+}
+
+fn bytes_text(value: &Value) -> String {
+	serde_json::from_value::<Vec<u8>>(value.clone())
+		.map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+		.unwrap_or_default()
+}
+
+/// A model record with its byte strings as text.
+fn readable_model(model: &Value) -> Value {
+	let mut readable = model.clone();
+	for key in ["name", "version", "artifact_uri", "execution_profile"] {
+		readable["metadata"][key] = json!(bytes_text(&model["metadata"][key]));
+	}
+	for side in ["inputs", "outputs"] {
+		if let Some(list) = readable["metadata"][side].as_array_mut() {
+			for tensor in list {
+				tensor["name"] = json!(bytes_text(&tensor["name"]));
+			}
+		}
+	}
+	readable
+}
+
+fn pretty(value: &Value) -> String {
+	serde_json::to_string_pretty(value).unwrap_or_default()
+}

@@ -1,0 +1,179 @@
+//! `verity`: what dApp developers and users run against a Verity chain.
+
+mod chain;
+mod commands;
+mod tensors;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Submit, watch and verify inference on a Verity chain.
+#[derive(Debug, Parser)]
+#[command(name = "verity", version)]
+pub struct Cli {
+	/// The node's WebSocket RPC URL.
+	#[arg(long, global = true, default_value = "ws://127.0.0.1:9944")]
+	pub url: String,
+	/// The signer's secret URI (e.g. `//Bob`, a mnemonic). Defaults to `//Alice` on development
+	/// chains only.
+	#[arg(long, global = true)]
+	pub suri: Option<String>,
+	/// Print JSON instead of text.
+	#[arg(long, global = true)]
+	pub json: bool,
+	/// What to do.
+	#[command(subcommand)]
+	pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+	/// Registered models.
+	#[command(subcommand)]
+	Models(ModelsCommand),
+	/// Executors.
+	#[command(subcommand)]
+	Executor(ExecutorCommand),
+	/// Request an inference.
+	Infer {
+		/// The model id (0x…).
+		#[arg(long)]
+		model: String,
+		/// The input: a JSON object of tensors (`{"x": {"dtype": "f32", "shape": [..], "data":
+		/// [..]}}`) inline or in a `.json` file, or a file of canonical bytes.
+		#[arg(long)]
+		input: String,
+		/// The most to pay, in the chain's smallest unit. Default: whatever the model costs.
+		#[arg(long)]
+		max_fee: Option<u128>,
+		/// Wait for the result and print it.
+		#[arg(long)]
+		wait: bool,
+	},
+	/// Requests.
+	#[command(subcommand)]
+	Request(RequestCommand),
+	/// Check a finalized request end to end: model hash, input and output hashes, every
+	/// signature, the quorum, and a local re-run compared byte for byte.
+	Verify {
+		/// The request id.
+		id: u64,
+		/// Where model artifacts are kept (fetched from their URI when missing).
+		#[arg(long)]
+		models_dir: Option<PathBuf>,
+	},
+}
+
+/// `verity models …`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+	/// List every registered model.
+	List,
+	/// Show one model.
+	Show {
+		/// The model id (0x…).
+		id: String,
+	},
+	/// Register an ONNX artifact: sudo where the signer holds the sudo key, otherwise a
+	/// technical committee proposal.
+	Register {
+		/// The ONNX file.
+		file: PathBuf,
+		/// The model's name.
+		#[arg(long)]
+		name: String,
+		/// Its version.
+		#[arg(long)]
+		version: String,
+		/// Fee per executor run, in the chain's smallest unit.
+		#[arg(long)]
+		fee: u128,
+		/// Executors per request.
+		#[arg(long)]
+		redundancy: u8,
+		/// The execution profile it must run under.
+		#[arg(long, default_value = "tract-0.23/generic")]
+		profile: String,
+		/// Where executors fetch it. Default: `file://` + the file's absolute path.
+		#[arg(long)]
+		uri: Option<String>,
+		/// The model this version replaces.
+		#[arg(long)]
+		predecessor: Option<String>,
+	},
+}
+
+/// `verity executor …`.
+#[derive(Debug, Subcommand)]
+pub enum ExecutorCommand {
+	/// Register the signer as an executor.
+	Register {
+		/// Models served, comma-separated ids.
+		#[arg(long, value_delimiter = ',')]
+		models: Vec<String>,
+		/// The bond, in the chain's smallest unit.
+		#[arg(long)]
+		bond: u128,
+		/// Secret URI of the attestation key; default: the signer's own key.
+		#[arg(long)]
+		attestation_suri: Option<String>,
+	},
+	/// An executor's record; default: the signer's.
+	Status {
+		/// The executor's account (SS58).
+		account: Option<String>,
+	},
+}
+
+/// `verity request …`.
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+	/// Show a request with its status, attestations and output.
+	Show {
+		/// The request id.
+		id: u64,
+	},
+}
+
+/// An error a user can act on.
+#[derive(Debug)]
+pub struct CliError {
+	message: String,
+	/// The exit status.
+	pub code: i32,
+}
+
+impl CliError {
+	/// An error with this message and exit status 1.
+	pub fn new(message: impl Into<String>) -> Self {
+		Self { message: message.into(), code: 1 }
+	}
+}
+
+impl std::fmt::Display for CliError {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.write_str(&self.message)
+	}
+}
+
+fn main() {
+	let cli = Cli::parse();
+	let json = cli.json;
+	let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+		Ok(runtime) => runtime,
+		Err(error) => {
+			eprintln!("verity: cannot start: {error}");
+			std::process::exit(1);
+		},
+	};
+	if let Err(error) = runtime.block_on(commands::run(cli)) {
+		if json {
+			println!("{}", serde_json::json!({ "error": error.message }));
+		} else {
+			eprintln!("verity: {error}");
+		}
+		std::process::exit(error.code);
+	}
+}

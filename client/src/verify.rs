@@ -1,0 +1,194 @@
+//! `verity verify`: check an on-chain result end to end, trusting nothing but the model file's
+//! hash and the local re-run.
+
+use crate::{
+	chain::{from_hex, Chain},
+	CliError,
+};
+use codec::Encode;
+use serde_json::{json, Value};
+use sp_core::{crypto::Ss58Codec, sr25519, Pair, H256};
+use verity_executor::{Engine, ExecutionProfile, ModelStore};
+use verity_primitives::{content_hash, AttestationPayload, ExecutionProfileId};
+
+/// One check and how it went.
+pub struct Check {
+	/// What was checked.
+	pub name: &'static str,
+	/// Whether it passed.
+	pub passed: bool,
+	/// Why.
+	pub reason: String,
+}
+
+impl Check {
+	fn new(name: &'static str, passed: bool, reason: impl Into<String>) -> Self {
+		Self { name, passed, reason: reason.into() }
+	}
+
+	/// As JSON.
+	pub fn json(&self) -> Value {
+		json!({ "check": self.name, "passed": self.passed, "reason": self.reason })
+	}
+}
+
+/// Run every check on request `request_id`.
+pub async fn verify(
+	chain: &Chain,
+	request_id: u64,
+	store: &ModelStore,
+) -> Result<Vec<Check>, CliError> {
+	let request = chain.request(request_id).await?;
+	let Some(finalized) = request["status"].get("Finalized") else {
+		return Err(CliError::new(format!(
+			"request {request_id} is not finalized yet (status {}); verify it once it is",
+			request["status"]
+		)));
+	};
+	let model_hex = text(&request["model_id"])?;
+	let model = chain.model(&model_hex).await?;
+	let genesis: H256 = serde_json::from_value(
+		chain.call("inference_genesisHash", subxt::rpcs::rpc_params![]).await?,
+	)
+	.map_err(|error| CliError::new(format!("bad genesis hash from the node: {error}")))?;
+	let model_id = H256::from_slice(&from_hex(&model_hex)?);
+	let input = from_hex(&text(&request["input"])?)?;
+	let input_hash = H256::from_slice(&from_hex(&text(&request["input_hash"])?)?);
+	let output = from_hex(&text(&request["output"])?)?;
+	let output_hash = H256::from_slice(&from_hex(&text(&finalized["output_hash"])?)?);
+	let profile_bytes: Vec<u8> =
+		serde_json::from_value(model["metadata"]["execution_profile"].clone())
+			.map_err(|_| CliError::new("the model record has no execution profile"))?;
+	let profile_id: ExecutionProfileId = profile_bytes
+		.clone()
+		.try_into()
+		.map_err(|_| CliError::new("the model's execution profile is too long"))?;
+	let redundancy = request["redundancy"].as_u64().unwrap_or(1) as usize;
+
+	let mut checks = Vec::new();
+
+	// 1. The model artifact is the registered one.
+	let uri = String::from_utf8_lossy(
+		&serde_json::from_value::<Vec<u8>>(model["metadata"]["artifact_uri"].clone())
+			.unwrap_or_default(),
+	)
+	.into_owned();
+	let artifact = store.load(&model_id, Some(&uri));
+	checks.push(match &artifact {
+		Ok(bytes) => Check::new(
+			"model artifact",
+			true,
+			format!("{} bytes hash to the model id {model_hex}", bytes.len()),
+		),
+		Err(error) => Check::new("model artifact", false, error.to_string()),
+	});
+
+	// 2. Input and output hashes.
+	let actual_input = content_hash(&input);
+	checks.push(Check::new(
+		"input hash",
+		actual_input == input_hash,
+		format!("blake2-256 of the stored input is {actual_input:#x}, the request records {input_hash:#x}"),
+	));
+	let actual_output = content_hash(&output);
+	checks.push(Check::new(
+		"output hash",
+		actual_output == output_hash,
+		format!("blake2-256 of the stored output is {actual_output:#x}, the result records {output_hash:#x}"),
+	));
+
+	// 3. Every attestation's signature, by a key the chain assigned.
+	let assigned: Vec<(String, String)> = request["assigned"]
+		.as_array()
+		.map(|list| {
+			list.iter()
+				.filter_map(|pair| {
+					Some((pair[0].as_str()?.to_string(), pair[1].as_str()?.to_string()))
+				})
+				.collect()
+		})
+		.unwrap_or_default();
+	let attestations = request["attestations"].as_array().cloned().unwrap_or_default();
+	let mut agreeing = 0;
+	for attestation in &attestations {
+		let executor = attestation["executor"].as_str().unwrap_or("?").to_string();
+		let key = attestation["attestation_key"].as_str().unwrap_or_default();
+		let attested = H256::from_slice(&from_hex(&text(&attestation["output_hash"])?)?);
+		if attested == output_hash {
+			agreeing += 1;
+		}
+		let payload = AttestationPayload::new(
+			genesis,
+			request_id,
+			model_id,
+			profile_id.clone(),
+			input_hash,
+			attested,
+		);
+		let key_assigned = assigned.iter().any(|(account, k)| *account == executor && k == key);
+		let signature_valid = sr25519::Public::from_ss58check(key)
+			.ok()
+			.zip(
+				from_hex(&text(&attestation["signature"])?)
+					.ok()
+					.and_then(|bytes| sr25519::Signature::try_from(bytes.as_slice()).ok()),
+			)
+			.is_some_and(|(public, signature)| {
+				sr25519::Pair::verify(&signature, payload.encode(), &public)
+			});
+		checks.push(Check::new(
+			"attestation signature",
+			key_assigned && signature_valid,
+			format!(
+				"executor {executor}: {} over output {attested:#x}{}",
+				if signature_valid { "signature verifies" } else { "signature does NOT verify" },
+				if key_assigned { "" } else { ", but its key was not assigned to this request" },
+			),
+		));
+	}
+	let quorum = redundancy / 2 + 1;
+	checks.push(Check::new(
+		"quorum",
+		agreeing >= quorum,
+		format!("{agreeing} of {redundancy} attestations match the output; {quorum} needed"),
+	));
+
+	// 4. Re-run the model here and compare bytes.
+	let profile: Result<ExecutionProfile, _> = String::from_utf8_lossy(&profile_bytes).parse();
+	checks.push(match (artifact, profile) {
+		(Err(_), _) => Check::new("local re-run", false, "no verified artifact to run"),
+		(_, Err(error)) => {
+			Check::new("local re-run", false, format!("cannot run this profile: {error}"))
+		},
+		(Ok(_), Ok(profile)) => {
+			profile.activate();
+			let engine = Engine::new(store.clone(), profile, 1 << 30);
+			match engine.infer(&model_id, None, &input) {
+				Ok(local) if local.output == output => Check::new(
+					"local re-run",
+					true,
+					format!("re-running under {profile} gives the same {} bytes", output.len()),
+				),
+				Ok(local) => Check::new(
+					"local re-run",
+					false,
+					format!(
+						"re-running under {profile} gives output {:#x}, the chain holds {actual_output:#x}",
+						local.output_hash
+					),
+				),
+				Err(error) => {
+					Check::new("local re-run", false, format!("the model failed here: {error}"))
+				},
+			}
+		},
+	});
+	Ok(checks)
+}
+
+fn text(value: &Value) -> Result<String, CliError> {
+	value
+		.as_str()
+		.map(str::to_string)
+		.ok_or_else(|| CliError::new(format!("the node's answer lacks a field (got {value})")))
+}
