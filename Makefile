@@ -16,9 +16,9 @@ WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 setup:
 	@scripts/setup.sh
 
-## build: build the node (and its Wasm runtime)
+## build: build everything (node, Wasm runtime, client, executor, test harnesses) in one feature set
 build: setup
-	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) -p verity-node
+	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) --workspace --all-targets
 
 ## run: a single-validator development chain on a temporary database
 run: build

@@ -41,6 +41,50 @@ pub fn node_binary() -> PathBuf {
 	binary
 }
 
+/// The `verity` client binary built next to this test, or `$VERITY_CLI`.
+pub fn cli_binary() -> PathBuf {
+	if let Some(path) = std::env::var_os("VERITY_CLI") {
+		return PathBuf::from(path);
+	}
+	let node = node_binary();
+	let binary = node.with_file_name("verity");
+	assert!(binary.exists(), "{} is missing: build the client first", binary.display());
+	binary
+}
+
+/// What one `verity` invocation did.
+#[derive(Debug)]
+pub struct CliRun {
+	/// Its exit status.
+	pub code: i32,
+	/// Its standard output.
+	pub stdout: String,
+	/// Its standard error.
+	pub stderr: String,
+}
+
+impl CliRun {
+	/// The standard output as JSON (for `--json` runs).
+	pub fn json(&self) -> serde_json::Value {
+		serde_json::from_str(self.stdout.trim())
+			.unwrap_or_else(|error| panic!("not JSON ({error}): {self:?}"))
+	}
+}
+
+/// Run `verity` against `url` with `args`.
+pub fn verity(url: &str, args: &[&str]) -> CliRun {
+	let out = Command::new(cli_binary())
+		.args(["--url", url])
+		.args(args)
+		.output()
+		.expect("verity runs");
+	CliRun {
+		code: out.status.code().unwrap_or(-1),
+		stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+		stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+	}
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
 	TcpListener::bind("127.0.0.1:0")
