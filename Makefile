@@ -2,6 +2,8 @@
 
 # One persistent target directory outside the clone: the SDK compiles once per machine.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/verity/target
+# The Wasm runtime builds with this workspace's Cargo.lock even though the target dir is elsewhere.
+export WASM_BUILD_WORKSPACE_HINT := $(CURDIR)
 # Everything (node, tests, benchmarks) builds in one profile with one feature set, so no
 # crate is compiled twice.
 CARGO_FLAGS := --release --features verity-node/runtime-benchmarks

@@ -38,7 +38,7 @@ impl Chain {
 	pub async fn call(
 		&self,
 		method: &str,
-		params: subxt::rpcs::RpcParams,
+		params: subxt::rpcs::client::RpcParams,
 	) -> Result<Value, CliError> {
 		self.rpc
 			.request(method, params)
@@ -94,8 +94,8 @@ impl Chain {
 		payload: &impl Payload,
 		signer: &Keypair,
 		mut progress: impl FnMut(&str),
-	) -> Result<subxt::transactions::ExtrinsicEvents<PolkadotConfig>, CliError> {
-		let transactions = self
+	) -> Result<subxt::extrinsics::ExtrinsicEvents<PolkadotConfig>, CliError> {
+		let mut transactions = self
 			.client
 			.transactions()
 			.await

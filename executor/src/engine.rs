@@ -14,7 +14,7 @@ use std::{
 	sync::{Arc, Mutex},
 	time::{Duration, Instant},
 };
-use tract_onnx::prelude::*;
+use tract_onnx::{prelude::*, tract_hir::infer::Factoid};
 use verity_primitives::{content_hash, ModelId, TensorError, TensorMap};
 
 /// An optimized, runnable model.

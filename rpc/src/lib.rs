@@ -25,7 +25,7 @@ pub use pallet_inference::runtime_api::InferenceApi;
 const RUNTIME_ERROR: i32 = 1;
 
 /// The inference protocol's reads.
-#[rpc(client, server)]
+#[rpc(server)]
 pub trait InferenceRpcApi<BlockHash, AccountId, Balance, BlockNumber>
 where
 	AccountId: Serialize,
@@ -34,7 +34,7 @@ where
 {
 	/// A request with its status, attestations and output.
 	#[method(name = "inference_request")]
-	fn request(
+	fn get_request(
 		&self,
 		request_id: RequestId,
 		at: Option<BlockHash>,
@@ -42,7 +42,7 @@ where
 
 	/// A registered model.
 	#[method(name = "inference_model")]
-	fn model(
+	fn get_model(
 		&self,
 		model_id: ModelId,
 		at: Option<BlockHash>,
@@ -50,14 +50,14 @@ where
 
 	/// Every registered model.
 	#[method(name = "inference_models")]
-	fn models(
+	fn get_models(
 		&self,
 		at: Option<BlockHash>,
 	) -> RpcResult<Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>>;
 
 	/// A registered executor.
 	#[method(name = "inference_executor")]
-	fn executor(
+	fn get_executor(
 		&self,
 		account: AccountId,
 		at: Option<BlockHash>,
@@ -65,7 +65,7 @@ where
 
 	/// The jobs the executor holding `attestation_key` still has to answer.
 	#[method(name = "inference_openAssignments")]
-	fn open_assignments(
+	fn get_open_assignments(
 		&self,
 		attestation_key: ExecutorPublic,
 		at: Option<BlockHash>,
@@ -73,7 +73,7 @@ where
 
 	/// The genesis hash bound into attestation payloads.
 	#[method(name = "inference_genesisHash")]
-	fn genesis_hash(&self, at: Option<BlockHash>) -> RpcResult<H256>;
+	fn get_genesis_hash(&self, at: Option<BlockHash>) -> RpcResult<H256>;
 }
 
 /// The `inference_*` methods over a client.
@@ -108,7 +108,7 @@ where
 	Balance: Codec + Serialize + Send + Sync + 'static,
 	BlockNumber: Codec + Serialize + Send + Sync + 'static,
 {
-	fn request(
+	fn get_request(
 		&self,
 		request_id: RequestId,
 		at: Option<Block::Hash>,
@@ -116,7 +116,7 @@ where
 		self.call("inference_request", at, |api, at| api.request(at, request_id))
 	}
 
-	fn model(
+	fn get_model(
 		&self,
 		model_id: ModelId,
 		at: Option<Block::Hash>,
@@ -124,14 +124,14 @@ where
 		self.call("inference_model", at, |api, at| api.model(at, model_id))
 	}
 
-	fn models(
+	fn get_models(
 		&self,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>> {
 		self.call("inference_models", at, |api, at| api.models(at))
 	}
 
-	fn executor(
+	fn get_executor(
 		&self,
 		account: AccountId,
 		at: Option<Block::Hash>,
@@ -139,7 +139,7 @@ where
 		self.call("inference_executor", at, |api, at| api.executor(at, account))
 	}
 
-	fn open_assignments(
+	fn get_open_assignments(
 		&self,
 		attestation_key: ExecutorPublic,
 		at: Option<Block::Hash>,
@@ -149,7 +149,7 @@ where
 		})
 	}
 
-	fn genesis_hash(&self, at: Option<Block::Hash>) -> RpcResult<H256> {
+	fn get_genesis_hash(&self, at: Option<Block::Hash>) -> RpcResult<H256> {
 		self.call("inference_genesisHash", at, |api, at| api.genesis_hash(at))
 	}
 }

@@ -2,7 +2,7 @@
 //! Charlie validate).
 
 use crate::{
-	AccountId, BalancesConfig, Inference, RuntimeGenesisConfig, SudoConfig,
+	AccountId, BalancesConfig, Inference, InferenceConfig, RuntimeGenesisConfig, SudoConfig,
 	TechnicalCommitteeConfig, UNIT,
 };
 use alloc::{vec, vec::Vec};

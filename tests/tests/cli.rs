@@ -8,7 +8,8 @@ const TEXT_DIRECTION: &str = "0x6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa
 
 /// A text-line crop as the JSON tensors `verity infer` takes, written to a file.
 fn text_line_file(dir: &std::path::Path) -> String {
-	let data: Vec<f32> = (0..3 * 48 * 192).map(|i| ((i % 192) as f32 / 191.0) * 2.0 - 1.0).collect();
+	let data: Vec<f32> =
+		(0..3 * 48 * 192).map(|i| ((i % 192) as f32 / 191.0) * 2.0 - 1.0).collect();
 	let input = json!({ "x": { "dtype": "f32", "shape": [1, 3, 48, 192], "data": data } });
 	let path = dir.join("text-line.json");
 	std::fs::write(&path, input.to_string()).unwrap();
@@ -33,10 +34,24 @@ fn every_command_works_against_a_dev_node() {
 	assert!(show.stdout.contains("tract-0.23/generic"), "{show:?}");
 
 	// models register: the int8 fixture, through sudo.
-	let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../executor/tests/fixtures/cls_int8_qdq.onnx");
+	let fixture =
+		concat!(env!("CARGO_MANIFEST_DIR"), "/../executor/tests/fixtures/cls_int8_qdq.onnx");
 	let register = verity(
 		&url,
-		&["--json", "models", "register", fixture, "--name", "cls-int8", "--version", "1", "--fee", "1000", "--redundancy", "1"],
+		&[
+			"--json",
+			"models",
+			"register",
+			fixture,
+			"--name",
+			"cls-int8",
+			"--version",
+			"1",
+			"--fee",
+			"1000",
+			"--redundancy",
+			"1",
+		],
 	);
 	assert_eq!(register.code, 0, "{register:?}");
 	assert_eq!(register.json()["registered"], true, "{register:?}");
@@ -49,19 +64,48 @@ fn every_command_works_against_a_dev_node() {
 	assert_eq!(alice.json()["models"].as_array().map(Vec::len), Some(2), "{alice:?}");
 	let bob = verity(
 		&url,
-		&["--json", "--suri", "//Bob", "executor", "register", "--models", &int8, "--bond", "200000000000000"],
+		&[
+			"--json",
+			"--suri",
+			"//Bob",
+			"executor",
+			"register",
+			"--models",
+			&int8,
+			"--bond",
+			"200000000000000",
+		],
 	);
 	assert_eq!(bob.code, 0, "{bob:?}");
 	assert_eq!(bob.json()["models"][0], int8.as_str(), "{bob:?}");
 
 	// infer --wait, then request show and verify.
-	let infer = verity(&url, &["--json", "--suri", "//Charlie", "infer", "--model", TEXT_DIRECTION, "--input", &input, "--wait"]);
+	let infer = verity(
+		&url,
+		&[
+			"--json",
+			"--suri",
+			"//Charlie",
+			"infer",
+			"--model",
+			TEXT_DIRECTION,
+			"--input",
+			&input,
+			"--wait",
+		],
+	);
 	assert_eq!(infer.code, 0, "{infer:?}");
 	let result = infer.json();
-	let probabilities = result["output"]["save_infer_model/scale_0.tmp_1"]["data"].as_array().unwrap().clone();
+	let probabilities = result["output"]["save_infer_model/scale_0.tmp_1"]["data"]
+		.as_array()
+		.unwrap()
+		.clone();
 	assert_eq!(probabilities.len(), 2, "{result}");
 	let request_id = result["request_id"].as_u64().unwrap().to_string();
-	let progress = verity(&url, &["--suri", "//Charlie", "infer", "--model", TEXT_DIRECTION, "--input", &input, "--wait"]);
+	let progress = verity(
+		&url,
+		&["--suri", "//Charlie", "infer", "--model", TEXT_DIRECTION, "--input", &input, "--wait"],
+	);
 	for stage in ["submitted", "in block", "assigned", "1 of 1 attested", "finalized"] {
 		assert!(progress.stderr.contains(stage), "progress shows {stage:?}: {progress:?}");
 	}
@@ -69,28 +113,69 @@ fn every_command_works_against_a_dev_node() {
 	let show = verity(&url, &["--json", "request", "show", &request_id]);
 	assert_eq!(show.code, 0, "{show:?}");
 	assert!(show.json()["status"].get("Finalized").is_some(), "{show:?}");
-	assert_eq!(show.json()["output_tensors"]["save_infer_model/scale_0.tmp_1"]["data"].as_array().unwrap().len(), 2);
+	assert_eq!(
+		show.json()["output_tensors"]["save_infer_model/scale_0.tmp_1"]["data"]
+			.as_array()
+			.unwrap()
+			.len(),
+		2
+	);
 
 	let verify = verity(&url, &["verify", &request_id]);
 	assert_eq!(verify.code, 0, "{verify:?}");
 	assert!(verify.stdout.contains("verified"), "{verify:?}");
 	let verify = verity(&url, &["--json", "verify", &request_id]);
 	let checks = verify.json()["checks"].as_array().unwrap().clone();
-	for name in ["model artifact", "input hash", "output hash", "attestation signature", "quorum", "local re-run"] {
-		assert!(checks.iter().any(|c| c["check"] == name && c["passed"] == true), "{name}: {verify:?}");
+	for name in [
+		"model artifact",
+		"input hash",
+		"output hash",
+		"attestation signature",
+		"quorum",
+		"local re-run",
+	] {
+		assert!(
+			checks.iter().any(|c| c["check"] == name && c["passed"] == true),
+			"{name}: {verify:?}"
+		);
 	}
 
 	// Errors a user can act on.
-	let unknown = verity(&url, &["infer", "--model", &format!("0x{}", "11".repeat(32)), "--input", &input]);
+	let unknown =
+		verity(&url, &["infer", "--model", &format!("0x{}", "11".repeat(32)), "--input", &input]);
 	assert_ne!(unknown.code, 0);
 	assert!(unknown.stderr.contains("not registered"), "{unknown:?}");
-	let malformed = verity(&url, &["infer", "--model", TEXT_DIRECTION, "--input", r#"{"x": {"dtype": "f32", "shape": [2], "data": [1.0, "a"]}}"#]);
+	let malformed = verity(
+		&url,
+		&[
+			"infer",
+			"--model",
+			TEXT_DIRECTION,
+			"--input",
+			r#"{"x": {"dtype": "f32", "shape": [2], "data": [1.0, "a"]}}"#,
+		],
+	);
 	assert_ne!(malformed.code, 0);
-	assert!(malformed.stderr.contains("tensor \"x\"") && malformed.stderr.contains("data[1]"), "{malformed:?}");
-	let mismatched = verity(&url, &["infer", "--model", TEXT_DIRECTION, "--input", r#"{"x": {"dtype": "f32", "shape": [2], "data": [1.0, 2.0]}}"#]);
+	assert!(
+		malformed.stderr.contains("tensor \"x\"") && malformed.stderr.contains("data[1]"),
+		"{malformed:?}"
+	);
+	let mismatched = verity(
+		&url,
+		&[
+			"infer",
+			"--model",
+			TEXT_DIRECTION,
+			"--input",
+			r#"{"x": {"dtype": "f32", "shape": [2], "data": [1.0, 2.0]}}"#,
+		],
+	);
 	assert_ne!(mismatched.code, 0);
 	assert!(mismatched.stderr.contains("InputSpecMismatch"), "{mismatched:?}");
-	let poor = verity(&url, &["--suri", "//NoFunds", "infer", "--model", TEXT_DIRECTION, "--input", &input]);
+	let poor = verity(
+		&url,
+		&["--suri", "//NoFunds", "infer", "--model", TEXT_DIRECTION, "--input", &input],
+	);
 	assert_ne!(poor.code, 0);
 	assert!(poor.stderr.contains("insufficient funds"), "{poor:?}");
 	let missing = verity(&url, &["--json", "request", "show", "999999"]);
@@ -108,8 +193,24 @@ fn verify_names_the_check_a_faulty_result_fails() {
 	let dir = tempfile::tempdir().unwrap();
 	let input = text_line_file(dir.path());
 
-	let infer = verity(&url, &["--json", "--suri", "//Bob", "infer", "--model", TEXT_DIRECTION, "--input", &input, "--wait"]);
-	assert_eq!(infer.code, 0, "a faulty executor's output is still finalized at redundancy 1: {infer:?}");
+	let infer = verity(
+		&url,
+		&[
+			"--json",
+			"--suri",
+			"//Bob",
+			"infer",
+			"--model",
+			TEXT_DIRECTION,
+			"--input",
+			&input,
+			"--wait",
+		],
+	);
+	assert_eq!(
+		infer.code, 0,
+		"a faulty executor's output is still finalized at redundancy 1: {infer:?}"
+	);
 	let request_id = infer.json()["request_id"].as_u64().unwrap().to_string();
 
 	let verify = verity(&url, &["verify", &request_id]);

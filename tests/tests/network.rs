@@ -18,10 +18,16 @@ use verity_tests::{inference_request, wait_for_request_finalized, Client, Node};
 /// The text-direction classifier, registered with redundancy 3 on the local testnet.
 const TEXT_DIRECTION: [u8; 32] = {
 	let hex = *b"6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99";
+	const fn digit(c: u8) -> u8 {
+		if c <= b'9' {
+			c - b'0'
+		} else {
+			c - b'a' + 10
+		}
+	}
 	let mut out = [0u8; 32];
 	let mut i = 0;
 	while i < 32 {
-		let digit = |c: u8| if c <= b'9' { c - b'0' } else { c - b'a' + 10 };
 		out[i] = digit(hex[2 * i]) << 4 | digit(hex[2 * i + 1]);
 		i += 1;
 	}
@@ -70,13 +76,14 @@ async fn request(client: &Client, who: &Keypair, input: Vec<u8>) -> u64 {
 		}
 	};
 	let events = in_block.wait_for_success().await.expect("the request succeeds");
-	events
+	let request_id = events
 		.iter()
 		.filter_map(Result::ok)
 		.find(|event| event.event_name() == "InferenceRequested")
 		.map(|event| event.decode_fields_unchecked_as::<InferenceRequested>().expect("decodes"))
 		.expect("InferenceRequested")
-		.request_id
+		.request_id;
+	request_id
 }
 
 async fn executor_stats(rpc: &subxt::rpcs::client::RpcClient, who: &Keypair) -> serde_json::Value {

@@ -1,7 +1,8 @@
 //! The inference protocol's configuration.
 
 use crate::{
-	configs::ModelOrigin, Balance, Balances, BlockNumber, Runtime, RuntimeHoldReason, MINUTES, UNIT,
+	configs::ModelOrigin, Balance, Balances, BlockNumber, Runtime, RuntimeCall, RuntimeHoldReason,
+	TxExtension, UncheckedExtrinsic, MINUTES, UNIT,
 };
 use frame_support::{parameter_types, PalletId};
 use sp_runtime::{Perbill, Permill};
