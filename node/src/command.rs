@@ -137,17 +137,20 @@ pub fn run() -> sc_cli::Result<()> {
 		},
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
+			let executor = cli.executor.clone();
+			let dev = cli.run.shared_params.dev;
 			runner.run_node_until_exit(|config| async move {
+				let executor = service::ExecutorSetup::from_options(executor, dev)?;
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<
 							Block,
 							<Block as sp_runtime::traits::Block>::Hash,
 						>,
-					>(config)
+					>(config, executor)
 					.map_err(sc_cli::Error::Service),
 					sc_network::config::NetworkBackendType::Litep2p => {
-						service::new_full::<sc_network::Litep2pNetworkBackend>(config)
+						service::new_full::<sc_network::Litep2pNetworkBackend>(config, executor)
 							.map_err(sc_cli::Error::Service)
 					},
 				}
