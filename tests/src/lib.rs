@@ -135,7 +135,7 @@ impl Node {
 			.args(["--port", &ports.p2p.to_string()])
 			.args(["--rpc-port", &ports.rpc.to_string()])
 			.args(["--prometheus-port", &ports.prometheus.to_string()])
-			.args(["--no-mdns", "--no-telemetry", "--no-hardware-benchmarks"])
+			.args(["--no-mdns", "--no-telemetry"])
 			.stdout(Stdio::null())
 			.stderr(log)
 			.spawn()
