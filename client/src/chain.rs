@@ -147,7 +147,7 @@ impl Chain {
 
 /// Turn a submission error into advice.
 fn explain_submission_error(error: &str) -> String {
-	if error.contains("Inability to pay some fees") || error.contains("1010") {
+	if error.contains("Inability to pay some fees") {
 		format!("the signer cannot pay the transaction fee (insufficient funds): {error}")
 	} else {
 		format!("the node refused the transaction: {error}")

@@ -14,7 +14,7 @@ use std::{
 	sync::{Arc, Mutex},
 	time::{Duration, Instant},
 };
-use tract_onnx::{prelude::*, tract_hir::infer::Factoid};
+use tract_onnx::prelude::*;
 use verity_primitives::{content_hash, ModelId, TensorError, TensorMap};
 
 /// An optimized, runnable model.
@@ -259,47 +259,61 @@ pub struct DeclaredTensor {
 	pub shape: Vec<Option<u32>>,
 }
 
-/// The inputs and outputs an ONNX artifact declares.
+/// The inputs and outputs an ONNX artifact declares in its graph.
 pub fn describe(artifact: &[u8]) -> Result<(Vec<DeclaredTensor>, Vec<DeclaredTensor>), String> {
-	let model = tract_onnx::onnx()
-		.model_for_read(&mut &artifact[..])
-		.map_err(|error| format!("{error:#}"))?;
-	let declared = |name: String, fact: &InferenceFact| DeclaredTensor {
-		name,
-		dtype: fact.datum_type.concretize().and_then(tensors::dtype),
-		shape: fact
-			.shape
-			.dims()
-			.map(|dim| {
-				dim.concretize()
-					.and_then(|d| d.to_i64().ok())
-					.and_then(|d| u32::try_from(d).ok())
-			})
-			.collect(),
+	use tract_onnx::pb::{
+		tensor_shape_proto::dimension::Value as Dimension, type_proto, ValueInfoProto,
 	};
-	let inputs = model
-		.input_outlets()
-		.map_err(|error| format!("{error:#}"))?
+	let proto = tract_onnx::onnx()
+		.proto_model_for_read(&mut &artifact[..])
+		.map_err(|error| format!("{error:#}"))?;
+	let graph = proto.graph.ok_or("the artifact has no graph")?;
+	let declared = |value: &ValueInfoProto| {
+		let tensor = match value.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+			Some(type_proto::Value::TensorType(tensor)) => Some(tensor),
+			_ => None,
+		};
+		DeclaredTensor {
+			name: value.name.clone(),
+			dtype: tensor.and_then(|t| onnx_dtype(t.elem_type)),
+			shape: tensor
+				.and_then(|t| t.shape.as_ref())
+				.map(|shape| {
+					shape
+						.dim
+						.iter()
+						.map(|dim| match dim.value {
+							Some(Dimension::DimValue(size)) if size > 0 => u32::try_from(size).ok(),
+							_ => None,
+						})
+						.collect()
+				})
+				.unwrap_or_default(),
+		}
+	};
+	let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+	let inputs = graph
+		.input
 		.iter()
-		.enumerate()
-		.map(|(index, outlet)| {
-			let fact = model.input_fact(index).map_err(|error| format!("{error:#}"))?;
-			Ok(declared(model.node(outlet.node).name.clone(), fact))
-		})
-		.collect::<Result<Vec<_>, String>>()?;
-	let outputs = model
-		.output_outlets()
-		.map_err(|error| format!("{error:#}"))?
-		.iter()
-		.enumerate()
-		.map(|(index, outlet)| {
-			let fact = model.output_fact(index).map_err(|error| format!("{error:#}"))?;
-			let name = model
-				.outlet_label(*outlet)
-				.map(str::to_string)
-				.unwrap_or_else(|| model.node(outlet.node).name.clone());
-			Ok(declared(name, fact))
-		})
-		.collect::<Result<Vec<_>, String>>()?;
+		.filter(|input| !initializers.contains(&input.name.as_str()))
+		.map(declared)
+		.collect();
+	let outputs = graph.output.iter().map(declared).collect();
 	Ok((inputs, outputs))
+}
+
+/// The canonical element type of an ONNX `TensorProto.DataType`.
+fn onnx_dtype(code: i32) -> Option<verity_primitives::DType> {
+	use verity_primitives::DType;
+	Some(match code {
+		1 => DType::F32,
+		2 => DType::U8,
+		3 => DType::I8,
+		5 => DType::I16,
+		6 => DType::I32,
+		7 => DType::I64,
+		9 => DType::Bool,
+		11 => DType::F64,
+		_ => return None,
+	})
 }
