@@ -56,15 +56,14 @@ def text_line():
 
 
 def audio_window():
-    n = np.arange(512, dtype=np.float32)
+    n = np.arange(576, dtype=np.float32)
     samples = (0.3 * np.sin(2 * np.pi * 440.0 * n / 16000.0)).astype(np.float32)[None, :]
-    return {"input": samples, "sr": np.array(16000, dtype=np.int64),
-            "state": np.zeros((2, 1, 128), dtype=np.float32)}
+    return {"input": samples, "state": np.zeros((2, 1, 128), dtype=np.float32)}
 
 
 MODELS = [
     ("ppocr-text-direction", "6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99", text_line),
-    ("silero-vad", "fba04c9caf923b09ca4ae30d0f0e6dacc523911ea39a3398224fd35739ffdc21", audio_window),
+    ("silero-vad", "5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256", audio_window),
 ]
 
 

@@ -36,5 +36,5 @@ PY
 
 fetch rapidocr-onnxruntime 1.4.4 rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx \
 	6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99 rapidocr-onnxruntime-1.4.4.txt
-fetch silero-vad 6.2.3 silero_vad/data/silero_vad_op18_ifless.onnx \
-	fba04c9caf923b09ca4ae30d0f0e6dacc523911ea39a3398224fd35739ffdc21 silero-vad-6.2.3.txt
+fetch silero-vad 6.2.3 silero_vad/data/silero_vad_openvino_16k.onnx \
+	5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256 silero-vad-6.2.3.txt

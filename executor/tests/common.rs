@@ -9,7 +9,7 @@ use verity_primitives::{DType, ModelId, Tensor, TensorMap};
 /// The text-direction classifier (float32).
 pub const TEXT_DIRECTION: &str = "6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99";
 /// Silero VAD (float32, recurrent).
-pub const VOICE_ACTIVITY: &str = "fba04c9caf923b09ca4ae30d0f0e6dacc523911ea39a3398224fd35739ffdc21";
+pub const VOICE_ACTIVITY: &str = "5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256";
 
 /// The store `make setup` fills.
 pub fn models_dir() -> PathBuf {

@@ -4,8 +4,9 @@
 //! - PaddleOCR's text-direction classifier (`ch_ppocr_mobile_v2.0_cls_infer.onnx` from
 //!   `rapidocr-onnxruntime` 1.4.4, Apache-2.0): a 3×48×192 text-line crop in, the
 //!   probabilities of upright and upside-down out.
-//! - Silero VAD (`silero_vad_op18_ifless.onnx` from `silero-vad` 6.2.3, MIT): a window of
-//!   16 kHz audio and the recurrent state in, the speech probability and the next state out.
+//! - Silero VAD (`silero_vad_openvino_16k.onnx` from `silero-vad` 6.2.3, MIT, the variant
+//!   without `If` nodes): 576 samples of 16 kHz audio (64 of context, then a 512-sample window)
+//!   and the recurrent state in, the speech probability and the next state out.
 
 use crate::Balance;
 use alloc::{vec, vec::Vec};
@@ -15,9 +16,9 @@ use verity_primitives::{DType, Dim, ModelFormat, ModelId, ModelMetadata, TensorS
 /// blake2-256 of `ch_ppocr_mobile_v2.0_cls_infer.onnx`.
 pub const TEXT_DIRECTION_ID: [u8; 32] =
 	hex_literal("6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99");
-/// blake2-256 of `silero_vad_op18_ifless.onnx`.
+/// blake2-256 of `silero_vad_openvino_16k.onnx`.
 pub const VOICE_ACTIVITY_ID: [u8; 32] =
-	hex_literal("fba04c9caf923b09ca4ae30d0f0e6dacc523911ea39a3398224fd35739ffdc21");
+	hex_literal("5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256");
 
 /// The profile the demo models run under: portable kernels, identical bytes on any x86-64.
 const PROFILE: &[u8] = b"tract-0.23/generic";
@@ -61,18 +62,17 @@ pub fn demo_models(redundancy: u8) -> Vec<(ModelId, ModelMetadata<Balance>)> {
 				version: bounded(b"6.2.3"),
 				format: ModelFormat::Onnx,
 				artifact_uri: bounded(
-					b"https://pypi.org/project/silero-vad/6.2.3/#silero_vad_op18_ifless.onnx",
+					b"https://pypi.org/project/silero-vad/6.2.3/#silero_vad_openvino_16k.onnx",
 				),
-				artifact_size: 2_845_718,
+				artifact_size: 1_288_203,
 				execution_profile: bounded(PROFILE),
 				inputs: specs(vec![
-					spec(b"input", DType::F32, vec![Dim::Any, Dim::Any]),
-					spec(b"sr", DType::I64, vec![]),
-					spec(b"state", DType::F32, vec![Dim::Fixed(2), Dim::Any, Dim::Fixed(128)]),
+					spec(b"input", DType::F32, vec![Dim::Fixed(1), Dim::Fixed(576)]),
+					spec(b"state", DType::F32, vec![Dim::Fixed(2), Dim::Fixed(1), Dim::Fixed(128)]),
 				]),
 				outputs: specs(vec![
-					spec(b"output", DType::F32, vec![Dim::Any, Dim::Fixed(1)]),
-					spec(b"stateN", DType::F32, vec![Dim::Fixed(2), Dim::Any, Dim::Fixed(128)]),
+					spec(b"output", DType::F32, vec![Dim::Fixed(1), Dim::Fixed(1)]),
+					spec(b"stateN", DType::F32, vec![Dim::Fixed(2), Dim::Fixed(1), Dim::Fixed(128)]),
 				]),
 				fee_per_run: FEE_PER_RUN,
 				redundancy,
