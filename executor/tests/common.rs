@@ -45,18 +45,13 @@ pub fn text_line() -> Vec<u8> {
 	TensorMap(vec![f32_tensor("x", vec![1, 3, 48, 192], values)]).encode()
 }
 
-/// 512 samples of a 440 Hz tone at 16 kHz, the sample rate and a zero state.
+/// 576 samples (64 of context, a 512-sample window) of a 440 Hz tone at 16 kHz, and a zero
+/// state.
 pub fn audio_window() -> Vec<u8> {
 	let samples =
-		(0..512).map(|n| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * n as f32 / 16_000.0).sin());
+		(0..576).map(|n| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * n as f32 / 16_000.0).sin());
 	TensorMap(vec![
-		f32_tensor("input", vec![1, 512], samples),
-		Tensor {
-			name: b"sr".to_vec(),
-			dtype: DType::I64,
-			shape: vec![],
-			data: 16_000i64.to_le_bytes().to_vec(),
-		},
+		f32_tensor("input", vec![1, 576], samples),
 		f32_tensor("state", vec![2, 1, 128], std::iter::repeat(0.0).take(256)),
 	])
 	.encode()
