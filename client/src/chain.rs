@@ -119,7 +119,7 @@ impl Chain {
 				TransactionStatus::Error { message }
 				| TransactionStatus::Invalid { message }
 				| TransactionStatus::Dropped { message } => {
-					return Err(CliError::new(format!("the transaction was refused: {message}")))
+					return Err(CliError::new(explain_submission_error(&message)))
 				},
 				_ => {},
 			}

@@ -112,7 +112,7 @@ fn validator(name: &str, base: &std::path::Path, bootnode: Option<u16>, extra: &
 	});
 	let bootnode = bootnode.map(|port| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{ALICE_PEER_ID}"));
 	if let Some(bootnode) = &bootnode {
-		args.extend(["--bootnodes", bootnode]);
+		args.extend(["--bootnodes", bootnode, "--unsafe-force-node-key-generation"]);
 	} else {
 		args.extend(["--node-key", ALICE_NODE_KEY]);
 	}
