@@ -44,7 +44,7 @@ clippy: setup
 
 ## bench: run the pallet benchmarks and regenerate pallets/inference/src/weights.rs
 bench: setup
-	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) -p verity-node --features verity-node/bench-cli
+	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) --workspace --all-targets --features verity-node/bench-cli
 	$(NODE) benchmark pallet --runtime $(CARGO_TARGET_DIR)/release/wbuild/verity-runtime/verity_runtime.compact.compressed.wasm \
 		--genesis-builder=runtime --pallet pallet_inference --extrinsic '*' \
 		--steps 50 --repeat 20 --header scripts/weights-header.txt \
