@@ -54,7 +54,10 @@ def audio(path, offset):
 
 def explain(path):
     result = json.load(open(path))
-    output = result.get("output", result)
+    # `verity --json request show` puts the tensors under output_tensors, `infer` under output.
+    output = result.get("output_tensors") or result.get("output")
+    if not isinstance(output, dict):
+        sys.exit("no output tensors in this file: is the request finalized?")
     if "save_infer_model/scale_0.tmp_1" in output:
         upright, flipped = output["save_infer_model/scale_0.tmp_1"]["data"][:2]
         label = "upright (0°)" if upright >= flipped else "upside down (180°)"
