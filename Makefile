@@ -44,10 +44,11 @@ clippy: setup
 
 ## bench: run the pallet benchmarks and regenerate pallets/inference/src/weights.rs
 bench: setup
-	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) --workspace --all-targets --features verity-node/bench-cli
+	# The benchmark CLI builds a runtime of its own, which the workspace hint would misdirect.
+	$(WITH_WASM_ENV) env -u WASM_BUILD_WORKSPACE_HINT cargo build $(CARGO_FLAGS) --workspace --all-targets --features verity-node/bench-cli
 	$(NODE) benchmark pallet --runtime $(CARGO_TARGET_DIR)/release/wbuild/verity-runtime/verity_runtime.compact.compressed.wasm \
 		--genesis-builder=runtime --pallet pallet_inference --extrinsic '*' \
-		--steps 50 --repeat 20 --header scripts/weights-header.txt \
+		--steps 20 --repeat 10 --header scripts/weights-header.txt \
 		--template scripts/weights-template.hbs --output pallets/inference/src/weights.rs
 
 ## bench-executor: executor latency per demo model against onnxruntime (PyPI), with ratios

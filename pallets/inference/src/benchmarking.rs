@@ -5,7 +5,6 @@
 
 use super::*;
 use alloc::{vec, vec::Vec};
-use codec::Decode;
 use codec::Encode;
 use frame_benchmarking::v2::*;
 use frame_support::{
@@ -470,7 +469,7 @@ mod benchmarks {
 		));
 	}
 
-	/// Drawing one audit, opening it when the draw selects it.
+	/// Drawing one audit, in the worst case: the draw selects it and the audit is opened.
 	#[benchmark]
 	fn draw_audit() {
 		let redundancy = max_redundancy::<T>();
@@ -478,28 +477,19 @@ mod benchmarks {
 		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
 		let (request_id, _) = finalized_request::<T>(model_id);
 		let protocol = Pallet::<T>::protocol_account();
-		T::Currency::set_balance(&protocol, 1_000_000_000u32.into());
-		// Find a parent hash whose draw selects the audit, if audits happen at all.
-		if !T::AuditProbability::get().is_zero() {
-			for i in 0u64..100_000 {
-				let mut bytes = [0u8; 32];
-				bytes[..8].copy_from_slice(&i.to_le_bytes());
-				let hash = T::Hash::decode(&mut &bytes[..]).expect("hashes are 32 bytes");
-				let now = frame_system::Pallet::<T>::block_number();
-				frame_system::Pallet::<T>::initialize(&now, &hash, &Default::default());
-				let seed = Pallet::<T>::seed(b"verity/audit", request_id);
-				let roll = u32::from_le_bytes([seed[0], seed[1], seed[2], seed[3]]) % 1_000_000;
-				if sp_runtime::Permill::from_parts(roll) < T::AuditProbability::get() {
-					break;
-				}
-			}
-		}
+		T::Currency::set_balance(
+			&protocol,
+			T::MinExecutorBond::get().saturating_mul(1_000u32.into()),
+		);
 		PendingAssignment::<T>::kill();
 
 		#[block]
 		{
-			Pallet::<T>::draw_audit(request_id);
+			let _ = Pallet::<T>::seed(b"verity/audit", request_id);
+			Pallet::<T>::open_audit(request_id);
 		}
+
+		assert_eq!(PendingAssignment::<T>::get().len(), 1);
 	}
 
 	/// Expiring one request: a challenge re-execution nobody answered, slashing every executor

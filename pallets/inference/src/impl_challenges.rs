@@ -163,9 +163,13 @@ impl<T: Config> Pallet<T> {
 		let roll = Permill::from_parts(
 			u32::from_le_bytes([seed[0], seed[1], seed[2], seed[3]]) % 1_000_000,
 		);
-		if roll >= T::AuditProbability::get() {
-			return;
+		if roll < T::AuditProbability::get() {
+			Self::open_audit(request_id);
 		}
+	}
+
+	/// Open an audit of `request_id` by one fresh executor, paid by the protocol account.
+	pub(crate) fn open_audit(request_id: RequestId) {
 		let Some(request) = Requests::<T>::get(request_id) else { return };
 		let Some(model) = Models::<T>::get(request.model_id) else { return };
 		let fees = Self::fees(model.metadata.fee_per_run, 1);
