@@ -7,8 +7,8 @@
 //! chain, request or model; each executor answers a request once.
 
 use crate::{
-	Assignments, Attestation, CandidateOutput, Config, Error, Event, InferenceRequest, Models,
-	Pallet, PendingSettlement, RequestOutput, RequestStatus, Requests, SignedAttestation,
+	Attestation, CandidateOutput, Config, Error, Event, InferenceRequest, Models, Pallet,
+	PendingSettlement, RequestOutput, RequestStatus, Requests, SignedAttestation,
 };
 use frame_support::{
 	ensure,
@@ -26,12 +26,9 @@ use verity_primitives::{content_hash, AttestationPayload, RequestId, TensorMap};
 /// crowded out by new requests.
 const ATTESTATION_PRIORITY: u64 = 1 << 20;
 
-/// An attestation that passed every check.
+/// An attestation that passed every check, with the request it answers.
 pub(crate) struct CheckedAttestation<T: Config> {
 	request: InferenceRequest<T>,
-	executor_index: u8,
-	output: RequestOutput<T>,
-	output_hash: H256,
 }
 
 impl<T: Config> Pallet<T> {
@@ -102,16 +99,31 @@ impl<T: Config> Pallet<T> {
 				.verify(&codec::Encode::encode(&payload), &signature.signature),
 			Error::<T>::BadSignature
 		);
-		Ok(CheckedAttestation { request, executor_index, output, output_hash })
+		Ok(CheckedAttestation { request })
 	}
 
+	/// Record an attestation. Its origin is `Authorized`, which only `authorize_attestation`
+	/// grants, in the same block state, after every check including the signature; what is
+	/// re-checked here is only what a named error must report.
 	pub(crate) fn do_submit_attestation(
 		request_id: RequestId,
 		output: alloc::vec::Vec<u8>,
 		signature: SignedAttestation,
 	) -> DispatchResult {
-		let CheckedAttestation { mut request, executor_index, output, output_hash } =
-			Self::check_attestation(request_id, &output, &signature)?;
+		let mut request = Requests::<T>::get(request_id).ok_or(Error::<T>::UnknownRequest)?;
+		let deadline = request.status.deadline().ok_or(Error::<T>::RequestNotOpen)?;
+		ensure!(frame_system::Pallet::<T>::block_number() < deadline, Error::<T>::RequestNotOpen);
+		let executor_index = request
+			.assigned
+			.iter()
+			.position(|assignee| assignee.attestation_key == signature.attestation_key)
+			.ok_or(Error::<T>::NotAssigned)? as u8;
+		ensure!(
+			!request.attestations.iter().any(|a| a.executor_index == executor_index),
+			Error::<T>::AlreadyAttested
+		);
+		let output: RequestOutput<T> = output.try_into().map_err(|_| Error::<T>::OutputTooLarge)?;
+		let output_hash = content_hash(&output);
 		let now = frame_system::Pallet::<T>::block_number();
 
 		match request.candidates.iter_mut().find(|c| c.output_hash == output_hash) {
@@ -137,7 +149,6 @@ impl<T: Config> Pallet<T> {
 			.get(usize::from(executor_index))
 			.map(|assignee| assignee.account.clone())
 			.ok_or(Error::<T>::NotAssigned)?;
-		Assignments::<T>::remove(&executor, request_id);
 
 		if let RequestStatus::Assigned { deadline } = request.status {
 			let votes = request

@@ -184,7 +184,8 @@ impl<T: Config> Pallet<T> {
 			.map_err(|_| Error::<T>::InsufficientBalance.into())
 	}
 
-	/// Whether `who` has an assignment it has not answered and that has not expired.
+	/// Whether `who` has an assignment whose request has not reached its deadline (answered or
+	/// not: the request may still need it until then).
 	pub(crate) fn has_open_assignments(who: &AccountIdOf<T>) -> bool {
 		Assignments::<T>::iter_prefix(who).next().is_some()
 	}

@@ -122,14 +122,14 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Slash, by `MissSlash`, every assigned executor that never answered, and close its
-	/// assignment.
+	/// Close every assignment of the request; slash, by `MissSlash`, every assigned executor
+	/// that never answered.
 	fn slash_no_shows(request_id: RequestId, request: &InferenceRequest<T>) {
 		for (index, assignee) in request.assigned.iter().enumerate() {
+			Assignments::<T>::remove(&assignee.account, request_id);
 			if request.attestations.iter().any(|a| usize::from(a.executor_index) == index) {
 				continue;
 			}
-			Assignments::<T>::remove(&assignee.account, request_id);
 			Self::record(&assignee.account, |stats| stats.missed.saturating_inc());
 			Self::slash(
 				&assignee.account,

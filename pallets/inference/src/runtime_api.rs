@@ -237,6 +237,11 @@ impl<T: Config> Pallet<T> {
 			.filter_map(|request_id| {
 				let request = Requests::<T>::get(request_id)?;
 				let deadline = request.status.deadline().filter(|deadline| *deadline > now)?;
+				let index =
+					request.assigned.iter().position(|a| a.attestation_key == attestation_key)?;
+				if request.attestations.iter().any(|a| usize::from(a.executor_index) == index) {
+					return None;
+				}
 				let model = Models::<T>::get(request.model_id)?;
 				Some(AssignmentView {
 					request_id,

@@ -47,8 +47,11 @@ fn an_attestation_is_recorded_and_closes_the_assignment() {
 			}
 			.into(),
 		);
-		assert!(!Assignments::<Test>::contains_key(drawn[0].0, id));
-		assert!(Assignments::<Test>::contains_key(drawn[1].0, id));
+		// The answered job leaves the executor's open assignments; the assignment itself stays
+		// until the deadline, when the request closes.
+		assert!(Inference::open_assignments(drawn[0].1.clone()).is_empty());
+		assert_eq!(Inference::open_assignments(drawn[1].1.clone()).len(), 1);
+		assert!(Assignments::<Test>::contains_key(drawn[0].0, id));
 		let request = Requests::<Test>::get(id).unwrap();
 		assert_eq!(request.attestations.len(), 1);
 		assert_eq!(request.candidates[0].votes, 1);
@@ -90,19 +93,11 @@ fn attestation_refusals() {
 		let outsider = keys.iter().find(|key| drawn.iter().all(|(_, k)| k != *key)).unwrap();
 		let insider = &drawn[0].1;
 
+		// Refused both in validation and, for what the dispatch re-checks, in dispatch.
 		let cases: Vec<(RequestId, Vec<u8>, SignedAttestation, Error<Test>)> = vec![
 			(99, honest_output(), sign(id, insider, &honest_output()), Error::UnknownRequest),
 			(id, honest_output(), sign(id, outsider, &honest_output()), Error::NotAssigned),
 			(id, vec![0; 4097], sign(id, insider, &honest_output()), Error::OutputTooLarge),
-			(id, vec![1, 2, 3], sign(id, insider, &[1, 2, 3]), Error::MalformedOutput),
-			(
-				id,
-				vector("z", &[1.0]),
-				sign(id, insider, &vector("z", &[1.0])),
-				Error::MalformedOutput,
-			),
-			// Signed for another output.
-			(id, honest_output(), sign(id, insider, &wrong_output()), Error::BadSignature),
 		];
 		for (request_id, output, signature, error) in cases {
 			assert_eq!(validity(request_id, output.clone(), signature.clone()), refused(&error));
@@ -115,6 +110,21 @@ fn attestation_refusals() {
 				),
 				error
 			);
+		}
+		// Refused in validation: such a transaction never gets the authorized origin.
+		let cases: Vec<(RequestId, Vec<u8>, SignedAttestation, Error<Test>)> = vec![
+			(id, vec![1, 2, 3], sign(id, insider, &[1, 2, 3]), Error::MalformedOutput),
+			(
+				id,
+				vector("z", &[1.0]),
+				sign(id, insider, &vector("z", &[1.0])),
+				Error::MalformedOutput,
+			),
+			// Signed for another output.
+			(id, honest_output(), sign(id, insider, &wrong_output()), Error::BadSignature),
+		];
+		for (request_id, output, signature, error) in cases {
+			assert_eq!(validity(request_id, output, signature), refused(&error));
 		}
 
 		// A signature by one key presented as another's.

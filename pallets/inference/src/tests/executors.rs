@@ -234,9 +234,14 @@ fn unregister_is_refused_with_open_assignments() {
 			Inference::unregister_executor(RuntimeOrigin::signed(7)),
 			Error::<Test>::HasOpenAssignments
 		);
-		// Answering closes the assignment.
+		// Answering is not enough: the request needs its executors until its deadline.
 		let (_, key) = assignees(request)[0].clone();
 		assert_ok!(attest(request, &key, &honest_output()));
+		assert_noop!(
+			Inference::unregister_executor(RuntimeOrigin::signed(7)),
+			Error::<Test>::HasOpenAssignments
+		);
+		run_blocks(RESPONSE_TIMEOUT);
 		assert_ok!(Inference::unregister_executor(RuntimeOrigin::signed(7)));
 	});
 }
