@@ -65,8 +65,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1827`
 		//  Estimated: `10502`
-		// Minimum execution time: 37_673_000 picoseconds.
-		Weight::from_parts(46_985_000, 0)
+		// Minimum execution time: 40_981_000 picoseconds.
+		Weight::from_parts(47_508_000, 0)
 			.saturating_add(Weight::from_parts(0, 10502))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -77,8 +77,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1827`
 		//  Estimated: `5746`
-		// Minimum execution time: 23_634_000 picoseconds.
-		Weight::from_parts(28_580_000, 0)
+		// Minimum execution time: 22_399_000 picoseconds.
+		Weight::from_parts(28_326_000, 0)
 			.saturating_add(Weight::from_parts(0, 5746))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -99,8 +99,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `5683`
 		//  Estimated: `77086`
-		// Minimum execution time: 328_945_000 picoseconds.
-		Weight::from_parts(382_486_000, 0)
+		// Minimum execution time: 322_454_000 picoseconds.
+		Weight::from_parts(376_875_000, 0)
 			.saturating_add(Weight::from_parts(0, 77086))
 			.saturating_add(T::DbWeight::get().reads(36_u64))
 			.saturating_add(T::DbWeight::get().writes(20_u64))
@@ -119,8 +119,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8001`
 		//  Estimated: `147326`
-		// Minimum execution time: 359_362_000 picoseconds.
-		Weight::from_parts(426_883_000, 0)
+		// Minimum execution time: 360_165_000 picoseconds.
+		Weight::from_parts(426_483_000, 0)
 			.saturating_add(Weight::from_parts(0, 147326))
 			.saturating_add(T::DbWeight::get().reads(51_u64))
 			.saturating_add(T::DbWeight::get().writes(35_u64))
@@ -135,8 +135,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `568`
 		//  Estimated: `4111`
-		// Minimum execution time: 67_236_000 picoseconds.
-		Weight::from_parts(82_079_000, 0)
+		// Minimum execution time: 66_239_000 picoseconds.
+		Weight::from_parts(80_958_000, 0)
 			.saturating_add(Weight::from_parts(0, 4111))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -151,8 +151,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2248`
 		//  Estimated: `74158`
-		// Minimum execution time: 104_959_000 picoseconds.
-		Weight::from_parts(125_990_000, 0)
+		// Minimum execution time: 102_129_000 picoseconds.
+		Weight::from_parts(123_357_000, 0)
 			.saturating_add(Weight::from_parts(0, 74158))
 			.saturating_add(T::DbWeight::get().reads(18_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
@@ -169,8 +169,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `572`
 		//  Estimated: `4111`
-		// Minimum execution time: 60_973_000 picoseconds.
-		Weight::from_parts(73_131_000, 0)
+		// Minimum execution time: 58_670_000 picoseconds.
+		Weight::from_parts(72_715_000, 0)
 			.saturating_add(Weight::from_parts(0, 4111))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -196,36 +196,30 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `14562`
 		//  Estimated: `200734`
-		// Minimum execution time: 479_428_000 picoseconds.
-		Weight::from_parts(502_937_842, 0)
+		// Minimum execution time: 455_792_000 picoseconds.
+		Weight::from_parts(507_628_686, 0)
 			.saturating_add(Weight::from_parts(0, 200734))
-			// Standard Error: 28
-			.saturating_add(Weight::from_parts(4_503, 0).saturating_mul(i.into()))
+			// Standard Error: 34
+			.saturating_add(Weight::from_parts(4_486, 0).saturating_mul(i.into()))
 			.saturating_add(T::DbWeight::get().reads(70_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(591160), added: 593635, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
-	/// Storage: `System::BlockHash` (r:1 w:0)
-	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PendingSettlement` (r:1 w:1)
 	/// Proof: `Inference::PendingSettlement` (`max_values`: Some(1), `max_size`: Some(514), added: 1009, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Assignments` (r:0 w:1)
-	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1843 + o * (1 ±0)`
+		//  Measured:  `1289 + o * (1 ±0)`
 		//  Estimated: `594625`
-		// Minimum execution time: 107_673_000 picoseconds.
-		Weight::from_parts(115_007_271, 0)
+		// Minimum execution time: 35_909_000 picoseconds.
+		Weight::from_parts(37_538_387, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
-			// Standard Error: 22
-			.saturating_add(Weight::from_parts(5_168, 0).saturating_mul(o.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(3_u64))
+			// Standard Error: 9
+			.saturating_add(Weight::from_parts(4_360, 0).saturating_mul(o.into()))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:0)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(591160), added: 593635, mode: `MaxEncodedLen`)
@@ -238,11 +232,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1346`
 		//  Estimated: `594625`
-		// Minimum execution time: 81_201_000 picoseconds.
-		Weight::from_parts(86_705_619, 0)
+		// Minimum execution time: 82_660_000 picoseconds.
+		Weight::from_parts(87_002_609, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
 			// Standard Error: 5
-			.saturating_add(Weight::from_parts(3_349, 0).saturating_mul(o.into()))
+			.saturating_add(Weight::from_parts(3_351, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:2)
@@ -259,10 +253,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2626`
+		//  Measured:  `2659`
 		//  Estimated: `594625`
-		// Minimum execution time: 180_660_000 picoseconds.
-		Weight::from_parts(199_366_000, 0)
+		// Minimum execution time: 176_588_000 picoseconds.
+		Weight::from_parts(192_888_000, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
@@ -279,8 +273,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `3991`
-		// Minimum execution time: 5_258_000 picoseconds.
-		Weight::from_parts(6_575_000, 0)
+		// Minimum execution time: 5_140_000 picoseconds.
+		Weight::from_parts(6_412_000, 0)
 			.saturating_add(Weight::from_parts(0, 3991))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 	}
@@ -300,8 +294,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `13544`
 		//  Estimated: `594625`
-		// Minimum execution time: 346_881_000 picoseconds.
-		Weight::from_parts(398_379_000, 0)
+		// Minimum execution time: 339_871_000 picoseconds.
+		Weight::from_parts(388_956_000, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
 			.saturating_add(T::DbWeight::get().reads(68_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
@@ -316,10 +310,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn settle_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `9023`
+		//  Measured:  `9056`
 		//  Estimated: `1188260`
-		// Minimum execution time: 696_434_000 picoseconds.
-		Weight::from_parts(805_505_000, 0)
+		// Minimum execution time: 698_573_000 picoseconds.
+		Weight::from_parts(738_241_000, 0)
 			.saturating_add(Weight::from_parts(0, 1188260))
 			.saturating_add(T::DbWeight::get().reads(32_u64))
 			.saturating_add(T::DbWeight::get().writes(32_u64))
@@ -340,10 +334,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	fn draw_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2776`
+		//  Measured:  `2809`
 		//  Estimated: `594625`
-		// Minimum execution time: 113_409_000 picoseconds.
-		Weight::from_parts(124_836_000, 0)
+		// Minimum execution time: 100_468_000 picoseconds.
+		Weight::from_parts(116_630_000, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
@@ -362,8 +356,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `6776`
 		//  Estimated: `1188260`
-		// Minimum execution time: 471_849_000 picoseconds.
-		Weight::from_parts(509_726_000, 0)
+		// Minimum execution time: 447_010_000 picoseconds.
+		Weight::from_parts(484_269_000, 0)
 			.saturating_add(Weight::from_parts(0, 1188260))
 			.saturating_add(T::DbWeight::get().reads(20_u64))
 			.saturating_add(T::DbWeight::get().writes(25_u64))
@@ -378,8 +372,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1827`
 		//  Estimated: `10502`
-		// Minimum execution time: 37_673_000 picoseconds.
-		Weight::from_parts(46_985_000, 0)
+		// Minimum execution time: 40_981_000 picoseconds.
+		Weight::from_parts(47_508_000, 0)
 			.saturating_add(Weight::from_parts(0, 10502))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -390,8 +384,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1827`
 		//  Estimated: `5746`
-		// Minimum execution time: 23_634_000 picoseconds.
-		Weight::from_parts(28_580_000, 0)
+		// Minimum execution time: 22_399_000 picoseconds.
+		Weight::from_parts(28_326_000, 0)
 			.saturating_add(Weight::from_parts(0, 5746))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -412,8 +406,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `5683`
 		//  Estimated: `77086`
-		// Minimum execution time: 328_945_000 picoseconds.
-		Weight::from_parts(382_486_000, 0)
+		// Minimum execution time: 322_454_000 picoseconds.
+		Weight::from_parts(376_875_000, 0)
 			.saturating_add(Weight::from_parts(0, 77086))
 			.saturating_add(ParityDbWeight::get().reads(36_u64))
 			.saturating_add(ParityDbWeight::get().writes(20_u64))
@@ -432,8 +426,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `8001`
 		//  Estimated: `147326`
-		// Minimum execution time: 359_362_000 picoseconds.
-		Weight::from_parts(426_883_000, 0)
+		// Minimum execution time: 360_165_000 picoseconds.
+		Weight::from_parts(426_483_000, 0)
 			.saturating_add(Weight::from_parts(0, 147326))
 			.saturating_add(ParityDbWeight::get().reads(51_u64))
 			.saturating_add(ParityDbWeight::get().writes(35_u64))
@@ -448,8 +442,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `568`
 		//  Estimated: `4111`
-		// Minimum execution time: 67_236_000 picoseconds.
-		Weight::from_parts(82_079_000, 0)
+		// Minimum execution time: 66_239_000 picoseconds.
+		Weight::from_parts(80_958_000, 0)
 			.saturating_add(Weight::from_parts(0, 4111))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -464,8 +458,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `2248`
 		//  Estimated: `74158`
-		// Minimum execution time: 104_959_000 picoseconds.
-		Weight::from_parts(125_990_000, 0)
+		// Minimum execution time: 102_129_000 picoseconds.
+		Weight::from_parts(123_357_000, 0)
 			.saturating_add(Weight::from_parts(0, 74158))
 			.saturating_add(ParityDbWeight::get().reads(18_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
@@ -482,8 +476,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `572`
 		//  Estimated: `4111`
-		// Minimum execution time: 60_973_000 picoseconds.
-		Weight::from_parts(73_131_000, 0)
+		// Minimum execution time: 58_670_000 picoseconds.
+		Weight::from_parts(72_715_000, 0)
 			.saturating_add(Weight::from_parts(0, 4111))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -509,36 +503,30 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `14562`
 		//  Estimated: `200734`
-		// Minimum execution time: 479_428_000 picoseconds.
-		Weight::from_parts(502_937_842, 0)
+		// Minimum execution time: 455_792_000 picoseconds.
+		Weight::from_parts(507_628_686, 0)
 			.saturating_add(Weight::from_parts(0, 200734))
-			// Standard Error: 28
-			.saturating_add(Weight::from_parts(4_503, 0).saturating_mul(i.into()))
+			// Standard Error: 34
+			.saturating_add(Weight::from_parts(4_486, 0).saturating_mul(i.into()))
 			.saturating_add(ParityDbWeight::get().reads(70_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(591160), added: 593635, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
-	/// Storage: `System::BlockHash` (r:1 w:0)
-	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PendingSettlement` (r:1 w:1)
 	/// Proof: `Inference::PendingSettlement` (`max_values`: Some(1), `max_size`: Some(514), added: 1009, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Assignments` (r:0 w:1)
-	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1843 + o * (1 ±0)`
+		//  Measured:  `1289 + o * (1 ±0)`
 		//  Estimated: `594625`
-		// Minimum execution time: 107_673_000 picoseconds.
-		Weight::from_parts(115_007_271, 0)
+		// Minimum execution time: 35_909_000 picoseconds.
+		Weight::from_parts(37_538_387, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
-			// Standard Error: 22
-			.saturating_add(Weight::from_parts(5_168, 0).saturating_mul(o.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			// Standard Error: 9
+			.saturating_add(Weight::from_parts(4_360, 0).saturating_mul(o.into()))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:0)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(591160), added: 593635, mode: `MaxEncodedLen`)
@@ -551,11 +539,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1346`
 		//  Estimated: `594625`
-		// Minimum execution time: 81_201_000 picoseconds.
-		Weight::from_parts(86_705_619, 0)
+		// Minimum execution time: 82_660_000 picoseconds.
+		Weight::from_parts(87_002_609, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
 			// Standard Error: 5
-			.saturating_add(Weight::from_parts(3_349, 0).saturating_mul(o.into()))
+			.saturating_add(Weight::from_parts(3_351, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:2)
@@ -572,10 +560,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2626`
+		//  Measured:  `2659`
 		//  Estimated: `594625`
-		// Minimum execution time: 180_660_000 picoseconds.
-		Weight::from_parts(199_366_000, 0)
+		// Minimum execution time: 176_588_000 picoseconds.
+		Weight::from_parts(192_888_000, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
 			.saturating_add(ParityDbWeight::get().reads(6_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
@@ -592,8 +580,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `3991`
-		// Minimum execution time: 5_258_000 picoseconds.
-		Weight::from_parts(6_575_000, 0)
+		// Minimum execution time: 5_140_000 picoseconds.
+		Weight::from_parts(6_412_000, 0)
 			.saturating_add(Weight::from_parts(0, 3991))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 	}
@@ -613,8 +601,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `13544`
 		//  Estimated: `594625`
-		// Minimum execution time: 346_881_000 picoseconds.
-		Weight::from_parts(398_379_000, 0)
+		// Minimum execution time: 339_871_000 picoseconds.
+		Weight::from_parts(388_956_000, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
 			.saturating_add(ParityDbWeight::get().reads(68_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
@@ -629,10 +617,10 @@ impl WeightInfo for () {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	fn settle_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `9023`
+		//  Measured:  `9056`
 		//  Estimated: `1188260`
-		// Minimum execution time: 696_434_000 picoseconds.
-		Weight::from_parts(805_505_000, 0)
+		// Minimum execution time: 698_573_000 picoseconds.
+		Weight::from_parts(738_241_000, 0)
 			.saturating_add(Weight::from_parts(0, 1188260))
 			.saturating_add(ParityDbWeight::get().reads(32_u64))
 			.saturating_add(ParityDbWeight::get().writes(32_u64))
@@ -653,10 +641,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	fn draw_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2776`
+		//  Measured:  `2809`
 		//  Estimated: `594625`
-		// Minimum execution time: 113_409_000 picoseconds.
-		Weight::from_parts(124_836_000, 0)
+		// Minimum execution time: 100_468_000 picoseconds.
+		Weight::from_parts(116_630_000, 0)
 			.saturating_add(Weight::from_parts(0, 594625))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(5_u64))
@@ -675,8 +663,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `6776`
 		//  Estimated: `1188260`
-		// Minimum execution time: 471_849_000 picoseconds.
-		Weight::from_parts(509_726_000, 0)
+		// Minimum execution time: 447_010_000 picoseconds.
+		Weight::from_parts(484_269_000, 0)
 			.saturating_add(Weight::from_parts(0, 1188260))
 			.saturating_add(ParityDbWeight::get().reads(20_u64))
 			.saturating_add(ParityDbWeight::get().writes(25_u64))
