@@ -191,6 +191,19 @@ fn finalized_request<T: Config>(model_id: ModelId) -> (RequestId, Vec<u8>) {
 	(request_id, output)
 }
 
+/// A finalized request of `model_id` under challenge, its re-execution assigned; returns both.
+fn challenged_request<T: Config>(model_id: ModelId) -> (RequestId, RequestId) {
+	let (original, _) = finalized_request::<T>(model_id);
+	let challenger = funded::<T>("challenger", 0);
+	Pallet::<T>::do_challenge(challenger, original, T::MinChallengeBond::get())
+		.expect("a valid challenge");
+	next_block::<T>();
+	match Requests::<T>::get(original).map(|r| r.challenge) {
+		Some(ChallengeState::Open { rerun }) => (original, rerun),
+		_ => panic!("the challenge is open"),
+	}
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;
@@ -444,15 +457,7 @@ mod benchmarks {
 		let redundancy = max_redundancy::<T>();
 		let model_id = vector_model::<T>(10, redundancy);
 		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
-		let (original, _) = finalized_request::<T>(model_id);
-		let challenger = funded::<T>("challenger", 0);
-		Pallet::<T>::do_challenge(challenger, original, T::MinChallengeBond::get())
-			.expect("a valid challenge");
-		next_block::<T>();
-		let rerun = match Requests::<T>::get(original).map(|r| r.challenge) {
-			Some(ChallengeState::Open { rerun }) => rerun,
-			_ => panic!("the challenge is open"),
-		};
+		let (original, rerun) = challenged_request::<T>(model_id);
 		let quorum = usize::from(quorum_of(redundancy));
 		attest::<T>(rerun, 0..quorum, &vector(b"y", 128));
 		attest::<T>(rerun, quorum..usize::from(redundancy), &vector(b"y", 96));
@@ -499,15 +504,7 @@ mod benchmarks {
 		let redundancy = max_redundancy::<T>();
 		let model_id = vector_model::<T>(10, redundancy);
 		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
-		let (original, _) = finalized_request::<T>(model_id);
-		let challenger = funded::<T>("challenger", 0);
-		Pallet::<T>::do_challenge(challenger, original, T::MinChallengeBond::get())
-			.expect("a valid challenge");
-		next_block::<T>();
-		let rerun = match Requests::<T>::get(original).map(|r| r.challenge) {
-			Some(ChallengeState::Open { rerun }) => rerun,
-			_ => panic!("the challenge is open"),
-		};
+		let (_, rerun) = challenged_request::<T>(model_id);
 
 		#[block]
 		{
