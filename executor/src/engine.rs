@@ -7,10 +7,12 @@ use crate::{
 	profile::ExecutionProfile,
 	store::{ModelStore, StoreError},
 	tensors::{self, ConversionError},
+	text::TextFrontEnd,
 };
 use codec::Encode;
 use sp_core::H256;
 use std::{
+	collections::HashMap,
 	sync::{Arc, Mutex},
 	time::{Duration, Instant},
 };
@@ -74,13 +76,22 @@ pub struct Engine {
 	profile: ExecutionProfile,
 	cache: Mutex<Vec<CachedPlan>>,
 	cache_budget: usize,
+	/// Per model: its tokenizer if it is a text model, `None` if it takes tensors.
+	front_ends: Mutex<HashMap<ModelId, Option<Arc<TextFrontEnd>>>>,
 	faulty: bool,
 }
 
 impl Engine {
 	/// An engine over `store`, keeping plans up to about `cache_budget` bytes.
 	pub fn new(store: ModelStore, profile: ExecutionProfile, cache_budget: usize) -> Self {
-		Self { store, profile, cache: Mutex::new(Vec::new()), cache_budget, faulty: false }
+		Self {
+			store,
+			profile,
+			cache: Mutex::new(Vec::new()),
+			cache_budget,
+			front_ends: Mutex::new(HashMap::new()),
+			faulty: false,
+		}
 	}
 
 	/// Test-only faulty mode: every output is altered before it is returned, as a dishonest
@@ -109,21 +120,32 @@ impl Engine {
 		input: &[u8],
 	) -> Result<InferenceOutput, EngineError> {
 		let started = Instant::now();
-		let input = TensorMap::decode_canonical(input).map_err(EngineError::MalformedInput)?;
+		let mut input = TensorMap::decode_canonical(input).map_err(EngineError::MalformedInput)?;
+		let text_model = match self.front_end(model_id, artifact_uri)? {
+			Some(front_end) => {
+				input = front_end.encode(&input).map_err(EngineError::InputMismatch)?;
+				true
+			},
+			None => false,
+		};
+		// A text model is planned once with a symbolic sequence length, so its key has no
+		// shapes; any other model is planned for the concrete input shapes.
 		let shapes: Vec<(String, Vec<usize>)> = input
 			.0
 			.iter()
 			.map(|t| {
-				(
-					String::from_utf8_lossy(&t.name).into_owned(),
-					t.shape.iter().map(|d| *d as usize).collect(),
-				)
+				let shape = if text_model {
+					Vec::new()
+				} else {
+					t.shape.iter().map(|d| *d as usize).collect()
+				};
+				(String::from_utf8_lossy(&t.name).into_owned(), shape)
 			})
 			.collect();
 		let key = (*model_id, shapes);
 		let (plan, input_names, output_names) = match self.cached(&key) {
 			Some(hit) => hit,
-			None => self.plan(key, artifact_uri, &input)?,
+			None => self.plan(key, artifact_uri, &input, text_model)?,
 		};
 
 		let values = input_names
@@ -153,6 +175,28 @@ impl Engine {
 		})
 	}
 
+	/// The tokenizer of `model_id` if it is a text model; read from the artifact once.
+	fn front_end(
+		&self,
+		model_id: &ModelId,
+		artifact_uri: Option<&str>,
+	) -> Result<Option<Arc<TextFrontEnd>>, EngineError> {
+		let known = self.front_ends.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+		if let Some(front_end) = known.get(model_id) {
+			return Ok(front_end.clone());
+		}
+		drop(known);
+		let bytes = self.store.load(model_id, artifact_uri)?;
+		let front_end = TextFrontEnd::from_artifact(&bytes)
+			.map_err(|reason| EngineError::MalformedModel { model_id: *model_id, reason })?
+			.map(Arc::new);
+		self.front_ends
+			.lock()
+			.unwrap_or_else(|poisoned| poisoned.into_inner())
+			.insert(*model_id, front_end.clone());
+		Ok(front_end)
+	}
+
 	fn cached(
 		&self,
 		key: &(ModelId, Vec<(String, Vec<usize>)>),
@@ -171,6 +215,7 @@ impl Engine {
 		key: (ModelId, Vec<(String, Vec<usize>)>),
 		artifact_uri: Option<&str>,
 		input: &TensorMap,
+		symbolic_sequence: bool,
 	) -> Result<(Plan, Vec<String>, Vec<String>), EngineError> {
 		let model_id = key.0;
 		let malformed = |error: TractError| EngineError::MalformedModel {
@@ -199,8 +244,14 @@ impl Engine {
 					"the model's input {name:?} is missing; it takes {input_names:?}"
 				))
 			})?;
-			let shape: Vec<usize> = tensor.shape.iter().map(|d| *d as usize).collect();
-			let fact = InferenceFact::dt_shape(tensors::datum_type(tensor.dtype), shape);
+			let dtype = tensors::datum_type(tensor.dtype);
+			let fact = if symbolic_sequence {
+				let sequence = model.symbols.sym("S");
+				InferenceFact::dt_shape(dtype, tvec![1.to_dim(), sequence.to_dim()])
+			} else {
+				let shape: Vec<usize> = tensor.shape.iter().map(|d| *d as usize).collect();
+				InferenceFact::dt_shape(dtype, shape)
+			};
 			model.set_input_fact(index, fact).map_err(|error| {
 				EngineError::InputMismatch(format!("input {name:?}: {error:#}"))
 			})?;
@@ -291,6 +342,14 @@ pub fn describe(artifact: &[u8]) -> Result<(Vec<DeclaredTensor>, Vec<DeclaredTen
 				.unwrap_or_default(),
 		}
 	};
+	if proto.metadata_props.iter().any(|entry| entry.key == crate::text::TOKENIZER_METADATA_KEY) {
+		let text = DeclaredTensor {
+			name: verity_primitives::TEXT_INPUT.to_string(),
+			dtype: Some(verity_primitives::DType::U8),
+			shape: vec![None],
+		};
+		return Ok((vec![text], graph.output.iter().map(declared).collect()));
+	}
 	let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
 	let inputs = graph
 		.input

@@ -5,6 +5,7 @@
 //! - [`tensors`]: the canonical tensor encoding to and from tract tensors.
 //! - [`store`]: the content-addressed model store, with fetching and a memory-bounded cache.
 //! - [`engine`]: loading, planning and running a model.
+//! - [`text`]: text models, which carry their tokenizer and take UTF-8 text.
 //! - [`server`]: the HTTP API (`POST /v1/infer`, `GET /v1/models`, `GET /health`).
 
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod profile;
 pub mod server;
 pub mod store;
 pub mod tensors;
+pub mod text;
 
 pub use engine::{Engine, InferenceOutput};
 pub use profile::ExecutionProfile;

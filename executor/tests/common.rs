@@ -11,6 +11,10 @@ pub const TEXT_DIRECTION: &str = "6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548
 /// Silero VAD (float32, recurrent).
 pub const VOICE_ACTIVITY: &str = "5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256";
 
+/// all-MiniLM-L6-v2 sentence embeddings (text in, int8 embedding out).
+pub const SENTENCE_EMBEDDING: &str =
+	"1f42c31ee883956655f447c17dbed65630477333ba87ffa7e9ea94d1073583f6";
+
 /// The store `make setup` fills.
 pub fn models_dir() -> PathBuf {
 	std::env::var_os("VERITY_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
@@ -66,4 +70,12 @@ pub fn f32_values(output: &[u8], name: &str) -> Vec<f32> {
 		.chunks(4)
 		.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 		.collect()
+}
+
+/// The int8 embedding a text model's output holds.
+pub fn embedding(output: &[u8]) -> Vec<i8> {
+	let map = TensorMap::decode_canonical(output).expect("a canonical output");
+	let tensor = map.get(b"embedding").expect("the output has an embedding");
+	assert_eq!(tensor.dtype, DType::I8);
+	tensor.data.iter().map(|byte| *byte as i8).collect()
 }

@@ -42,6 +42,40 @@ fn the_voice_activity_detector_runs_with_its_recurrent_state() {
 }
 
 #[test]
+fn the_embedding_model_takes_text_and_ranks_a_paraphrase_first() {
+	use codec::Encode;
+	use verity_primitives::TensorMap;
+	let engine = engine();
+	let model = id(SENTENCE_EMBEDDING);
+	let embed = |text: &str| {
+		let out = engine.infer(&model, None, &TensorMap::text(text.as_bytes()).encode());
+		embedding(&out.expect("the model runs on text").output)
+	};
+	let facts = [
+		"The user's favourite colour is green.",
+		"The meeting with Bob is on Tuesday at 3pm.",
+		"Alice is allergic to peanuts.",
+	];
+	let stored: Vec<Vec<i8>> = facts.iter().map(|fact| embed(fact)).collect();
+	let query = embed("Which food should Alice avoid?");
+	assert_eq!(query.len(), 384);
+	let scores: Vec<i32> = stored
+		.iter()
+		.map(|e| e.iter().zip(&query).map(|(a, b)| i32::from(*a) * i32::from(*b)).sum())
+		.collect();
+	assert!(scores[2] > scores[0] && scores[2] > scores[1], "{scores:?}");
+	// Unit vectors at scale 127: the squared norm is close to 127².
+	let norm: i32 = query.iter().map(|v| i32::from(*v) * i32::from(*v)).sum();
+	assert!((15_000..17_500).contains(&norm), "{norm}");
+	assert_eq!(embed("Which food should Alice avoid?"), query, "the same bytes every run");
+
+	let tensors = engine.infer(&model, None, &text_line()).unwrap_err();
+	assert!(tensors.to_string().contains("text model"), "{tensors}");
+	let not_utf8 = engine.infer(&model, None, &TensorMap::text(&[0xff, 0xfe]).encode());
+	assert!(not_utf8.unwrap_err().to_string().contains("UTF-8"));
+}
+
+#[test]
 fn bad_inputs_get_clear_errors() {
 	let engine = engine();
 	let model = id(TEXT_DIRECTION);

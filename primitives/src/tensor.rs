@@ -61,6 +61,36 @@ impl Tensor {
 )]
 pub struct TensorMap(pub Vec<Tensor>);
 
+/// The name of a text model's single input: UTF-8 bytes, element type `u8`, shape `[length]`.
+///
+/// A text model carries its tokenizer inside its artifact; the executor turns this tensor into
+/// the token tensors the graph takes.
+pub const TEXT_INPUT: &str = "text";
+
+impl TensorMap {
+	/// The input of a text model: `text` as one `u8` tensor of shape `[text.len()]`.
+	pub fn text(text: &[u8]) -> Self {
+		Self(alloc::vec![Tensor {
+			name: TEXT_INPUT.as_bytes().to_vec(),
+			dtype: DType::U8,
+			shape: alloc::vec![text.len() as u32],
+			data: text.to_vec(),
+		}])
+	}
+
+	/// The text of a text model's input, if this map is one.
+	pub fn as_text(&self) -> Option<&[u8]> {
+		match self.0.as_slice() {
+			[tensor]
+				if tensor.name == TEXT_INPUT.as_bytes()
+					&& tensor.dtype == DType::U8
+					&& tensor.shape.len() == 1 =>
+				Some(&tensor.data),
+			_ => None,
+		}
+	}
+}
+
 /// Why bytes are not a canonical tensor map, or do not match a model's declared tensors.
 #[derive(Clone, Copy, Eq, PartialEq, Debug)]
 pub enum TensorError {
@@ -215,6 +245,16 @@ mod tests {
 			data: vec![],
 		};
 		assert_eq!(TensorMap(vec![huge]).ensure_canonical(), Err(TensorError::DataLengthMismatch));
+	}
+
+	#[test]
+	fn text_inputs_round_trip() {
+		let map = TensorMap::text("héllo".as_bytes());
+		assert_eq!(map.ensure_canonical(), Ok(()));
+		let decoded = TensorMap::decode_canonical(&map.encode()).unwrap();
+		assert_eq!(decoded.as_text(), Some("héllo".as_bytes()));
+		assert_eq!(TensorMap(vec![tensor("text", DType::I8, &[3])]).as_text(), None);
+		assert_eq!(TensorMap(vec![tensor("txt", DType::U8, &[3])]).as_text(), None);
 	}
 
 	#[test]

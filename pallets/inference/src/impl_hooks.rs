@@ -3,7 +3,8 @@
 //! `MaxRequestsPerBlock` entries, and the weight charged is the benchmarked cost per entry.
 
 use crate::{
-	AuditCandidates, Config, Deadlines, Pallet, PendingAssignment, PendingSettlement, WeightInfo,
+	AuditCandidates, Config, Deadlines, OnRequestFinalized, Pallet, PendingAssignment,
+	PendingSettlement, WeightInfo,
 };
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
@@ -32,9 +33,14 @@ impl<T: Config> Pallet<T> {
 
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), to_assign.len()))
-			.saturating_add(per_item(T::WeightInfo::settle_request(), to_settle.len()))
+			.saturating_add(per_item(Self::settle_weight(), to_settle.len()))
 			.saturating_add(per_item(T::WeightInfo::draw_audit(), to_audit.len()))
 			.saturating_add(per_item(T::WeightInfo::expire_request(), to_expire.len()))
+	}
+
+	/// Settling one request, including what the finalization hook may do.
+	fn settle_weight() -> Weight {
+		T::WeightInfo::settle_request().saturating_add(T::OnFinalized::weight())
 	}
 
 	/// The worst-case weight of one block's hook work: every queue full.
@@ -42,7 +48,7 @@ impl<T: Config> Pallet<T> {
 		let full = T::MaxRequestsPerBlock::get() as usize;
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), full))
-			.saturating_add(per_item(T::WeightInfo::settle_request(), full))
+			.saturating_add(per_item(Self::settle_weight(), full))
 			.saturating_add(per_item(T::WeightInfo::draw_audit(), full))
 			.saturating_add(per_item(T::WeightInfo::expire_request(), full))
 	}

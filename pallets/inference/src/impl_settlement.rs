@@ -3,7 +3,8 @@
 
 use crate::{
 	AccountIdOf, Assignments, AuditCandidates, BalanceOf, Config, Event, HoldReason,
-	InferenceRequest, Pallet, RequestKind, RequestStatus, Requests, SlashReason,
+	InferenceRequest, OnRequestFinalized, Pallet, RequestKind, RequestStatus, Requests,
+	SlashReason,
 };
 use frame_support::traits::{
 	fungible::MutateHold,
@@ -30,10 +31,15 @@ impl<T: Config> Pallet<T> {
 		Self::deposit_event(Event::RequestFinalized { request_id, output_hash });
 
 		match request.kind.clone() {
-			RequestKind::Inference => AuditCandidates::<T>::mutate(|queue| {
-				// A full queue leaves this request unaudited; the bound is per block.
-				let _ = queue.try_push(request_id);
-			}),
+			RequestKind::Inference => {
+				AuditCandidates::<T>::mutate(|queue| {
+					// A full queue leaves this request unaudited; the bound is per block.
+					let _ = queue.try_push(request_id);
+				});
+				if let Some(output) = request.agreed_output() {
+					T::OnFinalized::on_request_finalized(request_id, &request.model_id, output);
+				}
+			},
 			RequestKind::Challenge { original, .. } => {
 				Self::resolve_challenge(original, &request, output_hash)
 			},

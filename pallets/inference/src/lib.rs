@@ -13,6 +13,7 @@ mod impl_hooks;
 mod impl_models;
 mod impl_requests;
 mod impl_settlement;
+pub mod interface;
 #[cfg(test)]
 mod mock;
 pub mod offchain;
@@ -24,6 +25,7 @@ mod try_state;
 pub mod types;
 pub mod weights;
 
+pub use interface::{InferenceProvider, OnRequestFinalized, RequestOutcome};
 pub use pallet::*;
 pub use types::*;
 pub use weights::WeightInfo;
@@ -133,6 +135,10 @@ pub mod pallet {
 		/// Probability that a finalized request is re-executed by one extra executor.
 		#[pallet::constant]
 		type AuditProbability: Get<Permill>;
+
+		/// Told of every ordinary request's finalization, e.g. to attach an embedding to the
+		/// memory entry that asked for it. Its weight is charged in the settling block's hook.
+		type OnFinalized: OnRequestFinalized;
 
 		/// Weights of this pallet's calls and hooks, generated from its benchmarks.
 		type WeightInfo: WeightInfo;

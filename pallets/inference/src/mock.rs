@@ -132,6 +132,7 @@ impl pallet_inference::Config for Test {
 	type ChallengePeriod = ConstU64<CHALLENGE_PERIOD>;
 	type MinChallengeBond = ConstU64<MIN_CHALLENGE_BOND>;
 	type AuditProbability = AuditProbability;
+	type OnFinalized = ();
 	type WeightInfo = ();
 }
 

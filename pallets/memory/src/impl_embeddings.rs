@@ -1,0 +1,59 @@
+//! Embeddings: reading one out of a finalized output and attaching it to its entry.
+
+use crate::{
+	Config, Embedding, EmbeddingRequests, EmbeddingState, Embeddings, Entries, Event, Pallet,
+	WeightInfo,
+};
+use frame_support::weights::Weight;
+use pallet_inference::OnRequestFinalized;
+use verity_primitives::{DType, ModelId, RequestId, TensorMap, EMBEDDING_OUTPUT};
+
+impl<T: Config> Pallet<T> {
+	/// The embedding an embedding model's canonical output holds: its `embedding` tensor,
+	/// `i8`, shape `[1, dimensions]` or `[dimensions]`, at most `MaxEmbeddingLen` values.
+	pub fn embedding_from_output(output: &[u8]) -> Option<Embedding<T>> {
+		let map = TensorMap::decode_canonical(output).ok()?;
+		let tensor = map.get(EMBEDDING_OUTPUT.as_bytes())?;
+		let single = match tensor.shape.as_slice() {
+			[_] => true,
+			[1, _] => true,
+			_ => false,
+		};
+		if tensor.dtype != DType::I8 || !single || tensor.data.is_empty() {
+			return None;
+		}
+		let values: alloc::vec::Vec<i8> = tensor.data.iter().map(|byte| *byte as i8).collect();
+		values.try_into().ok()
+	}
+
+	/// Attach the embedding of a finalized request to the entry that asked for it, if any.
+	pub(crate) fn attach_embedding(request: RequestId, output: &[u8]) {
+		let Some((space, entry)) = EmbeddingRequests::<T>::take(request) else { return };
+		let Some(mut stored) = Entries::<T>::get(space, entry) else { return };
+		if stored.embedding != (EmbeddingState::Pending { request }) {
+			return;
+		}
+		match Self::embedding_from_output(output) {
+			Some(embedding) => {
+				Embeddings::<T>::insert(space, entry, embedding);
+				stored.embedding = EmbeddingState::Ready { request };
+				Self::deposit_event(Event::EmbeddingAttached { space, entry, request });
+			},
+			None => {
+				stored.embedding = EmbeddingState::Failed { request };
+				Self::deposit_event(Event::EmbeddingRejected { space, entry, request });
+			},
+		}
+		Entries::<T>::insert(space, entry, stored);
+	}
+}
+
+impl<T: Config> OnRequestFinalized for Pallet<T> {
+	fn on_request_finalized(request: RequestId, _model_id: &ModelId, output: &[u8]) {
+		Self::attach_embedding(request, output);
+	}
+
+	fn weight() -> Weight {
+		T::WeightInfo::attach_embedding()
+	}
+}
