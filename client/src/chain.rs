@@ -100,8 +100,19 @@ impl Chain {
 			.transactions()
 			.await
 			.map_err(|error| CliError::new(format!("cannot read the chain state: {error}")))?;
+		// The node's next index counts its pool and best block, so commands run one after
+		// another never reuse a nonce (the default reads it at the finalized block).
+		let account = signer.public_key().to_account_id().to_string();
+		let nonce = self
+			.call("system_accountNextIndex", rpc_params![account])
+			.await?
+			.as_u64()
+			.ok_or_else(|| CliError::new("the node gave no account nonce"))?;
+		let params = subxt::config::polkadot::PolkadotExtrinsicParamsBuilder::new()
+			.nonce(nonce)
+			.build();
 		let mut watch = transactions
-			.sign_and_submit_then_watch_default(payload, signer)
+			.sign_and_submit_then_watch(payload, signer, params)
 			.await
 			.map_err(|error| CliError::new(explain_submission_error(&error.to_string())))?;
 		progress("submitted");

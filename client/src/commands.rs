@@ -21,6 +21,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 	let chain = Chain::connect(&cli.url).await?;
 	let out = Output { json: cli.json };
 	match cli.command {
+		Command::Memory(command) => {
+			crate::memory::run(&chain, cli.suri.as_deref(), &out, command).await?;
+		},
 		Command::Models(ModelsCommand::List) => {
 			let models = chain.call("inference_models", rpc_params![]).await?;
 			out.print(&models, || {
@@ -268,12 +271,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// Text or JSON output.
-struct Output {
-	json: bool,
+pub(crate) struct Output {
+	pub(crate) json: bool,
 }
 
 impl Output {
-	fn print(&self, value: &Value, text: impl FnOnce() -> String) {
+	pub(crate) fn print(&self, value: &Value, text: impl FnOnce() -> String) {
 		if self.json {
 			println!("{value}");
 		} else {
@@ -281,7 +284,7 @@ impl Output {
 		}
 	}
 
-	fn progress(&self, stage: &str) {
+	pub(crate) fn progress(&self, stage: &str) {
 		if !self.json {
 			eprintln!("… {stage}");
 		}
@@ -289,7 +292,7 @@ impl Output {
 }
 
 /// Poll the request until it is finalized, reporting assignment and attestations.
-async fn wait_for_result(
+pub(crate) async fn wait_for_result(
 	chain: &Chain,
 	request_id: u64,
 	redundancy: u64,
@@ -383,7 +386,7 @@ fn keypair(suri: &str) -> Result<Keypair, CliError> {
 	Keypair::from_uri(&uri).map_err(|e| CliError::new(format!("bad secret URI: {e}")))
 }
 
-fn parse_id(id: &str) -> Result<H256, CliError> {
+pub(crate) fn parse_id(id: &str) -> Result<H256, CliError> {
 	let bytes = from_hex(id)?;
 	if bytes.len() != 32 {
 		return Err(CliError::new(format!("a model id is 32 bytes of hex, {id:?} is not")));
@@ -458,6 +461,6 @@ fn readable_model(model: &Value) -> Value {
 	readable
 }
 
-fn pretty(value: &Value) -> String {
+pub(crate) fn pretty(value: &Value) -> String {
 	serde_json::to_string_pretty(value).unwrap_or_default()
 }

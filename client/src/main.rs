@@ -2,6 +2,7 @@
 
 mod chain;
 mod commands;
+mod memory;
 mod tensors;
 mod verify;
 
@@ -55,6 +56,9 @@ pub enum Command {
 	/// Requests.
 	#[command(subcommand)]
 	Request(RequestCommand),
+	/// Agent memory: spaces of committed entries, recalled by exact integer ranking.
+	#[command(subcommand)]
+	Memory(MemoryCommand),
 	/// Check a finalized request end to end: model hash, input and output hashes, every
 	/// signature, the quorum, and a local re-run compared byte for byte.
 	Verify {
@@ -63,6 +67,86 @@ pub enum Command {
 		/// Where model artifacts are kept (fetched from their URI when missing).
 		#[arg(long)]
 		models_dir: Option<PathBuf>,
+	},
+}
+
+/// `verity memory …`.
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+	/// Create a space owned by the signer.
+	Create {
+		/// The embedding model (0x…). Default: the registered `all-minilm-l6-v2`.
+		#[arg(long)]
+		model: Option<String>,
+	},
+	/// Give an account read or write access to a space.
+	Grant {
+		/// The space.
+		#[arg(long)]
+		space: u64,
+		/// The account (SS58).
+		#[arg(long)]
+		to: String,
+		/// `read` or `write`.
+		#[arg(long)]
+		access: String,
+	},
+	/// Store an entry: text (embedded for recall) or, with --file, opaque bytes.
+	Remember {
+		/// The space.
+		#[arg(long)]
+		space: u64,
+		/// The text to remember.
+		text: Option<String>,
+		/// A file of opaque bytes (e.g. encrypted) to remember instead; never embedded.
+		#[arg(long, conflicts_with = "text")]
+		file: Option<PathBuf>,
+		/// Wait until the entry's embedding is attached.
+		#[arg(long)]
+		wait: bool,
+	},
+	/// Recall the entries closest to a question; the chain's ranking is recomputed locally.
+	Recall {
+		/// The space.
+		#[arg(long)]
+		space: u64,
+		/// The question.
+		question: String,
+		/// How many entries.
+		#[arg(short, long, default_value_t = 3)]
+		k: u32,
+	},
+	/// List a space's entries.
+	List {
+		/// The space.
+		#[arg(long)]
+		space: u64,
+	},
+	/// Remove an entry and release its deposit.
+	Forget {
+		/// The space.
+		#[arg(long)]
+		space: u64,
+		/// The entry.
+		#[arg(long)]
+		entry: u64,
+	},
+	/// Write a space's entries with Merkle proofs against its root at the finalized block.
+	Export {
+		/// The space.
+		#[arg(long)]
+		space: u64,
+		/// The file to write; standard output without it.
+		#[arg(long)]
+		out: Option<PathBuf>,
+	},
+	/// Check an export's proofs and store its entries in a new space owned by the signer.
+	Import {
+		/// The export file.
+		file: PathBuf,
+		/// The new space's embedding model. Default: the exported space's.
+		#[arg(long)]
+		model: Option<String>,
 	},
 }
 

@@ -342,7 +342,11 @@ pub fn describe(artifact: &[u8]) -> Result<(Vec<DeclaredTensor>, Vec<DeclaredTen
 				.unwrap_or_default(),
 		}
 	};
-	if proto.metadata_props.iter().any(|entry| entry.key == crate::text::TOKENIZER_METADATA_KEY) {
+	if proto
+		.metadata_props
+		.iter()
+		.any(|entry| entry.key == crate::text::TOKENIZER_METADATA_KEY)
+	{
 		let text = DeclaredTensor {
 			name: verity_primitives::TEXT_INPUT.to_string(),
 			dtype: Some(verity_primitives::DType::U8),

@@ -7,6 +7,7 @@
 //! `token_type_ids` (`i64`, shape `[1, tokens]`).
 
 use tokenizers::Tokenizer;
+use tract_onnx::prelude::Framework;
 use verity_primitives::{DType, Tensor, TensorMap, TEXT_INPUT};
 
 /// The ONNX metadata key under which a text model stores its `tokenizer.json`.

@@ -6,7 +6,9 @@ use sp_api::ProvideRuntimeApi;
 use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 use std::sync::Arc;
-use verity_rpc::{Inference, InferenceApi, InferenceRpcApiServer};
+use verity_rpc::{
+	Inference, InferenceApi, InferenceRpcApiServer, Memory, MemoryApi, MemoryRpcApiServer,
+};
 use verity_runtime::{opaque::Block, AccountId, Balance, BlockNumber, Nonce};
 
 /// What the RPC methods need.
@@ -32,6 +34,7 @@ where
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>
 		+ pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>
 		+ InferenceApi<Block, AccountId, Balance, BlockNumber>
+		+ MemoryApi<Block, AccountId, Balance, BlockNumber>
 		+ BlockBuilder<Block>,
 	P: TransactionPool + 'static,
 {
@@ -42,6 +45,7 @@ where
 	let mut module = RpcModule::new(());
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
-	module.merge(Inference::new(client).into_rpc())?;
+	module.merge(Inference::new(client.clone()).into_rpc())?;
+	module.merge(Memory::new(client).into_rpc())?;
 	Ok(module)
 }

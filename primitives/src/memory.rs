@@ -53,12 +53,15 @@ pub fn entry_leaf(entry: EntryId, kind: ContentKind, content_hash: &H256) -> H25
 /// A space's commitment: the binary Merkle root (blake2-256) over its entries' leaves, in entry-id
 /// order; all zeroes for an empty space.
 pub fn space_root(leaves: impl IntoIterator<Item = H256>) -> H256 {
-	binary_merkle_tree::merkle_root_raw::<sp_core::Blake2Hasher, _>(leaves)
+	binary_merkle_tree::merkle_root_raw::<sp_runtime::traits::BlakeTwo256, _>(leaves)
 }
 
 /// A proof that the leaf at `index` of `leaves` is under [`space_root`] of `leaves`.
 pub fn space_proof(leaves: &[H256], index: u32) -> binary_merkle_tree::MerkleProof<H256, H256> {
-	binary_merkle_tree::merkle_proof_raw::<sp_core::Blake2Hasher, _>(leaves.iter().copied(), index)
+	binary_merkle_tree::merkle_proof_raw::<sp_runtime::traits::BlakeTwo256, _>(
+		leaves.iter().copied(),
+		index,
+	)
 }
 
 /// Whether `proof` shows that `leaf` is leaf `index` of `leaf_count` under `root`.
@@ -69,7 +72,7 @@ pub fn verify_space_proof(
 	index: u32,
 	leaf: H256,
 ) -> bool {
-	binary_merkle_tree::verify_proof::<sp_core::Blake2Hasher, _, _>(
+	binary_merkle_tree::verify_proof::<sp_runtime::traits::BlakeTwo256, _, _>(
 		root,
 		proof.iter().copied(),
 		leaf_count,
@@ -120,11 +123,11 @@ mod tests {
 	fn ranking_is_by_score_then_lower_id() {
 		let a = [1i8, 2, 3];
 		let entries: Vec<(EntryId, Vec<i8>)> = vec![
-			(7, vec![1, 2, 3]),   // 14
-			(3, vec![0, 0, 1]),   // 3
-			(5, vec![3, 2, 1]),   // 10
-			(4, vec![1, 2, 3]),   // 14, lower id than 7
-			(9, vec![1, 1]),      // other dimension: left out
+			(7, vec![1, 2, 3]),    // 14
+			(3, vec![0, 0, 1]),    // 3
+			(5, vec![3, 2, 1]),    // 10
+			(4, vec![1, 2, 3]),    // 14, lower id than 7
+			(9, vec![1, 1]),       // other dimension: left out
 			(2, vec![-1, -1, -1]), // -6
 		];
 		let iter = || entries.iter().map(|(id, e)| (*id, e.as_slice()));
@@ -144,8 +147,9 @@ mod tests {
 
 	#[test]
 	fn proofs_verify_against_the_root_and_nothing_else() {
-		let leaves: Vec<H256> =
-			(0..5u64).map(|i| entry_leaf(i, ContentKind::Text, &H256::repeat_byte(i as u8))).collect();
+		let leaves: Vec<H256> = (0..5u64)
+			.map(|i| entry_leaf(i, ContentKind::Text, &H256::repeat_byte(i as u8)))
+			.collect();
 		let root = space_root(leaves.iter().copied());
 		assert_eq!(space_root([]), H256::zero());
 		for index in 0..5u32 {

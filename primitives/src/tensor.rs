@@ -85,7 +85,9 @@ impl TensorMap {
 				if tensor.name == TEXT_INPUT.as_bytes()
 					&& tensor.dtype == DType::U8
 					&& tensor.shape.len() == 1 =>
-				Some(&tensor.data),
+			{
+				Some(&tensor.data)
+			},
 			_ => None,
 		}
 	}

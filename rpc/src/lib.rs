@@ -1,4 +1,5 @@
-//! `inference_*` RPC methods: the inference protocol's runtime API over JSON-RPC.
+//! `inference_*` and `memory_*` RPC methods: the runtime APIs of the inference protocol and agent
+//! memory over JSON-RPC.
 //!
 //! Every method takes an optional block hash and reads at the best block without one.
 
@@ -19,7 +20,10 @@ use sp_runtime::traits::Block as BlockT;
 use std::{marker::PhantomData, sync::Arc};
 use verity_primitives::{ExecutorPublic, ModelId, ModelInfo, RequestId};
 
+pub use memory::{Memory, MemoryApi, MemoryRpcApiServer};
 pub use pallet_inference::runtime_api::InferenceApi;
+
+pub mod memory;
 
 /// The JSON-RPC error code of a failed runtime API call.
 const RUNTIME_ERROR: i32 = 1;

@@ -3,7 +3,7 @@
 use crate::opaque::SessionKeys;
 use crate::{
 	AccountId, Aura, Balance, Block, BlockNumber, Executive, Grandpa, Inference, InherentDataExt,
-	Nonce, Runtime, RuntimeCall, RuntimeGenesisConfig, System, TransactionPayment, VERSION,
+	Memory, Nonce, Runtime, RuntimeCall, RuntimeGenesisConfig, System, TransactionPayment, VERSION,
 };
 use alloc::vec::Vec;
 use frame_support::{
@@ -232,6 +232,28 @@ impl_runtime_apis! {
 
 		fn genesis_hash() -> sp_core::H256 {
 			Inference::genesis_hash()
+		}
+	}
+
+	impl pallet_memory::runtime_api::MemoryApi<Block, AccountId, Balance, BlockNumber> for Runtime {
+		fn space(
+			space: verity_primitives::SpaceId,
+		) -> Option<pallet_memory::runtime_api::SpaceView<AccountId, Balance>> {
+			Memory::space_view(space)
+		}
+
+		fn entries(
+			space: verity_primitives::SpaceId,
+		) -> Vec<pallet_memory::runtime_api::EntryView<AccountId, Balance, BlockNumber>> {
+			Memory::entry_views(space)
+		}
+
+		fn recall(
+			space: verity_primitives::SpaceId,
+			query_request: verity_primitives::RequestId,
+			k: u32,
+		) -> Result<Vec<(verity_primitives::EntryId, verity_primitives::Score)>, pallet_memory::RecallError> {
+			Memory::recall_by_request(space, query_request, k)
 		}
 	}
 

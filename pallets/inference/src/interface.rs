@@ -29,17 +29,17 @@ pub enum RequestOutcome {
 pub trait InferenceProvider<AccountId> {
 	/// Open an ordinary request for `model_id` on `input`, paid by `payer`; the same checks and
 	/// errors as `request_inference`.
-	fn request(payer: &AccountId, model_id: ModelId, input: Vec<u8>)
-		-> Result<RequestId, DispatchError>;
+	fn request(
+		payer: &AccountId,
+		model_id: ModelId,
+		input: Vec<u8>,
+	) -> Result<RequestId, DispatchError>;
 
 	/// Where request `request_id` stands.
 	fn outcome(request_id: RequestId) -> RequestOutcome;
 
 	/// Whether `model_id` is registered and active.
 	fn is_active_model(model_id: &ModelId) -> bool;
-
-	/// The weight of [`Self::request`] with `input_len` bytes of input.
-	fn request_weight(input_len: u32) -> Weight;
 }
 
 /// Told when an ordinary request is finalized.
@@ -71,13 +71,14 @@ impl<T: Config> InferenceProvider<AccountIdOf<T>> for Pallet<T> {
 	fn outcome(request_id: RequestId) -> RequestOutcome {
 		let Some(request) = Requests::<T>::get(request_id) else { return RequestOutcome::Unknown };
 		match (&request.kind, &request.status) {
-			(RequestKind::Inference, RequestStatus::Finalized { .. }) => match request
-				.agreed_output()
-			{
-				Some(output) => {
-					RequestOutcome::Finalized { model_id: request.model_id, output: output.to_vec() }
-				},
-				None => RequestOutcome::Failed,
+			(RequestKind::Inference, RequestStatus::Finalized { .. }) => {
+				match request.agreed_output() {
+					Some(output) => RequestOutcome::Finalized {
+						model_id: request.model_id,
+						output: output.to_vec(),
+					},
+					None => RequestOutcome::Failed,
+				}
 			},
 			(_, RequestStatus::Expired | RequestStatus::Unassignable) => RequestOutcome::Failed,
 			(RequestKind::Inference, _) => RequestOutcome::Open,
@@ -88,9 +89,5 @@ impl<T: Config> InferenceProvider<AccountIdOf<T>> for Pallet<T> {
 
 	fn is_active_model(model_id: &ModelId) -> bool {
 		Models::<T>::get(model_id).is_some_and(|model| model.status == ModelStatus::Active)
-	}
-
-	fn request_weight(input_len: u32) -> Weight {
-		<T::WeightInfo as crate::WeightInfo>::request_inference(input_len)
 	}
 }

@@ -3,7 +3,6 @@
 use crate::{
 	AccountIdOf, Config, EmbeddingRequests, EmbeddingState, Embeddings, Entries, Entry,
 	EntryContent, Error, Event, HoldReason, Leaves, Pallet, SpaceInfo, Spaces, WeightInfo,
-	TEXT_INPUT_OVERHEAD,
 };
 use codec::Encode;
 use frame_support::{ensure, traits::Get, weights::Weight};
@@ -23,8 +22,7 @@ impl<T: Config> Pallet<T> {
 	) -> Result<u32, DispatchError> {
 		let mut info = Self::writable_space(&author, space)?;
 		ensure!(!content.is_empty(), Error::<T>::EmptyContent);
-		let content: EntryContent<T> =
-			content.try_into().map_err(|_| Error::<T>::EntryTooLarge)?;
+		let content: EntryContent<T> = content.try_into().map_err(|_| Error::<T>::EntryTooLarge)?;
 		if kind == ContentKind::Text {
 			ensure!(core::str::from_utf8(&content).is_ok(), Error::<T>::NotUtf8);
 		}
@@ -120,7 +118,8 @@ impl<T: Config> Pallet<T> {
 			EmbeddingState::Failed { .. } => true,
 			EmbeddingState::Pending { request } => matches!(
 				T::Inference::outcome(request),
-				pallet_inference::RequestOutcome::Failed | pallet_inference::RequestOutcome::Unknown
+				pallet_inference::RequestOutcome::Failed
+					| pallet_inference::RequestOutcome::Unknown
 			),
 			EmbeddingState::Ready { .. } | EmbeddingState::NotEmbedded => false,
 		};
@@ -150,12 +149,9 @@ impl<T: Config> Pallet<T> {
 		T::DepositPerByte::get().saturating_mul(bytes.saturated_into())
 	}
 
-	/// The weight of `remember` with `length` bytes into a space that then holds `entries`,
-	/// including the embedding request.
+	/// The weight of `remember` with `length` bytes into a space that then holds `entries`;
+	/// the benchmark measures text, embedding request included.
 	pub fn remember_weight(length: u32, entries: u32) -> Weight {
-		let length = length.min(T::MaxEntryLen::get());
-		T::WeightInfo::remember(length, entries)
-			.saturating_add(T::Inference::request_weight(length.saturating_add(TEXT_INPUT_OVERHEAD)))
-			.saturating_add(T::DbWeight::get().writes(1))
+		T::WeightInfo::remember(length.min(T::MaxEntryLen::get()), entries)
 	}
 }

@@ -2,7 +2,7 @@
 
 use crate::{
 	AccountIdOf, Config, Embedding, Embeddings, Error, Event, Pallet, RecallMatches, RecallQuery,
-	SpaceInfo, Spaces, WeightInfo, TEXT_INPUT_OVERHEAD,
+	SpaceInfo, Spaces, WeightInfo,
 };
 use codec::Encode;
 use frame_support::{ensure, traits::Get, weights::Weight};
@@ -107,9 +107,7 @@ impl<T: Config> Pallet<T> {
 	/// The weight of `recall` with `query` over a space of `entries` entries.
 	pub fn recall_weight(query: &RecallQuery<T>, entries: u32) -> Weight {
 		match query {
-			RecallQuery::Text(text) => T::WeightInfo::recall_text().saturating_add(
-				T::Inference::request_weight((text.len() as u32).saturating_add(TEXT_INPUT_OVERHEAD)),
-			),
+			RecallQuery::Text(_) => T::WeightInfo::recall_text(),
 			RecallQuery::Request(_) => T::WeightInfo::recall(entries),
 		}
 	}

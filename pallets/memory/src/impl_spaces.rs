@@ -6,11 +6,7 @@ use crate::{
 };
 use frame_support::{
 	ensure,
-	traits::{
-		fungible::MutateHold,
-		tokens::Precision,
-		Get,
-	},
+	traits::{fungible::MutateHold, tokens::Precision, Get},
 };
 use pallet_inference::InferenceProvider;
 use sp_core::H256;
@@ -83,7 +79,10 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Delete an empty space; returns how many grants were removed with it.
-	pub(crate) fn do_delete_space(owner: AccountIdOf<T>, space: SpaceId) -> Result<u32, DispatchError> {
+	pub(crate) fn do_delete_space(
+		owner: AccountIdOf<T>,
+		space: SpaceId,
+	) -> Result<u32, DispatchError> {
 		let info = Self::owned_space(&owner, space)?;
 		ensure!(info.entries == 0, Error::<T>::SpaceNotEmpty);
 		let removed = Grants::<T>::clear_prefix(space, info.grants.saturating_add(1), None);

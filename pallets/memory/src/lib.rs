@@ -89,6 +89,10 @@ pub mod pallet {
 
 		/// Weights of this pallet's calls, generated from its benchmarks.
 		type WeightInfo: WeightInfo;
+
+		/// Sets up what the benchmarks need from the inference protocol.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: crate::BenchmarkHelper;
 	}
 
 	/// Why the pallet holds funds.
@@ -442,9 +446,7 @@ pub mod pallet {
 		/// Errors: `UnknownSpace`, `UnknownEntry`, `NoWriteAccess`, `EmbeddingNotRetryable`,
 		/// and the inference protocol's request errors.
 		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::retry_embedding().saturating_add(
-			T::Inference::request_weight(T::MaxEntryLen::get().saturating_add(crate::TEXT_INPUT_OVERHEAD))
-		))]
+		#[pallet::weight(T::WeightInfo::retry_embedding())]
 		pub fn retry_embedding(
 			origin: OriginFor<T>,
 			space: SpaceId,
@@ -471,5 +473,14 @@ pub mod pallet {
 	}
 }
 
-/// Bytes a text input's tensor encoding adds to the text: the tensor map's framing.
-pub const TEXT_INPUT_OVERHEAD: u32 = 32;
+/// What the benchmarks need from the runtime's inference protocol.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper {
+	/// An active embedding model with enough live executors to take requests.
+	fn embedding_model() -> verity_primitives::ModelId;
+	/// A finalized ordinary request of `model_id` whose agreed output is `output`.
+	fn finalized_request(
+		model_id: verity_primitives::ModelId,
+		output: alloc::vec::Vec<u8>,
+	) -> verity_primitives::RequestId;
+}

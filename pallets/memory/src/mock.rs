@@ -3,7 +3,7 @@
 use crate as pallet_memory;
 use codec::Encode;
 use core::cell::RefCell;
-use frame_support::{derive_impl, parameter_types, weights::Weight};
+use frame_support::{derive_impl, parameter_types};
 use pallet_inference::{InferenceProvider, OnRequestFinalized, RequestOutcome};
 use sp_core::H256;
 use sp_runtime::{BuildStorage, DispatchError};
@@ -124,10 +124,6 @@ impl InferenceProvider<AccountId> for ScriptedInference {
 	fn is_active_model(model_id: &ModelId) -> bool {
 		*model_id == EMBEDDER || *model_id == OTHER_MODEL
 	}
-
-	fn request_weight(input_len: u32) -> Weight {
-		Weight::from_parts(1_000 * u64::from(input_len), 0)
-	}
 }
 
 /// The request the scripted protocol got with id `request_id`.
@@ -154,7 +150,9 @@ pub fn finalize(request_id: RequestId, output: Vec<u8>) {
 
 /// Let `request_id` expire without an output.
 pub fn fail(request_id: RequestId) {
-	REQUESTS.with(|requests| requests.borrow_mut()[request_id as usize].outcome = RequestOutcome::Failed);
+	REQUESTS.with(|requests| {
+		requests.borrow_mut()[request_id as usize].outcome = RequestOutcome::Failed
+	});
 }
 
 /// An embedding model's canonical output holding `values`.
@@ -186,13 +184,37 @@ impl pallet_memory::Config for Test {
 	type MaxRecall = frame_support::traits::ConstU32<3>;
 	type MaxQueryLen = frame_support::traits::ConstU32<32>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = ScriptedInference;
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper for ScriptedInference {
+	fn embedding_model() -> ModelId {
+		EMBEDDER
+	}
+
+	fn finalized_request(model_id: ModelId, output: Vec<u8>) -> RequestId {
+		let request = ScriptedInference::request(&OWNER, model_id, Vec::new()).expect("accepted");
+		REQUESTS.with(|requests| {
+			requests.borrow_mut()[request as usize].outcome =
+				RequestOutcome::Finalized { model_id, output }
+		});
+		request
+	}
 }
 
 /// Test externalities with funded accounts; `do_try_state` runs after the test body.
 pub fn new_test_ext() -> sp_io::TestExternalities {
 	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
 	pallet_balances::GenesisConfig::<Test> {
-		balances: vec![(OWNER, 10_000), (WRITER, 10_000), (READER, 10_000), (STRANGER, 10_000), (PAUPER, 1)],
+		balances: vec![
+			(OWNER, 10_000),
+			(WRITER, 10_000),
+			(READER, 10_000),
+			(STRANGER, 10_000),
+			(PAUPER, 1),
+		],
 		..Default::default()
 	}
 	.assimilate_storage(&mut storage)

@@ -1,8 +1,8 @@
 //! The pallet's invariants, checked after every unit test and by `try-runtime`.
 
 use crate::{
-	AccountIdOf, BalanceOf, Config, EmbeddingRequests, EmbeddingState, Embeddings, Entries,
-	Grants, HoldReason, Leaves, Pallet, Spaces,
+	AccountIdOf, BalanceOf, Config, EmbeddingRequests, EmbeddingState, Embeddings, Entries, Grants,
+	HoldReason, Leaves, Pallet, Spaces,
 };
 use alloc::collections::btree_map::BTreeMap;
 use frame_support::{ensure, traits::fungible::InspectHold};
@@ -48,7 +48,9 @@ impl<T: Config> Pallet<T> {
 					.saturating_accrue(stored.content.len() as u64);
 				let embedded = Embeddings::<T>::contains_key(space, entry);
 				match stored.embedding {
-					EmbeddingState::Ready { .. } => ensure!(embedded, "a ready entry has no embedding"),
+					EmbeddingState::Ready { .. } => {
+						ensure!(embedded, "a ready entry has no embedding")
+					},
 					EmbeddingState::Pending { request } => {
 						ensure!(!embedded, "a pending entry has an embedding");
 						ensure!(

@@ -27,7 +27,8 @@ pub type Embedding<T> = BoundedVec<i8, <T as Config>::MaxEmbeddingLen>;
 pub type SpaceLeaves<T> = BoundedVec<(EntryId, H256), <T as Config>::MaxEntriesPerSpace>;
 
 /// A recall's result: `(entry, score)`, best first.
-pub type RecallMatches<T> = BoundedVec<(EntryId, verity_primitives::Score), <T as Config>::MaxRecall>;
+pub type RecallMatches<T> =
+	BoundedVec<(EntryId, verity_primitives::Score), <T as Config>::MaxRecall>;
 
 /// What an account other than the owner may do in a space.
 #[derive(

@@ -68,6 +68,7 @@ impl pallet_inference::Config for Runtime {
 	type ChallengePeriod = ChallengePeriod;
 	type MinChallengeBond = MinChallengeBond;
 	type AuditProbability = AuditProbability;
+	type OnFinalized = crate::Memory;
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 }
 

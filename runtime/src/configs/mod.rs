@@ -2,9 +2,11 @@
 
 mod governance;
 mod inference;
+mod memory;
 
 pub use governance::*;
 pub use inference::*;
+pub use memory::*;
 
 use crate::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,

@@ -6,7 +6,9 @@ use crate::{
 };
 use frame_support::{assert_noop, traits::fungible::InspectHold};
 use pallet_inference::RequestOutcome;
-use verity_primitives::{content_hash, entry_leaf, space_proof, space_root, verify_space_proof, TensorMap};
+use verity_primitives::{
+	content_hash, entry_leaf, space_proof, space_root, verify_space_proof, TensorMap,
+};
 
 fn entry_deposit(who: AccountId) -> Balance {
 	Balances::balance_on_hold(&HoldReason::EntryDeposit.into(), &who)
@@ -89,7 +91,10 @@ fn remember_errors() {
 		let remember = |who, space, content: Vec<u8>, kind| {
 			Memory::remember(RuntimeOrigin::signed(who), space, content, kind)
 		};
-		assert_noop!(remember(OWNER, 9, b"x".to_vec(), ContentKind::Text), Error::<Test>::UnknownSpace);
+		assert_noop!(
+			remember(OWNER, 9, b"x".to_vec(), ContentKind::Text),
+			Error::<Test>::UnknownSpace
+		);
 		assert_noop!(
 			remember(READER, space, b"x".to_vec(), ContentKind::Text),
 			Error::<Test>::NoWriteAccess
@@ -98,7 +103,10 @@ fn remember_errors() {
 			remember(STRANGER, space, b"x".to_vec(), ContentKind::Text),
 			Error::<Test>::NoWriteAccess
 		);
-		assert_noop!(remember(OWNER, space, vec![], ContentKind::Bytes), Error::<Test>::EmptyContent);
+		assert_noop!(
+			remember(OWNER, space, vec![], ContentKind::Bytes),
+			Error::<Test>::EmptyContent
+		);
 		assert_noop!(
 			remember(OWNER, space, vec![b'a'; 65], ContentKind::Text),
 			Error::<Test>::EntryTooLarge
@@ -116,7 +124,10 @@ fn remember_errors() {
 		for text in ["a", "b", "c", "d"] {
 			remember_text(OWNER, space, text);
 		}
-		assert_noop!(remember(OWNER, space, b"e".to_vec(), ContentKind::Text), Error::<Test>::SpaceFull);
+		assert_noop!(
+			remember(OWNER, space, b"e".to_vec(), ContentKind::Text),
+			Error::<Test>::SpaceFull
+		);
 	});
 }
 
@@ -126,7 +137,12 @@ fn a_refused_embedding_request_stores_and_holds_nothing() {
 		let space = space_with_grants();
 		refuse_requests();
 		assert_noop!(
-			Memory::remember(RuntimeOrigin::signed(WRITER), space, b"x".to_vec(), ContentKind::Text),
+			Memory::remember(
+				RuntimeOrigin::signed(WRITER),
+				space,
+				b"x".to_vec(),
+				ContentKind::Text
+			),
 			sp_runtime::DispatchError::Other("no executors")
 		);
 	});
@@ -159,8 +175,14 @@ fn forget_errors() {
 	run_test(|| {
 		let space = space_with_grants();
 		let (entry, _) = remember_text(OWNER, space, "kept");
-		assert_noop!(Memory::forget(RuntimeOrigin::signed(OWNER), 9, entry), Error::<Test>::UnknownSpace);
-		assert_noop!(Memory::forget(RuntimeOrigin::signed(OWNER), space, 7), Error::<Test>::UnknownEntry);
+		assert_noop!(
+			Memory::forget(RuntimeOrigin::signed(OWNER), 9, entry),
+			Error::<Test>::UnknownSpace
+		);
+		assert_noop!(
+			Memory::forget(RuntimeOrigin::signed(OWNER), space, 7),
+			Error::<Test>::UnknownEntry
+		);
 		assert_noop!(
 			Memory::forget(RuntimeOrigin::signed(READER), space, entry),
 			Error::<Test>::NoWriteAccess

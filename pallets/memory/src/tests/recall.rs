@@ -22,7 +22,8 @@ fn space_with_embedded_entries() -> SpaceId {
 fn query_request(model: sp_core::H256, embedding: &[i8]) -> u64 {
 	use pallet_inference::InferenceProvider;
 	let request =
-		ScriptedInference::request(&READER, model, TensorMap::text(b"q").encode_canonical()).unwrap();
+		ScriptedInference::request(&READER, model, TensorMap::text(b"q").encode_canonical())
+			.unwrap();
 	finalize(request, embedding_output(embedding));
 	request
 }
@@ -91,19 +92,30 @@ fn recall_errors() {
 	run_test(|| {
 		let space = space_with_embedded_entries();
 		let query = query_request(EMBEDDER, &[1, 0, 0]);
-		let recall = |who, space, query, k| {
-			Memory::recall(RuntimeOrigin::signed(who), space, query, k)
-		};
-		assert_noop!(recall(READER, 9, RecallQuery::Request(query), 1), Error::<Test>::UnknownSpace);
+		let recall =
+			|who, space, query, k| Memory::recall(RuntimeOrigin::signed(who), space, query, k);
+		assert_noop!(
+			recall(READER, 9, RecallQuery::Request(query), 1),
+			Error::<Test>::UnknownSpace
+		);
 		assert_noop!(
 			recall(STRANGER, space, RecallQuery::Request(query), 1),
 			Error::<Test>::NoReadAccess
 		);
-		assert_noop!(recall(READER, space, RecallQuery::Request(query), 0), Error::<Test>::InvalidK);
-		assert_noop!(recall(READER, space, RecallQuery::Request(query), 4), Error::<Test>::InvalidK);
+		assert_noop!(
+			recall(READER, space, RecallQuery::Request(query), 0),
+			Error::<Test>::InvalidK
+		);
+		assert_noop!(
+			recall(READER, space, RecallQuery::Request(query), 4),
+			Error::<Test>::InvalidK
+		);
 		let not_utf8 = RecallQuery::Text(vec![0xff].try_into().unwrap());
 		assert_noop!(recall(READER, space, not_utf8, 1), Error::<Test>::NotUtf8);
-		assert_noop!(recall(READER, space, RecallQuery::Request(99), 1), Error::<Test>::UnknownQuery);
+		assert_noop!(
+			recall(READER, space, RecallQuery::Request(99), 1),
+			Error::<Test>::UnknownQuery
+		);
 
 		use pallet_inference::InferenceProvider;
 		let open = ScriptedInference::request(&READER, EMBEDDER, vec![]).unwrap();
@@ -112,7 +124,10 @@ fn recall_errors() {
 			Error::<Test>::EmbeddingNotReady
 		);
 		fail(open);
-		assert_noop!(recall(READER, space, RecallQuery::Request(open), 1), Error::<Test>::UnknownQuery);
+		assert_noop!(
+			recall(READER, space, RecallQuery::Request(open), 1),
+			Error::<Test>::UnknownQuery
+		);
 
 		let other = query_request(OTHER_MODEL, &[1, 0, 0]);
 		assert_noop!(

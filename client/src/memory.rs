@@ -1,0 +1,541 @@
+//! `verity memory …`: agent memory spaces, recall re-checked locally, export with Merkle proofs
+//! and import into a new space.
+
+use crate::{
+	chain::{from_hex, Chain},
+	commands::{parse_id, pretty, wait_for_result, Output},
+	CliError, MemoryCommand,
+};
+use serde_json::{json, Value};
+use std::{path::Path, time::Duration};
+use subxt::{dynamic, dynamic::Value as Dyn, rpcs::rpc_params};
+use subxt_signer::sr25519::Keypair;
+use verity_primitives::{
+	content_hash, entry_leaf, rank, space_proof, verify_space_proof, ContentKind, TensorMap,
+	EMBEDDING_OUTPUT,
+};
+
+/// The name the demo embedding model is registered under; `memory create` defaults to it.
+const DEFAULT_EMBEDDING_MODEL: &str = "all-minilm-l6-v2";
+/// How long `remember --wait` waits for an embedding.
+const EMBEDDING_WAIT: Duration = Duration::from_secs(300);
+
+/// Run one `verity memory` command.
+pub async fn run(
+	chain: &Chain,
+	suri: Option<&str>,
+	out: &Output,
+	command: MemoryCommand,
+) -> Result<(), CliError> {
+	match command {
+		MemoryCommand::Create { model } => {
+			let signer = chain.signer(suri).await?;
+			let model = match model {
+				Some(model) => parse_id(&model)?,
+				None => default_model(chain).await?,
+			};
+			let space = create_space(chain, &signer, model, out).await?;
+			let report = json!({ "space": space, "embedding_model": format!("{model:#x}") });
+			out.print(&report, || format!("created space {space} (embeddings: {model:#x})"));
+		},
+		MemoryCommand::Grant { space, to, access } => {
+			let signer = chain.signer(suri).await?;
+			let who = account_bytes(&to)?;
+			let access = match access.as_str() {
+				"read" => "Read",
+				"write" => "Write",
+				other => {
+					return Err(CliError::new(format!("--access is read or write, not {other:?}")))
+				},
+			};
+			let call = dynamic::transaction(
+				"Memory",
+				"grant",
+				(space, who, Dyn::unnamed_variant(access, Vec::<Dyn>::new())),
+			);
+			chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
+			let report = json!({ "space": space, "account": to, "access": access });
+			out.print(&report, || format!("{to} now has {access} access to space {space}"));
+		},
+		MemoryCommand::Remember { space, text, file, wait } => {
+			let signer = chain.signer(suri).await?;
+			let (content, kind) = match (text, file) {
+				(Some(text), None) => (text.into_bytes(), ContentKind::Text),
+				(None, Some(file)) => (read_file(&file)?, ContentKind::Bytes),
+				_ => {
+					return Err(CliError::new(
+						"say what to remember: a text, or --file with opaque bytes",
+					))
+				},
+			};
+			ensure_space(chain, space).await?;
+			let (entry, request) = remember(chain, &signer, space, &content, kind, out).await?;
+			if wait {
+				if let Some(request) = request {
+					wait_for_embedding(chain, space, entry, request, out).await?;
+				}
+			}
+			let report = json!({ "space": space, "entry": entry, "embedding_request": request });
+			out.print(&report, || match request {
+				Some(request) => format!(
+					"remembered entry {entry} in space {space} (embedding request {request})"
+				),
+				None => format!("remembered entry {entry} in space {space} (opaque, not embedded)"),
+			});
+		},
+		MemoryCommand::Recall { space, question, k } => {
+			let signer = chain.signer(suri).await?;
+			ensure_space(chain, space).await?;
+			let report = recall(chain, &signer, space, &question, k, out).await?;
+			out.print(&report, || {
+				let mut lines: Vec<String> = report["matches"]
+					.as_array()
+					.into_iter()
+					.flatten()
+					.enumerate()
+					.map(|(rank, m)| {
+						format!(
+							"{}. entry {} score {}: {}",
+							rank + 1,
+							m["entry"],
+							m["score"],
+							m["text"].as_str().unwrap_or("(opaque)")
+						)
+					})
+					.collect();
+				lines.push(format!(
+					"ranking re-checked locally over {} embedded entries: identical",
+					report["ranked_entries"]
+				));
+				lines.join("\n")
+			});
+		},
+		MemoryCommand::List { space } => {
+			let info = ensure_space(chain, space).await?;
+			let entries = entries(chain, space, None).await?;
+			let listed: Vec<Value> = entries.iter().map(readable_entry).collect();
+			let report = json!({ "space": info, "entries": listed });
+			out.print(&report, || {
+				let mut lines = vec![format!(
+					"space {space}: {} entries, root {}",
+					info["entries"],
+					info["root"].as_str().unwrap_or("?")
+				)];
+				for entry in &listed {
+					lines.push(format!(
+						"  {}  [{}]  {}",
+						entry["entry"],
+						entry["embedding"],
+						entry["text"].as_str().unwrap_or("(opaque bytes)")
+					));
+				}
+				lines.join("\n")
+			});
+		},
+		MemoryCommand::Forget { space, entry } => {
+			let signer = chain.signer(suri).await?;
+			ensure_space(chain, space).await?;
+			let call = dynamic::transaction("Memory", "forget", (space, entry));
+			chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
+			let report = json!({ "space": space, "forgotten": entry });
+			out.print(&report, || format!("forgot entry {entry} of space {space}"));
+		},
+		MemoryCommand::Export { space, out: path } => {
+			let export = export(chain, space).await?;
+			let text = pretty(&export);
+			match path {
+				Some(path) => {
+					std::fs::write(&path, &text).map_err(|error| {
+						CliError::new(format!("cannot write {}: {error}", path.display()))
+					})?;
+					let report = json!({ "space": space, "file": path, "entries": export["entries"].as_array().map_or(0, Vec::len) });
+					out.print(&report, || {
+						format!(
+							"exported space {space} ({} entries, every proof checked) to {}",
+							report["entries"],
+							path.display()
+						)
+					});
+				},
+				None => println!("{text}"),
+			}
+		},
+		MemoryCommand::Import { file, model } => {
+			let signer = chain.signer(suri).await?;
+			let export: Value = serde_json::from_slice(&read_file(&file)?).map_err(|error| {
+				CliError::new(format!("{} is not an export: {error}", file.display()))
+			})?;
+			let entries = check_export(chain, &export).await?;
+			let model = match model {
+				Some(model) => parse_id(&model)?,
+				None => parse_id(export["embedding_model"].as_str().unwrap_or_default())?,
+			};
+			let space = create_space(chain, &signer, model, out).await?;
+			let mut imported = Vec::new();
+			for (content, kind) in &entries {
+				let (entry, request) = remember(chain, &signer, space, content, *kind, out).await?;
+				imported.push(json!({ "entry": entry, "embedding_request": request }));
+			}
+			let report = json!({ "space": space, "from": export["space"], "entries": imported });
+			out.print(&report, || {
+				format!(
+					"checked {} proofs against root {} and imported them into space {space}",
+					entries.len(),
+					export["root"].as_str().unwrap_or("?")
+				)
+			});
+		},
+	}
+	Ok(())
+}
+
+/// The registered model called [`DEFAULT_EMBEDDING_MODEL`].
+async fn default_model(chain: &Chain) -> Result<sp_core::H256, CliError> {
+	let models = chain.call("inference_models", rpc_params![]).await?;
+	for entry in models.as_array().into_iter().flatten() {
+		let name: Vec<u8> =
+			serde_json::from_value(entry[1]["metadata"]["name"].clone()).unwrap_or_default();
+		if name == DEFAULT_EMBEDDING_MODEL.as_bytes() {
+			return parse_id(entry[0].as_str().unwrap_or_default());
+		}
+	}
+	Err(CliError::new(format!(
+		"no model called {DEFAULT_EMBEDDING_MODEL} is registered: name one with --model"
+	)))
+}
+
+async fn create_space(
+	chain: &Chain,
+	signer: &Keypair,
+	model: sp_core::H256,
+	out: &Output,
+) -> Result<u64, CliError> {
+	let call = dynamic::transaction("Memory", "create_space", (model.0,));
+	let events = chain.submit(&call, signer, |stage| out.progress(stage)).await?;
+	event_u64(&events, "SpaceCreated", 0)
+		.ok_or_else(|| CliError::new("the space was created but no SpaceCreated event was found"))
+}
+
+async fn remember(
+	chain: &Chain,
+	signer: &Keypair,
+	space: u64,
+	content: &[u8],
+	kind: ContentKind,
+	out: &Output,
+) -> Result<(u64, Option<u64>), CliError> {
+	let kind_name = match kind {
+		ContentKind::Text => "Text",
+		ContentKind::Bytes => "Bytes",
+	};
+	let call = dynamic::transaction(
+		"Memory",
+		"remember",
+		(space, content.to_vec(), Dyn::unnamed_variant(kind_name, Vec::<Dyn>::new())),
+	);
+	let events = chain.submit(&call, signer, |stage| out.progress(stage)).await?;
+	// Remembered { space, entry, author, content_hash, root, embedding_request: Option<u64> }
+	let entry = event_u64(&events, "Remembered", 8)
+		.ok_or_else(|| CliError::new("the entry was stored but no Remembered event was found"))?;
+	let request = event_field(&events, "Remembered").and_then(|bytes| {
+		let option = bytes.get(8 + 8 + 32 + 32 + 32..)?;
+		match option.first() {
+			Some(1) => {
+				option.get(1..9).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+			},
+			_ => None,
+		}
+	});
+	Ok((entry, request))
+}
+
+/// Wait until the entry's embedding is attached.
+async fn wait_for_embedding(
+	chain: &Chain,
+	space: u64,
+	entry: u64,
+	request: u64,
+	out: &Output,
+) -> Result<(), CliError> {
+	wait_for_result(chain, request, 1, out).await?;
+	let started = std::time::Instant::now();
+	loop {
+		let listed = entries(chain, space, None).await?;
+		let state = listed
+			.iter()
+			.find(|e| e["entry"] == entry)
+			.map(|e| e["embedding_state"].clone())
+			.ok_or_else(|| CliError::new(format!("entry {entry} is gone from space {space}")))?;
+		if state.get("Ready").is_some() {
+			out.progress("embedding attached");
+			return Ok(());
+		}
+		if state.get("Failed").is_some() {
+			return Err(CliError::new(format!(
+				"entry {entry}'s embedding request {request} gave no valid embedding; run retry"
+			)));
+		}
+		if started.elapsed() > EMBEDDING_WAIT {
+			return Err(CliError::new(format!(
+				"entry {entry} has no embedding after {EMBEDDING_WAIT:?}"
+			)));
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+}
+
+/// Ask the question, wait for its embedding, read the chain's ranking and recompute it here.
+async fn recall(
+	chain: &Chain,
+	signer: &Keypair,
+	space: u64,
+	question: &str,
+	k: u32,
+	out: &Output,
+) -> Result<Value, CliError> {
+	let query = Dyn::unnamed_variant("Text", [Dyn::from_bytes(question.as_bytes())]);
+	let call = dynamic::transaction("Memory", "recall", (space, query, k));
+	let events = chain.submit(&call, signer, |stage| out.progress(stage)).await?;
+	let request = event_u64(&events, "RecallRequested", 8).ok_or_else(|| {
+		CliError::new("the question was accepted but no RecallRequested event was found")
+	})?;
+	out.progress(&format!("question embedding request {request}"));
+	let finalized = wait_for_result(chain, request, 1, out).await?;
+
+	// Read everything at one block so the chain's answer and the local one see the same state.
+	let at = chain.call("chain_getBlockHash", rpc_params![]).await?;
+	let ranked = chain.call("memory_recall", rpc_params![space, request, k, at.clone()]).await?;
+	let listed = entries(chain, space, Some(at)).await?;
+	let query = embedding_of(&finalized)?;
+	let embedded: Vec<(u64, Vec<i8>)> = listed
+		.iter()
+		.filter_map(|e| {
+			let values: Vec<i8> = serde_json::from_value(e["embedding"].clone()).ok()?;
+			Some((e["entry"].as_u64()?, values))
+		})
+		.collect();
+	let local = rank(&query, embedded.iter().map(|(id, e)| (*id, e.as_slice())), k as usize);
+	let chain_ranking: Vec<(u64, i32)> = serde_json::from_value(ranked.clone())
+		.map_err(|error| CliError::new(format!("memory_recall answered {ranked}: {error}")))?;
+	if chain_ranking != local {
+		return Err(CliError {
+			message: format!(
+				"the chain's ranking {chain_ranking:?} differs from the local one {local:?}"
+			),
+			code: 2,
+		});
+	}
+	let matches: Vec<Value> = local
+		.iter()
+		.map(|(entry, score)| {
+			let text = listed
+				.iter()
+				.find(|e| e["entry"] == *entry)
+				.map(readable_entry)
+				.map(|e| e["text"].clone())
+				.unwrap_or(Value::Null);
+			json!({ "entry": entry, "score": score, "text": text })
+		})
+		.collect();
+	Ok(json!({
+		"space": space,
+		"question": question,
+		"query_request": request,
+		"matches": matches,
+		"ranked_entries": embedded.len(),
+		"rechecked": true,
+	}))
+}
+
+/// The int8 embedding in a finalized request's output.
+fn embedding_of(request: &Value) -> Result<Vec<i8>, CliError> {
+	let output = from_hex(request["output"].as_str().unwrap_or("0x"))?;
+	let map = TensorMap::decode_canonical(&output)
+		.map_err(|error| CliError::new(format!("the query output is not canonical: {error:?}")))?;
+	let tensor = map
+		.get(EMBEDDING_OUTPUT.as_bytes())
+		.ok_or_else(|| CliError::new("the query output holds no embedding"))?;
+	Ok(tensor.data.iter().map(|b| *b as i8).collect())
+}
+
+/// Every entry and its proof against the space's root at the finalized head, each proof checked.
+async fn export(chain: &Chain, space: u64) -> Result<Value, CliError> {
+	let at = chain.call("chain_getFinalizedHead", rpc_params![]).await?;
+	let info = chain.call("memory_space", rpc_params![space, at.clone()]).await?;
+	if info.is_null() {
+		return Err(CliError::new(format!("there is no space {space} at the finalized block")));
+	}
+	let listed = entries(chain, space, Some(at.clone())).await?;
+	let root = hash_of(&info["root"])?;
+	let leaves: Vec<sp_core::H256> = listed
+		.iter()
+		.map(|e| {
+			let content = from_hex(e["content"].as_str().unwrap_or("0x"))?;
+			let kind = kind_of(&e["kind"])?;
+			Ok(entry_leaf(e["entry"].as_u64().unwrap_or_default(), kind, &content_hash(&content)))
+		})
+		.collect::<Result<_, CliError>>()?;
+	let count = leaves.len() as u32;
+	let mut exported = Vec::new();
+	for (index, entry) in listed.iter().enumerate() {
+		let proof = space_proof(&leaves, index as u32);
+		if proof.root != root
+			|| !verify_space_proof(&root, &proof.proof, count, index as u32, leaves[index])
+		{
+			return Err(CliError::new(format!(
+				"entry {} does not prove against the space's root: the node's answer is inconsistent",
+				entry["entry"]
+			)));
+		}
+		let mut record = readable_entry(entry);
+		record["content"] = entry["content"].clone();
+		record["leaf"] = json!(format!("{:#x}", leaves[index]));
+		record["leaf_index"] = json!(index);
+		record["proof"] = json!(proof.proof.iter().map(|h| format!("{h:#x}")).collect::<Vec<_>>());
+		exported.push(record);
+	}
+	Ok(json!({
+		"space": space,
+		"block": at,
+		"root": format!("{root:#x}"),
+		"embedding_model": info["embedding_model"],
+		"leaf_count": count,
+		"entries": exported,
+	}))
+}
+
+/// Check every entry of an export against its root (and the root against the chain when it
+/// still has that block); return the contents in order.
+async fn check_export(
+	chain: &Chain,
+	export: &Value,
+) -> Result<Vec<(Vec<u8>, ContentKind)>, CliError> {
+	let root = hash_of(&export["root"])?;
+	let count = export["leaf_count"]
+		.as_u64()
+		.ok_or_else(|| CliError::new("the export has no leaf_count"))? as u32;
+	let mut contents = Vec::new();
+	for record in export["entries"].as_array().into_iter().flatten() {
+		let entry = record["entry"].as_u64().ok_or_else(|| CliError::new("an entry has no id"))?;
+		let content = from_hex(record["content"].as_str().unwrap_or("0x"))?;
+		let kind = kind_of(&record["kind"])?;
+		let leaf = entry_leaf(entry, kind, &content_hash(&content));
+		let proof: Vec<sp_core::H256> = record["proof"]
+			.as_array()
+			.into_iter()
+			.flatten()
+			.map(hash_of)
+			.collect::<Result<_, _>>()?;
+		let index = record["leaf_index"].as_u64().unwrap_or(u64::MAX) as u32;
+		if !verify_space_proof(&root, &proof, count, index, leaf) {
+			return Err(CliError {
+				message: format!("entry {entry} of the export does not prove against its root"),
+				code: 2,
+			});
+		}
+		contents.push((content, kind));
+	}
+	if contents.len() as u32 != count {
+		return Err(CliError::new(format!(
+			"the export lists {} entries but its tree has {count} leaves",
+			contents.len()
+		)));
+	}
+	let space = export["space"].as_u64().unwrap_or_default();
+	if let Ok(info) = chain.call("memory_space", rpc_params![space, export["block"].clone()]).await
+	{
+		if !info.is_null() && hash_of(&info["root"])? != root {
+			return Err(CliError {
+				message: format!(
+					"the export's root differs from space {space}'s root on chain at its block"
+				),
+				code: 2,
+			});
+		}
+	}
+	Ok(contents)
+}
+
+async fn ensure_space(chain: &Chain, space: u64) -> Result<Value, CliError> {
+	let info = chain.call("memory_space", rpc_params![space]).await?;
+	if info.is_null() {
+		return Err(CliError::new(format!("there is no memory space {space} on this chain")));
+	}
+	Ok(info)
+}
+
+async fn entries(chain: &Chain, space: u64, at: Option<Value>) -> Result<Vec<Value>, CliError> {
+	let listed = chain.call("memory_entries", rpc_params![space, at]).await?;
+	Ok(listed.as_array().cloned().unwrap_or_default())
+}
+
+/// An entry with its content as text where it is text.
+fn readable_entry(entry: &Value) -> Value {
+	let content = from_hex(entry["content"].as_str().unwrap_or("0x")).unwrap_or_default();
+	let text = match entry["kind"].as_str() {
+		Some("text") => json!(String::from_utf8_lossy(&content)),
+		_ => Value::Null,
+	};
+	let embedding = match &entry["embedding_state"] {
+		Value::String(state) => state.clone(),
+		Value::Object(state) => state.keys().next().cloned().unwrap_or_default(),
+		_ => String::new(),
+	};
+	json!({
+		"entry": entry["entry"],
+		"kind": entry["kind"],
+		"text": text,
+		"content_hash": entry["content_hash"],
+		"author": entry["author"],
+		"embedding": embedding,
+	})
+}
+
+fn kind_of(value: &Value) -> Result<ContentKind, CliError> {
+	serde_json::from_value(value.clone())
+		.map_err(|_| CliError::new(format!("{value} is not an entry kind (text or bytes)")))
+}
+
+fn hash_of(value: &Value) -> Result<sp_core::H256, CliError> {
+	let bytes = from_hex(value.as_str().unwrap_or_default())?;
+	if bytes.len() != 32 {
+		return Err(CliError::new(format!("{value} is not a 32-byte hash")));
+	}
+	Ok(sp_core::H256::from_slice(&bytes))
+}
+
+fn account_bytes(ss58: &str) -> Result<[u8; 32], CliError> {
+	use sp_core::crypto::Ss58Codec;
+	sp_core::crypto::AccountId32::from_ss58check(ss58)
+		.map(|account| account.into())
+		.map_err(|error| CliError::new(format!("{ss58:?} is not an SS58 account: {error:?}")))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
+	std::fs::read(path)
+		.map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))
+}
+
+/// The raw fields of the first event called `name`.
+fn event_field(
+	events: &subxt::extrinsics::ExtrinsicEvents<subxt::PolkadotConfig>,
+	name: &str,
+) -> Option<Vec<u8>> {
+	events
+		.iter()
+		.filter_map(Result::ok)
+		.find(|event| event.event_name() == name)
+		.map(|event| event.field_bytes().to_vec())
+}
+
+/// The little-endian `u64` at `offset` in the fields of the first event called `name`.
+fn event_u64(
+	events: &subxt::extrinsics::ExtrinsicEvents<subxt::PolkadotConfig>,
+	name: &str,
+	offset: usize,
+) -> Option<u64> {
+	let fields = event_field(events, name)?;
+	fields
+		.get(offset..offset + 8)
+		.map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+}
