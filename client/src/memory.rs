@@ -293,6 +293,13 @@ async fn recall(
 	k: u32,
 	out: &Output,
 ) -> Result<Value, CliError> {
+	let limit = chain_constant(chain, "MaxQueryLen").await?;
+	if question.len() as u64 > limit {
+		return Err(CliError::new(format!(
+			"the question is {} bytes; this chain takes questions of at most {limit} bytes",
+			question.len()
+		)));
+	}
 	let query = Dyn::unnamed_variant("Text", [Dyn::from_bytes(question.as_bytes())]);
 	let call = dynamic::transaction("Memory", "recall", (space, query, k));
 	let events = chain.submit(&call, signer, |stage| out.progress(stage)).await?;
@@ -454,6 +461,20 @@ async fn check_export(
 		}
 	}
 	Ok(contents)
+}
+
+/// A `u32` constant of the Memory pallet.
+async fn chain_constant(chain: &Chain, name: &str) -> Result<u64, CliError> {
+	let at = chain
+		.client
+		.at_current_block()
+		.await
+		.map_err(|error| CliError::new(format!("cannot read the chain state: {error}")))?;
+	let address = dynamic::constant::<u32>("Memory", name);
+	at.constants()
+		.entry(address)
+		.map(u64::from)
+		.map_err(|error| CliError::new(format!("the runtime has no Memory.{name}: {error}")))
 }
 
 async fn ensure_space(chain: &Chain, space: u64) -> Result<Value, CliError> {

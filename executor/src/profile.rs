@@ -80,6 +80,17 @@ impl FromStr for ExecutionProfile {
 	}
 }
 
+/// Run tract's matrix products on `threads` threads (1: on the calling thread). Outputs are the
+/// same bytes whatever the count; only latency changes.
+pub fn set_threads(threads: usize) {
+	use tract_linalg::multithread::{set_default_executor, Executor};
+	set_default_executor(if threads > 1 {
+		Executor::multithread(threads)
+	} else {
+		Executor::SingleThread
+	});
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -93,15 +104,4 @@ mod tests {
 		assert!("tract-0.21/generic".parse::<ExecutionProfile>().is_err());
 		assert!("tract-0.23/fastest".parse::<ExecutionProfile>().is_err());
 	}
-}
-
-/// Run tract's matrix products on `threads` threads (1: on the calling thread). Outputs are the
-/// same bytes whatever the count; only latency changes.
-pub fn set_threads(threads: usize) {
-	use tract_linalg::multithread::{set_default_executor, Executor};
-	set_default_executor(if threads > 1 {
-		Executor::multithread(threads)
-	} else {
-		Executor::SingleThread
-	});
 }

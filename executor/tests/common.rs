@@ -56,7 +56,7 @@ pub fn audio_window() -> Vec<u8> {
 		(0..576).map(|n| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * n as f32 / 16_000.0).sin());
 	TensorMap(vec![
 		f32_tensor("input", vec![1, 576], samples),
-		f32_tensor("state", vec![2, 1, 128], std::iter::repeat(0.0).take(256)),
+		f32_tensor("state", vec![2, 1, 128], std::iter::repeat_n(0.0, 256)),
 	])
 	.encode()
 }

@@ -116,6 +116,10 @@ fn facts_are_recalled_by_a_paraphrase_and_survive_export_and_import() {
 	assert!(refused.stderr.contains("does not prove against its root"), "{refused:?}");
 
 	// Errors say what was wrong.
+	let long_question = "why ".repeat(150);
+	let too_long = verity(&url, &["memory", "recall", "--space", &space, &long_question]);
+	assert_eq!(too_long.code, 1);
+	assert!(too_long.stderr.contains("at most 512 bytes"), "{too_long:?}");
 	let unknown = verity(&url, &["memory", "list", "--space", "999"]);
 	assert_eq!(unknown.code, 1);
 	assert!(unknown.stderr.contains("no memory space 999"), "{unknown:?}");

@@ -34,6 +34,8 @@ pub(crate) struct CheckedAttestation<T: Config> {
 impl<T: Config> Pallet<T> {
 	/// Validity of a `submit_attestation` transaction: every check of the call, then a pool
 	/// tag unique to (request, executor) so duplicates are dropped.
+	// `#[pallet::authorize]` hands over the call's arguments by reference, as declared.
+	#[allow(clippy::ptr_arg)]
 	pub(crate) fn authorize_attestation(
 		_source: TransactionSource,
 		request_id: &RequestId,

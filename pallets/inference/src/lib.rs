@@ -235,8 +235,7 @@ pub mod pallet {
 		pub models: alloc::vec::Vec<(ModelId, ModelMetadata<BalanceOf<T>>)>,
 		/// `(account, attestation key, models served, bond)` of each executor to register,
 		/// after the models.
-		pub executors:
-			alloc::vec::Vec<(T::AccountId, ExecutorPublic, alloc::vec::Vec<ModelId>, BalanceOf<T>)>,
+		pub executors: alloc::vec::Vec<GenesisExecutor<T>>,
 	}
 
 	#[pallet::genesis_build]

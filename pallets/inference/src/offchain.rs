@@ -195,7 +195,7 @@ fn to_hex(bytes: &[u8]) -> String {
 /// Bytes of `0x`-prefixed (or bare) hex.
 fn from_hex(hex: &str) -> Option<Vec<u8>> {
 	let hex = hex.strip_prefix("0x").unwrap_or(hex);
-	if hex.len() % 2 != 0 {
+	if !hex.len().is_multiple_of(2) {
 		return None;
 	}
 	let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

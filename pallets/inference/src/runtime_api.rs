@@ -217,7 +217,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Every registered model.
-	pub fn all_models() -> Vec<(ModelId, ModelInfo<BalanceOf<T>, BlockNumberFor<T>>)> {
+	pub fn all_models() -> Vec<(ModelId, crate::ModelInfoOf<T>)> {
 		Models::<T>::iter().collect()
 	}
 

@@ -23,6 +23,10 @@ pub type ModelInfoOf<T> = ModelInfo<BalanceOf<T>, BlockNumberFor<T>>;
 /// The models one executor serves.
 pub type ExecutorModels<T> = BoundedVec<ModelId, <T as Config>::MaxModelsPerExecutor>;
 
+/// An executor registered at genesis: `(account, attestation key, models served, bond)`.
+pub type GenesisExecutor<T> =
+	(AccountIdOf<T>, ExecutorPublic, alloc::vec::Vec<ModelId>, BalanceOf<T>);
+
 /// A request's input: a canonical [`verity_primitives::TensorMap`] encoding.
 pub type RequestInput<T> = BoundedVec<u8, <T as Config>::MaxInputLen>;
 

@@ -143,16 +143,14 @@ mod benchmarks {
 		let k = T::MaxRecall::get();
 		#[extrinsic_call]
 		_(RawOrigin::Signed(owner), space, RecallQuery::Request(query), k);
-		frame_system::Pallet::<T>::assert_last_event(
-			<T as frame_system::Config>::RuntimeEvent::from(Event::<T>::Recalled {
-				space,
-				query_request: query,
-				matches: Pallet::<T>::rank_space(space, &embedding_output_values(dimensions), k)
-					.try_into()
-					.expect("at most k"),
-			})
-			.into(),
-		);
+		let matches = Pallet::<T>::rank_space(space, &embedding_output_values(dimensions), k);
+		let recalled: <T as frame_system::Config>::RuntimeEvent = Event::<T>::Recalled {
+			space,
+			query_request: query,
+			matches: matches.try_into().expect("at most k"),
+		}
+		.into();
+		frame_system::Pallet::<T>::assert_last_event(recalled);
 	}
 
 	/// A question of the longest length: its embedding request.

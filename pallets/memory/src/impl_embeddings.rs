@@ -14,11 +14,7 @@ impl<T: Config> Pallet<T> {
 	pub fn embedding_from_output(output: &[u8]) -> Option<Embedding<T>> {
 		let map = TensorMap::decode_canonical(output).ok()?;
 		let tensor = map.get(EMBEDDING_OUTPUT.as_bytes())?;
-		let single = match tensor.shape.as_slice() {
-			[_] => true,
-			[1, _] => true,
-			_ => false,
-		};
+		let single = matches!(tensor.shape.as_slice(), [_] | [1, _]);
 		if tensor.dtype != DType::I8 || !single || tensor.data.is_empty() {
 			return None;
 		}

@@ -288,8 +288,6 @@ pub mod pallet {
 		InsufficientBalance,
 		/// `k` must be between 1 and `MaxRecall`.
 		InvalidK,
-		/// The question is longer than `MaxQueryLen`.
-		QueryTooLarge,
 		/// The query's embedding request is not finalized yet.
 		EmbeddingNotReady,
 		/// The query request does not exist, failed, or is not an ordinary inference request.
@@ -420,7 +418,9 @@ pub mod pallet {
 		/// Ranking is the integer dot product of the int8 embeddings, ties to the lower entry
 		/// id ([`verity_primitives::rank`]); entries without an embedding are not ranked.
 		///
-		/// Errors: `UnknownSpace`, `NoReadAccess`, `InvalidK`, `QueryTooLarge`, `NotUtf8`,
+		/// A question longer than `MaxQueryLen` does not decode: the transaction is invalid.
+		///
+		/// Errors: `UnknownSpace`, `NoReadAccess`, `InvalidK`, `NotUtf8`,
 		/// `EmbeddingNotReady`, `UnknownQuery`, `QueryModelMismatch`, `MalformedEmbedding`,
 		/// and the inference protocol's request errors.
 		#[pallet::call_index(5)]
