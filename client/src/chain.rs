@@ -219,3 +219,27 @@ impl Payload for EncodedCall {
 pub fn from_hex(hex: &str) -> Result<Vec<u8>, CliError> {
 	sp_core::bytes::from_hex(hex).map_err(|_| CliError::new(format!("{hex:?} is not hex")))
 }
+
+/// The raw fields of the first event called `name`.
+pub fn event_field(
+	events: &subxt::extrinsics::ExtrinsicEvents<subxt::PolkadotConfig>,
+	name: &str,
+) -> Option<Vec<u8>> {
+	events
+		.iter()
+		.filter_map(Result::ok)
+		.find(|event| event.event_name() == name)
+		.map(|event| event.field_bytes().to_vec())
+}
+
+/// The little-endian `u64` at `offset` in the fields of the first event called `name`.
+pub fn event_u64(
+	events: &subxt::extrinsics::ExtrinsicEvents<subxt::PolkadotConfig>,
+	name: &str,
+	offset: usize,
+) -> Option<u64> {
+	let fields = event_field(events, name)?;
+	fields
+		.get(offset..offset + 8)
+		.map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+}

@@ -182,17 +182,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 				(parse_id(&model)?.0, input, max_fee),
 			);
 			let events = chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
-			let request_id = events
-				.iter()
-				.filter_map(Result::ok)
-				.find(|event| event.event_name() == "InferenceRequested")
-				.and_then(|event| {
-					event
-						.field_bytes()
-						.get(..8)
-						.map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-				})
-				.ok_or_else(|| {
+			let request_id =
+				crate::chain::event_u64(&events, "InferenceRequested", 0).ok_or_else(|| {
 					CliError::new(
 						"the request was included but no InferenceRequested event was found",
 					)

@@ -2,7 +2,7 @@
 //! and import into a new space.
 
 use crate::{
-	chain::{from_hex, Chain},
+	chain::{event_field, event_u64, from_hex, Chain},
 	commands::{parse_id, pretty, wait_for_result, Output},
 	CliError, MemoryCommand,
 };
@@ -535,28 +535,4 @@ fn account_bytes(ss58: &str) -> Result<[u8; 32], CliError> {
 fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
 	std::fs::read(path)
 		.map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))
-}
-
-/// The raw fields of the first event called `name`.
-fn event_field(
-	events: &subxt::extrinsics::ExtrinsicEvents<subxt::PolkadotConfig>,
-	name: &str,
-) -> Option<Vec<u8>> {
-	events
-		.iter()
-		.filter_map(Result::ok)
-		.find(|event| event.event_name() == name)
-		.map(|event| event.field_bytes().to_vec())
-}
-
-/// The little-endian `u64` at `offset` in the fields of the first event called `name`.
-fn event_u64(
-	events: &subxt::extrinsics::ExtrinsicEvents<subxt::PolkadotConfig>,
-	name: &str,
-	offset: usize,
-) -> Option<u64> {
-	let fields = event_field(events, name)?;
-	fields
-		.get(offset..offset + 8)
-		.map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
 }

@@ -92,9 +92,9 @@ pub fn similarity(query: &[i8], entry: &[i8]) -> Option<Score> {
 
 /// The `k` best entries for `query`, best first: highest score, then lowest entry id.
 /// Entries whose embedding has another dimension than the query are left out.
-pub fn rank<'a>(
+pub fn rank<E: AsRef<[i8]>>(
 	query: &[i8],
-	entries: impl IntoIterator<Item = (EntryId, &'a [i8])>,
+	entries: impl IntoIterator<Item = (EntryId, E)>,
 	k: usize,
 ) -> Vec<(EntryId, Score)> {
 	let mut best: Vec<(EntryId, Score)> = Vec::with_capacity(k.saturating_add(1));
@@ -102,7 +102,7 @@ pub fn rank<'a>(
 		return best;
 	}
 	for (entry, embedding) in entries {
-		let Some(score) = similarity(query, embedding) else { continue };
+		let Some(score) = similarity(query, embedding.as_ref()) else { continue };
 		let ranks_before = |other: &(EntryId, Score)| (other.1, core::cmp::Reverse(other.0));
 		let candidate = (entry, score);
 		if best.len() == k && ranks_before(&candidate) <= ranks_before(&best[k - 1]) {

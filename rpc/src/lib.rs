@@ -170,8 +170,23 @@ where
 		at: Option<Block::Hash>,
 		call: impl FnOnce(&sp_api::ApiRef<'_, C::Api>, Block::Hash) -> Result<R, sp_api::ApiError>,
 	) -> RpcResult<R> {
-		let api = self.client.runtime_api();
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
-		call(&api, at).map_err(|error| runtime_error(method, error))
+		call_runtime(&*self.client, method, at, call)
 	}
+}
+
+/// Run one runtime API call of `client` at `at`, or at its best block; a failure becomes a
+/// JSON-RPC error naming `method`.
+pub(crate) fn call_runtime<C, Block, R>(
+	client: &C,
+	method: &str,
+	at: Option<Block::Hash>,
+	call: impl FnOnce(&sp_api::ApiRef<'_, C::Api>, Block::Hash) -> Result<R, sp_api::ApiError>,
+) -> RpcResult<R>
+where
+	Block: BlockT,
+	C: ProvideRuntimeApi<Block> + HeaderBackend<Block>,
+{
+	let api = client.runtime_api();
+	let at = at.unwrap_or_else(|| client.info().best_hash);
+	call(&api, at).map_err(|error| runtime_error(method, error))
 }

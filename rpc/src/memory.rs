@@ -4,11 +4,7 @@
 //! checking a Merkle proof or a recall reads at one block throughout.
 
 use codec::Codec;
-use jsonrpsee::{
-	core::RpcResult,
-	proc_macros::rpc,
-	types::{error::ErrorObject, ErrorObjectOwned},
-};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::error::ErrorObject};
 use pallet_memory::runtime_api::{EntryView, MemoryApi as MemoryRuntimeApi, SpaceView};
 use serde::Serialize;
 use sp_api::ProvideRuntimeApi;
@@ -19,8 +15,6 @@ use verity_primitives::{EntryId, RequestId, Score, SpaceId};
 
 pub use pallet_memory::runtime_api::MemoryApi;
 
-/// The JSON-RPC error code of a failed runtime API call.
-const RUNTIME_ERROR: i32 = 1;
 /// The JSON-RPC error code of a recall the runtime refused.
 const RECALL_REFUSED: i32 = 2;
 
@@ -128,17 +122,6 @@ where
 		at: Option<Block::Hash>,
 		call: impl FnOnce(&sp_api::ApiRef<'_, C::Api>, Block::Hash) -> Result<R, sp_api::ApiError>,
 	) -> RpcResult<R> {
-		let api = self.client.runtime_api();
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
-		call(&api, at).map_err(|error| runtime_error(method, error))
+		crate::call_runtime(&*self.client, method, at, call)
 	}
-}
-
-/// A runtime API failure as a JSON-RPC error that says what failed.
-fn runtime_error(method: &str, error: impl std::fmt::Debug) -> ErrorObjectOwned {
-	ErrorObject::owned(
-		RUNTIME_ERROR,
-		format!("the runtime could not answer {method}"),
-		Some(format!("{error:?}")),
-	)
 }

@@ -58,7 +58,7 @@ fn embedding_output(dimensions: u32) -> Vec<u8> {
 		name: b"embedding".to_vec(),
 		dtype: DType::I8,
 		shape: vec![1, dimensions],
-		data: (0..dimensions).map(|i| (i % 255) as u8).collect(),
+		data: embedding_output_values(dimensions).into_iter().map(|v| v as u8).collect(),
 	}])
 	.encode()
 }

@@ -87,9 +87,9 @@ impl<T: Config> Pallet<T> {
 
 	/// The `k` entries of `space` closest to `query`, best first.
 	pub fn rank_space(space: SpaceId, query: &[i8], k: u32) -> alloc::vec::Vec<(EntryId, Score)> {
-		let embeddings = Embeddings::<T>::iter_prefix(space);
-		let embeddings: alloc::vec::Vec<(EntryId, Embedding<T>)> = embeddings.collect();
-		rank(query, embeddings.iter().map(|(entry, e)| (*entry, e.as_slice())), k as usize)
+		let embeddings =
+			Embeddings::<T>::iter_prefix(space).map(|(entry, e)| (entry, e.into_inner()));
+		rank(query, embeddings, k as usize)
 	}
 
 	/// A recall's ranking by a finalized query request, as the runtime API serves it.
