@@ -3,7 +3,12 @@
 
 For each model: the median latency (after warm-up) of `verity-executor bench` under the
 portable `generic` profile and the host's `native` one, and of onnxruntime (PyPI) on one
-thread; then the ratios. Run by `make bench-executor`."""
+thread; then the ratios. Run by `make bench-executor`.
+
+The three are measured in interleaved rounds (onnxruntime, native, generic, again and again)
+so that a drift in the machine's speed (shared hosts, frequency scaling) hits all three alike.
+Each latency is the median over rounds of the round's median; each ratio is the median over
+rounds of the ratio within a round."""
 
 import json
 import os
@@ -17,7 +22,8 @@ import onnxruntime as ort
 
 STORE = os.environ.get("VERITY_MODELS_DIR", os.path.expanduser("~/.cache/verity/models"))
 EXECUTOR = sys.argv[1]
-RUNS = 30
+ROUNDS = 15
+RUNS = 20
 
 
 def compact(n):
@@ -67,38 +73,97 @@ MODELS = [
 ]
 
 
-def executor_median(model_id, input_path, profile):
+def executor_bench(model_id, input_path, profile, *extra):
+    """One round of the executor: a fresh process, warmed up, `RUNS` timed runs."""
     out = subprocess.run(
         [EXECUTOR, "--models-dir", STORE, "--profile", profile, "bench",
-         "--model", model_id, "--input", input_path, "--runs", str(RUNS)],
+         "--model", model_id, "--input", input_path, "--runs", str(RUNS), *extra],
         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["median_ms"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def onnxruntime_median(model_id, tensors):
+def executor_median(model_id, input_path, profile):
+    return executor_bench(model_id, input_path, profile)["median_ms"]
+
+
+def operator_shares(model_id, input_path):
+    """The native profile's time per kind of tract operator, as shares of their sum."""
+    operators = executor_bench(model_id, input_path, "native", "--operators")["operators"]
+    total = sum(op["mean_ms"] for op in operators)
+    return [(op["op"], op["mean_ms"] / total) for op in operators]
+
+
+def onnxruntime_session(model_id, tensors):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(f"{STORE}/{model_id}.onnx", options, providers=["CPUExecutionProvider"])
     for _ in range(3):
         session.run(None, tensors)
+    return session
+
+
+def onnxruntime_median(session, tensors):
+    """One round of onnxruntime: `RUNS` timed runs on a warm session."""
     times = []
     for _ in range(RUNS):
         started = time.perf_counter()
         session.run(None, tensors)
         times.append((time.perf_counter() - started) * 1000.0)
-    return sorted(times)[len(times) // 2]
+    return median(times)
+
+
+def onnxruntime_shares(model_id, tensors):
+    """onnxruntime's own profile: its kernel time per operator type, as shares of their sum."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.enable_profiling = True
+    options.profile_file_prefix = os.path.join(tempfile.gettempdir(), "verity-ort-profile")
+    session = ort.InferenceSession(f"{STORE}/{model_id}.onnx", options, providers=["CPUExecutionProvider"])
+    for _ in range(RUNS):
+        session.run(None, tensors)
+    profile = session.end_profiling()
+    with open(profile) as f:
+        events = json.load(f)
+    os.unlink(profile)
+    totals = {}
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            op = event["args"]["op_name"]
+            totals[op] = totals.get(op, 0) + event["dur"]
+    total = sum(totals.values())
+    return sorted(((op, t / total) for op, t in totals.items()), key=lambda item: -item[1])
+
+
+def median(values):
+    return sorted(values)[len(values) // 2]
 
 
 print(f"{'model':<22} {'onnxruntime':>12} {'native':>10} {'generic':>10} {'native/ort':>11} {'generic/ort':>12}")
+shares = {}
 for name, model_id, make_input in MODELS:
     tensors = make_input()
     with tempfile.NamedTemporaryFile(suffix=".tensors", delete=False) as f:
         f.write(canonical(tensors))
         path = f.name
-    ort_ms = onnxruntime_median(model_id, tensors)
-    native_ms = executor_median(model_id, path, "native")
-    generic_ms = executor_median(model_id, path, "generic")
+    session = onnxruntime_session(model_id, tensors)
+    rounds = []
+    for _ in range(ROUNDS):
+        ort_ms = onnxruntime_median(session, tensors)
+        native_ms = executor_median(model_id, path, "native")
+        generic_ms = executor_median(model_id, path, "generic")
+        rounds.append((ort_ms, native_ms, generic_ms))
+    shares[name] = (operator_shares(model_id, path), onnxruntime_shares(model_id, tensors))
     os.unlink(path)
+    ort_ms, native_ms, generic_ms = (median([r[i] for r in rounds]) for i in range(3))
+    native_ratio = median([r[1] / r[0] for r in rounds])
+    generic_ratio = median([r[2] / r[0] for r in rounds])
     print(f"{name:<22} {ort_ms:>10.3f}ms {native_ms:>8.3f}ms {generic_ms:>8.3f}ms "
-          f"{native_ms / ort_ms:>10.2f}x {generic_ms / ort_ms:>11.2f}x")
+          f"{native_ratio:>10.2f}x {generic_ratio:>11.2f}x", flush=True)
+
+print("\nWhere the time goes (share of a run per kind of operator; tract: native profile):")
+for name, (tract_ops, ort_ops) in shares.items():
+    print(f"  {name}")
+    print("    tract:       " + ", ".join(f"{op} {share:.0%}" for op, share in tract_ops[:6]))
+    print("    onnxruntime: " + ", ".join(f"{op} {share:.0%}" for op, share in ort_ops[:6]))

@@ -120,6 +120,61 @@ impl Engine {
 		input: &[u8],
 	) -> Result<InferenceOutput, EngineError> {
 		let started = Instant::now();
+		let (plan, output_names, values) = self.prepare(model_id, artifact_uri, input)?;
+		let outputs =
+			plan.run(values).map_err(|error| EngineError::Execution(format!("{error:#}")))?;
+		let named =
+			output_names.iter().cloned().zip(outputs.iter().map(|value| &**value)).collect();
+		let mut map = tensors::outputs_to_map(named)?;
+		if self.faulty {
+			corrupt(&mut map);
+		}
+		let output = map.encode();
+		Ok(InferenceOutput {
+			output_hash: content_hash(&output),
+			output,
+			elapsed: started.elapsed(),
+		})
+	}
+
+	/// Where the time of a run goes: per kind of tract operator in the optimized plan, its
+	/// mean time per run of `model_id` on `input` over `runs` runs, slowest first.
+	pub fn operator_times(
+		&self,
+		model_id: &ModelId,
+		input: &[u8],
+		runs: usize,
+	) -> Result<Vec<(String, Duration)>, EngineError> {
+		let (plan, _, values) = self.prepare(model_id, None, input)?;
+		let mut state =
+			plan.spawn().map_err(|error| EngineError::Execution(format!("{error:#}")))?;
+		let mut totals: HashMap<String, Duration> = HashMap::new();
+		let runs = runs.max(1);
+		for _ in 0..runs {
+			state
+				.run_plan_with_eval(values.clone(), |context, op_state, node, inputs| {
+					let started = Instant::now();
+					let outputs =
+						tract_onnx::tract_core::plan::eval(context, op_state, node, inputs);
+					*totals.entry(node.op().name().to_string()).or_default() += started.elapsed();
+					outputs
+				})
+				.map_err(|error| EngineError::Execution(format!("{error:#}")))?;
+		}
+		let mut times: Vec<(String, Duration)> =
+			totals.into_iter().map(|(op, total)| (op, total / runs as u32)).collect();
+		times.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+		Ok(times)
+	}
+
+	/// Decode `input`, pass it through the model's text front end if it has one, and find
+	/// (or make) the plan for its shapes: the plan, its output names and its input values.
+	fn prepare(
+		&self,
+		model_id: &ModelId,
+		artifact_uri: Option<&str>,
+		input: &[u8],
+	) -> Result<(Plan, Vec<String>, TVec<TValue>), EngineError> {
 		let mut input = TensorMap::decode_canonical(input).map_err(EngineError::MalformedInput)?;
 		let text_model = match self.front_end(model_id, artifact_uri)? {
 			Some(front_end) => {
@@ -159,20 +214,7 @@ impl Engine {
 				Ok(tensors::to_tract(tensor)?.into_tvalue())
 			})
 			.collect::<Result<TVec<_>, EngineError>>()?;
-		let outputs =
-			plan.run(values).map_err(|error| EngineError::Execution(format!("{error:#}")))?;
-		let named =
-			output_names.iter().cloned().zip(outputs.iter().map(|value| &**value)).collect();
-		let mut map = tensors::outputs_to_map(named)?;
-		if self.faulty {
-			corrupt(&mut map);
-		}
-		let output = map.encode();
-		Ok(InferenceOutput {
-			output_hash: content_hash(&output),
-			output,
-			elapsed: started.elapsed(),
-		})
+		Ok((plan, output_names, values))
 	}
 
 	/// The tokenizer of `model_id` if it is a text model; read from the artifact once.

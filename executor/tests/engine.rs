@@ -76,6 +76,26 @@ fn the_embedding_model_takes_text_and_ranks_a_paraphrase_first() {
 }
 
 #[test]
+fn operator_times_name_the_plans_operators_slowest_first() {
+	let engine = engine();
+	let model = id(TEXT_DIRECTION);
+	let times = engine.operator_times(&model, &text_line(), 3).expect("the model runs");
+	let names: Vec<&str> = times.iter().map(|(op, _)| op.as_str()).collect();
+	// The classifier's depthwise convolutions and its 1x1 convolutions (matrix products)
+	// are there, each kind once.
+	assert!(names.contains(&"DepthWiseConv"), "{names:?}");
+	assert!(names.contains(&"OptMatMul"), "{names:?}");
+	let mut unique = names.clone();
+	unique.sort();
+	unique.dedup();
+	assert_eq!(unique.len(), names.len(), "{names:?}");
+	assert!(times.windows(2).all(|pair| pair[0].1 >= pair[1].1), "{times:?}");
+	// Timing does not change the output.
+	let first = engine.infer(&model, None, &text_line()).unwrap();
+	assert_eq!(engine.infer(&model, None, &text_line()).unwrap().output, first.output);
+}
+
+#[test]
 fn bad_inputs_get_clear_errors() {
 	let engine = engine();
 	let model = id(TEXT_DIRECTION);

@@ -48,6 +48,10 @@ struct Args {
 enum Command {
 	/// Time one model on one input: warm up, then print the median of the runs as JSON.
 	Bench {
+		/// Also time each kind of operator of the optimized plan over the runs (`operators`
+		/// in the JSON: mean milliseconds per run, slowest first).
+		#[arg(long)]
+		operators: bool,
 		/// The model id (hex).
 		#[arg(long)]
 		model: String,
@@ -71,8 +75,8 @@ fn main() {
 fn run(args: Args) -> Result<(), String> {
 	args.profile.activate();
 	verity_executor::profile::set_threads(args.threads);
-	if let Some(Command::Bench { model, input, runs }) = &args.command {
-		return bench(&args, model, input, *runs);
+	if let Some(Command::Bench { model, input, runs, operators }) = &args.command {
+		return bench(&args, model, input, *runs, *operators);
 	}
 	let store = ModelStore::open(&args.models_dir).map_err(|error| {
 		format!("cannot open model store {}: {error}", args.models_dir.display())
@@ -102,12 +106,14 @@ fn run(args: Args) -> Result<(), String> {
 }
 
 /// Time `model` on the input in `input_path`; prints
-/// `{"profile", "threads", "median_ms", "runs", "output_hash"}`.
+/// `{"profile", "threads", "median_ms", "runs", "output_hash"}`, and with `operators` the
+/// mean time per run of each kind of operator.
 fn bench(
 	args: &Args,
 	model: &str,
 	input_path: &std::path::Path,
 	runs: usize,
+	operators: bool,
 ) -> Result<(), String> {
 	let bytes = sp_core::bytes::from_hex(model).map_err(|_| format!("{model:?} is not hex"))?;
 	if bytes.len() != 32 {
@@ -132,15 +138,22 @@ fn bench(
 		.collect::<Result<_, _>>()?;
 	times.sort_by(|a, b| a.total_cmp(b));
 	let median = times[times.len() / 2];
-	println!(
-		"{}",
-		serde_json::json!({
-			"profile": args.profile.id(),
-			"threads": args.threads,
-			"median_ms": median,
-			"runs": times.len(),
-			"output_hash": format!("{output_hash:#x}"),
-		})
-	);
+	let mut report = serde_json::json!({
+		"profile": args.profile.id(),
+		"threads": args.threads,
+		"median_ms": median,
+		"runs": times.len(),
+		"output_hash": format!("{output_hash:#x}"),
+	});
+	if operators {
+		let times = engine
+			.operator_times(&model_id, &input, runs)
+			.map_err(|error| error.to_string())?;
+		report["operators"] = times
+			.into_iter()
+			.map(|(op, mean)| serde_json::json!({"op": op, "mean_ms": mean.as_secs_f64() * 1000.0}))
+			.collect();
+	}
+	println!("{report}");
 	Ok(())
 }
