@@ -93,14 +93,15 @@ def operator_shares(model_id, input_path):
     return [(op["op"], op["mean_ms"] / total) for op in operators]
 
 
-def onnxruntime_session(model_id, tensors):
+def onnxruntime_session(model_id, profiling=False):
+    """An onnxruntime session on one thread, optionally recording its own profile."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(f"{STORE}/{model_id}.onnx", options, providers=["CPUExecutionProvider"])
-    for _ in range(3):
-        session.run(None, tensors)
-    return session
+    if profiling:
+        options.enable_profiling = True
+        options.profile_file_prefix = os.path.join(tempfile.gettempdir(), "verity-ort-profile")
+    return ort.InferenceSession(f"{STORE}/{model_id}.onnx", options, providers=["CPUExecutionProvider"])
 
 
 def onnxruntime_median(session, tensors):
@@ -115,12 +116,7 @@ def onnxruntime_median(session, tensors):
 
 def onnxruntime_shares(model_id, tensors):
     """onnxruntime's own profile: its kernel time per operator type, as shares of their sum."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.enable_profiling = True
-    options.profile_file_prefix = os.path.join(tempfile.gettempdir(), "verity-ort-profile")
-    session = ort.InferenceSession(f"{STORE}/{model_id}.onnx", options, providers=["CPUExecutionProvider"])
+    session = onnxruntime_session(model_id, profiling=True)
     for _ in range(RUNS):
         session.run(None, tensors)
     profile = session.end_profiling()
@@ -147,7 +143,9 @@ for name, model_id, make_input in MODELS:
     with tempfile.NamedTemporaryFile(suffix=".tensors", delete=False) as f:
         f.write(canonical(tensors))
         path = f.name
-    session = onnxruntime_session(model_id, tensors)
+    session = onnxruntime_session(model_id)
+    for _ in range(3):
+        session.run(None, tensors)
     rounds = []
     for _ in range(ROUNDS):
         ort_ms = onnxruntime_median(session, tensors)

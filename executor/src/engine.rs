@@ -50,6 +50,13 @@ pub enum EngineError {
 	Execution(String),
 }
 
+impl EngineError {
+	/// tract's failure while running a plan.
+	fn execution(error: TractError) -> Self {
+		Self::Execution(format!("{error:#}"))
+	}
+}
+
 /// What one inference produced.
 #[derive(Clone, Debug)]
 pub struct InferenceOutput {
@@ -121,8 +128,7 @@ impl Engine {
 	) -> Result<InferenceOutput, EngineError> {
 		let started = Instant::now();
 		let (plan, output_names, values) = self.prepare(model_id, artifact_uri, input)?;
-		let outputs =
-			plan.run(values).map_err(|error| EngineError::Execution(format!("{error:#}")))?;
+		let outputs = plan.run(values).map_err(EngineError::execution)?;
 		let named =
 			output_names.iter().cloned().zip(outputs.iter().map(|value| &**value)).collect();
 		let mut map = tensors::outputs_to_map(named)?;
@@ -146,8 +152,7 @@ impl Engine {
 		runs: usize,
 	) -> Result<Vec<(String, Duration)>, EngineError> {
 		let (plan, _, values) = self.prepare(model_id, None, input)?;
-		let mut state =
-			plan.spawn().map_err(|error| EngineError::Execution(format!("{error:#}")))?;
+		let mut state = plan.spawn().map_err(EngineError::execution)?;
 		let mut totals: HashMap<String, Duration> = HashMap::new();
 		let runs = runs.max(1);
 		for _ in 0..runs {
@@ -159,7 +164,7 @@ impl Engine {
 					*totals.entry(node.op().name().to_string()).or_default() += started.elapsed();
 					outputs
 				})
-				.map_err(|error| EngineError::Execution(format!("{error:#}")))?;
+				.map_err(EngineError::execution)?;
 		}
 		let mut times: Vec<(String, Duration)> =
 			totals.into_iter().map(|(op, total)| (op, total / runs as u32)).collect();
