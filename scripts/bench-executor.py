@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Executor latency on each demo model against onnxruntime, same input, one thread.
 
-For each model: the median latency (after warm-up) of `verity-executor bench` under the
-portable `generic` profile and the host's `native` one, and of onnxruntime (PyPI) on one
-thread; then the ratios. Run by `make bench-executor`.
+For each model: the median latency (after warm-up) of `verity-executor bench` under the host's
+`native` profile, the `avx` one (portable among x86-64 CPUs with AVX) and the `generic` one
+(portable to any x86-64 CPU), and of onnxruntime (PyPI) on one thread; then the ratios. Run by
+`make bench-executor`.
 
-The three are measured in interleaved rounds (onnxruntime, native, generic, again and again)
-so that a drift in the machine's speed (shared hosts, frequency scaling) hits all three alike.
+The four are measured in interleaved rounds (onnxruntime, native, avx, generic, again and
+again) so that a drift in the machine's speed (shared hosts, frequency scaling) hits all alike.
 Each latency is the median over rounds of the round's median; each ratio is the median over
 rounds of the ratio within a round."""
 
@@ -136,7 +137,9 @@ def median(values):
     return sorted(values)[len(values) // 2]
 
 
-print(f"{'model':<22} {'onnxruntime':>12} {'native':>10} {'generic':>10} {'native/ort':>11} {'generic/ort':>12}")
+PROFILES = ["native", "avx", "generic"]
+print(f"{'model':<22} {'onnxruntime':>12}" + "".join(f" {p:>10}" for p in PROFILES)
+      + "".join(f" {p + '/ort':>12}" for p in PROFILES))
 shares = {}
 for name, model_id, make_input in MODELS:
     tensors = make_input()
@@ -149,16 +152,14 @@ for name, model_id, make_input in MODELS:
     rounds = []
     for _ in range(ROUNDS):
         ort_ms = onnxruntime_median(session, tensors)
-        native_ms = executor_median(model_id, path, "native")
-        generic_ms = executor_median(model_id, path, "generic")
-        rounds.append((ort_ms, native_ms, generic_ms))
+        rounds.append([ort_ms] + [executor_median(model_id, path, p) for p in PROFILES])
     shares[name] = (operator_shares(model_id, path), onnxruntime_shares(model_id, tensors))
     os.unlink(path)
-    ort_ms, native_ms, generic_ms = (median([r[i] for r in rounds]) for i in range(3))
-    native_ratio = median([r[1] / r[0] for r in rounds])
-    generic_ratio = median([r[2] / r[0] for r in rounds])
-    print(f"{name:<22} {ort_ms:>10.3f}ms {native_ms:>8.3f}ms {generic_ms:>8.3f}ms "
-          f"{native_ratio:>10.2f}x {generic_ratio:>11.2f}x", flush=True)
+    latencies = [median([r[i] for r in rounds]) for i in range(len(PROFILES) + 1)]
+    ratios = [median([r[i] / r[0] for r in rounds]) for i in range(1, len(PROFILES) + 1)]
+    print(f"{name:<22} {latencies[0]:>10.3f}ms"
+          + "".join(f" {ms:>8.3f}ms" for ms in latencies[1:])
+          + "".join(f" {ratio:>11.2f}x" for ratio in ratios), flush=True)
 
 print("\nWhere the time goes (share of a run per kind of operator; tract: native profile):")
 for name, (tract_ops, ort_ops) in shares.items():

@@ -155,13 +155,13 @@ pub async fn verify(
 
 	// 4. Re-run the model here and compare bytes.
 	let profile: Result<ExecutionProfile, _> = String::from_utf8_lossy(&profile_bytes).parse();
+	let profile = profile.and_then(|profile| profile.activate().map(|()| profile));
 	checks.push(match (artifact, profile) {
 		(Err(_), _) => Check::new("local re-run", false, "no verified artifact to run"),
 		(_, Err(error)) => {
-			Check::new("local re-run", false, format!("cannot run this profile: {error}"))
+			Check::new("local re-run", false, format!("cannot run this profile here: {error}"))
 		},
 		(Ok(_), Ok(profile)) => {
-			profile.activate();
 			let engine = Engine::new(store.clone(), profile, 1 << 30);
 			match engine.infer(&model_id, None, &input) {
 				Ok(local) if local.output == output => Check::new(

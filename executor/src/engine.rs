@@ -315,8 +315,13 @@ impl Engine {
 			})
 			.collect();
 		let plan = model
-			.into_optimized()
-			.and_then(|typed| typed.into_runnable())
+			.into_typed()
+			.and_then(|typed| typed.into_decluttered())
+			.and_then(|mut typed| {
+				crate::ops::substitute(&mut typed)?;
+				typed.optimize()?;
+				typed.into_runnable()
+			})
 			.map_err(|error| EngineError::InputMismatch(format!("{error:#}")))?;
 
 		let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

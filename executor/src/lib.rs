@@ -5,10 +5,13 @@
 //! - [`tensors`]: the canonical tensor encoding to and from tract tensors.
 //! - [`store`]: the content-addressed model store, with fetching and a memory-bounded cache.
 //! - [`engine`]: loading, planning and running a model.
+//! - [`ops`]: Verity's own implementations of tract operators that are slow on small tensors,
+//!   with tract's arithmetic.
 //! - [`text`]: text models, which carry their tokenizer and take UTF-8 text.
 //! - [`server`]: the HTTP API (`POST /v1/infer`, `GET /v1/models`, `GET /health`).
 
 pub mod engine;
+pub mod ops;
 pub mod profile;
 pub mod server;
 pub mod store;

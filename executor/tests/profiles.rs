@@ -54,7 +54,9 @@ fn an_int8_model_gives_the_same_bytes_on_every_kernel_path_and_thread_count() {
 	let store = int8_store();
 	let input = text_line();
 	let reference = output_hash(store.path(), INT8_CLASSIFIER, &input, "generic", 1);
-	for (profile, threads) in [("generic", 1), ("generic", 2), ("native", 1), ("native", 2)] {
+	for (profile, threads) in
+		[("generic", 1), ("generic", 2), ("avx", 1), ("avx", 2), ("native", 1), ("native", 2)]
+	{
 		assert_eq!(
 			output_hash(store.path(), INT8_CLASSIFIER, &input, profile, threads),
 			reference,
@@ -70,12 +72,27 @@ fn a_float_model_under_its_profile_gives_the_same_bytes_across_processes_and_thr
 	let reference = output_hash(&store, TEXT_DIRECTION, &input, "generic", 1);
 	assert_eq!(output_hash(&store, TEXT_DIRECTION, &input, "generic", 1), reference);
 	assert_eq!(output_hash(&store, TEXT_DIRECTION, &input, "generic", 2), reference);
+	let avx = output_hash(&store, TEXT_DIRECTION, &input, "avx", 1);
+	assert_eq!(output_hash(&store, TEXT_DIRECTION, &input, "avx", 2), avx);
 	assert_eq!(
 		output_hash(&store, TEXT_DIRECTION, &input, "native", 1),
 		output_hash(&store, TEXT_DIRECTION, &input, "native", 2)
 	);
+	// tract's AVX kernels multiply and add as its portable code does, in the same order: on
+	// finite inputs like this one the two profiles agree to the bit.
+	assert_eq!(avx, reference, "the avx profile computes the portable arithmetic");
 	assert_eq!(
 		reference, GENERIC_TEXT_LINE_HASH,
 		"this machine disagrees with the recorded output"
 	);
+}
+
+#[test]
+fn a_profile_is_refused_once_the_process_runs_another() {
+	use verity_executor::ExecutionProfile;
+	// tract settles its kernels once per process: this test binary's first activation wins.
+	ExecutionProfile::Generic.activate().expect("the generic profile runs anywhere");
+	let error = ExecutionProfile::Avx.activate().expect_err("the process already runs generic");
+	assert!(error.contains("a process runs under one profile"), "{error}");
+	assert_eq!(ExecutionProfile::Generic.activate(), Ok(()));
 }

@@ -8,7 +8,7 @@ use verity_executor::{server, Engine, ExecutionProfile, ModelStore};
 
 /// Serve the demo store on a free loopback port; returns its base URL.
 fn serve(limits: server::Limits) -> String {
-	ExecutionProfile::Generic.activate();
+	ExecutionProfile::Generic.activate().expect("the generic profile runs anywhere");
 	let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
 	listener.set_nonblocking(true).unwrap();
 	let address = listener.local_addr().unwrap();

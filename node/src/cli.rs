@@ -34,7 +34,7 @@ pub struct ExecutorOptions {
 	#[arg(long, value_name = "DIR")]
 	pub models_dir: Option<PathBuf>,
 
-	/// The embedded executor's execution profile: `generic` or `native`.
+	/// The embedded executor's execution profile: `generic`, `avx` or `native`.
 	#[arg(long, default_value = "generic", value_name = "PROFILE")]
 	pub executor_profile: verity_executor::ExecutionProfile,
 

@@ -93,7 +93,7 @@ fn start_embedded(
 	profile: ExecutionProfile,
 	faulty: bool,
 ) -> Result<String, ServiceError> {
-	profile.activate();
+	profile.activate().map_err(ServiceError::Other)?;
 	let store = ModelStore::open(&models_dir).map_err(|error| {
 		ServiceError::Other(format!("cannot open model store {}: {error}", models_dir.display()))
 	})?;

@@ -86,7 +86,7 @@ async fn a_dev_node_finalizes_a_real_inference_that_reruns_to_the_same_bytes() {
 	assert_eq!(request["attestations"].as_array().map(Vec::len), Some(1), "{request}");
 
 	// Re-run locally under the model's profile.
-	ExecutionProfile::Generic.activate();
+	ExecutionProfile::Generic.activate().expect("the generic profile runs anywhere");
 	let engine =
 		Engine::new(ModelStore::open(models_dir()).unwrap(), ExecutionProfile::Generic, 1 << 30);
 	let local = engine.infer(&model, None, &input).expect("the model runs locally");

@@ -14,7 +14,8 @@ struct Args {
 	/// The model store directory.
 	#[arg(long, default_value = "models")]
 	models_dir: PathBuf,
-	/// The execution profile: `generic` (portable) or `native` (the host's fastest kernels).
+	/// The execution profile: `generic` (portable), `avx` (portable among CPUs with AVX) or
+	/// `native` (the host's fastest kernels).
 	#[arg(long, default_value = "generic")]
 	profile: ExecutionProfile,
 	/// Artifacts to add to the store at start-up.
@@ -73,7 +74,7 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), String> {
-	args.profile.activate();
+	args.profile.activate()?;
 	verity_executor::profile::set_threads(args.threads);
 	if let Some(Command::Bench { model, input, runs, operators }) = &args.command {
 		return bench(&args, model, input, *runs, *operators);

@@ -1,0 +1,273 @@
+//! Two-dimensional depthwise convolution over f32 NCHW planes.
+//!
+//! Each output point is its channel's bias, then, for every window tap in row-major order whose
+//! input point lies inside the input (padding is skipped, not multiplied), plus the tap's weight
+//! times that input point: one multiply and one add, each rounded. That is tract's own
+//! depthwise arithmetic. What differs is the walk: tract visits its padding zones point by
+//! point, which on the short planes of small models (three rows, a 5x5 window) is every point;
+//! here every tap sweeps a whole output row at once, border or not.
+
+use super::PlaneGeometry;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::{
+	internal::*,
+	ops::cnn::{Conv, KernelFormat},
+};
+
+/// A depthwise convolution with constant weights and bias.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct DepthwiseConv {
+	geometry: PlaneGeometry,
+	/// `[channels, window height * window width]`, row-major taps per channel.
+	weights: Arc<Tensor>,
+	/// `[channels]`.
+	bias: Arc<Tensor>,
+}
+
+impl DepthwiseConv {
+	/// This operator for `conv`, if it is a float depthwise convolution this covers: one
+	/// group per channel, OIHW constant weights, a constant bias, a concrete channels-first
+	/// input.
+	pub fn for_conv(
+		model: &TypedModel,
+		node: &TypedNode,
+		conv: &Conv,
+	) -> TractResult<Option<Self>> {
+		let [input, weights, bias] = &*node.inputs else { return Ok(None) };
+		let input = model.outlet_fact(*input)?;
+		let (Some(weights), Some(bias)) =
+			(&model.outlet_fact(*weights)?.konst, &model.outlet_fact(*bias)?.konst)
+		else {
+			return Ok(None);
+		};
+		let Some(input_shape) = input.shape.as_concrete() else { return Ok(None) };
+		if conv.q_params.is_some()
+			|| input.datum_type != f32::datum_type()
+			|| weights.datum_type() != f32::datum_type()
+			|| bias.datum_type() != f32::datum_type()
+			|| conv.kernel_fmt != KernelFormat::OIHW
+		{
+			return Ok(None);
+		}
+		let Some(geometry) = PlaneGeometry::of(&conv.pool_spec, input_shape)? else {
+			return Ok(None);
+		};
+		let channels = geometry.channels;
+		let taps = geometry.window.0 * geometry.window.1;
+		if conv.group != channels
+			|| conv.pool_spec.output_channels != channels
+			|| weights.shape() != [channels, 1, geometry.window.0, geometry.window.1]
+		{
+			return Ok(None);
+		}
+		let bias = match bias.len() {
+			1 => tensor1(&vec![bias.cast_to_scalar::<f32>()?; channels]),
+			n if n == channels => (**bias).clone().into_shape(&[channels])?,
+			_ => return Ok(None),
+		};
+		Ok(Some(Self {
+			geometry,
+			weights: (**weights).clone().into_shape(&[channels, taps])?.into_arc_tensor(),
+			bias: bias.into_arc_tensor(),
+		}))
+	}
+}
+
+impl Op for DepthwiseConv {
+	fn name(&self) -> StaticName {
+		"VerityDepthwiseConv".into()
+	}
+
+	fn info(&self) -> TractResult<Vec<String>> {
+		Ok(vec![format!("{:?}", self.geometry)])
+	}
+
+	op_as_typed_op!();
+}
+
+impl EvalOp for DepthwiseConv {
+	op_out_of_plan!();
+
+	fn eval(&self, _context: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+		let weights = self.weights.try_as_plain_ram()?;
+		let weights = weights.as_slice::<f32>()?;
+		let bias = self.bias.try_as_plain_ram()?;
+		let bias = bias.as_slice::<f32>()?;
+		self.geometry.eval_planes(inputs, |input, output| {
+			convolve(&self.geometry, input, weights, bias, output)
+		})
+	}
+}
+
+impl TypedOp for DepthwiseConv {
+	fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+		Ok(tvec!(f32::fact(&self.geometry.output_shape)))
+	}
+
+	fn cost(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
+		let g = &self.geometry;
+		let points = g.batch * g.channels * g.output.0 * g.output.1;
+		Ok(tvec!((Cost::FMA(f32::datum_type()), (points * g.window.0 * g.window.1).to_dim())))
+	}
+
+	as_op!();
+}
+
+/// Convolve every plane, with the host's vector instructions (same arithmetic either way).
+fn convolve(g: &PlaneGeometry, input: &[f32], weights: &[f32], bias: &[f32], output: &mut [f32]) {
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx") {
+		// SAFETY: the CPU has AVX, checked just above.
+		return unsafe { convolve_with_avx(g, input, weights, bias, output) };
+	}
+	convolve_planes(g, input, weights, bias, output)
+}
+
+/// [`convolve_planes`] compiled for AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn convolve_with_avx(
+	g: &PlaneGeometry,
+	input: &[f32],
+	weights: &[f32],
+	bias: &[f32],
+	output: &mut [f32],
+) {
+	convolve_planes(g, input, weights, bias, output)
+}
+
+#[inline(always)]
+fn convolve_planes(
+	g: &PlaneGeometry,
+	input: &[f32],
+	weights: &[f32],
+	bias: &[f32],
+	output: &mut [f32],
+) {
+	let in_plane = g.input.0 * g.input.1;
+	let out_plane = g.output.0 * g.output.1;
+	let taps = g.window.0 * g.window.1;
+	for (index, out) in output.chunks_exact_mut(out_plane).enumerate() {
+		let channel = index % g.channels;
+		convolve_plane(
+			g,
+			&input[index * in_plane..][..in_plane],
+			&weights[channel * taps..][..taps],
+			bias[channel],
+			out,
+		);
+	}
+}
+
+/// Output points computed together, kept in registers across all the taps.
+const BLOCK: usize = 32;
+
+/// Convolve one channel plane: `output = bias + Σ weight[tap] * input[tap's point]`, taps in
+/// row-major order, outside points skipped.
+///
+/// The columns every window column sees inside the input (all but a few at the borders) go in
+/// blocks of [`BLOCK`] points held in registers over the whole window; the border ones with
+/// each window column sweeping those it reaches.
+#[inline(always)]
+fn convolve_plane(g: &PlaneGeometry, input: &[f32], taps: &[f32], bias: f32, output: &mut [f32]) {
+	let inside = g.columns_inside_every_window_column();
+	let blocks = if g.strides.1 == 1 && inside.len() >= BLOCK { inside } else { 0..0 };
+	// Blocks start every BLOCK columns; the last one ends with the inside columns, overlapping
+	// the one before it (its points are computed twice, to the same bits).
+	let firsts = blocks.clone().step_by(BLOCK).map(|first| first.min(blocks.end - BLOCK));
+	// The border columns, each window column over those it reaches, or one by one when the
+	// border is wider than an edge block.
+	let reach: Vec<_> = (0..g.window.1).map(|column| g.columns_inside(column)).collect();
+	let edges = [0..blocks.start, blocks.end..g.output.1];
+	let by_tap = edges.iter().all(|edge| edge.len() <= EDGE);
+	for (row, out) in output.chunks_exact_mut(g.output.1).enumerate() {
+		for edge in &edges {
+			if by_tap {
+				convolve_edge(g, input, taps, bias, row, &reach, edge.clone(), out);
+			} else {
+				for column in edge.clone() {
+					out[column] = convolve_point(g, input, taps, bias, row, column);
+				}
+			}
+		}
+		for first in firsts.clone() {
+			let mut sums = [bias; BLOCK];
+			for window_row in 0..g.window.0 {
+				let Some(y) = g.input_row(row, window_row) else { continue };
+				let line = &input[y * g.input.1..][..g.input.1];
+				for window_column in 0..g.window.1 {
+					let weight = taps[window_row * g.window.1 + window_column];
+					let x = (first as isize + g.column_shift(window_column)) as usize;
+					let points: &[f32; BLOCK] = line[x..x + BLOCK].try_into().expect("BLOCK");
+					for (sum, point) in sums.iter_mut().zip(points) {
+						*sum += weight * *point;
+					}
+				}
+			}
+			out[first..first + BLOCK].copy_from_slice(&sums);
+		}
+	}
+}
+
+/// The widest border [`convolve_edge`] takes.
+const EDGE: usize = 8;
+
+/// The output columns `columns` (at most [`EDGE`]) of one row, each window column over those it
+/// reaches (`reach`, per window column).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn convolve_edge(
+	g: &PlaneGeometry,
+	input: &[f32],
+	taps: &[f32],
+	bias: f32,
+	row: usize,
+	reach: &[std::ops::Range<usize>],
+	columns: std::ops::Range<usize>,
+	out: &mut [f32],
+) {
+	if columns.is_empty() {
+		return;
+	}
+	let mut sums = [bias; EDGE];
+	for window_row in 0..g.window.0 {
+		let Some(y) = g.input_row(row, window_row) else { continue };
+		let line = &input[y * g.input.1..][..g.input.1];
+		for (window_column, reach) in reach.iter().enumerate() {
+			let weight = taps[window_row * g.window.1 + window_column];
+			let (from, to) = (reach.start.max(columns.start), reach.end.min(columns.end));
+			if from >= to {
+				continue;
+			}
+			let Some(x) = g.input_column(from, window_column) else { continue };
+			let points = line[x..].iter().step_by(g.strides.1);
+			let sums = &mut sums[from - columns.start..to - columns.start];
+			for (sum, point) in sums.iter_mut().zip(points) {
+				*sum += weight * *point;
+			}
+		}
+	}
+	out[columns.clone()].copy_from_slice(&sums[..columns.len()]);
+}
+
+/// One output point, tap by tap.
+#[inline(always)]
+fn convolve_point(
+	g: &PlaneGeometry,
+	input: &[f32],
+	taps: &[f32],
+	bias: f32,
+	row: usize,
+	column: usize,
+) -> f32 {
+	let mut sum = bias;
+	for window_row in 0..g.window.0 {
+		let Some(y) = g.input_row(row, window_row) else { continue };
+		for window_column in 0..g.window.1 {
+			if let Some(x) = g.input_column(column, window_column) {
+				sum += taps[window_row * g.window.1 + window_column] * input[y * g.input.1 + x];
+			}
+		}
+	}
+	sum
+}

@@ -1,0 +1,164 @@
+//! Verity's own implementations of a few tract operators, swapped into a model's plan where
+//! tract's are slow on small tensors.
+//!
+//! Each computes exactly what tract's portable code computes, operation for operation in the
+//! same order (no fused multiply-add, no reassociation), so a plan gives the same bytes with or
+//! without them. They are plain Rust: the compiler may vectorise them for the host (AVX where
+//! present), which changes how many elements an instruction handles, never what is computed for
+//! one, so they give the same bytes on every x86-64 machine whatever the profile.
+//!
+//! - [`depthwise`]: two-dimensional depthwise convolution (MobileNet's separable blocks).
+//! - [`max_pool`]: two-dimensional max pooling.
+//!
+//! [`substitute`] walks a decluttered model and replaces the operators these cover; anything
+//! they do not cover (other layouts, types, quantized convolutions) stays with tract.
+
+pub mod depthwise;
+pub mod max_pool;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::{
+	internal::*,
+	ops::cnn::{Conv, MaxPool},
+};
+
+/// Replace, in a decluttered model, every operator Verity implements itself by its
+/// implementation. Returns how many were replaced.
+pub fn substitute(model: &mut TypedModel) -> TractResult<usize> {
+	let mut replacements: Vec<(usize, Box<dyn TypedOp>)> = Vec::new();
+	for id in model.eval_order()? {
+		let node = model.node(id);
+		let replacement: Option<Box<dyn TypedOp>> = if let Some(conv) = node.op_as::<Conv>() {
+			depthwise::DepthwiseConv::for_conv(model, node, conv)?.map(|op| Box::new(op) as _)
+		} else if let Some(pool) = node.op_as::<MaxPool>() {
+			max_pool::MaxPool2d::for_max_pool(model, node, pool)?.map(|op| Box::new(op) as _)
+		} else {
+			None
+		};
+		if let Some(op) = replacement {
+			replacements.push((id, op));
+		}
+	}
+	let count = replacements.len();
+	for (id, op) in replacements {
+		let node = model.node(id);
+		let mut patch = TypedModelPatch::default();
+		let input = patch.tap_model(model, node.inputs[0])?;
+		let output = patch.wire_node(&node.name, op, &[input])?[0];
+		patch.shunt_outside(model, OutletId::new(id, 0), output)?;
+		patch.apply(model)?;
+	}
+	Ok(count)
+}
+
+/// The geometry of a two-dimensional window sliding over NCHW (or CHW) planes: what both
+/// operators here need to know about their input and output.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct PlaneGeometry {
+	/// Images in the batch (1 for a CHW input).
+	pub batch: usize,
+	/// Channels.
+	pub channels: usize,
+	/// Input height and width.
+	pub input: (usize, usize),
+	/// Output height and width.
+	pub output: (usize, usize),
+	/// Window height and width.
+	pub window: (usize, usize),
+	/// Vertical and horizontal strides.
+	pub strides: (usize, usize),
+	/// Vertical and horizontal dilations.
+	pub dilations: (usize, usize),
+	/// Padding rows above and columns left of the input.
+	pub padding: (usize, usize),
+	/// The full output shape, as the model declares it.
+	pub output_shape: TVec<usize>,
+}
+
+impl PlaneGeometry {
+	/// The geometry of `pool_spec` over an input of `input_shape`, if it is a concrete
+	/// two-dimensional channels-first one.
+	fn of(
+		pool_spec: &tract_onnx::tract_core::ops::cnn::PoolSpec,
+		input_shape: &[usize],
+	) -> TractResult<Option<Self>> {
+		if pool_spec.data_format.c_is_last() || pool_spec.kernel_shape.len() != 2 {
+			return Ok(None);
+		}
+		let shape = pool_spec.data_format.shape(input_shape)?;
+		let hw = shape.hw_dims();
+		if hw.len() != 2 {
+			return Ok(None);
+		}
+		let padding = pool_spec.computed_padding(hw);
+		let strides = pool_spec.strides();
+		let dilations = pool_spec.dilations();
+		let output_shape = pool_spec.output_shape(input_shape)?;
+		Ok(Some(Self {
+			batch: shape.n().copied().unwrap_or(1),
+			channels: *shape.c(),
+			input: (hw[0], hw[1]),
+			output: (padding[0].convoluted, padding[1].convoluted),
+			window: (pool_spec.kernel_shape[0], pool_spec.kernel_shape[1]),
+			strides: (strides[0], strides[1]),
+			dilations: (dilations[0], dilations[1]),
+			padding: (padding[0].pad_before, padding[1].pad_before),
+			output_shape: output_shape.shape.clone(),
+		}))
+	}
+
+	/// Evaluate an operator over these planes: `compute` reads the f32 input and fills the
+	/// output.
+	fn eval_planes(
+		&self,
+		inputs: TVec<TValue>,
+		compute: impl FnOnce(&[f32], &mut [f32]),
+	) -> TractResult<TVec<TValue>> {
+		let input = args_1!(inputs);
+		let input = input.try_as_plain_ram()?;
+		let mut output = Tensor::zero::<f32>(&self.output_shape)?;
+		compute(input.as_slice::<f32>()?, output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
+		Ok(tvec!(output.into_tvalue()))
+	}
+
+	/// The output columns whose input column, for window column `window_column`, lies inside
+	/// the input.
+	fn columns_inside(&self, window_column: usize) -> std::ops::Range<usize> {
+		let shift = self.column_shift(window_column);
+		let (width, stride) = (self.input.1 as isize, self.strides.1 as isize);
+		let first = if shift >= 0 { 0 } else { (-shift + stride - 1) / stride };
+		let end = if shift >= width { 0 } else { (width - shift + stride - 1) / stride };
+		let end = (end as usize).min(self.output.1);
+		(first as usize).min(end)..end
+	}
+
+	/// The output columns whose input columns lie inside the input for every window column.
+	fn columns_inside_every_window_column(&self) -> std::ops::Range<usize> {
+		(0..self.window.1).map(|column| self.columns_inside(column)).fold(
+			0..self.output.1,
+			|all, one| {
+				let start = all.start.max(one.start);
+				start..all.end.min(one.end).max(start)
+			},
+		)
+	}
+
+	/// The input column window column `window_column` reads for output column `column`, if
+	/// inside.
+	fn input_column(&self, column: usize, window_column: usize) -> Option<usize> {
+		let x = (column * self.strides.1) as isize + self.column_shift(window_column);
+		(0..self.input.1 as isize).contains(&x).then_some(x as usize)
+	}
+
+	/// The input row a window row `window_row` reads for output row `row`, if inside.
+	fn input_row(&self, row: usize, window_row: usize) -> Option<usize> {
+		let y = (row * self.strides.0 + window_row * self.dilations.0) as isize
+			- self.padding.0 as isize;
+		(0..self.input.0 as isize).contains(&y).then_some(y as usize)
+	}
+
+	/// Where the input column of output column 0 lies for window column `window_column`.
+	fn column_shift(&self, window_column: usize) -> isize {
+		(window_column * self.dilations.1) as isize - self.padding.1 as isize
+	}
+}

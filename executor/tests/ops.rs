@@ -1,0 +1,187 @@
+//! Verity's own operators give tract's bytes: the same one-layer model planned by tract alone
+//! and with `ops::substitute` must produce bit-identical outputs, over paddings, strides,
+//! dilations, window sizes and plane widths on both sides of the vector block.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::{
+	cnn::{Conv, KernelFormat, MaxPool, PaddingSpec, PoolSpec},
+	nn::DataFormat,
+};
+
+/// Deterministic pseudo-random values in [-2, 2), with exact zeros sprinkled in.
+fn values(count: usize, seed: u64) -> Vec<f32> {
+	let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+	(0..count)
+		.map(|_| {
+			state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+			let unit = (state >> 40) as f32 / (1u64 << 24) as f32;
+			if state % 11 == 0 {
+				0.0
+			} else {
+				unit * 4.0 - 2.0
+			}
+		})
+		.collect()
+}
+
+/// One window geometry to check.
+#[derive(Clone, Copy, Debug)]
+struct Case {
+	channels: usize,
+	height: usize,
+	width: usize,
+	window: (usize, usize),
+	strides: (usize, usize),
+	dilations: (usize, usize),
+	/// Top, left, bottom, right.
+	padding: (usize, usize, usize, usize),
+}
+
+impl Case {
+	fn pool_spec(&self, output_channels: usize) -> PoolSpec {
+		let (top, left, bottom, right) = self.padding;
+		PoolSpec {
+			data_format: DataFormat::NCHW,
+			kernel_shape: tvec![self.window.0, self.window.1],
+			padding: PaddingSpec::Explicit(tvec![top, left], tvec![bottom, right]),
+			dilations: Some(tvec![self.dilations.0, self.dilations.1]),
+			strides: Some(tvec![self.strides.0, self.strides.1]),
+			input_channels: self.channels,
+			output_channels,
+		}
+	}
+
+	fn input(&self, seed: u64) -> Tensor {
+		let shape = [1, self.channels, self.height, self.width];
+		tract_ndarray::Array4::from_shape_vec(shape, values(shape.iter().product(), seed))
+			.unwrap()
+			.into_tensor()
+	}
+}
+
+/// Run a one-operator model on `input`, planned with or without Verity's operators; also
+/// returns how many operators were substituted.
+fn run(model: &TypedModel, input: &Tensor, substitute: bool) -> (Vec<u32>, usize) {
+	let mut model = model.clone().into_decluttered().unwrap();
+	let substituted =
+		if substitute { verity_executor::ops::substitute(&mut model).unwrap() } else { 0 };
+	model.optimize().unwrap();
+	let plan = model.into_runnable().unwrap();
+	let output = plan.run(tvec![input.clone().into_tvalue()]).unwrap().remove(0);
+	let bits = output
+		.to_plain_array_view::<f32>()
+		.unwrap()
+		.iter()
+		.map(|x| x.to_bits())
+		.collect();
+	(bits, substituted)
+}
+
+fn depthwise_model(case: &Case) -> TypedModel {
+	let mut model = TypedModel::default();
+	let x = model
+		.add_source("x", f32::fact([1, case.channels, case.height, case.width]))
+		.unwrap();
+	let weight_shape = [case.channels, 1, case.window.0, case.window.1];
+	let weights = tract_ndarray::Array4::from_shape_vec(
+		weight_shape,
+		values(weight_shape.iter().product(), 7),
+	)
+	.unwrap()
+	.into_tensor();
+	let bias = tensor1(&values(case.channels, 11));
+	let weights = model.add_const("weights", weights).unwrap();
+	let bias = model.add_const("bias", bias).unwrap();
+	let conv = Conv {
+		pool_spec: case.pool_spec(case.channels),
+		kernel_fmt: KernelFormat::OIHW,
+		group: case.channels,
+		q_params: None,
+	};
+	let y = model.wire_node("conv", conv, &[x, weights, bias]).unwrap();
+	model.select_output_outlets(&y).unwrap();
+	model
+}
+
+fn max_pool_model(case: &Case) -> TypedModel {
+	let mut model = TypedModel::default();
+	let x = model
+		.add_source("x", f32::fact([1, case.channels, case.height, case.width]))
+		.unwrap();
+	let pool = MaxPool { pool_spec: case.pool_spec(case.channels), with_index_outputs: None };
+	let y = model.wire_node("pool", pool, &[x]).unwrap();
+	model.select_output_outlets(&y).unwrap();
+	model
+}
+
+/// Windows like MobileNet's (3x3 and 5x5, stride 1 or 2 vertically) on planes as short as
+/// three rows, plus dilation, uneven padding and widths under and over the vector block.
+fn cases() -> Vec<Case> {
+	let case = |height, width, window, strides, dilations, padding| Case {
+		channels: 3,
+		height,
+		width,
+		window,
+		strides,
+		dilations,
+		padding,
+	};
+	vec![
+		case(3, 96, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+		case(6, 96, (5, 5), (2, 1), (1, 1), (2, 2, 2, 2)),
+		case(12, 96, (3, 3), (2, 1), (1, 1), (1, 1, 1, 1)),
+		case(7, 40, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
+		case(5, 33, (3, 3), (1, 2), (1, 1), (1, 1, 1, 1)),
+		case(8, 70, (3, 5), (1, 1), (2, 2), (2, 4, 0, 1)),
+		case(4, 10, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+		case(9, 64, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
+		case(24, 96, (2, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
+	]
+}
+
+/// Plan the model `model_for` builds for every case with and without Verity's operators, and
+/// compare the output bits.
+fn assert_gives_tracts_bytes(model_for: fn(&Case) -> TypedModel) {
+	for (index, case) in cases().iter().enumerate() {
+		let model = model_for(case);
+		let input = case.input(index as u64);
+		let (tract, _) = run(&model, &input, false);
+		let (verity, substituted) = run(&model, &input, true);
+		assert_eq!(substituted, 1, "{case:?} is covered");
+		assert_eq!(verity, tract, "{case:?}");
+	}
+}
+
+#[test]
+fn the_depthwise_convolution_gives_tracts_bytes() {
+	assert_gives_tracts_bytes(depthwise_model);
+}
+
+#[test]
+fn max_pooling_gives_tracts_bytes() {
+	assert_gives_tracts_bytes(max_pool_model);
+}
+
+#[test]
+fn a_convolution_that_is_not_depthwise_stays_with_tract() {
+	let case = cases()[3];
+	let mut model = TypedModel::default();
+	let x = model
+		.add_source("x", f32::fact([1, case.channels, case.height, case.width]))
+		.unwrap();
+	let weights = tract_ndarray::Array4::from_shape_vec([2, 3, 3, 3], values(54, 3))
+		.unwrap()
+		.into_tensor();
+	let weights = model.add_const("weights", weights).unwrap();
+	let bias = model.add_const("bias", tensor1(&[0.5f32, -0.5])).unwrap();
+	let conv = Conv {
+		pool_spec: case.pool_spec(2),
+		kernel_fmt: KernelFormat::OIHW,
+		group: 1,
+		q_params: None,
+	};
+	let y = model.wire_node("conv", conv, &[x, weights, bias]).unwrap();
+	model.select_output_outlets(&y).unwrap();
+	let mut model = model.into_decluttered().unwrap();
+	assert_eq!(verity_executor::ops::substitute(&mut model).unwrap(), 0);
+}
