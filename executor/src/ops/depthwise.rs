@@ -5,7 +5,13 @@
 //! times that input point: one multiply and one add, each rounded. That is tract's own
 //! depthwise arithmetic. What differs is the walk: tract visits its padding zones point by
 //! point, which on the short planes of small models (three rows, a 5x5 window) is every point;
-//! here every tap sweeps a whole output row at once, border or not.
+//! here blocks of output points stay in registers while every tap sweeps them.
+//!
+//! When no bias is `-0.0` and every weight is finite, the plane is first copied into a
+//! zero-padded scratch plane and padded taps are added as `0 × weight` like any other: a sum
+//! that starts from a bias other than `-0.0` is never `-0.0` (round-to-nearest gives `-0.0`
+//! only for `-0.0 + -0.0`), and adding `±0.0` to anything else leaves it unchanged, so the
+//! result is bit for bit the one that skips them, without a border case.
 
 use super::PlaneGeometry;
 use tract_onnx::prelude::*;
@@ -22,6 +28,8 @@ pub struct DepthwiseConv {
 	weights: Arc<Tensor>,
 	/// `[channels]`.
 	bias: Arc<Tensor>,
+	/// Whether padded taps may be added as zeros (see the module documentation).
+	padding_is_inert: bool,
 }
 
 impl DepthwiseConv {
@@ -65,10 +73,19 @@ impl DepthwiseConv {
 			n if n == channels => (**bias).clone().into_shape(&[channels])?,
 			_ => return Ok(None),
 		};
+		let weights = (**weights).clone().into_shape(&[channels, taps])?;
+		let padding_is_inert =
+			weights.try_as_plain_ram()?.as_slice::<f32>()?.iter().all(|w| w.is_finite())
+				&& bias
+					.try_as_plain_ram()?
+					.as_slice::<f32>()?
+					.iter()
+					.all(|b| b.to_bits() != (-0.0f32).to_bits());
 		Ok(Some(Self {
 			geometry,
-			weights: (**weights).clone().into_shape(&[channels, taps])?.into_arc_tensor(),
+			weights: weights.into_arc_tensor(),
 			bias: bias.into_arc_tensor(),
+			padding_is_inert,
 		}))
 	}
 }
@@ -94,7 +111,7 @@ impl EvalOp for DepthwiseConv {
 		let bias = self.bias.try_as_plain_ram()?;
 		let bias = bias.as_slice::<f32>()?;
 		self.geometry.eval_planes(inputs, |input, output| {
-			convolve(&self.geometry, input, weights, bias, output)
+			convolve(&self.geometry, self.padding_is_inert, input, weights, bias, output)
 		})
 	}
 }
@@ -114,13 +131,20 @@ impl TypedOp for DepthwiseConv {
 }
 
 /// Convolve every plane, with the host's vector instructions (same arithmetic either way).
-fn convolve(g: &PlaneGeometry, input: &[f32], weights: &[f32], bias: &[f32], output: &mut [f32]) {
+fn convolve(
+	g: &PlaneGeometry,
+	padding_is_inert: bool,
+	input: &[f32],
+	weights: &[f32],
+	bias: &[f32],
+	output: &mut [f32],
+) {
 	#[cfg(target_arch = "x86_64")]
 	if std::arch::is_x86_feature_detected!("avx") {
 		// SAFETY: the CPU has AVX, checked just above.
-		return unsafe { convolve_with_avx(g, input, weights, bias, output) };
+		return unsafe { convolve_with_avx(g, padding_is_inert, input, weights, bias, output) };
 	}
-	convolve_planes(g, input, weights, bias, output)
+	convolve_planes(g, padding_is_inert, input, weights, bias, output)
 }
 
 /// [`convolve_planes`] compiled for AVX.
@@ -128,17 +152,19 @@ fn convolve(g: &PlaneGeometry, input: &[f32], weights: &[f32], bias: &[f32], out
 #[target_feature(enable = "avx")]
 unsafe fn convolve_with_avx(
 	g: &PlaneGeometry,
+	padding_is_inert: bool,
 	input: &[f32],
 	weights: &[f32],
 	bias: &[f32],
 	output: &mut [f32],
 ) {
-	convolve_planes(g, input, weights, bias, output)
+	convolve_planes(g, padding_is_inert, input, weights, bias, output)
 }
 
 #[inline(always)]
 fn convolve_planes(
 	g: &PlaneGeometry,
+	padding_is_inert: bool,
 	input: &[f32],
 	weights: &[f32],
 	bias: &[f32],
@@ -147,16 +173,142 @@ fn convolve_planes(
 	let in_plane = g.input.0 * g.input.1;
 	let out_plane = g.output.0 * g.output.1;
 	let taps = g.window.0 * g.window.1;
+	let padded = PaddedPlane::new(g);
+	let mut scratch = vec![0f32; if padding_is_inert { padded.rows * padded.columns } else { 0 }];
 	for (index, out) in output.chunks_exact_mut(out_plane).enumerate() {
 		let channel = index % g.channels;
-		convolve_plane(
-			g,
-			&input[index * in_plane..][..in_plane],
-			&weights[channel * taps..][..taps],
-			bias[channel],
-			out,
-		);
+		let input = &input[index * in_plane..][..in_plane];
+		let taps = &weights[channel * taps..][..taps];
+		if padding_is_inert {
+			padded.fill(g, input, &mut scratch);
+			convolve_padded_plane(g, &padded, &scratch, taps, bias[channel], out);
+		} else {
+			convolve_plane(g, input, taps, bias[channel], out);
+		}
 	}
+}
+
+/// The zero-padded copy of an input plane that covers every output point's window.
+struct PaddedPlane {
+	rows: usize,
+	columns: usize,
+}
+
+impl PaddedPlane {
+	fn new(g: &PlaneGeometry) -> Self {
+		let span = |output: usize, stride: usize, window: usize, dilation: usize| {
+			if output == 0 {
+				0
+			} else {
+				(output - 1) * stride + (window - 1) * dilation + 1
+			}
+		};
+		Self {
+			rows: span(g.output.0, g.strides.0, g.window.0, g.dilations.0),
+			columns: span(g.output.1, g.strides.1, g.window.1, g.dilations.1),
+		}
+	}
+
+	/// Copy `input` into `scratch` at the padding offsets; everything else is zero.
+	#[inline(always)]
+	fn fill(&self, g: &PlaneGeometry, input: &[f32], scratch: &mut [f32]) {
+		scratch.fill(0.0);
+		let (top, left) = g.padding;
+		let columns = left.min(self.columns)..(left + g.input.1).min(self.columns);
+		for (row, line) in scratch.chunks_exact_mut(self.columns).enumerate().skip(top) {
+			let y = row - top;
+			if y >= g.input.0 {
+				break;
+			}
+			line[columns.clone()].copy_from_slice(&input[y * g.input.1..][..columns.len()]);
+		}
+	}
+}
+
+/// Rows of output computed together, for independent sums in flight.
+const ROWS: usize = 2;
+
+/// Convolve one zero-padded plane: every tap of every output point, in row-major order.
+#[inline(always)]
+fn convolve_padded_plane(
+	g: &PlaneGeometry,
+	padded: &PaddedPlane,
+	scratch: &[f32],
+	taps: &[f32],
+	bias: f32,
+	output: &mut [f32],
+) {
+	let width = g.output.1;
+	let line = |row: usize, window_row: usize| {
+		let y = row * g.strides.0 + window_row * g.dilations.0;
+		&scratch[y * padded.columns..][..padded.columns]
+	};
+	if g.strides.1 != 1 || width < BLOCK {
+		for (row, out) in output.chunks_exact_mut(width).enumerate() {
+			for (column, out) in out.iter_mut().enumerate() {
+				let mut sum = bias;
+				for window_row in 0..g.window.0 {
+					let line = line(row, window_row);
+					for window_column in 0..g.window.1 {
+						let x = column * g.strides.1 + window_column * g.dilations.1;
+						sum += taps[window_row * g.window.1 + window_column] * line[x];
+					}
+				}
+				*out = sum;
+			}
+		}
+		return;
+	}
+	// Blocks start every BLOCK columns; the last one ends with the row, overlapping the one
+	// before it (its points are computed twice, to the same bits).
+	let firsts = (0..width).step_by(BLOCK).map(|first| first.min(width - BLOCK));
+	let mut rows = output.chunks_exact_mut(width).enumerate();
+	loop {
+		match (rows.next(), rows.next()) {
+			(Some((row, out)), Some((_, next))) => {
+				for first in firsts.clone() {
+					let sums = padded_block::<ROWS>(g, &line, taps, bias, row, first);
+					out[first..first + BLOCK].copy_from_slice(&sums[0]);
+					next[first..first + BLOCK].copy_from_slice(&sums[1]);
+				}
+			},
+			(Some((row, out)), None) => {
+				for first in firsts.clone() {
+					let sums = padded_block::<1>(g, &line, taps, bias, row, first);
+					out[first..first + BLOCK].copy_from_slice(&sums[0]);
+				}
+			},
+			_ => break,
+		}
+	}
+}
+
+/// [`BLOCK`] points from column `first` of `R` consecutive output rows from `row`.
+#[inline(always)]
+fn padded_block<'a, const R: usize>(
+	g: &PlaneGeometry,
+	line: &impl Fn(usize, usize) -> &'a [f32],
+	taps: &[f32],
+	bias: f32,
+	row: usize,
+	first: usize,
+) -> [[f32; BLOCK]; R] {
+	let mut sums = [[bias; BLOCK]; R];
+	for window_row in 0..g.window.0 {
+		let lines: [&[f32]; R] = std::array::from_fn(|r| line(row + r, window_row));
+		for window_column in 0..g.window.1 {
+			let weight = taps[window_row * g.window.1 + window_column];
+			let x = first + window_column * g.dilations.1;
+			let points: [&[f32; BLOCK]; R] =
+				std::array::from_fn(|r| lines[r][x..x + BLOCK].try_into().expect("BLOCK"));
+			for r in 0..R {
+				for i in 0..BLOCK {
+					sums[r][i] += weight * points[r][i];
+				}
+			}
+		}
+	}
+	sums
 }
 
 /// Output points computed together, kept in registers across all the taps.
