@@ -320,6 +320,7 @@ impl Engine {
 			.and_then(|mut typed| {
 				crate::ops::substitute(&mut typed)?;
 				typed.optimize()?;
+				crate::ops::substitute_optimized(&mut typed)?;
 				typed.into_runnable()
 			})
 			.map_err(|error| EngineError::InputMismatch(format!("{error:#}")))?;

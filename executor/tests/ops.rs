@@ -1,6 +1,7 @@
-//! Verity's own operators give tract's bytes: the same one-layer model planned by tract alone
-//! and with `ops::substitute` must produce bit-identical outputs, over paddings, strides,
-//! dilations, window sizes and plane widths on both sides of the vector block.
+//! Verity's own operators give tract's bytes: the same small model planned by tract alone and
+//! with `ops::substitute` / `ops::substitute_optimized` must produce bit-identical outputs, over
+//! paddings, strides, dilations, window sizes and plane widths on both sides of the vector
+//! block, biases that force the border-by-border path, and element-wise chains.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::{
@@ -63,9 +64,12 @@ impl Case {
 /// returns how many operators were substituted.
 fn run(model: &TypedModel, input: &Tensor, substitute: bool) -> (Vec<u32>, usize) {
 	let mut model = model.clone().into_decluttered().unwrap();
-	let substituted =
+	let mut substituted =
 		if substitute { verity_executor::ops::substitute(&mut model).unwrap() } else { 0 };
 	model.optimize().unwrap();
+	if substitute {
+		substituted += verity_executor::ops::substitute_optimized(&mut model).unwrap();
+	}
 	let plan = model.into_runnable().unwrap();
 	let output = plan.run(tvec![input.clone().into_tvalue()]).unwrap().remove(0);
 	let bits = output
@@ -78,6 +82,10 @@ fn run(model: &TypedModel, input: &Tensor, substitute: bool) -> (Vec<u32>, usize
 }
 
 fn depthwise_model(case: &Case) -> TypedModel {
+	depthwise_model_with_bias(case, tensor1(&values(case.channels, 11)))
+}
+
+fn depthwise_model_with_bias(case: &Case, bias: Tensor) -> TypedModel {
 	let mut model = TypedModel::default();
 	let x = model
 		.add_source("x", f32::fact([1, case.channels, case.height, case.width]))
@@ -89,7 +97,6 @@ fn depthwise_model(case: &Case) -> TypedModel {
 	)
 	.unwrap()
 	.into_tensor();
-	let bias = tensor1(&values(case.channels, 11));
 	let weights = model.add_const("weights", weights).unwrap();
 	let bias = model.add_const("bias", bias).unwrap();
 	let conv = Conv {
@@ -184,4 +191,72 @@ fn a_convolution_that_is_not_depthwise_stays_with_tract() {
 	model.select_output_outlets(&y).unwrap();
 	let mut model = model.into_decluttered().unwrap();
 	assert_eq!(verity_executor::ops::substitute(&mut model).unwrap(), 0);
+}
+
+#[test]
+fn a_negative_zero_bias_keeps_padded_taps_skipped_and_tracts_bytes() {
+	// A -0.0 bias is the one case where adding a padded tap's 0 × weight could change a sum:
+	// the operator then skips padded taps, and must still give tract's bytes.
+	for (index, case) in cases().iter().enumerate() {
+		let mut bias = values(case.channels, 5);
+		bias[0] = -0.0;
+		let model = depthwise_model_with_bias(case, tensor1(&bias));
+		for input in [
+			case.input(index as u64),
+			Tensor::zero::<f32>(&[1, case.channels, case.height, case.width]).unwrap(),
+		] {
+			let (tract, _) = run(&model, &input, false);
+			let (verity, substituted) = run(&model, &input, true);
+			assert_eq!(substituted, 1, "{case:?} is covered");
+			assert_eq!(verity, tract, "{case:?}");
+		}
+	}
+}
+
+#[test]
+fn element_wise_chains_give_tracts_bytes() {
+	use tract_onnx::tract_core::ops::math;
+	// MobileNetV3's hard-swish, x * clip(x + 3, 0, 6) / 6, after a per-channel scale and
+	// offset (a folded batch normalisation), then a ReLU.
+	let (channels, height, width) = (8, 6, 96);
+	let mut model = TypedModel::default();
+	let x = model.add_source("x", f32::fact([1, channels, height, width])).unwrap();
+	let mut constant = |name: &str, values: Vec<f32>| {
+		let shape = if values.len() == 1 { [1, 1, 1, 1] } else { [1, values.len(), 1, 1] };
+		let tensor = tract_ndarray::Array4::from_shape_vec(shape, values).unwrap().into_tensor();
+		model.add_const(name, tensor).unwrap()
+	};
+	let scale = constant("scale", values(channels, 21));
+	let offset = constant("offset", values(channels, 22));
+	let three = constant("three", vec![3.0]);
+	let zero = constant("zero", vec![0.0]);
+	let six = constant("six", vec![6.0]);
+	let mut wire = |name: &str, op: tract_onnx::tract_core::ops::binary::TypedBinOp, a, b| {
+		model.wire_node(name, op, &[a, b]).unwrap()[0]
+	};
+	let scaled = wire("scaled", math::mul(), x, scale);
+	let normalised = wire("normalised", math::add(), scaled, offset);
+	let shifted = wire("shifted", math::add(), normalised, three);
+	let low = wire("low", math::max(), shifted, zero);
+	let clipped = wire("clipped", math::min(), low, six);
+	let product = wire("product", math::mul(), normalised, clipped);
+	let swished = wire("swished", math::div(), product, six);
+	let relu = wire("relu", math::max(), swished, zero);
+	model.select_output_outlets(&[relu]).unwrap();
+	let case = Case {
+		channels,
+		height,
+		width,
+		window: (1, 1),
+		strides: (1, 1),
+		dilations: (1, 1),
+		padding: (0, 0, 0, 0),
+	};
+	for seed in 0..4 {
+		let input = case.input(seed);
+		let (tract, _) = run(&model, &input, false);
+		let (verity, substituted) = run(&model, &input, true);
+		assert!(substituted >= 1, "the chains are covered");
+		assert_eq!(verity, tract);
+	}
 }

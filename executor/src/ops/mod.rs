@@ -9,42 +9,139 @@
 //!
 //! - [`depthwise`]: two-dimensional depthwise convolution (MobileNet's separable blocks).
 //! - [`max_pool`]: two-dimensional max pooling.
+//! - [`elementwise`]: chains of element-wise operations (hard-swish, batch normalisation).
 //!
-//! [`substitute`] walks a decluttered model and replaces the operators these cover; anything
-//! they do not cover (other layouts, types, quantized convolutions) stays with tract.
+//! [`substitute`] walks a decluttered model and [`substitute_optimized`] an optimized one, and
+//! replace the operators these cover; anything they do not cover (other layouts, types,
+//! quantized convolutions) stays with tract.
 
 pub mod depthwise;
+pub mod elementwise;
 pub mod max_pool;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{
 	internal::*,
-	ops::cnn::{Conv, MaxPool},
+	ops::{
+		binary::OptBinChain,
+		cnn::{Conv, MaxPool},
+	},
 };
 
-/// Replace, in a decluttered model, every operator Verity implements itself by its
-/// implementation. Returns how many were replaced.
+/// Replace, in a decluttered model, every operator Verity implements itself at that stage by
+/// its implementation. Returns how many were replaced.
 pub fn substitute(model: &mut TypedModel) -> TractResult<usize> {
-	let mut replacements: Vec<(usize, Box<dyn TypedOp>)> = Vec::new();
-	for id in model.eval_order()? {
-		let node = model.node(id);
-		let replacement: Option<Box<dyn TypedOp>> = if let Some(conv) = node.op_as::<Conv>() {
-			depthwise::DepthwiseConv::for_conv(model, node, conv)?.map(|op| Box::new(op) as _)
+	replace_all(model, |model, node| {
+		Ok(if let Some(conv) = node.op_as::<Conv>() {
+			depthwise::DepthwiseConv::for_conv(model, node, conv)?.map(|op| (Box::new(op) as _, 1))
 		} else if let Some(pool) = node.op_as::<MaxPool>() {
-			max_pool::MaxPool2d::for_max_pool(model, node, pool)?.map(|op| Box::new(op) as _)
+			max_pool::MaxPool2d::for_max_pool(model, node, pool)?
+				.map(|op| (Box::new(op) as _, node.inputs.len()))
 		} else {
 			None
-		};
-		if let Some(op) = replacement {
-			replacements.push((id, op));
+		})
+	})
+}
+
+/// Replace, in an optimized model, every operator Verity implements itself at that stage (the
+/// element-wise chains) by its implementation, then join each chain that only feeds another
+/// into it. Returns how many were replaced.
+pub fn substitute_optimized(model: &mut TypedModel) -> TractResult<usize> {
+	let count = replace_all(model, |model, node| {
+		Ok(match node.op_as::<OptBinChain>() {
+			Some(chain) => elementwise::ElementwiseChain::for_chain(model, node, chain)?
+				.map(|op| (Box::new(op) as _, node.inputs.len())),
+			None => None,
+		})
+	})?;
+	while join_one_chain_pair(model)? {}
+	Ok(count)
+}
+
+/// Join one chain whose output only feeds another chain into that one, so the tensor is walked
+/// once. Returns whether it found such a pair.
+fn join_one_chain_pair(model: &mut TypedModel) -> TractResult<bool> {
+	use elementwise::ElementwiseChain;
+	let outputs = model.output_outlets()?.to_vec();
+	for id in model.eval_order()? {
+		let second = model.node(id);
+		let Some(second_op) = second.op_as::<ElementwiseChain>() else { continue };
+		let lengths = model
+			.node_input_facts(id)?
+			.iter()
+			.map(|fact| fact.shape.as_concrete().map(|shape| shape.iter().product::<usize>()))
+			.collect::<Option<Vec<_>>>();
+		for (position, feeder) in second.inputs.iter().enumerate().take(2) {
+			let first = model.node(feeder.node);
+			let Some(first_op) = first.op_as::<ElementwiseChain>() else { continue };
+			if model.outlet_successors(*feeder).len() != 1 || outputs.contains(feeder) {
+				continue;
+			}
+			// The first chain's output is the second's accumulator: run one, then the other.
+			// Or it is the first step's full-length operand of a commutative operation: swap
+			// the two, the operation gives the same bits either way round.
+			let joined = match position {
+				0 => first_op.then(second_op),
+				_ if lengths.as_ref().is_some_and(|l| l[0] == l[1]) => {
+					match first_op.then_swapped(second_op) {
+						Some(joined) => joined,
+						None => continue,
+					}
+				},
+				_ => continue,
+			};
+			let mut inputs: Vec<OutletId> = first.inputs.clone();
+			inputs.extend(
+				second
+					.inputs
+					.iter()
+					.enumerate()
+					.filter(|(i, _)| *i != position)
+					.map(|(_, outlet)| *outlet),
+			);
+			let name = second.name.clone();
+			let mut patch = TypedModelPatch::default();
+			let inputs = inputs
+				.iter()
+				.map(|&input| patch.tap_model(model, input))
+				.collect::<TractResult<TVec<_>>>()?;
+			let output = patch.wire_node(name, joined, &inputs)?[0];
+			patch.shunt_outside(model, OutletId::new(id, 0), output)?;
+			patch.apply(model)?;
+			return Ok(true);
+		}
+	}
+	Ok(false)
+}
+
+/// A replacement for a node: the operator, and how many of the node's first inputs it reads.
+type Replacement = (Box<dyn TypedOp>, usize);
+
+/// Replace every node `replacement` has a replacement for (single-output nodes only).
+fn replace_all(
+	model: &mut TypedModel,
+	replacement: impl Fn(&TypedModel, &TypedNode) -> TractResult<Option<Replacement>>,
+) -> TractResult<usize> {
+	let mut replacements = Vec::new();
+	for id in model.eval_order()? {
+		let node = model.node(id);
+		if node.outputs.len() == 1 {
+			if let Some(found) = replacement(model, node)? {
+				replacements.push((id, found));
+			}
 		}
 	}
 	let count = replacements.len();
-	for (id, op) in replacements {
-		let node = model.node(id);
+	for (id, (op, reads)) in replacements {
+		// Read the node's inputs now: an earlier replacement may have rewired them.
+		let name = model.node(id).name.clone();
+		let inputs = model.node(id).inputs[..reads].to_vec();
 		let mut patch = TypedModelPatch::default();
-		let input = patch.tap_model(model, node.inputs[0])?;
-		let output = patch.wire_node(&node.name, op, &[input])?[0];
+		let inputs = inputs
+			.iter()
+			.map(|&input| patch.tap_model(model, input))
+			.collect::<TractResult<TVec<_>>>()?;
+		let output = patch.wire_node(name, op, &inputs)?[0];
 		patch.shunt_outside(model, OutletId::new(id, 0), output)?;
 		patch.apply(model)?;
 	}
