@@ -260,3 +260,47 @@ fn element_wise_chains_give_tracts_bytes() {
 		assert_eq!(verity, tract);
 	}
 }
+
+#[test]
+fn the_pointwise_convolution_gives_tracts_bytes() {
+	// (input channels, output channels, height, width): MobileNet's expansions and
+	// projections, an odd plane whose last block overlaps, and one too small for a block.
+	for (index, (inputs, outputs, height, width)) in
+		[(8, 8, 24, 96), (16, 88, 3, 96), (200, 32, 2, 96), (3, 5, 5, 5), (7, 13, 2, 7)]
+			.into_iter()
+			.enumerate()
+	{
+		let mut model = TypedModel::default();
+		let x = model.add_source("x", f32::fact([1, inputs, height, width])).unwrap();
+		let weights = tract_ndarray::Array4::from_shape_vec(
+			[outputs, inputs, 1, 1],
+			values(outputs * inputs, 31 + index as u64),
+		)
+		.unwrap()
+		.into_tensor();
+		let weights = model.add_const("weights", weights).unwrap();
+		let bias = model.add_const("bias", tensor0(0f32)).unwrap();
+		let case = Case {
+			channels: inputs,
+			height,
+			width,
+			window: (1, 1),
+			strides: (1, 1),
+			dilations: (1, 1),
+			padding: (0, 0, 0, 0),
+		};
+		let conv = Conv {
+			pool_spec: case.pool_spec(outputs),
+			kernel_fmt: KernelFormat::OIHW,
+			group: 1,
+			q_params: None,
+		};
+		let y = model.wire_node("conv", conv, &[x, weights, bias]).unwrap();
+		model.select_output_outlets(&y).unwrap();
+		let input = case.input(index as u64);
+		let (tract, _) = run(&model, &input, false);
+		let (verity, substituted) = run(&model, &input, true);
+		assert_eq!(substituted, 1, "{inputs} -> {outputs} over {height}x{width} is covered");
+		assert_eq!(verity, tract, "{inputs} -> {outputs} over {height}x{width}");
+	}
+}

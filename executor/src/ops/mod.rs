@@ -1,13 +1,14 @@
 //! Verity's own implementations of a few tract operators, swapped into a model's plan where
 //! tract's are slow on small tensors.
 //!
-//! Each computes exactly what tract's portable code computes, operation for operation in the
-//! same order (no fused multiply-add, no reassociation), so a plan gives the same bytes with or
-//! without them. They are plain Rust: the compiler may vectorise them for the host (AVX where
-//! present), which changes how many elements an instruction handles, never what is computed for
-//! one, so they give the same bytes on every x86-64 machine whatever the profile.
+//! Each computes exactly what tract computes, operation for operation in the same order (no
+//! reassociation; a fused multiply-add exactly where tract's kernels in this process use one,
+//! see [`pointwise`]), so a plan gives the same bytes with or without them. They are plain
+//! Rust: the compiler may vectorise them for the host (AVX where present), which changes how
+//! many elements an instruction handles, never what is computed for one.
 //!
 //! - [`depthwise`]: two-dimensional depthwise convolution (MobileNet's separable blocks).
+//! - [`pointwise`]: 1x1 convolution (MobileNet's expansions and projections).
 //! - [`max_pool`]: two-dimensional max pooling.
 //! - [`elementwise`]: chains of element-wise operations (hard-swish, batch normalisation).
 //!
@@ -18,6 +19,7 @@
 pub mod depthwise;
 pub mod elementwise;
 pub mod max_pool;
+pub mod pointwise;
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{
@@ -25,6 +27,7 @@ use tract_onnx::tract_core::{
 	ops::{
 		binary::OptBinChain,
 		cnn::{Conv, MaxPool},
+		einsum::EinSum,
 	},
 };
 
@@ -33,10 +36,14 @@ use tract_onnx::tract_core::{
 pub fn substitute(model: &mut TypedModel) -> TractResult<usize> {
 	replace_all(model, |model, node| {
 		Ok(if let Some(conv) = node.op_as::<Conv>() {
-			depthwise::DepthwiseConv::for_conv(model, node, conv)?.map(|op| (Box::new(op) as _, 1))
+			depthwise::DepthwiseConv::for_conv(model, node, conv)?
+				.map(|op| (Box::new(op) as _, vec![0]))
+		} else if let Some(einsum) = node.op_as::<EinSum>() {
+			pointwise::PointwiseConv::for_einsum(model, node, einsum)?
+				.map(|(op, activation)| (Box::new(op) as _, vec![activation]))
 		} else if let Some(pool) = node.op_as::<MaxPool>() {
 			max_pool::MaxPool2d::for_max_pool(model, node, pool)?
-				.map(|op| (Box::new(op) as _, node.inputs.len()))
+				.map(|op| (Box::new(op) as _, vec![0]))
 		} else {
 			None
 		})
@@ -50,7 +57,7 @@ pub fn substitute_optimized(model: &mut TypedModel) -> TractResult<usize> {
 	let count = replace_all(model, |model, node| {
 		Ok(match node.op_as::<OptBinChain>() {
 			Some(chain) => elementwise::ElementwiseChain::for_chain(model, node, chain)?
-				.map(|op| (Box::new(op) as _, node.inputs.len())),
+				.map(|op| (Box::new(op) as _, (0..node.inputs.len()).collect())),
 			None => None,
 		})
 	})?;
@@ -114,8 +121,8 @@ fn join_one_chain_pair(model: &mut TypedModel) -> TractResult<bool> {
 	Ok(false)
 }
 
-/// A replacement for a node: the operator, and how many of the node's first inputs it reads.
-type Replacement = (Box<dyn TypedOp>, usize);
+/// A replacement for a node: the operator, and which of the node's inputs it reads, in order.
+type Replacement = (Box<dyn TypedOp>, Vec<usize>);
 
 /// Replace every node `replacement` has a replacement for (single-output nodes only).
 fn replace_all(
@@ -135,7 +142,7 @@ fn replace_all(
 	for (id, (op, reads)) in replacements {
 		// Read the node's inputs now: an earlier replacement may have rewired them.
 		let name = model.node(id).name.clone();
-		let inputs = model.node(id).inputs[..reads].to_vec();
+		let inputs: Vec<OutletId> = reads.iter().map(|&at| model.node(id).inputs[at]).collect();
 		let mut patch = TypedModelPatch::default();
 		let inputs = inputs
 			.iter()

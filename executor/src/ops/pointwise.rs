@@ -1,0 +1,325 @@
+//! Pointwise (1x1) convolution over f32 NCHW planes: a matrix product of the weights
+//! `[out channels, in channels]` and each image's `[in channels, points]`.
+//!
+//! tract turns such a convolution into an `EinSum` (a matrix product) while decluttering, and
+//! the per-channel scale, offset and activation that follow into separate element-wise
+//! operations; this replaces the product. Each output point is a sum over the input channels in
+//! order, starting from zero: tract's matrix-product arithmetic. Where tract's kernels for this
+//! process fuse each multiply-add into one rounding (the host has FMA and the profile keeps
+//! it: `native`), so does this; elsewhere (`avx`, `generic`) it multiplies and adds separately.
+//! Either way the order is fixed, so the bits do not depend on how the work is blocked.
+//!
+//! tract packs the activations into panels on every run before multiplying; here the
+//! activation rows are already what the product walks along, so blocks of four output channels
+//! by twenty-four points stay in registers over the input channels, with no packing.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::{internal::*, ops::einsum::EinSum};
+
+/// Output channels computed together.
+const CHANNELS: usize = 4;
+/// Output points computed together.
+const POINTS: usize = 24;
+
+/// A 1x1 convolution with constant weights.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct PointwiseConv {
+	/// Images in the batch.
+	batch: usize,
+	/// Input channels.
+	inputs: usize,
+	/// Output channels.
+	outputs: usize,
+	/// Points per plane.
+	points: usize,
+	/// The full output shape.
+	output_shape: TVec<usize>,
+	/// `[inputs, outputs]`: the weights transposed, so that the output channels a block
+	/// computes read adjacent weights.
+	weights: Arc<Tensor>,
+	/// Whether each multiply-add rounds once (FMA), as tract's kernels do in this process.
+	fused: bool,
+}
+
+impl PointwiseConv {
+	/// This operator for `einsum`, if it is what tract makes of a float 1x1 convolution: the
+	/// product of a constant `[out, in]` weight matrix and an activation `[N?, in, spatial…]`
+	/// into `[N?, out, spatial…]` (axes `NIHW,OI->OHW` and the like), with a concrete
+	/// activation shape. Returns the operator and which of the node's inputs is the activation.
+	pub fn for_einsum(
+		model: &TypedModel,
+		node: &TypedNode,
+		einsum: &EinSum,
+	) -> TractResult<Option<(Self, usize)>> {
+		let [first, second] = &*node.inputs else { return Ok(None) };
+		let facts = [model.outlet_fact(*first)?, model.outlet_fact(*second)?];
+		let Some(weights_at) = facts.iter().position(|fact| fact.konst.is_some()) else {
+			return Ok(None);
+		};
+		let activation_at = 1 - weights_at;
+		let (activation, weights) = (facts[activation_at], facts[weights_at]);
+		let Some(weights) = &weights.konst else { return Ok(None) };
+		let output = model.outlet_fact(OutletId::new(node.id, 0))?;
+		let (Some(input_shape), Some(output_shape)) =
+			(activation.shape.as_concrete(), output.shape.as_concrete())
+		else {
+			return Ok(None);
+		};
+		if einsum.q_params.is_some()
+			|| einsum.operating_dt != f32::datum_type()
+			|| activation.datum_type != f32::datum_type()
+			|| weights.datum_type() != f32::datum_type()
+			|| activation.konst.is_some()
+		{
+			return Ok(None);
+		}
+		let mapping = einsum.axes.to_string();
+		let Some((operands, result)) = mapping.split_once("->") else { return Ok(None) };
+		let Some((a, b)) = operands.split_once(',') else { return Ok(None) };
+		let (activation_axes, weight_axes) = if weights_at == 1 { (a, b) } else { (b, a) };
+		// The activation is [N?, I, spatial…], the result [N?, O, spatial…] with the same
+		// spatial axes; an N summed away must be 1.
+		let Some(spatial) =
+			activation_axes.strip_prefix('N').unwrap_or(activation_axes).strip_prefix('I')
+		else {
+			return Ok(None);
+		};
+		let batched = activation_axes.starts_with('N');
+		let expected_result = match (batched, result.starts_with('N')) {
+			(true, true) => format!("NO{spatial}"),
+			_ => format!("O{spatial}"),
+		};
+		if weight_axes != "OI"
+			|| result != expected_result
+			|| spatial.chars().any(|axis| matches!(axis, 'N' | 'I' | 'O'))
+		{
+			return Ok(None);
+		}
+		let batch = if batched { input_shape[0] } else { 1 };
+		if batched && !result.starts_with('N') && batch != 1 {
+			return Ok(None);
+		}
+		let channels_at = usize::from(batched);
+		let inputs = input_shape[channels_at];
+		let points: usize = input_shape[channels_at + 1..].iter().product();
+		let outputs = weights.shape().first().copied().unwrap_or(0);
+		if weights.shape() != [outputs, inputs]
+			|| output_shape.iter().product::<usize>() != batch * outputs * points
+		{
+			return Ok(None);
+		}
+		Ok(Some((
+			Self {
+				batch,
+				inputs,
+				outputs,
+				points,
+				output_shape: output_shape.into(),
+				weights: transposed(weights, outputs, inputs)?.into_arc_tensor(),
+				fused: tract_kernels_fuse_multiply_add(),
+			},
+			activation_at,
+		)))
+	}
+}
+
+/// `[rows, columns]` `matrix` as `[columns, rows]`.
+fn transposed(matrix: &Tensor, rows: usize, columns: usize) -> TractResult<Tensor> {
+	let view = matrix.try_as_plain_ram()?;
+	let values = view.as_slice::<f32>()?;
+	let mut out = vec![0f32; rows * columns];
+	for (row, line) in values.chunks_exact(columns).enumerate() {
+		for (column, value) in line.iter().enumerate() {
+			out[column * rows + row] = *value;
+		}
+	}
+	Ok(tract_ndarray::Array2::from_shape_vec((columns, rows), out)?.into_tensor())
+}
+
+/// Whether tract's f32 matrix kernels in this process round each multiply-add once: its
+/// instruction sets (as the execution profile left them) include FMA.
+fn tract_kernels_fuse_multiply_add() -> bool {
+	use tract_linalg::isa::Isa;
+	tract_linalg::isa::native().has(Isa::X86_64Fma)
+}
+
+impl Op for PointwiseConv {
+	fn name(&self) -> StaticName {
+		"VerityPointwiseConv".into()
+	}
+
+	fn info(&self) -> TractResult<Vec<String>> {
+		Ok(vec![format!(
+			"{} -> {} channels over {} points, {}",
+			self.inputs,
+			self.outputs,
+			self.points,
+			if self.fused { "fused multiply-add" } else { "multiply, then add" }
+		)])
+	}
+
+	op_as_typed_op!();
+}
+
+impl EvalOp for PointwiseConv {
+	op_out_of_plan!();
+
+	fn eval(&self, _context: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+		let input = args_1!(inputs);
+		let input = input.try_as_plain_ram()?;
+		let input = input.as_slice::<f32>()?;
+		let weights = self.weights.try_as_plain_ram()?;
+		let weights = weights.as_slice::<f32>()?;
+		let mut output = Tensor::zero::<f32>(&self.output_shape)?;
+		{
+			let mut view = output.try_as_plain_ram_mut()?;
+			let output = view.as_slice_mut::<f32>()?;
+			let (in_image, out_image) = (self.inputs * self.points, self.outputs * self.points);
+			for image in 0..self.batch {
+				multiply(
+					self,
+					weights,
+					&input[image * in_image..][..in_image],
+					&mut output[image * out_image..][..out_image],
+				);
+			}
+		}
+		Ok(tvec!(output.into_tvalue()))
+	}
+}
+
+impl TypedOp for PointwiseConv {
+	fn output_facts(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+		Ok(tvec!(f32::fact(&self.output_shape)))
+	}
+
+	fn cost(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
+		let products = self.batch * self.inputs * self.outputs * self.points;
+		Ok(tvec!((Cost::FMA(f32::datum_type()), products.to_dim())))
+	}
+
+	as_op!();
+}
+
+/// One image's product, with the host's vector instructions and the process's rounding.
+fn multiply(op: &PointwiseConv, weights: &[f32], input: &[f32], output: &mut [f32]) {
+	#[cfg(target_arch = "x86_64")]
+	{
+		use std::arch::is_x86_feature_detected;
+		if op.fused && is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma") {
+			// SAFETY: the CPU has AVX and FMA, checked just above.
+			return unsafe { multiply_with_fma(op, weights, input, output) };
+		}
+		if !op.fused && is_x86_feature_detected!("avx") {
+			// SAFETY: the CPU has AVX, checked just above.
+			return unsafe { multiply_with_avx(op, weights, input, output) };
+		}
+	}
+	if op.fused {
+		multiply_blocks::<true>(op, weights, input, output)
+	} else {
+		multiply_blocks::<false>(op, weights, input, output)
+	}
+}
+
+/// [`multiply_blocks`] with fused multiply-adds, compiled for AVX and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,fma")]
+unsafe fn multiply_with_fma(
+	op: &PointwiseConv,
+	weights: &[f32],
+	input: &[f32],
+	output: &mut [f32],
+) {
+	multiply_blocks::<true>(op, weights, input, output)
+}
+
+/// [`multiply_blocks`] with separate multiplies and adds, compiled for AVX.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn multiply_with_avx(
+	op: &PointwiseConv,
+	weights: &[f32],
+	input: &[f32],
+	output: &mut [f32],
+) {
+	multiply_blocks::<false>(op, weights, input, output)
+}
+
+/// `output[o][p] = Σ_i weights[o][i] × input[i][p]`, `i` in order from a `+0.0` start.
+#[inline(always)]
+fn multiply_blocks<const FUSED: bool>(
+	op: &PointwiseConv,
+	weights: &[f32],
+	input: &[f32],
+	output: &mut [f32],
+) {
+	let points = op.points;
+	if points < POINTS {
+		for (o, out) in output.chunks_exact_mut(points).enumerate() {
+			for (p, out) in out.iter_mut().enumerate() {
+				let mut sum = 0.0f32;
+				for i in 0..op.inputs {
+					sum = step::<FUSED>(sum, weights[i * op.outputs + o], input[i * points + p]);
+				}
+				*out = sum;
+			}
+		}
+		return;
+	}
+	// Blocks of points start every POINTS; the last one ends with the plane, overlapping the one
+	// before it (its points are computed twice, to the same bits).
+	let firsts = (0..points).step_by(POINTS).map(|first| first.min(points - POINTS));
+	let mut channel = 0;
+	while channel < op.outputs {
+		if channel + CHANNELS <= op.outputs {
+			for first in firsts.clone() {
+				let sums = block::<CHANNELS, FUSED>(op, weights, input, channel, first);
+				for (c, sums) in sums.iter().enumerate() {
+					output[(channel + c) * points + first..][..POINTS].copy_from_slice(sums);
+				}
+			}
+			channel += CHANNELS;
+		} else {
+			for first in firsts.clone() {
+				let sums = block::<1, FUSED>(op, weights, input, channel, first);
+				output[channel * points + first..][..POINTS].copy_from_slice(&sums[0]);
+			}
+			channel += 1;
+		}
+	}
+}
+
+/// [`POINTS`] points from `first` of `C` output channels from `channel`.
+#[inline(always)]
+fn block<const C: usize, const FUSED: bool>(
+	op: &PointwiseConv,
+	weights: &[f32],
+	input: &[f32],
+	channel: usize,
+	first: usize,
+) -> [[f32; POINTS]; C] {
+	let mut sums = [[0.0f32; POINTS]; C];
+	let rows = input[first..].chunks(op.points).take(op.inputs);
+	let columns = weights[channel..].chunks(op.outputs);
+	for (row, column) in rows.zip(columns) {
+		let row: &[f32; POINTS] = row[..POINTS].try_into().expect("POINTS");
+		let w: &[f32; C] = column[..C].try_into().expect("C");
+		for c in 0..C {
+			for p in 0..POINTS {
+				sums[c][p] = step::<FUSED>(sums[c][p], w[c], row[p]);
+			}
+		}
+	}
+	sums
+}
+
+/// `sum + weight × point`, rounded once (fused) or twice.
+#[inline(always)]
+fn step<const FUSED: bool>(sum: f32, weight: f32, point: f32) -> f32 {
+	if FUSED {
+		weight.mul_add(point, sum)
+	} else {
+		sum + weight * point
+	}
+}
