@@ -86,6 +86,29 @@ impl ElementwiseChain {
 		Self { steps: self.steps.iter().chain(&next.steps).copied().collect() }
 	}
 
+	/// This chain as per-channel steps over a `[channels, points…]` tensor, if each operand
+	/// (given as constants) holds one value for the whole tensor or one per channel: each
+	/// step's operation and its value for every channel.
+	pub fn per_channel(
+		&self,
+		operands: &[Arc<Tensor>],
+		channels: usize,
+	) -> TractResult<Option<Vec<(BinOp, Arc<Tensor>)>>> {
+		let mut steps = Vec::with_capacity(self.steps.len());
+		for (step, b) in self.steps.iter().zip(operands) {
+			let b = b.cast_to::<f32>()?;
+			let b = b.try_as_plain_ram()?;
+			let b = b.as_slice::<f32>()?;
+			let values = match (step.operand, b.len()) {
+				(Operand::PerBlock, 1) => vec![b[0]; channels],
+				(Operand::PerBlock, n) if n == channels => b.to_vec(),
+				_ => return Ok(None),
+			};
+			steps.push((step.operation, tensor1(&values).into_arc_tensor()));
+		}
+		Ok(Some(steps))
+	}
+
 	/// The chain that runs this one's steps, then `next`'s, where this one's output is the
 	/// operand of `next`'s first step rather than its accumulator: that step's accumulator
 	/// becomes its operand instead, which gives the same bits when the operation is addition or
@@ -192,7 +215,7 @@ fn run_chunks(steps: &[Step], a: &mut [f32], operands: &[&[f32]]) {
 
 /// `a[i] = a[i] ∘ s`.
 #[inline(always)]
-fn by_scalar(operation: BinOp, a: &mut [f32], s: f32) {
+pub(super) fn by_scalar(operation: BinOp, a: &mut [f32], s: f32) {
 	match operation {
 		BinOp::Min => a.iter_mut().for_each(|x| *x = x.min(s)),
 		BinOp::Max => a.iter_mut().for_each(|x| *x = x.max(s)),

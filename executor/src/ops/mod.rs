@@ -61,8 +61,43 @@ pub fn substitute_optimized(model: &mut TypedModel) -> TractResult<usize> {
 			None => None,
 		})
 	})?;
+	while fold_one_chain_into_pointwise(model)? {}
 	while join_one_chain_pair(model)? {}
 	Ok(count)
+}
+
+/// Fold one chain of per-channel constant steps that alone reads a pointwise convolution into
+/// that convolution's epilogue. Returns whether it found one.
+fn fold_one_chain_into_pointwise(model: &mut TypedModel) -> TractResult<bool> {
+	use elementwise::ElementwiseChain;
+	use pointwise::PointwiseConv;
+	let outputs = model.output_outlets()?.to_vec();
+	for id in model.eval_order()? {
+		let chain = model.node(id);
+		let Some(chain_op) = chain.op_as::<ElementwiseChain>() else { continue };
+		let feeder = chain.inputs[0];
+		let product = model.node(feeder.node);
+		let Some(product_op) = product.op_as::<PointwiseConv>() else { continue };
+		if model.outlet_successors(feeder).len() != 1 || outputs.contains(&feeder) {
+			continue;
+		}
+		let Some(channels) = product_op.single_image() else { continue };
+		let operands: Option<Vec<Arc<Tensor>>> = chain.inputs[1..]
+			.iter()
+			.map(|outlet| model.outlet_fact(*outlet).map(|fact| fact.konst.clone()))
+			.collect::<TractResult<_>>()?;
+		let Some(operands) = operands else { continue };
+		let Some(steps) = chain_op.per_channel(&operands, channels)? else { continue };
+		let joined = product_op.followed_by(steps);
+		let (name, activation) = (chain.name.clone(), product.inputs[0]);
+		let mut patch = TypedModelPatch::default();
+		let activation = patch.tap_model(model, activation)?;
+		let output = patch.wire_node(name, joined, &[activation])?[0];
+		patch.shunt_outside(model, OutletId::new(id, 0), output)?;
+		patch.apply(model)?;
+		return Ok(true);
+	}
+	Ok(false)
 }
 
 /// Join one chain whose output only feeds another chain into that one, so the tensor is walked

@@ -3,8 +3,10 @@
 //!
 //! tract turns such a convolution into an `EinSum` (a matrix product) while decluttering, and
 //! the per-channel scale, offset and activation that follow into separate element-wise
-//! operations; this replaces the product. Each output point is a sum over the input channels in
-//! order, starting from zero: tract's matrix-product arithmetic. Where tract's kernels for this
+//! operations; this replaces the product, and takes those operations over as an epilogue
+//! applied to each sum before it is stored (the same operations in the same order, one pass
+//! fewer). Each output point is a sum over the input channels in order, starting from zero:
+//! tract's matrix-product arithmetic. Where tract's kernels for this
 //! process fuse each multiply-add into one rounding (the host has FMA and the profile keeps
 //! it: `native`), so does this; elsewhere (`avx`, `generic`) it multiplies and adds separately.
 //! Either way the order is fixed, so the bits do not depend on how the work is blocked.
@@ -13,6 +15,7 @@
 //! activation rows are already what the product walks along, so blocks of four output channels
 //! by twenty-four points stay in registers over the input channels, with no packing.
 
+use tract_linalg::BinOp;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{internal::*, ops::einsum::EinSum};
 
@@ -39,6 +42,9 @@ pub struct PointwiseConv {
 	weights: Arc<Tensor>,
 	/// Whether each multiply-add rounds once (FMA), as tract's kernels do in this process.
 	fused: bool,
+	/// Element-wise steps applied to each sum before it is stored, in order: an operation and
+	/// its operand for every output channel (a folded batch normalisation, an activation).
+	epilogue: Vec<(BinOp, Arc<Tensor>)>,
 }
 
 impl PointwiseConv {
@@ -117,9 +123,25 @@ impl PointwiseConv {
 				output_shape: output_shape.into(),
 				weights: transposed(weights, outputs, inputs)?.into_arc_tensor(),
 				fused: tract_kernels_fuse_multiply_add(),
+				epilogue: Vec::new(),
 			},
 			activation_at,
 		)))
+	}
+}
+
+impl PointwiseConv {
+	/// Its output channels, when it computes one image: what an epilogue's operands are
+	/// checked against.
+	pub fn single_image(&self) -> Option<usize> {
+		(self.batch == 1).then_some(self.outputs)
+	}
+
+	/// This product followed by `steps` (see [`Self::epilogue`]).
+	pub fn followed_by(&self, steps: Vec<(BinOp, Arc<Tensor>)>) -> Self {
+		let mut joined = self.clone();
+		joined.epilogue.extend(steps);
+		joined
 	}
 }
 
@@ -170,6 +192,17 @@ impl EvalOp for PointwiseConv {
 		let input = input.as_slice::<f32>()?;
 		let weights = self.weights.try_as_plain_ram()?;
 		let weights = weights.as_slice::<f32>()?;
+		let views: Vec<_> = self
+			.epilogue
+			.iter()
+			.map(|(_, values)| values.try_as_plain_ram())
+			.collect::<TractResult<_>>()?;
+		let epilogue: Vec<(BinOp, &[f32])> = self
+			.epilogue
+			.iter()
+			.zip(&views)
+			.map(|((operation, _), values)| Ok((*operation, values.as_slice::<f32>()?)))
+			.collect::<TractResult<_>>()?;
 		let mut output = Tensor::zero::<f32>(&self.output_shape)?;
 		{
 			let mut view = output.try_as_plain_ram_mut()?;
@@ -179,6 +212,7 @@ impl EvalOp for PointwiseConv {
 				multiply(
 					self,
 					weights,
+					&epilogue,
 					&input[image * in_image..][..in_image],
 					&mut output[image * out_image..][..out_image],
 				);
@@ -202,23 +236,29 @@ impl TypedOp for PointwiseConv {
 }
 
 /// One image's product, with the host's vector instructions and the process's rounding.
-fn multiply(op: &PointwiseConv, weights: &[f32], input: &[f32], output: &mut [f32]) {
+fn multiply(
+	op: &PointwiseConv,
+	weights: &[f32],
+	epilogue: &[(BinOp, &[f32])],
+	input: &[f32],
+	output: &mut [f32],
+) {
 	#[cfg(target_arch = "x86_64")]
 	{
 		use std::arch::is_x86_feature_detected;
 		if op.fused && is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma") {
 			// SAFETY: the CPU has AVX and FMA, checked just above.
-			return unsafe { multiply_with_fma(op, weights, input, output) };
+			return unsafe { multiply_with_fma(op, weights, epilogue, input, output) };
 		}
 		if !op.fused && is_x86_feature_detected!("avx") {
 			// SAFETY: the CPU has AVX, checked just above.
-			return unsafe { multiply_with_avx(op, weights, input, output) };
+			return unsafe { multiply_with_avx(op, weights, epilogue, input, output) };
 		}
 	}
 	if op.fused {
-		multiply_blocks::<true>(op, weights, input, output)
+		multiply_blocks::<true>(op, weights, epilogue, input, output)
 	} else {
-		multiply_blocks::<false>(op, weights, input, output)
+		multiply_blocks::<false>(op, weights, epilogue, input, output)
 	}
 }
 
@@ -228,10 +268,11 @@ fn multiply(op: &PointwiseConv, weights: &[f32], input: &[f32], output: &mut [f3
 unsafe fn multiply_with_fma(
 	op: &PointwiseConv,
 	weights: &[f32],
+	epilogue: &[(BinOp, &[f32])],
 	input: &[f32],
 	output: &mut [f32],
 ) {
-	multiply_blocks::<true>(op, weights, input, output)
+	multiply_blocks::<true>(op, weights, epilogue, input, output)
 }
 
 /// [`multiply_blocks`] with separate multiplies and adds, compiled for AVX.
@@ -240,10 +281,11 @@ unsafe fn multiply_with_fma(
 unsafe fn multiply_with_avx(
 	op: &PointwiseConv,
 	weights: &[f32],
+	epilogue: &[(BinOp, &[f32])],
 	input: &[f32],
 	output: &mut [f32],
 ) {
-	multiply_blocks::<false>(op, weights, input, output)
+	multiply_blocks::<false>(op, weights, epilogue, input, output)
 }
 
 /// `output[o][p] = Σ_i weights[o][i] × input[i][p]`, `i` in order from a `+0.0` start.
@@ -251,6 +293,7 @@ unsafe fn multiply_with_avx(
 fn multiply_blocks<const FUSED: bool>(
 	op: &PointwiseConv,
 	weights: &[f32],
+	epilogue: &[(BinOp, &[f32])],
 	input: &[f32],
 	output: &mut [f32],
 ) {
@@ -264,6 +307,7 @@ fn multiply_blocks<const FUSED: bool>(
 				}
 				*out = sum;
 			}
+			finish(epilogue, o, out);
 		}
 		return;
 	}
@@ -279,14 +323,27 @@ fn multiply_blocks<const FUSED: bool>(
 					output[(channel + c) * points + first..][..POINTS].copy_from_slice(sums);
 				}
 			}
+			for c in channel..channel + CHANNELS {
+				finish(epilogue, c, &mut output[c * points..][..points]);
+			}
 			channel += CHANNELS;
 		} else {
 			for first in firsts.clone() {
 				let sums = block::<1, FUSED>(op, weights, input, channel, first);
 				output[channel * points + first..][..POINTS].copy_from_slice(&sums[0]);
 			}
+			finish(epilogue, channel, &mut output[channel * points..][..points]);
 			channel += 1;
 		}
+	}
+}
+
+/// Apply the epilogue's steps, in order, to the sums of output channel `channel` (while they
+/// are still in cache).
+#[inline(always)]
+fn finish(epilogue: &[(BinOp, &[f32])], channel: usize, sums: &mut [f32]) {
+	for (operation, values) in epilogue {
+		super::elementwise::by_scalar(*operation, sums, values[channel]);
 	}
 }
 
