@@ -16,7 +16,7 @@ fn values(count: usize, seed: u64) -> Vec<f32> {
 		.map(|_| {
 			state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
 			let unit = (state >> 40) as f32 / (1u64 << 24) as f32;
-			if state % 11 == 0 {
+			if state.is_multiple_of(11) {
 				0.0
 			} else {
 				unit * 4.0 - 2.0

@@ -12,6 +12,10 @@ use tract_linalg::{multithread::BShare, BinOp};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{internal::*, ops::binary::OptBinChain};
 
+/// Element-wise steps with one operand value per channel: each step's operation and its
+/// `[channels]` values.
+pub type PerChannelSteps = Vec<(BinOp, Arc<Tensor>)>;
+
 /// Elements run through every step at a time.
 const CHUNK: usize = 256;
 
@@ -93,7 +97,7 @@ impl ElementwiseChain {
 		&self,
 		operands: &[Arc<Tensor>],
 		channels: usize,
-	) -> TractResult<Option<Vec<(BinOp, Arc<Tensor>)>>> {
+	) -> TractResult<Option<PerChannelSteps>> {
 		let mut steps = Vec::with_capacity(self.steps.len());
 		for (step, b) in self.steps.iter().zip(operands) {
 			let b = b.cast_to::<f32>()?;
@@ -150,7 +154,10 @@ impl EvalOp for ElementwiseChain {
 				Operand::Repeating => b.len(),
 				Operand::PerBlock => length / b.len().max(1),
 			};
-			ensure!(!b.is_empty() && length % b.len() == 0 && run > 0, "operand does not fit");
+			ensure!(
+				!b.is_empty() && length.is_multiple_of(b.len()) && run > 0,
+				"operand does not fit"
+			);
 		}
 		run(&self.steps, a.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?, &operands);
 		Ok(tvec!(a.into_tvalue()))

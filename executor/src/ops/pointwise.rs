@@ -15,6 +15,7 @@
 //! activation rows are already what the product walks along, so blocks of four output channels
 //! by twenty-four points stay in registers over the input channels, with no packing.
 
+use super::elementwise::PerChannelSteps;
 use tract_linalg::BinOp;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{internal::*, ops::einsum::EinSum};
@@ -44,7 +45,7 @@ pub struct PointwiseConv {
 	fused: bool,
 	/// Element-wise steps applied to each sum before it is stored, in order: an operation and
 	/// its operand for every output channel (a folded batch normalisation, an activation).
-	epilogue: Vec<(BinOp, Arc<Tensor>)>,
+	epilogue: PerChannelSteps,
 }
 
 impl PointwiseConv {
@@ -138,7 +139,7 @@ impl PointwiseConv {
 	}
 
 	/// This product followed by `steps` (see [`Self::epilogue`]).
-	pub fn followed_by(&self, steps: Vec<(BinOp, Arc<Tensor>)>) -> Self {
+	pub fn followed_by(&self, steps: PerChannelSteps) -> Self {
 		let mut joined = self.clone();
 		joined.epilogue.extend(steps);
 		joined
