@@ -7,9 +7,10 @@ For each model: the median latency (after warm-up) of `verity-executor bench` un
 `make bench-executor`.
 
 The four are measured in interleaved rounds (onnxruntime, native, avx, generic, again and
-again) so that a drift in the machine's speed (shared hosts, frequency scaling) hits all alike.
-Each latency is the median over rounds of the round's median; each ratio is the median over
-rounds of the ratio within a round."""
+again) so that a drift in the machine's speed (shared hosts, frequency scaling) hits all alike,
+and each in a fresh process that loads the model, warms up and times its runs, so that none of
+them gets a long-lived process's advantage. Each latency is the median over rounds of the
+round's median; each ratio is the median over rounds of the ratio within a round."""
 
 import json
 import os
@@ -22,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 STORE = os.environ.get("VERITY_MODELS_DIR", os.path.expanduser("~/.cache/verity/models"))
-EXECUTOR = sys.argv[1]
+EXECUTOR = sys.argv[1] if len(sys.argv) > 1 else None
 ROUNDS = 15
 RUNS = 20
 
@@ -133,9 +134,26 @@ def onnxruntime_shares(model_id, tensors):
     return sorted(((op, t / total) for op, t in totals.items()), key=lambda item: -item[1])
 
 
+def onnxruntime_round(name):
+    """One round of onnxruntime in a fresh process, like the executor's: the median in ms."""
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--onnxruntime-round", name],
+                         check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def median(values):
     return sorted(values)[len(values) // 2]
 
+
+if EXECUTOR == "--onnxruntime-round":
+    # A child process of `onnxruntime_round`: load, warm up, time, print the median.
+    name, model_id, make_input = next(m for m in MODELS if m[0] == sys.argv[2])
+    tensors = make_input()
+    session = onnxruntime_session(model_id)
+    for _ in range(3):
+        session.run(None, tensors)
+    print(onnxruntime_median(session, tensors))
+    sys.exit(0)
 
 PROFILES = ["native", "avx", "generic"]
 print(f"{'model':<22} {'onnxruntime':>12}" + "".join(f" {p:>10}" for p in PROFILES)
@@ -146,12 +164,9 @@ for name, model_id, make_input in MODELS:
     with tempfile.NamedTemporaryFile(suffix=".tensors", delete=False) as f:
         f.write(canonical(tensors))
         path = f.name
-    session = onnxruntime_session(model_id)
-    for _ in range(3):
-        session.run(None, tensors)
     rounds = []
     for _ in range(ROUNDS):
-        ort_ms = onnxruntime_median(session, tensors)
+        ort_ms = onnxruntime_round(name)
         rounds.append([ort_ms] + [executor_median(model_id, path, p) for p in PROFILES])
     shares[name] = (operator_shares(model_id, path), onnxruntime_shares(model_id, tensors))
     os.unlink(path)
