@@ -142,14 +142,14 @@ impl Op for ElementwiseChain {
 impl EvalOp for ElementwiseChain {
 	op_out_of_plan!();
 
-	fn eval(&self, _context: &EvalContext, mut inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-		let mut a = inputs.remove(0).into_tensor();
-		let operands: Vec<_> =
-			inputs.iter().map(|b| b.try_as_plain_ram()).collect::<TractResult<_>>()?;
-		let operands: Vec<&[f32]> =
-			operands.iter().map(|b| b.as_slice::<f32>()).collect::<TractResult<_>>()?;
+	fn eval(&self, _context: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+		let views: Vec<_> =
+			inputs.iter().map(|t| t.try_as_plain_ram()).collect::<TractResult<_>>()?;
+		let slices: Vec<&[f32]> =
+			views.iter().map(|t| t.as_slice::<f32>()).collect::<TractResult<_>>()?;
+		let (a, operands) = slices.split_first().context("a chain has an input")?;
 		let length = a.len();
-		for (step, b) in self.steps.iter().zip(&operands) {
+		for (step, b) in self.steps.iter().zip(operands) {
 			let run = match step.operand {
 				Operand::Repeating => b.len(),
 				Operand::PerBlock => length / b.len().max(1),
@@ -159,8 +159,10 @@ impl EvalOp for ElementwiseChain {
 				"operand does not fit"
 			);
 		}
-		run(&self.steps, a.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?, &operands);
-		Ok(tvec!(a.into_tvalue()))
+		// SAFETY: `run` copies every element of `a` into the output before the steps read it.
+		let mut output = unsafe { Tensor::uninitialized::<f32>(inputs[0].shape())? };
+		run(&self.steps, a, output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?, operands);
+		Ok(tvec!(output.into_tvalue()))
 	}
 }
 
@@ -172,26 +174,28 @@ impl TypedOp for ElementwiseChain {
 	as_op!();
 }
 
-/// Run the chain over `a`, with the host's vector instructions (same results either way).
-fn run(steps: &[Step], a: &mut [f32], operands: &[&[f32]]) {
+/// Run the chain over `a` into `out`, with the host's vector instructions (same results either
+/// way).
+fn run(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) {
 	#[cfg(target_arch = "x86_64")]
 	if std::arch::is_x86_feature_detected!("avx") {
 		// SAFETY: the CPU has AVX, checked just above.
-		return unsafe { run_with_avx(steps, a, operands) };
+		return unsafe { run_with_avx(steps, a, out, operands) };
 	}
-	run_chunks(steps, a, operands)
+	run_chunks(steps, a, out, operands)
 }
 
 /// [`run_chunks`] compiled for AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn run_with_avx(steps: &[Step], a: &mut [f32], operands: &[&[f32]]) {
-	run_chunks(steps, a, operands)
+unsafe fn run_with_avx(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) {
+	run_chunks(steps, a, out, operands)
 }
 
-/// Walk `a` in chunks no operand changes shape within, running every step over each.
+/// Walk `a` in chunks no operand changes shape within: copy each into `out`, then run every
+/// step over it there while it is in cache.
 #[inline(always)]
-fn run_chunks(steps: &[Step], a: &mut [f32], operands: &[&[f32]]) {
+fn run_chunks(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) {
 	let length = a.len();
 	let mut start = 0;
 	while start < length {
@@ -204,7 +208,8 @@ fn run_chunks(steps: &[Step], a: &mut [f32], operands: &[&[f32]]) {
 			};
 			end.min((start / run + 1) * run)
 		});
-		let chunk = &mut a[start..end];
+		let chunk = &mut out[start..end];
+		chunk.copy_from_slice(&a[start..end]);
 		for (step, b) in steps.iter().zip(operands) {
 			match step.operand {
 				Operand::PerBlock => {

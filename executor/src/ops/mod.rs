@@ -246,8 +246,8 @@ impl PlaneGeometry {
 		}))
 	}
 
-	/// Evaluate an operator over these planes: `compute` reads the f32 input and fills the
-	/// output.
+	/// Evaluate an operator over these planes: `compute` reads the f32 input and must write
+	/// every element of the output.
 	fn eval_planes(
 		&self,
 		inputs: TVec<TValue>,
@@ -255,7 +255,8 @@ impl PlaneGeometry {
 	) -> TractResult<TVec<TValue>> {
 		let input = args_1!(inputs);
 		let input = input.try_as_plain_ram()?;
-		let mut output = Tensor::zero::<f32>(&self.output_shape)?;
+		// SAFETY: every operator here writes every output element before anything reads it.
+		let mut output = unsafe { Tensor::uninitialized::<f32>(&self.output_shape)? };
 		compute(input.as_slice::<f32>()?, output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?);
 		Ok(tvec!(output.into_tvalue()))
 	}

@@ -204,7 +204,9 @@ impl EvalOp for PointwiseConv {
 			.zip(&views)
 			.map(|((operation, _), values)| Ok((*operation, values.as_slice::<f32>()?)))
 			.collect::<TractResult<_>>()?;
-		let mut output = Tensor::zero::<f32>(&self.output_shape)?;
+		// SAFETY: `multiply` writes every output element (every channel of every point of
+		// every image) before anything reads it.
+		let mut output = unsafe { Tensor::uninitialized::<f32>(&self.output_shape)? };
 		{
 			let mut view = output.try_as_plain_ram_mut()?;
 			let output = view.as_slice_mut::<f32>()?;
