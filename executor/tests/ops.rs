@@ -39,6 +39,19 @@ struct Case {
 }
 
 impl Case {
+	/// A 1x1 window over `channels` planes of `height` by `width`.
+	fn pointwise(channels: usize, height: usize, width: usize) -> Self {
+		Self {
+			channels,
+			height,
+			width,
+			window: (1, 1),
+			strides: (1, 1),
+			dilations: (1, 1),
+			padding: (0, 0, 0, 0),
+		}
+	}
+
 	fn pool_spec(&self, output_channels: usize) -> PoolSpec {
 		let (top, left, bottom, right) = self.padding;
 		PoolSpec {
@@ -81,15 +94,45 @@ fn run(model: &TypedModel, input: &Tensor, substitute: bool) -> (Vec<u32>, usize
 	(bits, substituted)
 }
 
+/// Plan `model` with and without Verity's operators, assert that both give the same output
+/// bits on `input` (`what` names the case), and return how many operators were substituted.
+fn substitutions_keeping_tracts_bytes(model: &TypedModel, input: &Tensor, what: &str) -> usize {
+	let (tract, _) = run(model, input, false);
+	let (verity, substituted) = run(model, input, true);
+	assert_eq!(verity, tract, "{what}");
+	substituted
+}
+
+/// A one-convolution model over `case`'s input.
+fn conv_model(
+	case: &Case,
+	outputs: usize,
+	group: usize,
+	weights: Tensor,
+	bias: Tensor,
+) -> TypedModel {
+	let mut model = TypedModel::default();
+	let x = model
+		.add_source("x", f32::fact([1, case.channels, case.height, case.width]))
+		.unwrap();
+	let weights = model.add_const("weights", weights).unwrap();
+	let bias = model.add_const("bias", bias).unwrap();
+	let conv = Conv {
+		pool_spec: case.pool_spec(outputs),
+		kernel_fmt: KernelFormat::OIHW,
+		group,
+		q_params: None,
+	};
+	let y = model.wire_node("conv", conv, &[x, weights, bias]).unwrap();
+	model.select_output_outlets(&y).unwrap();
+	model
+}
+
 fn depthwise_model(case: &Case) -> TypedModel {
 	depthwise_model_with_bias(case, tensor1(&values(case.channels, 11)))
 }
 
 fn depthwise_model_with_bias(case: &Case, bias: Tensor) -> TypedModel {
-	let mut model = TypedModel::default();
-	let x = model
-		.add_source("x", f32::fact([1, case.channels, case.height, case.width]))
-		.unwrap();
 	let weight_shape = [case.channels, 1, case.window.0, case.window.1];
 	let weights = tract_ndarray::Array4::from_shape_vec(
 		weight_shape,
@@ -97,17 +140,7 @@ fn depthwise_model_with_bias(case: &Case, bias: Tensor) -> TypedModel {
 	)
 	.unwrap()
 	.into_tensor();
-	let weights = model.add_const("weights", weights).unwrap();
-	let bias = model.add_const("bias", bias).unwrap();
-	let conv = Conv {
-		pool_spec: case.pool_spec(case.channels),
-		kernel_fmt: KernelFormat::OIHW,
-		group: case.channels,
-		q_params: None,
-	};
-	let y = model.wire_node("conv", conv, &[x, weights, bias]).unwrap();
-	model.select_output_outlets(&y).unwrap();
-	model
+	conv_model(case, case.channels, case.channels, weights, bias)
 }
 
 fn max_pool_model(case: &Case) -> TypedModel {
@@ -150,12 +183,13 @@ fn cases() -> Vec<Case> {
 /// compare the output bits.
 fn assert_gives_tracts_bytes(model_for: fn(&Case) -> TypedModel) {
 	for (index, case) in cases().iter().enumerate() {
-		let model = model_for(case);
 		let input = case.input(index as u64);
-		let (tract, _) = run(&model, &input, false);
-		let (verity, substituted) = run(&model, &input, true);
-		assert_eq!(substituted, 1, "{case:?} is covered");
-		assert_eq!(verity, tract, "{case:?}");
+		let what = format!("{case:?}");
+		assert_eq!(
+			substitutions_keeping_tracts_bytes(&model_for(case), &input, &what),
+			1,
+			"{what}"
+		);
 	}
 }
 
@@ -172,23 +206,10 @@ fn max_pooling_gives_tracts_bytes() {
 #[test]
 fn a_convolution_that_is_not_depthwise_stays_with_tract() {
 	let case = cases()[3];
-	let mut model = TypedModel::default();
-	let x = model
-		.add_source("x", f32::fact([1, case.channels, case.height, case.width]))
-		.unwrap();
 	let weights = tract_ndarray::Array4::from_shape_vec([2, 3, 3, 3], values(54, 3))
 		.unwrap()
 		.into_tensor();
-	let weights = model.add_const("weights", weights).unwrap();
-	let bias = model.add_const("bias", tensor1(&[0.5f32, -0.5])).unwrap();
-	let conv = Conv {
-		pool_spec: case.pool_spec(2),
-		kernel_fmt: KernelFormat::OIHW,
-		group: 1,
-		q_params: None,
-	};
-	let y = model.wire_node("conv", conv, &[x, weights, bias]).unwrap();
-	model.select_output_outlets(&y).unwrap();
+	let model = conv_model(&case, 2, 1, weights, tensor1(&[0.5f32, -0.5]));
 	let mut model = model.into_decluttered().unwrap();
 	assert_eq!(verity_executor::ops::substitute(&mut model).unwrap(), 0);
 }
@@ -205,10 +226,8 @@ fn a_negative_zero_bias_keeps_padded_taps_skipped_and_tracts_bytes() {
 			case.input(index as u64),
 			Tensor::zero::<f32>(&[1, case.channels, case.height, case.width]).unwrap(),
 		] {
-			let (tract, _) = run(&model, &input, false);
-			let (verity, substituted) = run(&model, &input, true);
-			assert_eq!(substituted, 1, "{case:?} is covered");
-			assert_eq!(verity, tract, "{case:?}");
+			let what = format!("{case:?}");
+			assert_eq!(substitutions_keeping_tracts_bytes(&model, &input, &what), 1, "{what}");
 		}
 	}
 }
@@ -243,21 +262,11 @@ fn element_wise_chains_give_tracts_bytes() {
 	let swished = wire("swished", math::div(), product, six);
 	let relu = wire("relu", math::max(), swished, zero);
 	model.select_output_outlets(&[relu]).unwrap();
-	let case = Case {
-		channels,
-		height,
-		width,
-		window: (1, 1),
-		strides: (1, 1),
-		dilations: (1, 1),
-		padding: (0, 0, 0, 0),
-	};
+	let case = Case::pointwise(channels, height, width);
 	for seed in 0..4 {
-		let input = case.input(seed);
-		let (tract, _) = run(&model, &input, false);
-		let (verity, substituted) = run(&model, &input, true);
+		let substituted =
+			substitutions_keeping_tracts_bytes(&model, &case.input(seed), "hard-swish chain");
 		assert!(substituted >= 1, "the chains are covered");
-		assert_eq!(verity, tract);
 	}
 }
 
@@ -270,37 +279,16 @@ fn the_pointwise_convolution_gives_tracts_bytes() {
 			.into_iter()
 			.enumerate()
 	{
-		let mut model = TypedModel::default();
-		let x = model.add_source("x", f32::fact([1, inputs, height, width])).unwrap();
+		let case = Case::pointwise(inputs, height, width);
 		let weights = tract_ndarray::Array4::from_shape_vec(
 			[outputs, inputs, 1, 1],
 			values(outputs * inputs, 31 + index as u64),
 		)
 		.unwrap()
 		.into_tensor();
-		let weights = model.add_const("weights", weights).unwrap();
-		let bias = model.add_const("bias", tensor0(0f32)).unwrap();
-		let case = Case {
-			channels: inputs,
-			height,
-			width,
-			window: (1, 1),
-			strides: (1, 1),
-			dilations: (1, 1),
-			padding: (0, 0, 0, 0),
-		};
-		let conv = Conv {
-			pool_spec: case.pool_spec(outputs),
-			kernel_fmt: KernelFormat::OIHW,
-			group: 1,
-			q_params: None,
-		};
-		let y = model.wire_node("conv", conv, &[x, weights, bias]).unwrap();
-		model.select_output_outlets(&y).unwrap();
+		let model = conv_model(&case, outputs, 1, weights, tensor0(0f32));
+		let what = format!("{inputs} -> {outputs} over {height}x{width}");
 		let input = case.input(index as u64);
-		let (tract, _) = run(&model, &input, false);
-		let (verity, substituted) = run(&model, &input, true);
-		assert_eq!(substituted, 1, "{inputs} -> {outputs} over {height}x{width} is covered");
-		assert_eq!(verity, tract, "{inputs} -> {outputs} over {height}x{width}");
+		assert_eq!(substitutions_keeping_tracts_bytes(&model, &input, &what), 1, "{what}");
 	}
 }

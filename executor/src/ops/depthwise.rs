@@ -130,35 +130,16 @@ impl TypedOp for DepthwiseConv {
 	as_op!();
 }
 
-/// Convolve every plane, with the host's vector instructions (same arithmetic either way).
-fn convolve(
-	g: &PlaneGeometry,
-	padding_is_inert: bool,
-	input: &[f32],
-	weights: &[f32],
-	bias: &[f32],
-	output: &mut [f32],
-) {
-	#[cfg(target_arch = "x86_64")]
-	if std::arch::is_x86_feature_detected!("avx") {
-		// SAFETY: the CPU has AVX, checked just above.
-		return unsafe { convolve_with_avx(g, padding_is_inert, input, weights, bias, output) };
-	}
-	convolve_planes(g, padding_is_inert, input, weights, bias, output)
-}
-
-/// [`convolve_planes`] compiled for AVX.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn convolve_with_avx(
-	g: &PlaneGeometry,
-	padding_is_inert: bool,
-	input: &[f32],
-	weights: &[f32],
-	bias: &[f32],
-	output: &mut [f32],
-) {
-	convolve_planes(g, padding_is_inert, input, weights, bias, output)
+with_target_features! {
+	/// Convolve every plane, with AVX where the host has it (same arithmetic either way).
+	fn convolve(
+		g: &PlaneGeometry,
+		padding_is_inert: bool,
+		input: &[f32],
+		weights: &[f32],
+		bias: &[f32],
+		output: &mut [f32],
+	) => convolve_planes, "avx"
 }
 
 #[inline(always)]
@@ -314,92 +295,16 @@ fn padded_block<'a, const R: usize>(
 /// Output points computed together, kept in registers across all the taps.
 const BLOCK: usize = 32;
 
-/// Convolve one channel plane: `output = bias + Σ weight[tap] * input[tap's point]`, taps in
-/// row-major order, outside points skipped.
-///
-/// The columns every window column sees inside the input (all but a few at the borders) go in
-/// blocks of [`BLOCK`] points held in registers over the whole window; the border ones with
-/// each window column sweeping those it reaches.
+/// Convolve one channel plane point by point: `output = bias + Σ weight[tap] * input[tap's
+/// point]`, taps in row-major order, outside points skipped. Only planes whose padding is not
+/// inert come here (a `-0.0` bias or a non-finite weight), which real models do not have.
 #[inline(always)]
 fn convolve_plane(g: &PlaneGeometry, input: &[f32], taps: &[f32], bias: f32, output: &mut [f32]) {
-	let inside = g.columns_inside_every_window_column();
-	let blocks = if g.strides.1 == 1 && inside.len() >= BLOCK { inside } else { 0..0 };
-	// Blocks start every BLOCK columns; the last one ends with the inside columns, overlapping
-	// the one before it (its points are computed twice, to the same bits).
-	let firsts = blocks.clone().step_by(BLOCK).map(|first| first.min(blocks.end - BLOCK));
-	// The border columns, each window column over those it reaches, or one by one when the
-	// border is wider than an edge block.
-	let reach: Vec<_> = (0..g.window.1).map(|column| g.columns_inside(column)).collect();
-	let edges = [0..blocks.start, blocks.end..g.output.1];
-	let by_tap = edges.iter().all(|edge| edge.len() <= EDGE);
 	for (row, out) in output.chunks_exact_mut(g.output.1).enumerate() {
-		for edge in &edges {
-			if by_tap {
-				convolve_edge(g, input, taps, bias, row, &reach, edge.clone(), out);
-			} else {
-				for column in edge.clone() {
-					out[column] = convolve_point(g, input, taps, bias, row, column);
-				}
-			}
-		}
-		for first in firsts.clone() {
-			let mut sums = [bias; BLOCK];
-			for window_row in 0..g.window.0 {
-				let Some(y) = g.input_row(row, window_row) else { continue };
-				let line = &input[y * g.input.1..][..g.input.1];
-				for window_column in 0..g.window.1 {
-					let weight = taps[window_row * g.window.1 + window_column];
-					let x = (first as isize + g.column_shift(window_column)) as usize;
-					let points: &[f32; BLOCK] = line[x..x + BLOCK].try_into().expect("BLOCK");
-					for (sum, point) in sums.iter_mut().zip(points) {
-						*sum += weight * *point;
-					}
-				}
-			}
-			out[first..first + BLOCK].copy_from_slice(&sums);
+		for (column, out) in out.iter_mut().enumerate() {
+			*out = convolve_point(g, input, taps, bias, row, column);
 		}
 	}
-}
-
-/// The widest border [`convolve_edge`] takes.
-const EDGE: usize = 8;
-
-/// The output columns `columns` (at most [`EDGE`]) of one row, each window column over those it
-/// reaches (`reach`, per window column).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn convolve_edge(
-	g: &PlaneGeometry,
-	input: &[f32],
-	taps: &[f32],
-	bias: f32,
-	row: usize,
-	reach: &[std::ops::Range<usize>],
-	columns: std::ops::Range<usize>,
-	out: &mut [f32],
-) {
-	if columns.is_empty() {
-		return;
-	}
-	let mut sums = [bias; EDGE];
-	for window_row in 0..g.window.0 {
-		let Some(y) = g.input_row(row, window_row) else { continue };
-		let line = &input[y * g.input.1..][..g.input.1];
-		for (window_column, reach) in reach.iter().enumerate() {
-			let weight = taps[window_row * g.window.1 + window_column];
-			let (from, to) = (reach.start.max(columns.start), reach.end.min(columns.end));
-			if from >= to {
-				continue;
-			}
-			let Some(x) = g.input_column(from, window_column) else { continue };
-			let points = line[x..].iter().step_by(g.strides.1);
-			let sums = &mut sums[from - columns.start..to - columns.start];
-			for (sum, point) in sums.iter_mut().zip(points) {
-				*sum += weight * *point;
-			}
-		}
-	}
-	out[columns.clone()].copy_from_slice(&sums[..columns.len()]);
 }
 
 /// One output point, tap by tap.

@@ -174,22 +174,10 @@ impl TypedOp for ElementwiseChain {
 	as_op!();
 }
 
-/// Run the chain over `a` into `out`, with the host's vector instructions (same results either
-/// way).
-fn run(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) {
-	#[cfg(target_arch = "x86_64")]
-	if std::arch::is_x86_feature_detected!("avx") {
-		// SAFETY: the CPU has AVX, checked just above.
-		return unsafe { run_with_avx(steps, a, out, operands) };
-	}
-	run_chunks(steps, a, out, operands)
-}
-
-/// [`run_chunks`] compiled for AVX.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn run_with_avx(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) {
-	run_chunks(steps, a, out, operands)
+with_target_features! {
+	/// Run the chain over `a` into `out`, with AVX where the host has it (same results either
+	/// way).
+	fn run(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) => run_chunks, "avx"
 }
 
 /// Walk `a` in chunks no operand changes shape within: copy each into `out`, then run every

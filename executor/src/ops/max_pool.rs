@@ -61,21 +61,9 @@ impl TypedOp for MaxPool2d {
 	as_op!();
 }
 
-/// Pool every plane, with the host's vector instructions (same results either way).
-fn pool(g: &PlaneGeometry, input: &[f32], output: &mut [f32]) {
-	#[cfg(target_arch = "x86_64")]
-	if std::arch::is_x86_feature_detected!("avx") {
-		// SAFETY: the CPU has AVX, checked just above.
-		return unsafe { pool_with_avx(g, input, output) };
-	}
-	pool_planes(g, input, output)
-}
-
-/// [`pool_planes`] compiled for AVX.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn pool_with_avx(g: &PlaneGeometry, input: &[f32], output: &mut [f32]) {
-	pool_planes(g, input, output)
+with_target_features! {
+	/// Pool every plane, with AVX where the host has it (same results either way).
+	fn pool(g: &PlaneGeometry, input: &[f32], output: &mut [f32]) => pool_planes, "avx"
 }
 
 #[inline(always)]

@@ -16,6 +16,31 @@
 //! replace the operators these cover; anything they do not cover (other layouts, types,
 //! quantized convolutions) stays with tract.
 
+/// Define `fn $name(args)`, which runs `$body` (an `#[inline(always)]` function of the same
+/// arguments) compiled with the target features named when the CPU has them all, and as
+/// baseline code otherwise. The compiler may then use wider vectors; it never changes what is
+/// computed for one element (Rust neither reassociates nor contracts float arithmetic), so both
+/// give the same bits.
+macro_rules! with_target_features {
+	($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:expr, $($feature:tt),+) => {
+		$(#[$attr])*
+		fn $name($($arg: $ty),*) {
+			#[cfg(target_arch = "x86_64")]
+			{
+				$(#[target_feature(enable = $feature)])+
+				unsafe fn compiled_for_features($($arg: $ty),*) {
+					$body($($arg),*)
+				}
+				if $(std::arch::is_x86_feature_detected!($feature))&&+ {
+					// SAFETY: the CPU has every feature named, checked just above.
+					return unsafe { compiled_for_features($($arg),*) };
+				}
+			}
+			$body($($arg),*)
+		}
+	};
+}
+
 pub mod depthwise;
 pub mod elementwise;
 pub mod max_pool;
@@ -71,14 +96,13 @@ pub fn substitute_optimized(model: &mut TypedModel) -> TractResult<usize> {
 fn fold_one_chain_into_pointwise(model: &mut TypedModel) -> TractResult<bool> {
 	use elementwise::ElementwiseChain;
 	use pointwise::PointwiseConv;
-	let outputs = model.output_outlets()?.to_vec();
 	for id in model.eval_order()? {
 		let chain = model.node(id);
 		let Some(chain_op) = chain.op_as::<ElementwiseChain>() else { continue };
 		let feeder = chain.inputs[0];
 		let product = model.node(feeder.node);
 		let Some(product_op) = product.op_as::<PointwiseConv>() else { continue };
-		if model.outlet_successors(feeder).len() != 1 || outputs.contains(&feeder) {
+		if !feeds_only_one(model, feeder)? {
 			continue;
 		}
 		let Some(channels) = product_op.single_image() else { continue };
@@ -88,13 +112,8 @@ fn fold_one_chain_into_pointwise(model: &mut TypedModel) -> TractResult<bool> {
 			.collect::<TractResult<_>>()?;
 		let Some(operands) = operands else { continue };
 		let Some(steps) = chain_op.per_channel(&operands, channels)? else { continue };
-		let joined = product_op.followed_by(steps);
-		let (name, activation) = (chain.name.clone(), product.inputs[0]);
-		let mut patch = TypedModelPatch::default();
-		let activation = patch.tap_model(model, activation)?;
-		let output = patch.wire_node(name, joined, &[activation])?[0];
-		patch.shunt_outside(model, OutletId::new(id, 0), output)?;
-		patch.apply(model)?;
+		let activation = product.inputs[0];
+		rewire(model, id, Box::new(product_op.followed_by(steps)), &[activation])?;
 		return Ok(true);
 	}
 	Ok(false)
@@ -104,7 +123,6 @@ fn fold_one_chain_into_pointwise(model: &mut TypedModel) -> TractResult<bool> {
 /// once. Returns whether it found such a pair.
 fn join_one_chain_pair(model: &mut TypedModel) -> TractResult<bool> {
 	use elementwise::ElementwiseChain;
-	let outputs = model.output_outlets()?.to_vec();
 	for id in model.eval_order()? {
 		let second = model.node(id);
 		let Some(second_op) = second.op_as::<ElementwiseChain>() else { continue };
@@ -116,7 +134,7 @@ fn join_one_chain_pair(model: &mut TypedModel) -> TractResult<bool> {
 		for (position, feeder) in second.inputs.iter().enumerate().take(2) {
 			let first = model.node(feeder.node);
 			let Some(first_op) = first.op_as::<ElementwiseChain>() else { continue };
-			if model.outlet_successors(*feeder).len() != 1 || outputs.contains(feeder) {
+			if !feeds_only_one(model, *feeder)? {
 				continue;
 			}
 			// The first chain's output is the second's accumulator: run one, then the other.
@@ -141,15 +159,7 @@ fn join_one_chain_pair(model: &mut TypedModel) -> TractResult<bool> {
 					.filter(|(i, _)| *i != position)
 					.map(|(_, outlet)| *outlet),
 			);
-			let name = second.name.clone();
-			let mut patch = TypedModelPatch::default();
-			let inputs = inputs
-				.iter()
-				.map(|&input| patch.tap_model(model, input))
-				.collect::<TractResult<TVec<_>>>()?;
-			let output = patch.wire_node(name, joined, &inputs)?[0];
-			patch.shunt_outside(model, OutletId::new(id, 0), output)?;
-			patch.apply(model)?;
+			rewire(model, id, Box::new(joined), &inputs)?;
 			return Ok(true);
 		}
 	}
@@ -176,18 +186,34 @@ fn replace_all(
 	let count = replacements.len();
 	for (id, (op, reads)) in replacements {
 		// Read the node's inputs now: an earlier replacement may have rewired them.
-		let name = model.node(id).name.clone();
 		let inputs: Vec<OutletId> = reads.iter().map(|&at| model.node(id).inputs[at]).collect();
-		let mut patch = TypedModelPatch::default();
-		let inputs = inputs
-			.iter()
-			.map(|&input| patch.tap_model(model, input))
-			.collect::<TractResult<TVec<_>>>()?;
-		let output = patch.wire_node(name, op, &inputs)?[0];
-		patch.shunt_outside(model, OutletId::new(id, 0), output)?;
-		patch.apply(model)?;
+		rewire(model, id, op, &inputs)?;
 	}
 	Ok(count)
+}
+
+/// Replace node `id`'s output with that of `op` reading `inputs`; the node keeps its name.
+fn rewire(
+	model: &mut TypedModel,
+	id: usize,
+	op: Box<dyn TypedOp>,
+	inputs: &[OutletId],
+) -> TractResult<()> {
+	let name = model.node(id).name.clone();
+	let mut patch = TypedModelPatch::default();
+	let inputs = inputs
+		.iter()
+		.map(|&input| patch.tap_model(model, input))
+		.collect::<TractResult<TVec<_>>>()?;
+	let output = patch.wire_node(name, op, &inputs)?[0];
+	patch.shunt_outside(model, OutletId::new(id, 0), output)?;
+	patch.apply(model)
+}
+
+/// Whether `outlet` is read by one node input only and is no model output: whatever reads it
+/// may take over the work of what produces it.
+fn feeds_only_one(model: &TypedModel, outlet: OutletId) -> TractResult<bool> {
+	Ok(model.outlet_successors(outlet).len() == 1 && !model.output_outlets()?.contains(&outlet))
 }
 
 /// The geometry of a two-dimensional window sliding over NCHW (or CHW) planes: what both
@@ -270,17 +296,6 @@ impl PlaneGeometry {
 		let end = if shift >= width { 0 } else { (width - shift + stride - 1) / stride };
 		let end = (end as usize).min(self.output.1);
 		(first as usize).min(end)..end
-	}
-
-	/// The output columns whose input columns lie inside the input for every window column.
-	fn columns_inside_every_window_column(&self) -> std::ops::Range<usize> {
-		(0..self.window.1).map(|column| self.columns_inside(column)).fold(
-			0..self.output.1,
-			|all, one| {
-				let start = all.start.max(one.start);
-				start..all.end.min(one.end).max(start)
-			},
-		)
 	}
 
 	/// The input column window column `window_column` reads for output column `column`, if

@@ -238,7 +238,7 @@ impl TypedOp for PointwiseConv {
 	as_op!();
 }
 
-/// One image's product, with the host's vector instructions and the process's rounding.
+/// One image's product, with the process's rounding.
 fn multiply(
 	op: &PointwiseConv,
 	weights: &[f32],
@@ -246,49 +246,33 @@ fn multiply(
 	input: &[f32],
 	output: &mut [f32],
 ) {
-	#[cfg(target_arch = "x86_64")]
-	{
-		use std::arch::is_x86_feature_detected;
-		if op.fused && is_x86_feature_detected!("avx") && is_x86_feature_detected!("fma") {
-			// SAFETY: the CPU has AVX and FMA, checked just above.
-			return unsafe { multiply_with_fma(op, weights, epilogue, input, output) };
-		}
-		if !op.fused && is_x86_feature_detected!("avx") {
-			// SAFETY: the CPU has AVX, checked just above.
-			return unsafe { multiply_with_avx(op, weights, epilogue, input, output) };
-		}
-	}
 	if op.fused {
-		multiply_blocks::<true>(op, weights, epilogue, input, output)
+		multiply_fused(op, weights, epilogue, input, output)
 	} else {
-		multiply_blocks::<false>(op, weights, epilogue, input, output)
+		multiply_separately(op, weights, epilogue, input, output)
 	}
 }
 
-/// [`multiply_blocks`] with fused multiply-adds, compiled for AVX and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx,fma")]
-unsafe fn multiply_with_fma(
-	op: &PointwiseConv,
-	weights: &[f32],
-	epilogue: &[(BinOp, &[f32])],
-	input: &[f32],
-	output: &mut [f32],
-) {
-	multiply_blocks::<true>(op, weights, epilogue, input, output)
+with_target_features! {
+	/// [`multiply_blocks`] with fused multiply-adds, with AVX and FMA where the host has them.
+	fn multiply_fused(
+		op: &PointwiseConv,
+		weights: &[f32],
+		epilogue: &[(BinOp, &[f32])],
+		input: &[f32],
+		output: &mut [f32],
+	) => multiply_blocks::<true>, "avx", "fma"
 }
 
-/// [`multiply_blocks`] with separate multiplies and adds, compiled for AVX.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn multiply_with_avx(
-	op: &PointwiseConv,
-	weights: &[f32],
-	epilogue: &[(BinOp, &[f32])],
-	input: &[f32],
-	output: &mut [f32],
-) {
-	multiply_blocks::<false>(op, weights, epilogue, input, output)
+with_target_features! {
+	/// [`multiply_blocks`] with separate multiplies and adds, with AVX where the host has it.
+	fn multiply_separately(
+		op: &PointwiseConv,
+		weights: &[f32],
+		epilogue: &[(BinOp, &[f32])],
+		input: &[f32],
+		output: &mut [f32],
+	) => multiply_blocks::<false>, "avx"
 }
 
 /// `output[o][p] = Σ_i weights[o][i] × input[i][p]`, `i` in order from a `+0.0` start.
