@@ -73,9 +73,9 @@ impl Case {
 	}
 }
 
-/// Run a one-operator model on `input`, planned with or without Verity's operators; also
-/// returns how many operators were substituted.
-fn run(model: &TypedModel, input: &Tensor, substitute: bool) -> (Vec<u32>, usize) {
+/// Run a small model on `input`, planned with or without Verity's operators; also returns how
+/// many operators were substituted and the names of the plan's operators.
+fn run(model: &TypedModel, input: &Tensor, substitute: bool) -> (Vec<u32>, usize, Vec<String>) {
 	let mut model = model.clone().into_decluttered().unwrap();
 	let mut substituted =
 		if substitute { verity_executor::ops::substitute(&mut model).unwrap() } else { 0 };
@@ -83,6 +83,12 @@ fn run(model: &TypedModel, input: &Tensor, substitute: bool) -> (Vec<u32>, usize
 	if substitute {
 		substituted += verity_executor::ops::substitute_optimized(&mut model).unwrap();
 	}
+	let names = model
+		.eval_order()
+		.unwrap()
+		.into_iter()
+		.map(|id| model.node(id).op().name().to_string())
+		.collect();
 	let plan = model.into_runnable().unwrap();
 	let output = plan.run(tvec![input.clone().into_tvalue()]).unwrap().remove(0);
 	let bits = output
@@ -91,14 +97,14 @@ fn run(model: &TypedModel, input: &Tensor, substitute: bool) -> (Vec<u32>, usize
 		.iter()
 		.map(|x| x.to_bits())
 		.collect();
-	(bits, substituted)
+	(bits, substituted, names)
 }
 
 /// Plan `model` with and without Verity's operators, assert that both give the same output
 /// bits on `input` (`what` names the case), and return how many operators were substituted.
 fn substitutions_keeping_tracts_bytes(model: &TypedModel, input: &Tensor, what: &str) -> usize {
-	let (tract, _) = run(model, input, false);
-	let (verity, substituted) = run(model, input, true);
+	let (tract, ..) = run(model, input, false);
+	let (verity, substituted, _) = run(model, input, true);
 	assert_eq!(verity, tract, "{what}");
 	substituted
 }
@@ -232,14 +238,16 @@ fn a_negative_zero_bias_keeps_padded_taps_skipped_and_tracts_bytes() {
 	}
 }
 
-#[test]
-fn element_wise_chains_give_tracts_bytes() {
+/// Wire MobileNetV3's batch normalisation (a per-channel scale and offset) and hard-swish,
+/// `x * clip(x + 3, 0, 6) / 6`, after `x` of `channels` channels; then a ReLU if `relu`.
+/// Returns the last output.
+fn batch_norm_and_hard_swish(
+	model: &mut TypedModel,
+	x: OutletId,
+	channels: usize,
+	relu: bool,
+) -> OutletId {
 	use tract_onnx::tract_core::ops::math;
-	// MobileNetV3's hard-swish, x * clip(x + 3, 0, 6) / 6, after a per-channel scale and
-	// offset (a folded batch normalisation), then a ReLU.
-	let (channels, height, width) = (8, 6, 96);
-	let mut model = TypedModel::default();
-	let x = model.add_source("x", f32::fact([1, channels, height, width])).unwrap();
 	let mut constant = |name: &str, values: Vec<f32>| {
 		let shape = if values.len() == 1 { [1, 1, 1, 1] } else { [1, values.len(), 1, 1] };
 		let tensor = tract_ndarray::Array4::from_shape_vec(shape, values).unwrap().into_tensor();
@@ -260,13 +268,60 @@ fn element_wise_chains_give_tracts_bytes() {
 	let clipped = wire("clipped", math::min(), low, six);
 	let product = wire("product", math::mul(), normalised, clipped);
 	let swished = wire("swished", math::div(), product, six);
-	let relu = wire("relu", math::max(), swished, zero);
-	model.select_output_outlets(&[relu]).unwrap();
+	if relu {
+		wire("relu", math::max(), swished, zero)
+	} else {
+		swished
+	}
+}
+
+#[test]
+fn element_wise_chains_give_tracts_bytes() {
+	let (channels, height, width) = (8, 6, 96);
+	let mut model = TypedModel::default();
+	let x = model.add_source("x", f32::fact([1, channels, height, width])).unwrap();
+	let y = batch_norm_and_hard_swish(&mut model, x, channels, true);
+	model.select_output_outlets(&[y]).unwrap();
 	let case = Case::pointwise(channels, height, width);
 	for seed in 0..4 {
 		let substituted =
 			substitutions_keeping_tracts_bytes(&model, &case.input(seed), "hard-swish chain");
 		assert!(substituted >= 1, "the chains are covered");
+	}
+}
+
+#[test]
+fn batch_normalisation_and_hard_swish_run_inside_the_convolutions() {
+	let pointwise = Case::pointwise(16, 3, 96);
+	let pointwise_weights =
+		tract_ndarray::Array4::from_shape_vec([88, 16, 1, 1], values(88 * 16, 41))
+			.unwrap()
+			.into_tensor();
+	let depthwise = Case { channels: 8, ..cases()[1] };
+	let convolutions = [
+		(
+			"VerityPointwiseConv",
+			pointwise,
+			88,
+			conv_model(&pointwise, 88, 1, pointwise_weights, tensor0(0f32)),
+		),
+		("VerityDepthwiseConv", depthwise, 8, depthwise_model(&depthwise)),
+	];
+	for (expected, case, channels, mut model) in convolutions {
+		let conv = model.output_outlets().unwrap()[0];
+		let y = batch_norm_and_hard_swish(&mut model, conv, channels, false);
+		model.select_output_outlets(&[y]).unwrap();
+		for seed in 0..3 {
+			let input = case.input(seed);
+			let (tract, ..) = run(&model, &input, false);
+			let (verity, _, names) = run(&model, &input, true);
+			assert_eq!(verity, tract, "{expected} seed {seed}");
+			let computing: Vec<&String> = names
+				.iter()
+				.filter(|name| !matches!(name.as_str(), "Source" | "Const" | "IntoShape"))
+				.collect();
+			assert_eq!(computing, [expected], "the steps run as the convolution's epilogue");
+		}
 	}
 }
 

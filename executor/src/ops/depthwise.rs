@@ -13,7 +13,7 @@
 //! only for `-0.0 + -0.0`), and adding `±0.0` to anything else leaves it unchanged, so the
 //! result is bit for bit the one that skips them, without a border case.
 
-use super::PlaneGeometry;
+use super::{epilogue::Epilogue, PlaneGeometry};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{
 	internal::*,
@@ -30,6 +30,9 @@ pub struct DepthwiseConv {
 	bias: Arc<Tensor>,
 	/// Whether padded taps may be added as zeros (see the module documentation).
 	padding_is_inert: bool,
+	/// Element-wise steps applied to each output plane before it leaves the operator (a batch
+	/// normalisation, an activation).
+	epilogue: Epilogue,
 }
 
 impl DepthwiseConv {
@@ -86,7 +89,21 @@ impl DepthwiseConv {
 			weights: weights.into_arc_tensor(),
 			bias: bias.into_arc_tensor(),
 			padding_is_inert,
+			epilogue: Epilogue::default(),
 		}))
+	}
+
+	/// Its output channels, when it computes one image (one value per channel is then one
+	/// value per block of the output): what an epilogue's operands are checked against.
+	pub fn single_image_channels(&self) -> Option<usize> {
+		(self.geometry.batch == 1).then_some(self.geometry.channels)
+	}
+
+	/// This convolution followed by `steps` (see [`Self::epilogue`]), if they fit its channels.
+	pub fn followed_by(&self, steps: &Epilogue) -> Option<Self> {
+		steps
+			.fits(self.geometry.channels)
+			.then(|| Self { epilogue: self.epilogue.then(steps), ..self.clone() })
 	}
 }
 
@@ -96,7 +113,7 @@ impl Op for DepthwiseConv {
 	}
 
 	fn info(&self) -> TractResult<Vec<String>> {
-		Ok(vec![format!("{:?}", self.geometry)])
+		Ok(vec![format!("{:?}, {} epilogue steps", self.geometry, self.epilogue.len())])
 	}
 
 	op_as_typed_op!();
@@ -111,7 +128,8 @@ impl EvalOp for DepthwiseConv {
 		let bias = self.bias.try_as_plain_ram()?;
 		let bias = bias.as_slice::<f32>()?;
 		self.geometry.eval_planes(inputs, |input, output| {
-			convolve(&self.geometry, self.padding_is_inert, input, weights, bias, output)
+			let g = &self.geometry;
+			convolve(g, self.padding_is_inert, input, weights, bias, &self.epilogue, output)
 		})
 	}
 }
@@ -138,6 +156,7 @@ with_target_features! {
 		input: &[f32],
 		weights: &[f32],
 		bias: &[f32],
+		epilogue: &Epilogue,
 		output: &mut [f32],
 	) => convolve_planes, "avx"
 }
@@ -149,6 +168,7 @@ fn convolve_planes(
 	input: &[f32],
 	weights: &[f32],
 	bias: &[f32],
+	epilogue: &Epilogue,
 	output: &mut [f32],
 ) {
 	let in_plane = g.input.0 * g.input.1;
@@ -166,6 +186,7 @@ fn convolve_planes(
 		} else {
 			convolve_plane(g, input, taps, bias[channel], out);
 		}
+		epilogue.apply(channel, out);
 	}
 }
 

@@ -8,13 +8,10 @@
 //! kernels. A chunk of the tensor stays in the first-level cache while every step runs over
 //! it, in loops the compiler vectorises for the host without changing a result.
 
+use super::epilogue::{self, Epilogue};
 use tract_linalg::{multithread::BShare, BinOp};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{internal::*, ops::binary::OptBinChain};
-
-/// Element-wise steps with one operand value per channel: each step's operation and its
-/// `[channels]` values.
-pub type PerChannelSteps = Vec<(BinOp, Arc<Tensor>)>;
 
 /// Elements run through every step at a time.
 const CHUNK: usize = 256;
@@ -90,27 +87,37 @@ impl ElementwiseChain {
 		Self { steps: self.steps.iter().chain(&next.steps).copied().collect() }
 	}
 
-	/// This chain as per-channel steps over a `[channels, points…]` tensor, if each operand
-	/// (given as constants) holds one value for the whole tensor or one per channel: each
-	/// step's operation and its value for every channel.
-	pub fn per_channel(
+	/// This chain as the epilogue of an operator whose output `[channels, points…]` it reads,
+	/// given each step's operand: a constant holding one value for the whole tensor or one per
+	/// channel, or `None` where the operand is that output itself (hard-swish's second read).
+	pub fn as_epilogue(
 		&self,
-		operands: &[Arc<Tensor>],
+		operands: &[Option<Arc<Tensor>>],
 		channels: usize,
-	) -> TractResult<Option<PerChannelSteps>> {
-		let mut steps = Vec::with_capacity(self.steps.len());
+	) -> TractResult<Option<Epilogue>> {
+		let mut steps = Vec::with_capacity(self.steps.len() + 1);
+		if operands.iter().any(Option::is_none) {
+			steps.push(epilogue::Step::Save);
+		}
 		for (step, b) in self.steps.iter().zip(operands) {
+			let Some(b) = b else {
+				if step.operand != Operand::Repeating {
+					return Ok(None);
+				}
+				steps.push(epilogue::Step::BySaved(step.operation));
+				continue;
+			};
 			let b = b.cast_to::<f32>()?;
 			let b = b.try_as_plain_ram()?;
 			let b = b.as_slice::<f32>()?;
-			let values = match (step.operand, b.len()) {
-				(Operand::PerBlock, 1) => vec![b[0]; channels],
-				(Operand::PerBlock, n) if n == channels => b.to_vec(),
+			let values: Arc<[f32]> = match (step.operand, b.len()) {
+				(Operand::PerBlock, 1) => vec![b[0]; channels].into(),
+				(Operand::PerBlock, n) if n == channels => b.into(),
 				_ => return Ok(None),
 			};
-			steps.push((step.operation, tensor1(&values).into_arc_tensor()));
+			steps.push(epilogue::Step::PerChannel(step.operation, values));
 		}
-		Ok(Some(steps))
+		Ok(Some(Epilogue::new(steps)))
 	}
 
 	/// The chain that runs this one's steps, then `next`'s, where this one's output is the
@@ -180,33 +187,55 @@ with_target_features! {
 	fn run(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) => run_chunks, "avx"
 }
 
+/// Where a step's operand stands while walking the tensor.
+#[derive(Clone, Copy)]
+struct Cursor {
+	/// Elements over which the operand keeps one value (per block) or goes through all its
+	/// values once (repeating).
+	run: usize,
+	/// Where the current run started.
+	run_start: usize,
+	/// Which run this is.
+	run_index: usize,
+}
+
 /// Walk `a` in chunks no operand changes shape within: copy each into `out`, then run every
 /// step over it there while it is in cache.
 #[inline(always)]
 fn run_chunks(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) {
 	let length = a.len();
+	let mut cursors: TVec<Cursor> = steps
+		.iter()
+		.zip(operands)
+		.map(|(step, b)| Cursor {
+			run: match step.operand {
+				Operand::Repeating => b.len(),
+				Operand::PerBlock => length / b.len(),
+			},
+			run_start: 0,
+			run_index: 0,
+		})
+		.collect();
 	let mut start = 0;
 	while start < length {
 		// A chunk ends where a per-block operand moves to its next value or a repeating one
 		// wraps around.
-		let end = steps.iter().zip(operands).fold((start + CHUNK).min(length), |end, (step, b)| {
-			let run = match step.operand {
-				Operand::Repeating => b.len(),
-				Operand::PerBlock => length / b.len(),
-			};
-			end.min((start / run + 1) * run)
+		let end = cursors.iter().fold((start + CHUNK).min(length), |end, cursor| {
+			end.min(cursor.run_start + cursor.run)
 		});
 		let chunk = &mut out[start..end];
 		chunk.copy_from_slice(&a[start..end]);
-		for (step, b) in steps.iter().zip(operands) {
+		for ((step, b), cursor) in steps.iter().zip(operands).zip(&mut cursors) {
 			match step.operand {
-				Operand::PerBlock => {
-					by_scalar(step.operation, chunk, b[start / (length / b.len())])
-				},
+				Operand::PerBlock => by_scalar(step.operation, chunk, b[cursor.run_index]),
 				Operand::Repeating => {
-					let offset = start % b.len();
+					let offset = start - cursor.run_start;
 					element_wise(step.operation, chunk, &b[offset..offset + chunk.len()])
 				},
+			}
+			if end == cursor.run_start + cursor.run {
+				cursor.run_start = end;
+				cursor.run_index += 1;
 			}
 		}
 		start = end;
@@ -228,7 +257,7 @@ pub(super) fn by_scalar(operation: BinOp, a: &mut [f32], s: f32) {
 
 /// `a[i] = a[i] ∘ b[i]`.
 #[inline(always)]
-fn element_wise(operation: BinOp, a: &mut [f32], b: &[f32]) {
+pub(super) fn element_wise(operation: BinOp, a: &mut [f32], b: &[f32]) {
 	let pairs = a.iter_mut().zip(b);
 	match operation {
 		BinOp::Min => pairs.for_each(|(x, y)| *x = x.min(*y)),

@@ -43,6 +43,7 @@ macro_rules! with_target_features {
 
 pub mod depthwise;
 pub mod elementwise;
+pub mod epilogue;
 pub mod max_pool;
 pub mod pointwise;
 
@@ -86,37 +87,86 @@ pub fn substitute_optimized(model: &mut TypedModel) -> TractResult<usize> {
 			None => None,
 		})
 	})?;
-	while fold_one_chain_into_pointwise(model)? {}
-	while join_one_chain_pair(model)? {}
+	while fold_one_chain_into_convolution(model)? || join_one_chain_pair(model)? {}
 	Ok(count)
 }
 
-/// Fold one chain of per-channel constant steps that alone reads a pointwise convolution into
-/// that convolution's epilogue. Returns whether it found one.
-fn fold_one_chain_into_pointwise(model: &mut TypedModel) -> TractResult<bool> {
+/// Fold one chain of per-channel constant steps that alone reads a convolution's output (once
+/// as its accumulator, possibly through a reshape, and possibly again as an operand) into that
+/// convolution's epilogue. Returns whether it found one.
+fn fold_one_chain_into_convolution(model: &mut TypedModel) -> TractResult<bool> {
+	use depthwise::DepthwiseConv;
 	use elementwise::ElementwiseChain;
 	use pointwise::PointwiseConv;
 	for id in model.eval_order()? {
 		let chain = model.node(id);
 		let Some(chain_op) = chain.op_as::<ElementwiseChain>() else { continue };
-		let feeder = chain.inputs[0];
-		let product = model.node(feeder.node);
-		let Some(product_op) = product.op_as::<PointwiseConv>() else { continue };
-		if !feeds_only_one(model, feeder)? {
+		// The chain may read the output reshaped (same elements in the same order).
+		let (feeder, reshape) = match plain_reshape(model, chain.inputs[0]) {
+			Some(reshape) => (model.node(chain.inputs[0].node).inputs[0], Some(reshape)),
+			None => (chain.inputs[0], None),
+		};
+		let producer = model.node(feeder.node);
+		let pointwise = producer.op_as::<PointwiseConv>();
+		let depthwise = producer.op_as::<DepthwiseConv>();
+		let channels = match (pointwise, depthwise) {
+			(Some(op), _) => op.single_image_channels(),
+			(_, Some(op)) => op.single_image_channels(),
+			_ => None,
+		};
+		let Some(channels) = channels else { continue };
+		// Nothing but the chain (and the reshape it reads) may read the output.
+		let outputs = model.output_outlets()?;
+		let readers_are = |outlet: OutletId, allowed: &[usize]| {
+			!outputs.contains(&outlet)
+				&& model
+					.outlet_successors(outlet)
+					.iter()
+					.all(|inlet| allowed.contains(&inlet.node))
+		};
+		let allowed = [id, chain.inputs[0].node];
+		if !readers_are(feeder, &allowed) || !readers_are(chain.inputs[0], &[id]) {
 			continue;
 		}
-		let Some(channels) = product_op.single_image() else { continue };
-		let operands: Option<Vec<Arc<Tensor>>> = chain.inputs[1..]
+		let operands: Option<Vec<Option<Arc<Tensor>>>> = chain.inputs[1..]
 			.iter()
-			.map(|outlet| model.outlet_fact(*outlet).map(|fact| fact.konst.clone()))
+			.map(|outlet| {
+				Ok(if *outlet == feeder || *outlet == chain.inputs[0] {
+					Some(None)
+				} else {
+					model.outlet_fact(*outlet)?.konst.clone().map(Some)
+				})
+			})
 			.collect::<TractResult<_>>()?;
 		let Some(operands) = operands else { continue };
-		let Some(steps) = chain_op.per_channel(&operands, channels)? else { continue };
-		let activation = product.inputs[0];
-		rewire(model, id, Box::new(product_op.followed_by(steps)), &[activation])?;
+		let Some(steps) = chain_op.as_epilogue(&operands, channels)? else { continue };
+		let joined: Option<Box<dyn TypedOp>> = match (pointwise, depthwise) {
+			(Some(op), _) => op.followed_by(&steps).map(|op| Box::new(op) as _),
+			(_, Some(op)) => op.followed_by(&steps).map(|op| Box::new(op) as _),
+			_ => None,
+		};
+		let Some(joined) = joined else { continue };
+		let activation = producer.inputs[0];
+		let ops = [Some(joined), reshape].into_iter().flatten().collect();
+		rewire(model, id, ops, &[activation])?;
 		return Ok(true);
 	}
 	Ok(false)
+}
+
+/// The reshape producing `outlet`, if it is one that only gives the same elements, in the
+/// same order, another shape.
+fn plain_reshape(model: &TypedModel, outlet: OutletId) -> Option<Box<dyn TypedOp>> {
+	use tract_onnx::tract_core::ops::change_axes::IntoShape;
+	let node = model.node(outlet.node);
+	let reshape = node.op_as::<IntoShape>()?;
+	let mut stride = 1isize;
+	let mut natural = TVec::new();
+	for dim in reshape.dims.iter().rev() {
+		natural.insert(0, stride);
+		stride *= *dim as isize;
+	}
+	(node.inputs.len() == 1 && reshape.strides == natural).then(|| Box::new(reshape.clone()) as _)
 }
 
 /// Join one chain whose output only feeds another chain into that one, so the tensor is walked
@@ -159,7 +209,7 @@ fn join_one_chain_pair(model: &mut TypedModel) -> TractResult<bool> {
 					.filter(|(i, _)| *i != position)
 					.map(|(_, outlet)| *outlet),
 			);
-			rewire(model, id, Box::new(joined), &inputs)?;
+			rewire(model, id, vec![Box::new(joined)], &inputs)?;
 			return Ok(true);
 		}
 	}
@@ -187,26 +237,30 @@ fn replace_all(
 	for (id, (op, reads)) in replacements {
 		// Read the node's inputs now: an earlier replacement may have rewired them.
 		let inputs: Vec<OutletId> = reads.iter().map(|&at| model.node(id).inputs[at]).collect();
-		rewire(model, id, op, &inputs)?;
+		rewire(model, id, vec![op], &inputs)?;
 	}
 	Ok(count)
 }
 
-/// Replace node `id`'s output with that of `op` reading `inputs`; the node keeps its name.
+/// Replace node `id`'s output with that of `ops` in sequence, the first reading `inputs`, each
+/// next one the output of the one before; the first keeps the node's name.
 fn rewire(
 	model: &mut TypedModel,
 	id: usize,
-	op: Box<dyn TypedOp>,
+	ops: Vec<Box<dyn TypedOp>>,
 	inputs: &[OutletId],
 ) -> TractResult<()> {
 	let name = model.node(id).name.clone();
 	let mut patch = TypedModelPatch::default();
-	let inputs = inputs
+	let mut inputs = inputs
 		.iter()
 		.map(|&input| patch.tap_model(model, input))
 		.collect::<TractResult<TVec<_>>>()?;
-	let output = patch.wire_node(name, op, &inputs)?[0];
-	patch.shunt_outside(model, OutletId::new(id, 0), output)?;
+	for (index, op) in ops.into_iter().enumerate() {
+		let name = if index == 0 { name.clone() } else { format!("{name}.{index}") };
+		inputs = patch.wire_node(name, op, &inputs)?;
+	}
+	patch.shunt_outside(model, OutletId::new(id, 0), inputs[0])?;
 	patch.apply(model)
 }
 

@@ -15,8 +15,7 @@
 //! activation rows are already what the product walks along, so blocks of four output channels
 //! by twenty-four points stay in registers over the input channels, with no packing.
 
-use super::elementwise::PerChannelSteps;
-use tract_linalg::BinOp;
+use super::epilogue::Epilogue;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{internal::*, ops::einsum::EinSum};
 
@@ -43,9 +42,9 @@ pub struct PointwiseConv {
 	weights: Arc<Tensor>,
 	/// Whether each multiply-add rounds once (FMA), as tract's kernels do in this process.
 	fused: bool,
-	/// Element-wise steps applied to each sum before it is stored, in order: an operation and
-	/// its operand for every output channel (a folded batch normalisation, an activation).
-	epilogue: PerChannelSteps,
+	/// Element-wise steps applied to each sum before it is stored (a folded batch
+	/// normalisation, an activation).
+	epilogue: Epilogue,
 }
 
 impl PointwiseConv {
@@ -124,7 +123,7 @@ impl PointwiseConv {
 				output_shape: output_shape.into(),
 				weights: transposed(weights, outputs, inputs)?.into_arc_tensor(),
 				fused: tract_kernels_fuse_multiply_add(),
-				epilogue: Vec::new(),
+				epilogue: Epilogue::default(),
 			},
 			activation_at,
 		)))
@@ -132,17 +131,17 @@ impl PointwiseConv {
 }
 
 impl PointwiseConv {
-	/// Its output channels, when it computes one image: what an epilogue's operands are
-	/// checked against.
-	pub fn single_image(&self) -> Option<usize> {
+	/// Its output channels, when it computes one image (one value per channel is then one
+	/// value per block of the output): what an epilogue's operands are checked against.
+	pub fn single_image_channels(&self) -> Option<usize> {
 		(self.batch == 1).then_some(self.outputs)
 	}
 
-	/// This product followed by `steps` (see [`Self::epilogue`]).
-	pub fn followed_by(&self, steps: PerChannelSteps) -> Self {
-		let mut joined = self.clone();
-		joined.epilogue.extend(steps);
-		joined
+	/// This product followed by `steps` (see [`Self::epilogue`]), if they fit its channels.
+	pub fn followed_by(&self, steps: &Epilogue) -> Option<Self> {
+		steps
+			.fits(self.outputs)
+			.then(|| Self { epilogue: self.epilogue.then(steps), ..self.clone() })
 	}
 }
 
@@ -193,17 +192,6 @@ impl EvalOp for PointwiseConv {
 		let input = input.as_slice::<f32>()?;
 		let weights = self.weights.try_as_plain_ram()?;
 		let weights = weights.as_slice::<f32>()?;
-		let views: Vec<_> = self
-			.epilogue
-			.iter()
-			.map(|(_, values)| values.try_as_plain_ram())
-			.collect::<TractResult<_>>()?;
-		let epilogue: Vec<(BinOp, &[f32])> = self
-			.epilogue
-			.iter()
-			.zip(&views)
-			.map(|((operation, _), values)| Ok((*operation, values.as_slice::<f32>()?)))
-			.collect::<TractResult<_>>()?;
 		// SAFETY: `multiply` writes every output element (every channel of every point of
 		// every image) before anything reads it.
 		let mut output = unsafe { Tensor::uninitialized::<f32>(&self.output_shape)? };
@@ -215,7 +203,7 @@ impl EvalOp for PointwiseConv {
 				multiply(
 					self,
 					weights,
-					&epilogue,
+					&self.epilogue,
 					&input[image * in_image..][..in_image],
 					&mut output[image * out_image..][..out_image],
 				);
@@ -242,7 +230,7 @@ impl TypedOp for PointwiseConv {
 fn multiply(
 	op: &PointwiseConv,
 	weights: &[f32],
-	epilogue: &[(BinOp, &[f32])],
+	epilogue: &Epilogue,
 	input: &[f32],
 	output: &mut [f32],
 ) {
@@ -258,7 +246,7 @@ with_target_features! {
 	fn multiply_fused(
 		op: &PointwiseConv,
 		weights: &[f32],
-		epilogue: &[(BinOp, &[f32])],
+		epilogue: &Epilogue,
 		input: &[f32],
 		output: &mut [f32],
 	) => multiply_blocks::<true>, "avx", "fma"
@@ -269,7 +257,7 @@ with_target_features! {
 	fn multiply_separately(
 		op: &PointwiseConv,
 		weights: &[f32],
-		epilogue: &[(BinOp, &[f32])],
+		epilogue: &Epilogue,
 		input: &[f32],
 		output: &mut [f32],
 	) => multiply_blocks::<false>, "avx"
@@ -280,7 +268,7 @@ with_target_features! {
 fn multiply_blocks<const FUSED: bool>(
 	op: &PointwiseConv,
 	weights: &[f32],
-	epilogue: &[(BinOp, &[f32])],
+	epilogue: &Epilogue,
 	input: &[f32],
 	output: &mut [f32],
 ) {
@@ -294,7 +282,7 @@ fn multiply_blocks<const FUSED: bool>(
 				}
 				*out = sum;
 			}
-			finish(epilogue, o, out);
+			epilogue.apply(o, out);
 		}
 		return;
 	}
@@ -311,7 +299,7 @@ fn multiply_blocks<const FUSED: bool>(
 				}
 			}
 			for c in channel..channel + CHANNELS {
-				finish(epilogue, c, &mut output[c * points..][..points]);
+				epilogue.apply(c, &mut output[c * points..][..points]);
 			}
 			channel += CHANNELS;
 		} else {
@@ -319,18 +307,9 @@ fn multiply_blocks<const FUSED: bool>(
 				let sums = block::<1, FUSED>(op, weights, input, channel, first);
 				output[channel * points + first..][..POINTS].copy_from_slice(&sums[0]);
 			}
-			finish(epilogue, channel, &mut output[channel * points..][..points]);
+			epilogue.apply(channel, &mut output[channel * points..][..points]);
 			channel += 1;
 		}
-	}
-}
-
-/// Apply the epilogue's steps, in order, to the sums of output channel `channel` (while they
-/// are still in cache).
-#[inline(always)]
-fn finish(epilogue: &[(BinOp, &[f32])], channel: usize, sums: &mut [f32]) {
-	for (operation, values) in epilogue {
-		super::elementwise::by_scalar(*operation, sums, values[channel]);
 	}
 }
 
