@@ -161,7 +161,8 @@ fn max_pool_model(case: &Case) -> TypedModel {
 }
 
 /// Windows like MobileNet's (3x3 and 5x5, stride 1 or 2 vertically) on planes as short as
-/// three rows, plus dilation, uneven padding and widths under and over the vector block.
+/// three rows, plus dilation, uneven padding and widths under, over and between the vector
+/// blocks.
 fn cases() -> Vec<Case> {
 	let case = |height, width, window, strides, dilations, padding| Case {
 		channels: 3,
@@ -180,6 +181,7 @@ fn cases() -> Vec<Case> {
 		case(5, 33, (3, 3), (1, 2), (1, 1), (1, 1, 1, 1)),
 		case(8, 70, (3, 5), (1, 1), (2, 2), (2, 4, 0, 1)),
 		case(4, 10, (5, 5), (1, 1), (1, 1), (2, 2, 2, 2)),
+		case(4, 130, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1)),
 		case(9, 64, (1, 1), (1, 1), (1, 1), (0, 0, 0, 0)),
 		case(24, 96, (2, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
 	]

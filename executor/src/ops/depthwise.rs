@@ -158,7 +158,7 @@ with_target_features! {
 		bias: &[f32],
 		epilogue: &Epilogue,
 		output: &mut [f32],
-	) => convolve_planes, "avx"
+	) => convolve_planes, ["avx512f"], ["avx"]
 }
 
 #[inline(always)]
@@ -245,22 +245,40 @@ fn convolve_padded_plane(
 		let y = row * g.strides.0 + window_row * g.dilations.0;
 		&scratch[y * padded.columns..][..padded.columns]
 	};
-	if g.strides.1 != 1 || width < BLOCK {
-		for (row, out) in output.chunks_exact_mut(width).enumerate() {
-			for (column, out) in out.iter_mut().enumerate() {
-				let mut sum = bias;
-				for window_row in 0..g.window.0 {
-					let line = line(row, window_row);
-					for window_column in 0..g.window.1 {
-						let x = column * g.strides.1 + window_column * g.dilations.1;
-						sum += taps[window_row * g.window.1 + window_column] * line[x];
-					}
-				}
-				*out = sum;
-			}
+	if g.strides.1 == 1 {
+		// The widest block the rows hold: fewer, longer sweeps of each tap.
+		match width {
+			96.. => return convolve_padded_rows::<96>(g, &line, taps, bias, output),
+			32.. => return convolve_padded_rows::<32>(g, &line, taps, bias, output),
+			_ => {},
 		}
-		return;
 	}
+	for (row, out) in output.chunks_exact_mut(width).enumerate() {
+		for (column, out) in out.iter_mut().enumerate() {
+			let mut sum = bias;
+			for window_row in 0..g.window.0 {
+				let line = line(row, window_row);
+				for window_column in 0..g.window.1 {
+					let x = column * g.strides.1 + window_column * g.dilations.1;
+					sum += taps[window_row * g.window.1 + window_column] * line[x];
+				}
+			}
+			*out = sum;
+		}
+	}
+}
+
+/// Convolve a plane whose rows are at least `BLOCK` wide, in blocks of `BLOCK` points of
+/// [`ROWS`] rows.
+#[inline(always)]
+fn convolve_padded_rows<'a, const BLOCK: usize>(
+	g: &PlaneGeometry,
+	line: &impl Fn(usize, usize) -> &'a [f32],
+	taps: &[f32],
+	bias: f32,
+	output: &mut [f32],
+) {
+	let width = g.output.1;
 	// Blocks start every BLOCK columns; the last one ends with the row, overlapping the one
 	// before it (its points are computed twice, to the same bits).
 	let firsts = (0..width).step_by(BLOCK).map(|first| first.min(width - BLOCK));
@@ -269,14 +287,14 @@ fn convolve_padded_plane(
 		match (rows.next(), rows.next()) {
 			(Some((row, out)), Some((_, next))) => {
 				for first in firsts.clone() {
-					let sums = padded_block::<ROWS>(g, &line, taps, bias, row, first);
+					let sums = padded_block::<ROWS, BLOCK>(g, line, taps, bias, row, first);
 					out[first..first + BLOCK].copy_from_slice(&sums[0]);
 					next[first..first + BLOCK].copy_from_slice(&sums[1]);
 				}
 			},
 			(Some((row, out)), None) => {
 				for first in firsts.clone() {
-					let sums = padded_block::<1>(g, &line, taps, bias, row, first);
+					let sums = padded_block::<1, BLOCK>(g, line, taps, bias, row, first);
 					out[first..first + BLOCK].copy_from_slice(&sums[0]);
 				}
 			},
@@ -285,9 +303,10 @@ fn convolve_padded_plane(
 	}
 }
 
-/// [`BLOCK`] points from column `first` of `R` consecutive output rows from `row`.
+/// `BLOCK` points from column `first` of `R` consecutive output rows from `row`, kept in
+/// registers across all the taps.
 #[inline(always)]
-fn padded_block<'a, const R: usize>(
+fn padded_block<'a, const R: usize, const BLOCK: usize>(
 	g: &PlaneGeometry,
 	line: &impl Fn(usize, usize) -> &'a [f32],
 	taps: &[f32],
@@ -312,9 +331,6 @@ fn padded_block<'a, const R: usize>(
 	}
 	sums
 }
-
-/// Output points computed together, kept in registers across all the taps.
-const BLOCK: usize = 32;
 
 /// Convolve one channel plane point by point: `output = bias + Σ weight[tap] * input[tap's
 /// point]`, taps in row-major order, outside points skipped. Only planes whose padding is not

@@ -184,7 +184,7 @@ impl TypedOp for ElementwiseChain {
 with_target_features! {
 	/// Run the chain over `a` into `out`, with AVX where the host has it (same results either
 	/// way).
-	fn run(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) => run_chunks, "avx"
+	fn run(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) => run_chunks, ["avx"]
 }
 
 /// Where a step's operand stands while walking the tensor.

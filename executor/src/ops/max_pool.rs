@@ -63,7 +63,7 @@ impl TypedOp for MaxPool2d {
 
 with_target_features! {
 	/// Pool every plane, with AVX where the host has it (same results either way).
-	fn pool(g: &PlaneGeometry, input: &[f32], output: &mut [f32]) => pool_planes, "avx"
+	fn pool(g: &PlaneGeometry, input: &[f32], output: &mut [f32]) => pool_planes, ["avx"]
 }
 
 #[inline(always)]

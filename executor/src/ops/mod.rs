@@ -17,28 +17,36 @@
 //! quantized convolutions) stays with tract.
 
 /// Define `fn $name(args)`, which runs `$body` (an `#[inline(always)]` function of the same
-/// arguments) compiled with the target features named when the CPU has them all, and as
-/// baseline code otherwise. The compiler may then use wider vectors; it never changes what is
-/// computed for one element (Rust neither reassociates nor contracts float arithmetic), so both
-/// give the same bits.
+/// arguments) compiled with the first of the target feature sets given, in order, whose
+/// features the CPU all has, and as baseline code otherwise. The compiler may then use wider
+/// vectors; it never changes what is computed for one element (Rust neither reassociates nor
+/// contracts float arithmetic), so every version gives the same bits.
 macro_rules! with_target_features {
-	($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:expr, $($feature:tt),+) => {
+	(
+		$(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:expr,
+		$($features:tt),+
+	) => {
 		$(#[$attr])*
 		fn $name($($arg: $ty),*) {
 			#[cfg(target_arch = "x86_64")]
-			{
-				$(#[target_feature(enable = $feature)])+
-				unsafe fn compiled_for_features($($arg: $ty),*) {
-					$body($($arg),*)
-				}
-				if $(std::arch::is_x86_feature_detected!($feature))&&+ {
-					// SAFETY: the CPU has every feature named, checked just above.
-					return unsafe { compiled_for_features($($arg),*) };
-				}
-			}
+			with_target_features!(@try $body; ($($arg: $ty),*); $($features),+);
 			$body($($arg),*)
 		}
 	};
+	(@try $body:expr; ($($arg:ident: $ty:ty),*); [$($feature:tt),+] $(, $rest:tt)*) => {
+		{
+			$(#[target_feature(enable = $feature)])+
+			unsafe fn compiled_for_features($($arg: $ty),*) {
+				$body($($arg),*)
+			}
+			if $(std::arch::is_x86_feature_detected!($feature))&&+ {
+				// SAFETY: the CPU has every feature named, checked just above.
+				return unsafe { compiled_for_features($($arg),*) };
+			}
+			with_target_features!(@try $body; ($($arg: $ty),*); $($rest),*);
+		}
+	};
+	(@try $body:expr; ($($arg:ident: $ty:ty),*);) => {};
 }
 
 pub mod depthwise;

@@ -249,7 +249,7 @@ with_target_features! {
 		epilogue: &Epilogue,
 		input: &[f32],
 		output: &mut [f32],
-	) => multiply_blocks::<true>, "avx", "fma"
+	) => multiply_blocks::<true>, ["avx", "fma"]
 }
 
 with_target_features! {
@@ -260,7 +260,7 @@ with_target_features! {
 		epilogue: &Epilogue,
 		input: &[f32],
 		output: &mut [f32],
-	) => multiply_blocks::<false>, "avx"
+	) => multiply_blocks::<false>, ["avx"]
 }
 
 /// `output[o][p] = Σ_i weights[o][i] × input[i][p]`, `i` in order from a `+0.0` start.
