@@ -70,28 +70,47 @@ with_target_features! {
 fn pool_planes(g: &PlaneGeometry, input: &[f32], output: &mut [f32]) {
 	let in_plane = g.input.0 * g.input.1;
 	let out_plane = g.output.0 * g.output.1;
+	// For each window column that reaches inside the input: the output columns it does, and
+	// the input column of the first of them. The same for every row of every plane.
+	let columns: TVec<(std::ops::Range<usize>, usize)> = (0..g.window.1)
+		.filter_map(|window_column| {
+			let columns = g.columns_inside(window_column);
+			let first_x = g.input_column(columns.start, window_column)?;
+			(!columns.is_empty()).then_some((columns, first_x))
+		})
+		.collect();
 	for (index, out) in output.chunks_exact_mut(out_plane).enumerate() {
-		pool_plane(g, &input[index * in_plane..][..in_plane], out);
+		pool_plane(g, &columns, &input[index * in_plane..][..in_plane], out);
 	}
 }
 
 /// Pool one channel plane.
 #[inline(always)]
-fn pool_plane(g: &PlaneGeometry, input: &[f32], output: &mut [f32]) {
+fn pool_plane(
+	g: &PlaneGeometry,
+	columns: &[(std::ops::Range<usize>, usize)],
+	input: &[f32],
+	output: &mut [f32],
+) {
 	let width = g.input.1;
 	for (row, out) in output.chunks_exact_mut(g.output.1).enumerate() {
 		out.fill(f32::NEG_INFINITY);
 		for window_row in 0..g.window.0 {
 			let Some(y) = g.input_row(row, window_row) else { continue };
 			let line = &input[y * width..][..width];
-			for window_column in 0..g.window.1 {
-				let columns = g.columns_inside(window_column);
-				let Some(first_x) = g.input_column(columns.start, window_column) else {
-					continue;
-				};
-				let points = line[first_x..].iter().step_by(g.strides.1);
-				for (out, point) in out[columns].iter_mut().zip(points) {
-					*out = out.max(*point);
+			for (columns, first_x) in columns {
+				let out = &mut out[columns.clone()];
+				let line = &line[*first_x..];
+				match g.strides.1 {
+					1 => out.iter_mut().zip(line).for_each(|(out, point)| *out = out.max(*point)),
+					2 => out
+						.iter_mut()
+						.zip(line.chunks(2))
+						.for_each(|(out, points)| *out = out.max(points[0])),
+					stride => out
+						.iter_mut()
+						.zip(line.iter().step_by(stride))
+						.for_each(|(out, point)| *out = out.max(*point)),
 				}
 			}
 		}
