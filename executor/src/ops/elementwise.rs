@@ -11,7 +11,10 @@
 use super::epilogue::{self, Epilogue};
 use tract_linalg::{multithread::BShare, BinOp};
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::{internal::*, ops::binary::OptBinChain};
+use tract_onnx::tract_core::{
+	internal::*,
+	ops::binary::{OptBinByScalar, OptBinChain},
+};
 
 /// Elements run through every step at a time.
 const CHUNK: usize = 256;
@@ -50,6 +53,27 @@ impl ElementwiseChain {
 		node: &TypedNode,
 		chain: &OptBinChain,
 	) -> TractResult<Option<Self>> {
+		let steps: Vec<_> = chain.steps.iter().map(|step| (step.linalg_op, step.share)).collect();
+		Self::for_steps(model, node, &steps)
+	}
+
+	/// This operator for tract's operation by one value per block of the tensor (a channel's
+	/// scale, say), as a chain of one step, under the same conditions.
+	pub fn for_by_scalar(
+		model: &TypedModel,
+		node: &TypedNode,
+		op: &OptBinByScalar,
+	) -> TractResult<Option<Self>> {
+		Self::for_steps(model, node, &[(op.linalg_op, BShare::PerBlock)])
+	}
+
+	/// The chain of `steps` (each an operation and how its operand is shared) over the node's
+	/// input 0, the operands being its next inputs in order.
+	fn for_steps(
+		model: &TypedModel,
+		node: &TypedNode,
+		chain_steps: &[(BinOp, BShare)],
+	) -> TractResult<Option<Self>> {
 		let facts = model.node_input_facts(node.id)?;
 		let lengths: Option<Vec<usize>> = facts
 			.iter()
@@ -60,23 +84,23 @@ impl ElementwiseChain {
 			})
 			.collect();
 		let Some(lengths) = lengths else { return Ok(None) };
-		if chain.steps.len() + 1 != lengths.len() {
+		if chain_steps.len() + 1 != lengths.len() {
 			return Ok(None);
 		}
 		let a = lengths[0];
-		let mut steps = Vec::with_capacity(chain.steps.len());
-		for (step, &b) in chain.steps.iter().zip(&lengths[1..]) {
+		let mut steps = Vec::with_capacity(chain_steps.len());
+		for (&(operation, share), &b) in chain_steps.iter().zip(&lengths[1..]) {
 			if b == 0 || a % b != 0 {
 				return Ok(None);
 			}
-			let (operand, run) = match step.share {
+			let (operand, run) = match share {
 				BShare::Lockstep => (Operand::Repeating, b),
 				BShare::PerBlock => (Operand::PerBlock, a / b),
 			};
 			if run < SHORTEST_RUN {
 				return Ok(None);
 			}
-			steps.push(Step { operation: step.linalg_op, operand });
+			steps.push(Step { operation, operand });
 		}
 		Ok(Some(Self { steps }))
 	}
@@ -150,13 +174,20 @@ impl EvalOp for ElementwiseChain {
 	op_out_of_plan!();
 
 	fn eval(&self, _context: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+		let mut inputs = inputs;
+		ensure!(!inputs.is_empty(), "a chain has an input");
+		// The steps run in place: in the input itself when nothing else holds it (an operand
+		// that is the input too does), in a copy otherwise.
+		let mut output = inputs.remove(0).into_tensor();
+		let operands = &inputs[..];
 		let views: Vec<_> =
-			inputs.iter().map(|t| t.try_as_plain_ram()).collect::<TractResult<_>>()?;
-		let slices: Vec<&[f32]> =
+			operands.iter().map(|t| t.try_as_plain_ram()).collect::<TractResult<_>>()?;
+		let operands: Vec<&[f32]> =
 			views.iter().map(|t| t.as_slice::<f32>()).collect::<TractResult<_>>()?;
-		let (a, operands) = slices.split_first().context("a chain has an input")?;
+		let mut view = output.try_as_plain_ram_mut()?;
+		let a = view.as_slice_mut::<f32>()?;
 		let length = a.len();
-		for (step, b) in self.steps.iter().zip(operands) {
+		for (step, b) in self.steps.iter().zip(&operands) {
 			let run = match step.operand {
 				Operand::Repeating => b.len(),
 				Operand::PerBlock => length / b.len().max(1),
@@ -166,9 +197,8 @@ impl EvalOp for ElementwiseChain {
 				"operand does not fit"
 			);
 		}
-		// SAFETY: `run` copies every element of `a` into the output before the steps read it.
-		let mut output = unsafe { Tensor::uninitialized::<f32>(inputs[0].shape())? };
-		run(&self.steps, a, output.try_as_plain_ram_mut()?.as_slice_mut::<f32>()?, operands);
+		run(&self.steps, a, &operands);
+		drop(view);
 		Ok(tvec!(output.into_tvalue()))
 	}
 }
@@ -182,9 +212,9 @@ impl TypedOp for ElementwiseChain {
 }
 
 with_target_features! {
-	/// Run the chain over `a` into `out`, with AVX where the host has it (same results either
+	/// Run the chain over `a`, in place, with AVX where the host has it (same results either
 	/// way).
-	fn run(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) => run_chunks, ["avx"]
+	fn run(steps: &[Step], a: &mut [f32], operands: &[&[f32]]) => run_chunks, ["avx"]
 }
 
 /// Where a step's operand stands while walking the tensor.
@@ -199,10 +229,10 @@ struct Cursor {
 	run_index: usize,
 }
 
-/// Walk `a` in chunks no operand changes shape within: copy each into `out`, then run every
-/// step over it there while it is in cache.
+/// Walk `a` in chunks no operand changes shape within, and run every step over each while it
+/// is in cache.
 #[inline(always)]
-fn run_chunks(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) {
+fn run_chunks(steps: &[Step], a: &mut [f32], operands: &[&[f32]]) {
 	let length = a.len();
 	let mut cursors: TVec<Cursor> = steps
 		.iter()
@@ -223,8 +253,7 @@ fn run_chunks(steps: &[Step], a: &[f32], out: &mut [f32], operands: &[&[f32]]) {
 		let end = cursors.iter().fold((start + CHUNK).min(length), |end, cursor| {
 			end.min(cursor.run_start + cursor.run)
 		});
-		let chunk = &mut out[start..end];
-		chunk.copy_from_slice(&a[start..end]);
+		let chunk = &mut a[start..end];
 		for ((step, b), cursor) in steps.iter().zip(operands).zip(&mut cursors) {
 			match step.operand {
 				Operand::PerBlock => by_scalar(step.operation, chunk, b[cursor.run_index]),

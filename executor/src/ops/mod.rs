@@ -59,7 +59,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{
 	internal::*,
 	ops::{
-		binary::OptBinChain,
+		binary::{OptBinByScalar, OptBinChain},
 		cnn::{Conv, MaxPool},
 		einsum::EinSum,
 	},
@@ -85,15 +85,18 @@ pub fn substitute(model: &mut TypedModel) -> TractResult<usize> {
 }
 
 /// Replace, in an optimized model, every operator Verity implements itself at that stage (the
-/// element-wise chains) by its implementation, then join each chain that only feeds another
+/// element-wise chains and operations by one value per block) by its implementation, then join each chain that only feeds another
 /// into it. Returns how many were replaced.
 pub fn substitute_optimized(model: &mut TypedModel) -> TractResult<usize> {
 	let count = replace_all(model, |model, node| {
-		Ok(match node.op_as::<OptBinChain>() {
-			Some(chain) => elementwise::ElementwiseChain::for_chain(model, node, chain)?
-				.map(|op| (Box::new(op) as _, (0..node.inputs.len()).collect())),
-			None => None,
-		})
+		let chain = if let Some(chain) = node.op_as::<OptBinChain>() {
+			elementwise::ElementwiseChain::for_chain(model, node, chain)?
+		} else if let Some(op) = node.op_as::<OptBinByScalar>() {
+			elementwise::ElementwiseChain::for_by_scalar(model, node, op)?
+		} else {
+			None
+		};
+		Ok(chain.map(|op| (Box::new(op) as _, (0..node.inputs.len()).collect())))
 	})?;
 	while fold_one_chain_into_convolution(model)? || join_one_chain_pair(model)? {}
 	Ok(count)

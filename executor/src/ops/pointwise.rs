@@ -19,10 +19,9 @@ use super::epilogue::Epilogue;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{internal::*, ops::einsum::EinSum};
 
-/// Output channels computed together.
-const CHANNELS: usize = 4;
-/// Output points computed together.
-const POINTS: usize = 24;
+/// Output channels and points computed together: twelve of the sixteen 256-bit registers hold
+/// sums.
+const NARROW: (usize, usize) = (4, 24);
 
 /// A 1x1 convolution with constant weights.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -249,7 +248,7 @@ with_target_features! {
 		epilogue: &Epilogue,
 		input: &[f32],
 		output: &mut [f32],
-	) => multiply_blocks::<true>, ["avx", "fma"]
+	) => multiply_blocks::<true, { NARROW.0 }, { NARROW.1 }>, ["avx", "fma"]
 }
 
 with_target_features! {
@@ -260,12 +259,13 @@ with_target_features! {
 		epilogue: &Epilogue,
 		input: &[f32],
 		output: &mut [f32],
-	) => multiply_blocks::<false>, ["avx"]
+	) => multiply_blocks::<false, { NARROW.0 }, { NARROW.1 }>, ["avx"]
 }
 
-/// `output[o][p] = Σ_i weights[o][i] × input[i][p]`, `i` in order from a `+0.0` start.
+/// `output[o][p] = Σ_i weights[o][i] × input[i][p]`, `i` in order from a `+0.0` start, in
+/// blocks of `CHANNELS` output channels by `POINTS` points.
 #[inline(always)]
-fn multiply_blocks<const FUSED: bool>(
+fn multiply_blocks<const FUSED: bool, const CHANNELS: usize, const POINTS: usize>(
 	op: &PointwiseConv,
 	weights: &[f32],
 	epilogue: &Epilogue,
@@ -293,7 +293,7 @@ fn multiply_blocks<const FUSED: bool>(
 	while channel < op.outputs {
 		if channel + CHANNELS <= op.outputs {
 			for first in firsts.clone() {
-				let sums = block::<CHANNELS, FUSED>(op, weights, input, channel, first);
+				let sums = block::<CHANNELS, POINTS, FUSED>(op, weights, input, channel, first);
 				for (c, sums) in sums.iter().enumerate() {
 					output[(channel + c) * points + first..][..POINTS].copy_from_slice(sums);
 				}
@@ -304,7 +304,7 @@ fn multiply_blocks<const FUSED: bool>(
 			channel += CHANNELS;
 		} else {
 			for first in firsts.clone() {
-				let sums = block::<1, FUSED>(op, weights, input, channel, first);
+				let sums = block::<1, POINTS, FUSED>(op, weights, input, channel, first);
 				output[channel * points + first..][..POINTS].copy_from_slice(&sums[0]);
 			}
 			epilogue.apply(channel, &mut output[channel * points..][..points]);
@@ -313,9 +313,9 @@ fn multiply_blocks<const FUSED: bool>(
 	}
 }
 
-/// [`POINTS`] points from `first` of `C` output channels from `channel`.
+/// `POINTS` points from `first` of `C` output channels from `channel`.
 #[inline(always)]
-fn block<const C: usize, const FUSED: bool>(
+fn block<const C: usize, const POINTS: usize, const FUSED: bool>(
 	op: &PointwiseConv,
 	weights: &[f32],
 	input: &[f32],
@@ -323,15 +323,32 @@ fn block<const C: usize, const FUSED: bool>(
 	first: usize,
 ) -> [[f32; POINTS]; C] {
 	let mut sums = [[0.0f32; POINTS]; C];
-	let rows = input[first..].chunks(op.points).take(op.inputs);
-	let columns = weights[channel..].chunks(op.outputs);
-	for (row, column) in rows.zip(columns) {
-		let row: &[f32; POINTS] = row[..POINTS].try_into().expect("POINTS");
-		let w: &[f32; C] = column[..C].try_into().expect("C");
+	let (inputs, points, outputs) = (op.inputs, op.points, op.outputs);
+	if inputs == 0 {
+		return sums;
+	}
+	// Every row and weight column read below lies inside its slice: the last row read ends at
+	// `first + (inputs - 1) * points + POINTS`, the last column at
+	// `channel + (inputs - 1) * outputs + C`.
+	assert!(first + (inputs - 1) * points + POINTS <= input.len(), "a row outside the input");
+	assert!(channel + (inputs - 1) * outputs + C <= weights.len(), "a weight outside");
+	let mut row = input[first..].as_ptr();
+	let mut column = weights[channel..].as_ptr();
+	for _ in 0..inputs {
+		// SAFETY: in bounds by the assertions above (`inputs` rows `points` apart from `first`,
+		// `inputs` columns `outputs` apart from `channel`); the loop walks pointers rather than
+		// slices so that each input channel costs its multiply-adds and little else.
+		let (points_here, w) =
+			unsafe { (&*(row as *const [f32; POINTS]), &*(column as *const [f32; C])) };
 		for c in 0..C {
 			for p in 0..POINTS {
-				sums[c][p] = step::<FUSED>(sums[c][p], w[c], row[p]);
+				sums[c][p] = step::<FUSED>(sums[c][p], w[c], points_here[p]);
 			}
+		}
+		// SAFETY: one past the last row or column read at most, within or one past the slice.
+		unsafe {
+			row = row.add(points);
+			column = column.add(outputs);
 		}
 	}
 	sums
