@@ -330,11 +330,19 @@ fn batch_normalisation_and_hard_swish_run_inside_the_convolutions() {
 #[test]
 fn the_pointwise_convolution_gives_tracts_bytes() {
 	// (input channels, output channels, height, width): MobileNet's expansions and
-	// projections, an odd plane whose last block overlaps, and one too small for a block.
-	for (index, (inputs, outputs, height, width)) in
-		[(8, 8, 24, 96), (16, 88, 3, 96), (200, 32, 2, 96), (3, 5, 5, 5), (7, 13, 2, 7)]
-			.into_iter()
-			.enumerate()
+	// projections, planes whose last block overlaps the one before (for 512-bit and 256-bit
+	// blocks, with a last output channel on its own), and ones too small for any block.
+	for (index, (inputs, outputs, height, width)) in [
+		(8, 8, 24, 96),
+		(16, 88, 3, 96),
+		(200, 32, 2, 96),
+		(5, 9, 10, 13),
+		(6, 10, 5, 11),
+		(3, 5, 5, 5),
+		(7, 13, 2, 7),
+	]
+	.into_iter()
+	.enumerate()
 	{
 		let case = Case::pointwise(inputs, height, width);
 		let weights = tract_ndarray::Array4::from_shape_vec(
