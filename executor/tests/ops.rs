@@ -327,8 +327,8 @@ fn batch_normalisation_and_hard_swish_run_inside_the_convolutions() {
 	}
 }
 
-#[test]
-fn the_pointwise_convolution_gives_tracts_bytes() {
+/// Compare 1x1 convolutions planned with and without Verity's operators.
+fn assert_pointwise_gives_tracts_bytes() {
 	// (input channels, output channels, height, width): MobileNet's expansions and
 	// projections, planes whose last block overlaps the one before (for 512-bit and 256-bit
 	// blocks, with a last output channel on its own), and ones too small for any block.
@@ -356,4 +356,20 @@ fn the_pointwise_convolution_gives_tracts_bytes() {
 		let input = case.input(index as u64);
 		assert_eq!(substitutions_keeping_tracts_bytes(&model, &input, &what), 1, "{what}");
 	}
+}
+
+#[test]
+fn the_pointwise_convolution_gives_tracts_bytes() {
+	assert_pointwise_gives_tracts_bytes();
+}
+
+#[test]
+fn the_256_bit_code_gives_tracts_bytes_too() {
+	// On a CPU with AVX-512 the convolutions take 512-bit code for wide planes; the 256-bit
+	// code must give the same bytes (other tests may run it meanwhile: it is correct for them
+	// too).
+	verity_executor::ops::allow_512_bit_vectors(false);
+	assert_gives_tracts_bytes(depthwise_model);
+	assert_pointwise_gives_tracts_bytes();
+	verity_executor::ops::allow_512_bit_vectors(true);
 }

@@ -53,6 +53,10 @@ enum Command {
 		/// in the JSON: mean milliseconds per run, slowest first).
 		#[arg(long)]
 		operators: bool,
+		/// Keep Verity's operators to 256-bit vectors even where the CPU has AVX-512 (same
+		/// bytes; measures what a CPU without AVX-512 runs).
+		#[arg(long)]
+		no_512_bit_vectors: bool,
 		/// The model id (hex).
 		#[arg(long)]
 		model: String,
@@ -76,7 +80,10 @@ fn main() {
 fn run(args: Args) -> Result<(), String> {
 	args.profile.activate()?;
 	verity_executor::profile::set_threads(args.threads);
-	if let Some(Command::Bench { model, input, runs, operators }) = &args.command {
+	if let Some(Command::Bench { model, input, runs, operators, no_512_bit_vectors }) =
+		&args.command
+	{
+		verity_executor::ops::allow_512_bit_vectors(!no_512_bit_vectors);
 		return bench(&args, model, input, *runs, *operators);
 	}
 	let store = ModelStore::open(&args.models_dir).map_err(|error| {

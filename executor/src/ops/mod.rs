@@ -49,6 +49,23 @@ macro_rules! with_target_features {
 	(@try $body:expr; ($($arg:ident: $ty:ty),*);) => {};
 }
 
+/// Whether the operators may use 512-bit vectors where the CPU has AVX-512.
+static WIDE_VECTORS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Let the operators use 512-bit vectors where the CPU has AVX-512 (the default), or keep them
+/// to the 256-bit code every x86-64 CPU with AVX runs. They give the same bytes either way;
+/// turning the wide code off measures, or tests, the narrow one on any host.
+pub fn allow_512_bit_vectors(allow: bool) {
+	WIDE_VECTORS.store(allow, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether to take the 512-bit code: allowed, and the CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+fn wide_vectors() -> bool {
+	WIDE_VECTORS.load(std::sync::atomic::Ordering::Relaxed)
+		&& std::arch::is_x86_feature_detected!("avx512f")
+}
+
 pub mod depthwise;
 pub mod elementwise;
 pub mod epilogue;

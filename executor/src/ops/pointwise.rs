@@ -235,8 +235,8 @@ fn multiply(
 	output: &mut [f32],
 ) {
 	#[cfg(target_arch = "x86_64")]
-	if op.points >= wide::POINTS && std::arch::is_x86_feature_detected!("avx512f") {
-		// SAFETY: the CPU has AVX-512F, checked just above, and every plane holds a block.
+	if op.points >= wide::POINTS && super::wide_vectors() {
+		// SAFETY: the CPU has AVX-512F, checked by `wide_vectors`, and every plane holds a block.
 		unsafe {
 			if op.fused {
 				wide::multiply::<true>(op, weights, epilogue, input, output)
