@@ -2,11 +2,12 @@
 """Executor latency on each demo model against onnxruntime, same input, one thread.
 
 For each model: the median latency (after warm-up) of `verity-executor bench` under the host's
-`native` profile, the `avx` one (portable among x86-64 CPUs with AVX) and the `generic` one
-(portable to any x86-64 CPU), and of onnxruntime (PyPI) on one thread; then the ratios. Run by
+`native` profile (also kept to 256-bit vectors, as a CPU without AVX-512 runs it), the `avx` one
+(portable among x86-64 CPUs with AVX) and the `generic` one (portable to any x86-64 CPU), and of
+onnxruntime (PyPI) on one thread; then the ratios. Run by
 `make bench-executor`.
 
-The four are measured in interleaved rounds (onnxruntime, native, avx, generic, again and
+The five are measured in interleaved rounds (onnxruntime, then each executor variant, again and
 again) so that a drift in the machine's speed (shared hosts, frequency scaling) hits all alike,
 and each in a fresh process that loads the model, warms up and times its runs, so that none of
 them gets a long-lived process's advantage. Each latency is the median over rounds of the
@@ -84,8 +85,9 @@ def executor_bench(model_id, input_path, profile, *extra):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def executor_median(model_id, input_path, profile):
-    return executor_bench(model_id, input_path, profile)["median_ms"]
+def executor_median(model_id, input_path, variant):
+    _, profile, extra = variant
+    return executor_bench(model_id, input_path, profile, *extra)["median_ms"]
 
 
 def operator_shares(model_id, input_path):
@@ -155,9 +157,16 @@ if EXECUTOR == "--onnxruntime-round":
     print(onnxruntime_median(session, tensors))
     sys.exit(0)
 
-PROFILES = ["native", "avx", "generic"]
-print(f"{'model':<22} {'onnxruntime':>12}" + "".join(f" {p:>10}" for p in PROFILES)
-      + "".join(f" {p + '/ort':>12}" for p in PROFILES))
+# (column, profile, extra flags): each profile as the host runs it, and the native one kept to
+# 256-bit vectors, as on a CPU without AVX-512 (same bytes).
+VARIANTS = [
+    ("native", "native", []),
+    ("native-256", "native", ["--no-512-bit-vectors"]),
+    ("avx", "avx", []),
+    ("generic", "generic", []),
+]
+print(f"{'model':<22} {'onnxruntime':>12}" + "".join(f" {v[0]:>10}" for v in VARIANTS)
+      + "".join(f" {v[0] + '/ort':>15}" for v in VARIANTS))
 shares = {}
 for name, model_id, make_input in MODELS:
     tensors = make_input()
@@ -167,14 +176,14 @@ for name, model_id, make_input in MODELS:
     rounds = []
     for _ in range(ROUNDS):
         ort_ms = onnxruntime_round(name)
-        rounds.append([ort_ms] + [executor_median(model_id, path, p) for p in PROFILES])
+        rounds.append([ort_ms] + [executor_median(model_id, path, v) for v in VARIANTS])
     shares[name] = (operator_shares(model_id, path), onnxruntime_shares(model_id, tensors))
     os.unlink(path)
-    latencies = [median([r[i] for r in rounds]) for i in range(len(PROFILES) + 1)]
-    ratios = [median([r[i] / r[0] for r in rounds]) for i in range(1, len(PROFILES) + 1)]
+    latencies = [median([r[i] for r in rounds]) for i in range(len(VARIANTS) + 1)]
+    ratios = [median([r[i] / r[0] for r in rounds]) for i in range(1, len(VARIANTS) + 1)]
     print(f"{name:<22} {latencies[0]:>10.3f}ms"
           + "".join(f" {ms:>8.3f}ms" for ms in latencies[1:])
-          + "".join(f" {ratio:>11.2f}x" for ratio in ratios), flush=True)
+          + "".join(f" {ratio:>14.2f}x" for ratio in ratios), flush=True)
 
 print("\nWhere the time goes (share of a run per kind of operator; tract: native profile):")
 for name, (tract_ops, ort_ops) in shares.items():

@@ -5,7 +5,9 @@
 //! times that input point: one multiply and one add, each rounded. That is tract's own
 //! depthwise arithmetic. What differs is the walk: tract visits its padding zones point by
 //! point, which on the short planes of small models (three rows, a 5x5 window) is every point;
-//! here blocks of output points stay in registers while every tap sweeps them.
+//! here blocks of output points (two rows of 96 or 32, in 512-bit vectors on CPUs with
+//! AVX-512) stay in registers while every tap sweeps them. The batch normalisation and
+//! activation that follow run on each finished plane as its epilogue ([`super::epilogue`]).
 //!
 //! When no bias is `-0.0` and every weight is finite, the plane is first copied into a
 //! zero-padded scratch plane and padded taps are added as `0 × weight` like any other: a sum

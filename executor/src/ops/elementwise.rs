@@ -173,8 +173,7 @@ impl Op for ElementwiseChain {
 impl EvalOp for ElementwiseChain {
 	op_out_of_plan!();
 
-	fn eval(&self, _context: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-		let mut inputs = inputs;
+	fn eval(&self, _context: &EvalContext, mut inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
 		ensure!(!inputs.is_empty(), "a chain has an input");
 		// The steps run in place: in the input itself when nothing else holds it (an operand
 		// that is the input too does), in a copy otherwise.
@@ -184,21 +183,22 @@ impl EvalOp for ElementwiseChain {
 			operands.iter().map(|t| t.try_as_plain_ram()).collect::<TractResult<_>>()?;
 		let operands: Vec<&[f32]> =
 			views.iter().map(|t| t.as_slice::<f32>()).collect::<TractResult<_>>()?;
-		let mut view = output.try_as_plain_ram_mut()?;
-		let a = view.as_slice_mut::<f32>()?;
-		let length = a.len();
-		for (step, b) in self.steps.iter().zip(&operands) {
-			let run = match step.operand {
-				Operand::Repeating => b.len(),
-				Operand::PerBlock => length / b.len().max(1),
-			};
-			ensure!(
-				!b.is_empty() && length.is_multiple_of(b.len()) && run > 0,
-				"operand does not fit"
-			);
+		{
+			let mut view = output.try_as_plain_ram_mut()?;
+			let a = view.as_slice_mut::<f32>()?;
+			let length = a.len();
+			for (step, b) in self.steps.iter().zip(&operands) {
+				let run = match step.operand {
+					Operand::Repeating => b.len(),
+					Operand::PerBlock => length / b.len().max(1),
+				};
+				ensure!(
+					!b.is_empty() && length.is_multiple_of(b.len()) && run > 0,
+					"operand does not fit"
+				);
+			}
+			run(&self.steps, a, &operands);
 		}
-		run(&self.steps, a, &operands);
-		drop(view);
 		Ok(tvec!(output.into_tvalue()))
 	}
 }

@@ -4,13 +4,17 @@
 //! Each computes exactly what tract computes, operation for operation in the same order (no
 //! reassociation; a fused multiply-add exactly where tract's kernels in this process use one,
 //! see [`pointwise`]), so a plan gives the same bytes with or without them. They are plain
-//! Rust: the compiler may vectorise them for the host (AVX where present), which changes how
-//! many elements an instruction handles, never what is computed for one.
+//! Rust that the compiler vectorises for the host (AVX where present), and the two
+//! convolutions also have explicit 512-bit code for CPUs with AVX-512 (see
+//! [`allow_512_bit_vectors`]): the vector width changes how many elements an instruction
+//! handles, never what is computed for one.
 //!
 //! - [`depthwise`]: two-dimensional depthwise convolution (MobileNet's separable blocks).
 //! - [`pointwise`]: 1x1 convolution (MobileNet's expansions and projections).
 //! - [`max_pool`]: two-dimensional max pooling.
-//! - [`elementwise`]: chains of element-wise operations (hard-swish, batch normalisation).
+//! - [`elementwise`]: chains of element-wise operations (hard-swish, batch normalisation) and
+//!   operations by one value per channel (squeeze-and-excitation scales).
+//! - [`epilogue`]: the element-wise steps a convolution takes over from the chains after it.
 //!
 //! [`substitute`] walks a decluttered model and [`substitute_optimized`] an optimized one, and
 //! replace the operators these cover; anything they do not cover (other layouts, types,

@@ -13,7 +13,8 @@
 //!
 //! tract packs the activations into panels on every run before multiplying; here the
 //! activation rows are already what the product walks along, so blocks of four output channels
-//! by twenty-four points stay in registers over the input channels, with no packing.
+//! by twenty-four points (256-bit vectors) or by ninety-six points (512-bit vectors, on CPUs
+//! with AVX-512) stay in registers over the input channels, with no packing.
 
 use super::epilogue::Epilogue;
 use tract_onnx::prelude::*;
