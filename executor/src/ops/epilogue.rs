@@ -166,7 +166,10 @@ impl Epilogue {
 /// The stages that run `steps`: the common runs where they occur, single steps elsewhere.
 fn stages(steps: &[Step]) -> Vec<Stage> {
 	use BinOp::*;
-	let per_channel = |at: usize, operation: BinOp| matches!(steps.get(at), Some(Step::PerChannel(op, _)) if *op == operation);
+	let per_channel = |at: usize, operation: BinOp| match steps.get(at) {
+		Some(Step::PerChannel(op, _)) => *op == operation,
+		_ => false,
+	};
 	// Whether a step from `at` reads the saved value before another one is saved: a stage
 	// that saves must then leave its value in the saved chunk, which the fused ones do not.
 	let saved_read_from = |at: usize| {

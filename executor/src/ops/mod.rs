@@ -106,8 +106,9 @@ pub fn substitute(model: &mut TypedModel) -> TractResult<usize> {
 }
 
 /// Replace, in an optimized model, every operator Verity implements itself at that stage (the
-/// element-wise chains and operations by one value per block) by its implementation, then join each chain that only feeds another
-/// into it. Returns how many were replaced.
+/// element-wise chains and operations by one value per block) by its implementation; then fold
+/// each chain that alone reads a convolution into that convolution's epilogue, and join each
+/// chain that only feeds another into it. Returns how many were replaced.
 pub fn substitute_optimized(model: &mut TypedModel) -> TractResult<usize> {
 	let count = replace_all(model, |model, node| {
 		let chain = if let Some(chain) = node.op_as::<OptBinChain>() {
