@@ -3,7 +3,7 @@
 
 use crate::{
 	AccountIdOf, BalanceOf, ChallengeState, Config, Error, Event, HoldReason, InferenceRequest,
-	Models, Pallet, RequestKind, RequestStatus, Requests, SlashReason,
+	Models, OnRequestFinalized, Pallet, RequestKind, RequestStatus, Requests, SlashReason,
 };
 use frame_support::{
 	ensure,
@@ -109,6 +109,13 @@ impl<T: Config> Pallet<T> {
 				request_id: original_id,
 				corrected_output_hash: rerun_output,
 			});
+			// Whoever took the overturned output (agent memory's embeddings) takes the
+			// corrected one instead.
+			if let (RequestKind::Inference, Some(corrected)) =
+				(&original.kind, rerun.agreed_output())
+			{
+				T::OnFinalized::on_output_corrected(original_id, &original.model_id, corrected);
+			}
 		} else {
 			if let Some(challenger) = &challenger {
 				let _ = T::Currency::transfer_on_hold(

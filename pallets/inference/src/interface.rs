@@ -1,7 +1,10 @@
 //! How other pallets use the inference protocol: open requests on an account's behalf, read
 //! finalized outputs, and hear of finalizations.
 
-use crate::{AccountIdOf, BalanceOf, Config, Models, Pallet, RequestKind, RequestStatus, Requests};
+use crate::{
+	AccountIdOf, BalanceOf, ChallengeState, Config, Models, Pallet, RequestKind, RequestStatus,
+	Requests,
+};
 use alloc::vec::Vec;
 use frame_support::weights::Weight;
 use sp_runtime::{traits::Bounded, DispatchError};
@@ -12,7 +15,8 @@ use verity_primitives::{ModelId, ModelStatus, RequestId};
 pub enum RequestOutcome {
 	/// Still waiting for a quorum.
 	Open,
-	/// Finalized: the model that ran and the agreed output's canonical encoding.
+	/// Finalized: the model that ran and the agreed output's canonical encoding (the
+	/// re-execution's, once a challenge overturned the original one).
 	Finalized {
 		/// The model that ran.
 		model_id: ModelId,
@@ -42,17 +46,23 @@ pub trait InferenceProvider<AccountId> {
 	fn is_active_model(model_id: &ModelId) -> bool;
 }
 
-/// Told when an ordinary request is finalized.
+/// Told when an ordinary request is finalized, and when a challenge overturns its output.
 pub trait OnRequestFinalized {
 	/// Request `request_id` of `model_id` was finalized with `output`.
 	fn on_request_finalized(request_id: RequestId, model_id: &ModelId, output: &[u8]);
 
-	/// The most [`Self::on_request_finalized`] weighs.
+	/// A challenge overturned the output request `request_id` of `model_id` was finalized
+	/// with: `corrected` is the re-execution's agreed output, which now stands.
+	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8]);
+
+	/// The most either call weighs.
 	fn weight() -> Weight;
 }
 
 impl OnRequestFinalized for () {
 	fn on_request_finalized(_: RequestId, _: &ModelId, _: &[u8]) {}
+
+	fn on_output_corrected(_: RequestId, _: &ModelId, _: &[u8]) {}
 
 	fn weight() -> Weight {
 		Weight::zero()
@@ -72,7 +82,13 @@ impl<T: Config> InferenceProvider<AccountIdOf<T>> for Pallet<T> {
 		let Some(request) = Requests::<T>::get(request_id) else { return RequestOutcome::Unknown };
 		match (&request.kind, &request.status) {
 			(RequestKind::Inference, RequestStatus::Finalized { .. }) => {
-				match request.agreed_output() {
+				// An upheld challenge's re-execution gave the output that stands.
+				let standing = match request.challenge {
+					ChallengeState::Upheld { rerun, .. } => Requests::<T>::get(rerun),
+					_ => None,
+				};
+				let standing = standing.as_ref().unwrap_or(&request);
+				match standing.agreed_output() {
 					Some(output) => RequestOutcome::Finalized {
 						model_id: request.model_id,
 						output: output.to_vec(),

@@ -137,7 +137,8 @@ pub mod pallet {
 		type AuditProbability: Get<Permill>;
 
 		/// Told of every ordinary request's finalization, e.g. to attach an embedding to the
-		/// memory entry that asked for it. Its weight is charged in the settling block's hook.
+		/// memory entry that asked for it, and of a challenge overturning its output. Its
+		/// weight is charged in the settling block's hook.
 		type OnFinalized: OnRequestFinalized;
 
 		/// Weights of this pallet's calls and hooks, generated from its benchmarks.

@@ -108,6 +108,35 @@ parameter_types! {
 	pub const ProtocolFee: Perbill = Perbill::from_percent(10);
 	/// Audits are switched on per test.
 	pub static AuditProbability: Permill = Permill::zero();
+	/// Each finalization the hook was told of: the request and its output.
+	pub static FinalizedOutputs: Vec<(verity_primitives::RequestId, Vec<u8>)> = Vec::new();
+	/// Each correction the hook was told of: the overturned request and the corrected output.
+	pub static CorrectedOutputs: Vec<(verity_primitives::RequestId, Vec<u8>)> = Vec::new();
+}
+
+/// A finalization hook that records what it is told.
+pub struct RecordingHook;
+
+impl pallet_inference::OnRequestFinalized for RecordingHook {
+	fn on_request_finalized(
+		request_id: verity_primitives::RequestId,
+		_: &verity_primitives::ModelId,
+		output: &[u8],
+	) {
+		FinalizedOutputs::mutate(|heard| heard.push((request_id, output.to_vec())));
+	}
+
+	fn on_output_corrected(
+		request_id: verity_primitives::RequestId,
+		_: &verity_primitives::ModelId,
+		corrected: &[u8],
+	) {
+		CorrectedOutputs::mutate(|heard| heard.push((request_id, corrected.to_vec())));
+	}
+
+	fn weight() -> frame_support::weights::Weight {
+		frame_support::weights::Weight::zero()
+	}
 }
 
 impl pallet_inference::Config for Test {
@@ -132,7 +161,7 @@ impl pallet_inference::Config for Test {
 	type ChallengePeriod = ConstU64<CHALLENGE_PERIOD>;
 	type MinChallengeBond = ConstU64<MIN_CHALLENGE_BOND>;
 	type AuditProbability = AuditProbability;
-	type OnFinalized = ();
+	type OnFinalized = RecordingHook;
 	type WeightInfo = ();
 }
 

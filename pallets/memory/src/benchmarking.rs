@@ -54,11 +54,16 @@ fn fill<T: Config>(space: SpaceId, count: u32, dimensions: u32) {
 
 /// An embedding model's output of `dimensions` values.
 fn embedding_output(dimensions: u32) -> Vec<u8> {
+	embedding_output_of(&embedding_output_values(dimensions))
+}
+
+/// The canonical output of an embedding model whose embedding is `values`.
+fn embedding_output_of(values: &[i8]) -> Vec<u8> {
 	TensorMap(vec![Tensor {
 		name: b"embedding".to_vec(),
 		dtype: DType::I8,
-		shape: vec![1, dimensions],
-		data: embedding_output_values(dimensions).into_iter().map(|v| v as u8).collect(),
+		shape: vec![1, values.len() as u32],
+		data: values.iter().map(|v| *v as u8).collect(),
 	}])
 	.encode()
 }
@@ -176,7 +181,6 @@ mod benchmarks {
 		Entries::<T>::mutate(space, 0, |entry| {
 			let entry = entry.as_mut().expect("just remembered");
 			if let EmbeddingState::Pending { request } = entry.embedding {
-				EmbeddingRequests::<T>::remove(request);
 				entry.embedding = EmbeddingState::Failed { request };
 			}
 		});
@@ -219,6 +223,34 @@ mod benchmarks {
 			Pallet::<T>::on_request_finalized(request, &model, &output);
 		}
 		assert!(Embeddings::<T>::contains_key(space, 0));
+	}
+
+	/// Replacing an attached embedding of the most dimensions by a corrected one of as many,
+	/// when a challenge overturns the output it came from.
+	#[benchmark]
+	fn correct_embedding() {
+		let (owner, space) = new_space::<T>();
+		Pallet::<T>::do_remember(owner, space, text(16), ContentKind::Text)
+			.expect("room for an entry");
+		let Some(EmbeddingState::Pending { request }) =
+			Entries::<T>::get(space, 0).map(|entry| entry.embedding)
+		else {
+			panic!("a text entry waits for its embedding")
+		};
+		let dimensions = T::MaxEmbeddingLen::get();
+		let model = T::BenchmarkHelper::embedding_model();
+		Pallet::<T>::on_request_finalized(request, &model, &embedding_output(dimensions));
+		let mut values = embedding_output_values(dimensions);
+		values.reverse();
+		let corrected = embedding_output_of(&values);
+		#[block]
+		{
+			Pallet::<T>::on_output_corrected(request, &model, &corrected);
+		}
+		assert_eq!(
+			Embeddings::<T>::get(space, 0).map(|embedding| embedding.into_inner()),
+			Some(values)
+		);
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

@@ -1,4 +1,5 @@
-//! Embeddings: reading one out of a finalized output and attaching it to its entry.
+//! Embeddings: reading one out of a finalized output and attaching it to its entry, and
+//! correcting it when a challenge overturns that output.
 
 use crate::{
 	Config, Embedding, EmbeddingRequests, EmbeddingState, Embeddings, Entries, Event, Pallet,
@@ -24,7 +25,7 @@ impl<T: Config> Pallet<T> {
 
 	/// Attach the embedding of a finalized request to the entry that asked for it, if any.
 	pub(crate) fn attach_embedding(request: RequestId, output: &[u8]) {
-		let Some((space, entry)) = EmbeddingRequests::<T>::take(request) else { return };
+		let Some((space, entry)) = EmbeddingRequests::<T>::get(request) else { return };
 		let Some(mut stored) = Entries::<T>::get(space, entry) else { return };
 		if stored.embedding != (EmbeddingState::Pending { request }) {
 			return;
@@ -42,6 +43,33 @@ impl<T: Config> Pallet<T> {
 		}
 		Entries::<T>::insert(space, entry, stored);
 	}
+
+	/// Replace the embedding an entry took from request `request`, whose output a challenge
+	/// overturned, by the one the corrected output holds (or mark it failed if it holds none).
+	pub(crate) fn correct_embedding(request: RequestId, corrected: &[u8]) {
+		let Some((space, entry)) = EmbeddingRequests::<T>::get(request) else { return };
+		let Some(mut stored) = Entries::<T>::get(space, entry) else { return };
+		let settled = matches!(
+			stored.embedding,
+			EmbeddingState::Ready { .. } | EmbeddingState::Failed { .. }
+		);
+		if !settled || stored.embedding.request() != Some(request) {
+			return;
+		}
+		match Self::embedding_from_output(corrected) {
+			Some(embedding) => {
+				Embeddings::<T>::insert(space, entry, embedding);
+				stored.embedding = EmbeddingState::Ready { request };
+				Self::deposit_event(Event::EmbeddingCorrected { space, entry, request });
+			},
+			None => {
+				Embeddings::<T>::remove(space, entry);
+				stored.embedding = EmbeddingState::Failed { request };
+				Self::deposit_event(Event::EmbeddingRejected { space, entry, request });
+			},
+		}
+		Entries::<T>::insert(space, entry, stored);
+	}
 }
 
 impl<T: Config> OnRequestFinalized for Pallet<T> {
@@ -49,7 +77,11 @@ impl<T: Config> OnRequestFinalized for Pallet<T> {
 		Self::attach_embedding(request, output);
 	}
 
+	fn on_output_corrected(request: RequestId, _model_id: &ModelId, corrected: &[u8]) {
+		Self::correct_embedding(request, corrected);
+	}
+
 	fn weight() -> Weight {
-		T::WeightInfo::attach_embedding()
+		T::WeightInfo::attach_embedding().max(T::WeightInfo::correct_embedding())
 	}
 }

@@ -99,7 +99,7 @@ impl<T: Config> Pallet<T> {
 		Leaves::<T>::insert(space, leaves);
 		Spaces::<T>::insert(space, info);
 		Embeddings::<T>::remove(space, entry);
-		if let EmbeddingState::Pending { request } = removed.embedding {
+		if let Some(request) = removed.embedding.request() {
 			EmbeddingRequests::<T>::remove(request);
 		}
 		Self::release(&HoldReason::EntryDeposit, &removed.author, removed.deposit);
@@ -124,7 +124,7 @@ impl<T: Config> Pallet<T> {
 			EmbeddingState::Ready { .. } | EmbeddingState::NotEmbedded => false,
 		};
 		ensure!(retryable, Error::<T>::EmbeddingNotRetryable);
-		if let EmbeddingState::Pending { request } = stored.embedding {
+		if let Some(request) = stored.embedding.request() {
 			EmbeddingRequests::<T>::remove(request);
 		}
 		let request = Self::request_embedding(&info, &stored.content)?;

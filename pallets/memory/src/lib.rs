@@ -145,7 +145,8 @@ pub mod pallet {
 		OptionQuery,
 	>;
 
-	/// The entry each open embedding request is for.
+	/// The entry each embedding request is for, while the entry waits for it or holds (or
+	/// rejected) its output: a challenge that overturns the output corrects the entry through it.
 	#[pallet::storage]
 	pub type EmbeddingRequests<T: Config> =
 		StorageMap<_, Twox64Concat, RequestId, (SpaceId, EntryId), OptionQuery>;
@@ -226,7 +227,18 @@ pub mod pallet {
 			/// The finalized request it came from.
 			request: RequestId,
 		},
-		/// A finalized request's output was no valid embedding; the entry is not ranked.
+		/// A challenge overturned the output an entry's embedding came from: the corrected
+		/// output's embedding replaced it.
+		EmbeddingCorrected {
+			/// The space.
+			space: SpaceId,
+			/// The entry.
+			entry: EntryId,
+			/// The request whose output was overturned.
+			request: RequestId,
+		},
+		/// A finalized (or corrected) request's output was no valid embedding; the entry is not
+		/// ranked.
 		EmbeddingRejected {
 			/// The space.
 			space: SpaceId,

@@ -148,6 +148,18 @@ pub fn finalize(request_id: RequestId, output: Vec<u8>) {
 	Memory::on_request_finalized(request_id, &model_id, &output);
 }
 
+/// Let a challenge overturn `request_id`'s output: `corrected` stands instead.
+pub fn correct(request_id: RequestId, corrected: Vec<u8>) {
+	let model_id = REQUESTS.with(|requests| {
+		let mut requests = requests.borrow_mut();
+		let request = &mut requests[request_id as usize];
+		request.outcome =
+			RequestOutcome::Finalized { model_id: request.model_id, output: corrected.clone() };
+		request.model_id
+	});
+	Memory::on_output_corrected(request_id, &model_id, &corrected);
+}
+
 /// Let `request_id` expire without an output.
 pub fn fail(request_id: RequestId) {
 	REQUESTS.with(|requests| {

@@ -51,14 +51,13 @@ impl<T: Config> Pallet<T> {
 					EmbeddingState::Ready { .. } => {
 						ensure!(embedded, "a ready entry has no embedding")
 					},
-					EmbeddingState::Pending { request } => {
-						ensure!(!embedded, "a pending entry has an embedding");
-						ensure!(
-							EmbeddingRequests::<T>::get(request) == Some((space, *entry)),
-							"a pending entry's request is not tracked"
-						);
-					},
 					_ => ensure!(!embedded, "an entry without a ready embedding has one"),
+				}
+				if let Some(request) = stored.embedding.request() {
+					ensure!(
+						EmbeddingRequests::<T>::get(request) == Some((space, *entry)),
+						"an entry's embedding request is not tracked"
+					);
 				}
 			}
 			ensure!(
@@ -76,8 +75,8 @@ impl<T: Config> Pallet<T> {
 		for (request, (space, entry)) in EmbeddingRequests::<T>::iter() {
 			let stored = Entries::<T>::get(space, entry).ok_or("a tracked request has no entry")?;
 			ensure!(
-				stored.embedding == EmbeddingState::Pending { request },
-				"a tracked request is not its entry's pending one"
+				stored.embedding.request() == Some(request),
+				"a tracked request is not its entry's embedding request"
 			);
 		}
 		for (author, bytes) in entry_bytes {

@@ -110,6 +110,18 @@ pub enum EmbeddingState {
 	},
 }
 
+impl EmbeddingState {
+	/// The embedding request the entry waits for, or whose output it holds or rejected.
+	pub fn request(&self) -> Option<RequestId> {
+		match self {
+			Self::Pending { request } | Self::Ready { request } | Self::Failed { request } => {
+				Some(*request)
+			},
+			Self::NotEmbedded => None,
+		}
+	}
+}
+
 /// One remembered entry.
 #[derive(
 	CloneNoBound, Encode, Decode, EqNoBound, PartialEqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,

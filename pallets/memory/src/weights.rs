@@ -47,6 +47,7 @@ pub trait WeightInfo {
 	fn retry_embedding() -> Weight;
 	fn delete_space(g: u32, ) -> Weight;
 	fn attach_embedding() -> Weight;
+	fn correct_embedding() -> Weight;
 }
 
 /// Weights for `pallet_memory` measured on the reference machine, with the runtime's database
@@ -288,6 +289,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
+	/// Storage: `Memory::EmbeddingRequests` (r:1 w:0)
+	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
+	/// Storage: `Memory::Entries` (r:1 w:1)
+	/// Proof: `Memory::Entries` (`max_values`: None, `max_size`: Some(1152), added: 3627, mode: `MaxEncodedLen`)
+	/// Storage: `Memory::Embeddings` (r:0 w:1)
+	/// Proof: `Memory::Embeddings` (`max_values`: None, `max_size`: Some(1058), added: 3533, mode: `MaxEncodedLen`)
+	fn correct_embedding() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `460`
+		//  Estimated: `4617`
+		// Minimum execution time: 37_622_000 picoseconds.
+		Weight::from_parts(39_409_000, 0)
+			.saturating_add(Weight::from_parts(0, 4617))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(2_u64))
+	}
 }
 
 /// The same weights with ParityDB's database weights, for tests.
@@ -526,5 +543,21 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
+	}
+	/// Storage: `Memory::EmbeddingRequests` (r:1 w:0)
+	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
+	/// Storage: `Memory::Entries` (r:1 w:1)
+	/// Proof: `Memory::Entries` (`max_values`: None, `max_size`: Some(1152), added: 3627, mode: `MaxEncodedLen`)
+	/// Storage: `Memory::Embeddings` (r:0 w:1)
+	/// Proof: `Memory::Embeddings` (`max_values`: None, `max_size`: Some(1058), added: 3533, mode: `MaxEncodedLen`)
+	fn correct_embedding() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `460`
+		//  Estimated: `4617`
+		// Minimum execution time: 37_622_000 picoseconds.
+		Weight::from_parts(39_409_000, 0)
+			.saturating_add(Weight::from_parts(0, 4617))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 }

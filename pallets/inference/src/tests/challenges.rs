@@ -1,7 +1,10 @@
 //! Challenges and random audits.
 
 use super::*;
-use crate::{ChallengeState, Error, Event, Executors, HoldReason, RequestKind, SlashReason};
+use crate::{
+	ChallengeState, Error, Event, Executors, HoldReason, InferenceProvider, RequestKind,
+	RequestOutcome, SlashReason,
+};
 use frame_support::{assert_noop, assert_ok};
 
 /// A redundancy-2 model served by executors 10..16, and a request of it finalized on `output`
@@ -79,6 +82,15 @@ fn an_upheld_challenge_slashes_the_original_executors_to_the_challenger() {
 		assert_eq!(held(HoldReason::ChallengeBond, challenger), 0);
 		// The challenger paid for the re-execution and received both slashes.
 		assert_eq!(free(challenger), ENDOWMENT - total_fee(2) + 2 * slash);
+		// The pallets that took the overturned output hear of the corrected one; the
+		// re-execution itself is no ordinary finalization.
+		assert_eq!(FinalizedOutputs::get(), vec![(id, wrong_output())]);
+		assert_eq!(CorrectedOutputs::get(), vec![(id, honest_output())]);
+		let model_id = Requests::<Test>::get(id).unwrap().model_id;
+		assert_eq!(
+			<Inference as InferenceProvider<AccountId>>::outcome(id),
+			RequestOutcome::Finalized { model_id, output: honest_output() }
+		);
 	});
 }
 
@@ -106,6 +118,7 @@ fn a_rejected_challenge_slashes_the_challengers_bond() {
 		for (account, _) in assignees(id) {
 			assert_eq!(Executors::<Test>::get(account).unwrap().bond, MIN_BOND);
 		}
+		assert!(CorrectedOutputs::get().is_empty(), "the original output stands");
 	});
 }
 

@@ -5,7 +5,7 @@ use crate::{
 	EmbeddingRequests, EmbeddingState, Embeddings, Entries, Error, HoldReason, Leaves, Spaces,
 };
 use frame_support::{assert_noop, traits::fungible::InspectHold};
-use pallet_inference::RequestOutcome;
+use pallet_inference::{OnRequestFinalized, RequestOutcome};
 use verity_primitives::{
 	content_hash, entry_leaf, space_proof, space_root, verify_space_proof, TensorMap,
 };
@@ -206,6 +206,58 @@ fn a_finalized_embedding_is_attached() {
 			EmbeddingState::Ready { request }
 		);
 		assert_eq!(last_event(), Event::EmbeddingAttached { space, entry, request });
+	});
+}
+
+#[test]
+fn a_challenge_that_overturns_an_embedding_corrects_the_entry() {
+	run_test(|| {
+		let space = space_with_grants();
+		let (entry, request) = remember_text(OWNER, space, "fact");
+		finalize(request, embedding_output(&[3, -4, 5]));
+		correct(request, embedding_output(&[-3, 4, -5]));
+		assert_eq!(Embeddings::<Test>::get(space, entry).unwrap().to_vec(), vec![-3, 4, -5]);
+		assert_eq!(
+			Entries::<Test>::get(space, entry).unwrap().embedding,
+			EmbeddingState::Ready { request }
+		);
+		assert_eq!(last_event(), Event::EmbeddingCorrected { space, entry, request });
+		// A corrected output that is no embedding leaves the entry unranked, to be retried.
+		correct(request, embedding_output(&[1; 9]));
+		assert!(Embeddings::<Test>::get(space, entry).is_none());
+		assert_eq!(
+			Entries::<Test>::get(space, entry).unwrap().embedding,
+			EmbeddingState::Failed { request }
+		);
+		assert_eq!(last_event(), Event::EmbeddingRejected { space, entry, request });
+		// ... and one that is gives it its embedding back.
+		correct(request, embedding_output(&[7, 7]));
+		assert_eq!(Embeddings::<Test>::get(space, entry).unwrap().to_vec(), vec![7, 7]);
+		// Once forgotten, the entry hears of no correction.
+		assert_ok!(Memory::forget(RuntimeOrigin::signed(OWNER), space, entry));
+		assert!(EmbeddingRequests::<Test>::get(request).is_none());
+		correct(request, embedding_output(&[1, 2]));
+		assert!(Embeddings::<Test>::get(space, entry).is_none());
+	});
+}
+
+#[test]
+fn a_correction_of_a_request_no_entry_took_changes_nothing() {
+	run_test(|| {
+		let space = space_with_grants();
+		let (entry, request) = remember_text(OWNER, space, "fact");
+		// Still pending: a correction is no finalization.
+		correct(request, embedding_output(&[1, 2]));
+		assert_eq!(
+			Entries::<Test>::get(space, entry).unwrap().embedding,
+			EmbeddingState::Pending { request }
+		);
+		assert!(Embeddings::<Test>::get(space, entry).is_none());
+		// A request memory never opened.
+		finalize(request, embedding_output(&[3, 3]));
+		let model = scripted(request).model_id;
+		Memory::on_output_corrected(request + 100, &model, &embedding_output(&[1, 2]));
+		assert_eq!(Embeddings::<Test>::get(space, entry).unwrap().to_vec(), vec![3, 3]);
 	});
 }
 
