@@ -12,7 +12,8 @@ use frame_system::RawOrigin;
 use pallet_inference::OnRequestFinalized;
 use sp_runtime::traits::Bounded;
 use verity_primitives::{
-	content_hash, entry_leaf, space_root, ContentKind, DType, EntryId, SpaceId, Tensor, TensorMap,
+	content_hash, entry_leaf, space_root, ContentKind, DType, EntryId, RequestId, SpaceId, Tensor,
+	TensorMap,
 };
 
 /// A funded account.
@@ -50,6 +51,16 @@ fn fill<T: Config>(space: SpaceId, count: u32, dimensions: u32) {
 		info.next_entry = EntryId::from(count);
 	});
 	Leaves::<T>::insert(space, SpaceLeaves::<T>::truncate_from(leaves));
+}
+
+/// A new space whose entry 0 is a text waiting for its embedding: the space and the request.
+fn entry_awaiting_embedding<T: Config>() -> (SpaceId, RequestId) {
+	let (owner, space) = new_space::<T>();
+	Pallet::<T>::do_remember(owner, space, text(16), ContentKind::Text).expect("room for an entry");
+	match Entries::<T>::get(space, 0).map(|entry| entry.embedding) {
+		Some(EmbeddingState::Pending { request }) => (space, request),
+		_ => panic!("a text entry waits for its embedding"),
+	}
 }
 
 /// An embedding model's output of `dimensions` values.
@@ -208,14 +219,7 @@ mod benchmarks {
 	/// Attaching an embedding of the most dimensions when its request is finalized.
 	#[benchmark]
 	fn attach_embedding() {
-		let (owner, space) = new_space::<T>();
-		Pallet::<T>::do_remember(owner, space, text(16), ContentKind::Text)
-			.expect("room for an entry");
-		let Some(EmbeddingState::Pending { request }) =
-			Entries::<T>::get(space, 0).map(|entry| entry.embedding)
-		else {
-			panic!("a text entry waits for its embedding")
-		};
+		let (space, request) = entry_awaiting_embedding::<T>();
 		let output = embedding_output(T::MaxEmbeddingLen::get());
 		let model = T::BenchmarkHelper::embedding_model();
 		#[block]
@@ -229,14 +233,7 @@ mod benchmarks {
 	/// when a challenge overturns the output it came from.
 	#[benchmark]
 	fn correct_embedding() {
-		let (owner, space) = new_space::<T>();
-		Pallet::<T>::do_remember(owner, space, text(16), ContentKind::Text)
-			.expect("room for an entry");
-		let Some(EmbeddingState::Pending { request }) =
-			Entries::<T>::get(space, 0).map(|entry| entry.embedding)
-		else {
-			panic!("a text entry waits for its embedding")
-		};
+		let (space, request) = entry_awaiting_embedding::<T>();
 		let dimensions = T::MaxEmbeddingLen::get();
 		let model = T::BenchmarkHelper::embedding_model();
 		Pallet::<T>::on_request_finalized(request, &model, &embedding_output(dimensions));

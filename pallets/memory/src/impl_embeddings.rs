@@ -2,12 +2,12 @@
 //! correcting it when a challenge overturns that output.
 
 use crate::{
-	Config, Embedding, EmbeddingRequests, EmbeddingState, Embeddings, Entries, Event, Pallet,
-	WeightInfo,
+	Config, Embedding, EmbeddingRequests, EmbeddingState, Embeddings, Entries, Entry, Event,
+	Pallet, WeightInfo,
 };
 use frame_support::weights::Weight;
 use pallet_inference::OnRequestFinalized;
-use verity_primitives::{DType, ModelId, RequestId, TensorMap, EMBEDDING_OUTPUT};
+use verity_primitives::{DType, EntryId, ModelId, RequestId, SpaceId, TensorMap, EMBEDDING_OUTPUT};
 
 impl<T: Config> Pallet<T> {
 	/// The embedding an embedding model's canonical output holds: its `embedding` tensor,
@@ -30,18 +30,13 @@ impl<T: Config> Pallet<T> {
 		if stored.embedding != (EmbeddingState::Pending { request }) {
 			return;
 		}
-		match Self::embedding_from_output(output) {
-			Some(embedding) => {
-				Embeddings::<T>::insert(space, entry, embedding);
-				stored.embedding = EmbeddingState::Ready { request };
-				Self::deposit_event(Event::EmbeddingAttached { space, entry, request });
-			},
-			None => {
-				stored.embedding = EmbeddingState::Failed { request };
-				Self::deposit_event(Event::EmbeddingRejected { space, entry, request });
-			},
-		}
+		let event = if Self::take_embedding(space, entry, &mut stored, request, output) {
+			Event::EmbeddingAttached { space, entry, request }
+		} else {
+			Event::EmbeddingRejected { space, entry, request }
+		};
 		Entries::<T>::insert(space, entry, stored);
+		Self::deposit_event(event);
 	}
 
 	/// Replace the embedding an entry took from request `request`, whose output a challenge
@@ -56,19 +51,37 @@ impl<T: Config> Pallet<T> {
 		if !settled || stored.embedding.request() != Some(request) {
 			return;
 		}
-		match Self::embedding_from_output(corrected) {
+		let event = if Self::take_embedding(space, entry, &mut stored, request, corrected) {
+			Event::EmbeddingCorrected { space, entry, request }
+		} else {
+			Event::EmbeddingRejected { space, entry, request }
+		};
+		Entries::<T>::insert(space, entry, stored);
+		Self::deposit_event(event);
+	}
+
+	/// Make the embedding `output` holds entry `entry`'s, from request `request`, or mark the
+	/// entry failed (without an embedding) if `output` holds none. Returns whether it held one;
+	/// the caller stores `stored`.
+	fn take_embedding(
+		space: SpaceId,
+		entry: EntryId,
+		stored: &mut Entry<T>,
+		request: RequestId,
+		output: &[u8],
+	) -> bool {
+		match Self::embedding_from_output(output) {
 			Some(embedding) => {
 				Embeddings::<T>::insert(space, entry, embedding);
 				stored.embedding = EmbeddingState::Ready { request };
-				Self::deposit_event(Event::EmbeddingCorrected { space, entry, request });
+				true
 			},
 			None => {
 				Embeddings::<T>::remove(space, entry);
 				stored.embedding = EmbeddingState::Failed { request };
-				Self::deposit_event(Event::EmbeddingRejected { space, entry, request });
+				false
 			},
 		}
-		Entries::<T>::insert(space, entry, stored);
 	}
 }
 

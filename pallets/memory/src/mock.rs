@@ -136,27 +136,26 @@ pub fn refuse_requests() {
 	REFUSE.with(|refuse| *refuse.borrow_mut() = true);
 }
 
-/// Finalize `request_id` with `output`, telling the pallet as the protocol would.
-pub fn finalize(request_id: RequestId, output: Vec<u8>) {
-	let model_id = REQUESTS.with(|requests| {
+/// Make `output` the output that stands for `request_id`; returns the request's model.
+fn stand(request_id: RequestId, output: &[u8]) -> ModelId {
+	REQUESTS.with(|requests| {
 		let mut requests = requests.borrow_mut();
 		let request = &mut requests[request_id as usize];
 		request.outcome =
-			RequestOutcome::Finalized { model_id: request.model_id, output: output.clone() };
+			RequestOutcome::Finalized { model_id: request.model_id, output: output.to_vec() };
 		request.model_id
-	});
+	})
+}
+
+/// Finalize `request_id` with `output`, telling the pallet as the protocol would.
+pub fn finalize(request_id: RequestId, output: Vec<u8>) {
+	let model_id = stand(request_id, &output);
 	Memory::on_request_finalized(request_id, &model_id, &output);
 }
 
 /// Let a challenge overturn `request_id`'s output: `corrected` stands instead.
 pub fn correct(request_id: RequestId, corrected: Vec<u8>) {
-	let model_id = REQUESTS.with(|requests| {
-		let mut requests = requests.borrow_mut();
-		let request = &mut requests[request_id as usize];
-		request.outcome =
-			RequestOutcome::Finalized { model_id: request.model_id, output: corrected.clone() };
-		request.model_id
-	});
+	let model_id = stand(request_id, &corrected);
 	Memory::on_output_corrected(request_id, &model_id, &corrected);
 }
 
