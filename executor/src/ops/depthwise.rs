@@ -287,26 +287,18 @@ fn convolve_padded_rows<'a, const BLOCK: usize>(
 	output: &mut [f32],
 ) {
 	let width = g.output.1;
-	// Blocks start every BLOCK columns; the last one ends with the row, overlapping the one
-	// before it (its points are computed twice, to the same bits).
-	let firsts = (0..width).step_by(BLOCK).map(|first| first.min(width - BLOCK));
-	let mut rows = output.chunks_exact_mut(width).enumerate();
-	loop {
-		match (rows.next(), rows.next()) {
-			(Some((row, out)), Some((_, next))) => {
-				for first in firsts.clone() {
-					let sums = padded_block::<ROWS, BLOCK>(g, line, taps, bias, row, first);
-					out[first..first + BLOCK].copy_from_slice(&sums[0]);
-					next[first..first + BLOCK].copy_from_slice(&sums[1]);
-				}
-			},
-			(Some((row, out)), None) => {
-				for first in firsts.clone() {
-					let sums = padded_block::<1, BLOCK>(g, line, taps, bias, row, first);
-					out[first..first + BLOCK].copy_from_slice(&sums[0]);
-				}
-			},
-			_ => break,
+	let mut store = |row: usize, first: usize, sums: &[[f32; BLOCK]]| {
+		for (r, sums) in sums.iter().enumerate() {
+			output[(row + r) * width + first..][..BLOCK].copy_from_slice(sums);
+		}
+	};
+	for (row, rows) in super::groups(g.output.0, ROWS) {
+		for first in super::block_starts(width, BLOCK) {
+			if rows == ROWS {
+				store(row, first, &padded_block::<ROWS, BLOCK>(g, line, taps, bias, row, first));
+			} else {
+				store(row, first, &padded_block::<1, BLOCK>(g, line, taps, bias, row, first));
+			}
 		}
 	}
 }
@@ -404,19 +396,14 @@ mod wide {
 	) {
 		let (height, width) = g.output;
 		assert!(width >= POINTS && g.strides.1 == 1, "rows narrower than a block");
-		// Blocks start every POINTS columns; the last one ends with the row, overlapping the
-		// one before it (its points are computed twice, to the same bits).
-		let firsts = (0..width).step_by(POINTS).map(|first| first.min(width - POINTS));
-		let mut row = 0;
-		while row < height {
-			for first in firsts.clone() {
-				if row + ROWS <= height {
+		for (row, rows) in super::super::groups(height, ROWS) {
+			for first in super::super::block_starts(width, POINTS) {
+				if rows == ROWS {
 					block::<ROWS>(g, padded, scratch, taps, bias, row, first, output);
 				} else {
 					block::<1>(g, padded, scratch, taps, bias, row, first, output);
 				}
 			}
-			row += if row + ROWS <= height { ROWS } else { 1 };
 		}
 	}
 

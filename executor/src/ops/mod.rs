@@ -53,6 +53,23 @@ macro_rules! with_target_features {
 	(@try $body:expr; ($($arg:ident: $ty:ty),*);) => {};
 }
 
+/// Where blocks of `block` consecutive items start in a run of `length` (at least `block`):
+/// every `block` items, the last block ending with the run and overlapping the one before it
+/// (its items are computed twice, to the same bits).
+fn block_starts(length: usize, block: usize) -> impl Iterator<Item = usize> + Clone {
+	(0..length).step_by(block).map(move |first| first.min(length - block))
+}
+
+/// The first item and size of each group of `length` items: groups of `group`, then single
+/// items for what is left.
+fn groups(length: usize, group: usize) -> impl Iterator<Item = (usize, usize)> {
+	let whole = length / group * group;
+	(0..whole)
+		.step_by(group)
+		.map(move |first| (first, group))
+		.chain((whole..length).map(|i| (i, 1)))
+}
+
 /// Whether the operators may use 512-bit vectors where the CPU has AVX-512.
 static WIDE_VECTORS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 

@@ -300,29 +300,27 @@ fn multiply_blocks<const FUSED: bool, const CHANNELS: usize, const POINTS: usize
 		}
 		return;
 	}
-	// Blocks of points start every POINTS; the last one ends with the plane, overlapping the one
-	// before it (its points are computed twice, to the same bits).
-	let firsts = (0..points).step_by(POINTS).map(|first| first.min(points - POINTS));
-	let mut channel = 0;
-	while channel < op.outputs {
-		if channel + CHANNELS <= op.outputs {
-			for first in firsts.clone() {
+	let store = |output: &mut [f32], channel: usize, first: usize, sums: &[[f32; POINTS]]| {
+		for (c, sums) in sums.iter().enumerate() {
+			output[(channel + c) * points + first..][..POINTS].copy_from_slice(sums);
+		}
+	};
+	for (channel, count) in super::groups(op.outputs, CHANNELS) {
+		for first in super::block_starts(points, POINTS) {
+			if count == CHANNELS {
 				let sums = block::<CHANNELS, POINTS, FUSED>(op, weights, input, channel, first);
-				for (c, sums) in sums.iter().enumerate() {
-					output[(channel + c) * points + first..][..POINTS].copy_from_slice(sums);
-				}
+				store(output, channel, first, &sums);
+			} else {
+				store(
+					output,
+					channel,
+					first,
+					&block::<1, POINTS, FUSED>(op, weights, input, channel, first),
+				);
 			}
-			for c in channel..channel + CHANNELS {
-				epilogue.apply(c, &mut output[c * points..][..points]);
-			}
-			channel += CHANNELS;
-		} else {
-			for first in firsts.clone() {
-				let sums = block::<1, POINTS, FUSED>(op, weights, input, channel, first);
-				output[channel * points + first..][..POINTS].copy_from_slice(&sums[0]);
-			}
-			epilogue.apply(channel, &mut output[channel * points..][..points]);
-			channel += 1;
+		}
+		for c in channel..channel + count {
+			epilogue.apply(c, &mut output[c * points..][..points]);
 		}
 	}
 }
@@ -410,13 +408,8 @@ mod wide {
 	) {
 		let points = op.points;
 		assert!(points >= POINTS, "a plane smaller than a block");
-		// Blocks of points start every POINTS; the last one ends with the plane, overlapping the
-		// one before it (its points are computed twice, to the same bits).
-		let firsts = (0..points).step_by(POINTS).map(|first| first.min(points - POINTS));
-		let mut channel = 0;
-		while channel < op.outputs {
-			let count = if channel + CHANNELS <= op.outputs { CHANNELS } else { 1 };
-			for first in firsts.clone() {
+		for (channel, count) in super::super::groups(op.outputs, CHANNELS) {
+			for first in super::super::block_starts(points, POINTS) {
 				if count == CHANNELS {
 					block::<CHANNELS, FUSED>(op, weights, input, channel, first, output);
 				} else {
@@ -426,7 +419,6 @@ mod wide {
 			for c in channel..channel + count {
 				epilogue.apply(c, &mut output[c * points..][..points]);
 			}
-			channel += count;
 		}
 	}
 
