@@ -147,10 +147,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 				.iter()
 				.map(|id| parse_id(id).map(|h| h.0))
 				.collect::<Result<Vec<_>, _>>()?;
+			// The attestation key proves it belongs to this account on this chain.
+			let genesis: sp_core::H256 =
+				serde_json::from_value(chain.call("inference_genesisHash", rpc_params![]).await?)
+					.map_err(|error| {
+					CliError::new(format!("bad genesis hash from the node: {error}"))
+				})?;
+			let message = verity_primitives::key_ownership_message(&signer.public_key().0, genesis);
+			let proof = key.sign(&message);
 			let call = dynamic::transaction(
 				"Inference",
 				"register_executor",
-				(key.public_key().0, models, bond),
+				(key.public_key().0, proof.0, models, bond),
 			);
 			chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
 			let account = signer.public_key().to_account_id().to_string();
@@ -197,13 +205,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			}
 			let redundancy = info["metadata"]["redundancy"].as_u64().unwrap_or(1);
 			let request = wait_for_result(&chain, request_id, redundancy, &out).await?;
-			let output =
-				tensors::decode_json(&from_hex(request["output"].as_str().unwrap_or("0x"))?)?;
-			let report = json!({
-				"request_id": request_id,
-				"output_hash": request["status"]["Finalized"]["output_hash"],
-				"output": output,
-			});
+			let report = match request["rejection"].as_str() {
+				// The executors agreed the input cannot be run: that is the settled answer.
+				Some(code) => json!({
+					"request_id": request_id,
+					"output_hash": request["status"]["Finalized"]["output_hash"],
+					"rejection": code,
+				}),
+				None => json!({
+					"request_id": request_id,
+					"output_hash": request["status"]["Finalized"]["output_hash"],
+					"output": tensors::decode_json(&from_hex(
+						request["output"].as_str().unwrap_or("0x")
+					)?)?,
+				}),
+			};
 			out.print(&report, || pretty(&report));
 		},
 		Command::Request(RequestCommand::Show { id }) => {
@@ -290,13 +306,18 @@ pub(crate) async fn wait_for_result(
 	out: &Output,
 ) -> Result<Value, CliError> {
 	let started = std::time::Instant::now();
-	let mut reported = (false, 0usize);
+	let mut reported = (false, 0usize, 0usize);
 	loop {
 		let request = chain.request(request_id).await?;
 		let status = &request["status"];
 		if status.get("Assigned").is_some() && !reported.0 {
 			reported.0 = true;
 			out.progress("assigned");
+		}
+		let committed = request["commitments"].as_array().map_or(0, Vec::len);
+		if committed > reported.2 {
+			reported.2 = committed;
+			out.progress(&format!("{committed} of {redundancy} committed"));
 		}
 		let attested = request["attestations"].as_array().map_or(0, Vec::len);
 		if attested > reported.1 {

@@ -9,7 +9,9 @@ use codec::Encode;
 use serde_json::{json, Value};
 use sp_core::{crypto::Ss58Codec, sr25519, Pair, H256};
 use verity_executor::{Engine, ExecutionProfile, ModelStore};
-use verity_primitives::{content_hash, AttestationPayload, ExecutionProfileId};
+use verity_primitives::{
+	content_hash, AttestationPayload, ExecutionProfileId, InferenceOutcome, RejectionCode,
+};
 
 /// One check and how it went.
 pub struct Check {
@@ -54,7 +56,15 @@ pub async fn verify(
 	let model_id = H256::from_slice(&from_hex(&model_hex)?);
 	let input = from_hex(&text(&request["input"])?)?;
 	let input_hash = H256::from_slice(&from_hex(&text(&request["input_hash"])?)?);
-	let output = from_hex(&text(&request["output"])?)?;
+	// The outcome: the output, or the executors' rejection of the input.
+	let outcome = match request.get("rejection").filter(|value| !value.is_null()) {
+		Some(code) => InferenceOutcome::Rejected(
+			serde_json::from_value::<RejectionCode>(code.clone()).map_err(|_| {
+				CliError::new(format!("the node names an unknown rejection code {code}"))
+			})?,
+		),
+		None => InferenceOutcome::Output(from_hex(&text(&request["output"])?)?),
+	};
 	let output_hash = H256::from_slice(&from_hex(&text(&finalized["output_hash"])?)?);
 	let profile_bytes: Vec<u8> =
 		serde_json::from_value(model["metadata"]["execution_profile"].clone())
@@ -90,11 +100,18 @@ pub async fn verify(
 		actual_input == input_hash,
 		format!("blake2-256 of the stored input is {actual_input:#x}, the request records {input_hash:#x}"),
 	));
-	let actual_output = content_hash(&output);
+	let actual_output = outcome.hash();
 	checks.push(Check::new(
 		"output hash",
 		actual_output == output_hash,
-		format!("blake2-256 of the stored output is {actual_output:#x}, the result records {output_hash:#x}"),
+		match &outcome {
+			InferenceOutcome::Output(_) => format!(
+				"blake2-256 of the stored output is {actual_output:#x}, the result records {output_hash:#x}"
+			),
+			InferenceOutcome::Rejected(code) => format!(
+				"the rejection {code:?} hashes to {actual_output:#x}, the result records {output_hash:#x}"
+			),
+		},
 	));
 
 	// 3. Every attestation's signature, by a key the chain assigned.
@@ -114,7 +131,9 @@ pub async fn verify(
 		let executor = attestation["executor"].as_str().unwrap_or("?").to_string();
 		let key = attestation["attestation_key"].as_str().unwrap_or_default();
 		let attested = H256::from_slice(&from_hex(&text(&attestation["output_hash"])?)?);
-		if attested == output_hash {
+		// A reveal that broke its commitment counts for nothing.
+		let kept_commitment = attestation["matches_commitment"].as_bool().unwrap_or(false);
+		if attested == output_hash && kept_commitment {
 			agreeing += 1;
 		}
 		let payload = AttestationPayload::new(
@@ -163,13 +182,26 @@ pub async fn verify(
 		},
 		(Ok(_), Ok(profile)) => {
 			let engine = Engine::new(store.clone(), profile, 1 << 30);
-			match engine.infer(&model_id, None, &input) {
-				Ok(local) if local.output == output => Check::new(
-					"local re-run",
-					true,
-					format!("re-running under {profile} gives the same {} bytes", output.len()),
-				),
-				Ok(local) => Check::new(
+			match (engine.infer(&model_id, None, &input), &outcome) {
+				(Ok(local), InferenceOutcome::Output(output)) if local.output == *output => {
+					Check::new(
+						"local re-run",
+						true,
+						format!("re-running under {profile} gives the same {} bytes", output.len()),
+					)
+				},
+				(Err(error), InferenceOutcome::Rejected(code))
+					if error.rejection() == Some(*code) =>
+				{
+					Check::new(
+						"local re-run",
+						true,
+						format!(
+							"re-running under {profile} rejects the input the same way: {error}"
+						),
+					)
+				},
+				(Ok(local), _) => Check::new(
 					"local re-run",
 					false,
 					format!(
@@ -177,7 +209,7 @@ pub async fn verify(
 						local.output_hash
 					),
 				),
-				Err(error) => {
+				(Err(error), _) => {
 					Check::new("local re-run", false, format!("the model failed here: {error}"))
 				},
 			}

@@ -17,7 +17,9 @@ use std::{
 	time::{Duration, Instant},
 };
 use tract_onnx::prelude::*;
-use verity_primitives::{content_hash, ModelId, TensorError, TensorMap};
+use verity_primitives::{
+	cheap_rejection, content_hash, ModelId, RejectionCode, TensorError, TensorMap,
+};
 
 /// An optimized, runnable model.
 type Plan = Arc<TypedRunnableModel>;
@@ -48,12 +50,45 @@ pub enum EngineError {
 	/// tract failed while running the model.
 	#[error("the model failed on this input: {0}")]
 	Execution(String),
+	/// The input cannot be run, for a reason every honest executor finds the same way: the
+	/// canonical rejection executors attest instead of an output.
+	#[error("the input cannot be run ({code:?}): {reason}")]
+	Rejected {
+		/// The canonical code.
+		code: RejectionCode,
+		/// What exactly was wrong, for people.
+		reason: String,
+	},
 }
 
 impl EngineError {
 	/// tract's failure while running a plan.
 	fn execution(error: TractError) -> Self {
 		Self::Execution(format!("{error:#}"))
+	}
+
+	/// The canonical rejection this failure is, if it is one: a failure that depends only on
+	/// the model and the input (so every honest executor meets it), not on this machine (an
+	/// unreadable store, a busy server).
+	pub fn rejection(&self) -> Option<RejectionCode> {
+		match self {
+			Self::Rejected { code, .. } => Some(*code),
+			Self::Execution(_) => Some(RejectionCode::ModelError),
+			Self::Conversion(ConversionError::InvalidBool(_)) => Some(RejectionCode::InvalidBool),
+			Self::Conversion(ConversionError::UnsupportedType { .. }) => {
+				Some(RejectionCode::ModelError)
+			},
+			Self::Conversion(ConversionError::Rejected { .. }) => {
+				Some(RejectionCode::UnsupportedShape)
+			},
+			Self::Store(_) | Self::MalformedModel { .. } | Self::MalformedInput(_) => None,
+			Self::InputMismatch(_) => None,
+		}
+	}
+
+	/// A rejection for shapes the graph cannot take.
+	fn unsupported_shape(reason: String) -> Self {
+		Self::Rejected { code: RejectionCode::UnsupportedShape, reason }
 	}
 }
 
@@ -181,7 +216,16 @@ impl Engine {
 		input: &[u8],
 	) -> Result<(Plan, Vec<String>, TVec<TValue>), EngineError> {
 		let mut input = TensorMap::decode_canonical(input).map_err(EngineError::MalformedInput)?;
-		let text_model = match self.front_end(model_id, artifact_uri)? {
+		let front_end = self.front_end(model_id, artifact_uri)?;
+		if let Some(code) = cheap_rejection(&input, front_end.is_some()) {
+			return Err(EngineError::Rejected {
+				code,
+				reason: format!(
+					"the input fails the check the chain makes at submission: {code:?}"
+				),
+			});
+		}
+		let text_model = match front_end {
 			Some(front_end) => {
 				input = front_end.encode(&input).map_err(EngineError::InputMismatch)?;
 				true
@@ -300,7 +344,7 @@ impl Engine {
 				InferenceFact::dt_shape(dtype, shape)
 			};
 			model.set_input_fact(index, fact).map_err(|error| {
-				EngineError::InputMismatch(format!("input {name:?}: {error:#}"))
+				EngineError::unsupported_shape(format!("input {name:?}: {error:#}"))
 			})?;
 		}
 		let output_names: Vec<String> = model
@@ -323,7 +367,7 @@ impl Engine {
 				crate::ops::substitute_optimized(&mut typed)?;
 				typed.into_runnable()
 			})
-			.map_err(|error| EngineError::InputMismatch(format!("{error:#}")))?;
+			.map_err(|error| EngineError::unsupported_shape(format!("{error:#}")))?;
 
 		let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 		// A plan holds the weights once more, plus working memory: twice the artifact.

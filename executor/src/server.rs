@@ -7,7 +7,10 @@
 //!
 //! Errors are JSON `{"error": "…"}` with a 4xx status for bad requests (unknown model 404,
 //! unusable artifact 422, input not matching the model 400, body too large 413) and 503 when
-//! every slot is busy, 504 when a job exceeds its time limit.
+//! every slot is busy, 504 when a job exceeds its time limit. An input that cannot be run for
+//! a reason every honest executor meets the same way is a 422 that also names the canonical
+//! rejection code, `{"error": "…", "rejection": "InvalidUtf8" | "InvalidBool" | "EmptyAxis" |
+//! "UnsupportedShape" | "ModelError"}`: executors attest it as the request's outcome.
 
 use crate::engine::{Engine, EngineError};
 use crate::store::{hex, StoreError};
@@ -74,6 +77,9 @@ pub struct InferResponse {
 pub struct ErrorResponse {
 	/// What went wrong.
 	pub error: String,
+	/// The canonical rejection, when the input cannot be run on any honest executor.
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	pub rejection: Option<verity_primitives::RejectionCode>,
 }
 
 struct Shared {
@@ -104,7 +110,19 @@ pub async fn serve(
 }
 
 fn error(status: StatusCode, message: impl ToString) -> Response {
-	(status, Json(ErrorResponse { error: message.to_string() })).into_response()
+	(status, Json(ErrorResponse { error: message.to_string(), rejection: None })).into_response()
+}
+
+/// The answer for an engine error: a rejection carries its code.
+fn engine_error(error: EngineError) -> Response {
+	match error.rejection() {
+		Some(code) => (
+			StatusCode::UNPROCESSABLE_ENTITY,
+			Json(ErrorResponse { error: error.to_string(), rejection: Some(code) }),
+		)
+			.into_response(),
+		None => self::error(status_of(&error), error),
+	}
 }
 
 fn status_of(error: &EngineError) -> StatusCode {
@@ -118,7 +136,9 @@ fn status_of(error: &EngineError) -> StatusCode {
 		| EngineError::InputMismatch(_)
 		| EngineError::Conversion(_) => StatusCode::BAD_REQUEST,
 		EngineError::Store(StoreError::Unreadable { .. }) => StatusCode::BAD_GATEWAY,
-		EngineError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+		EngineError::Execution(_) | EngineError::Rejected { .. } => {
+			StatusCode::UNPROCESSABLE_ENTITY
+		},
 	}
 }
 
@@ -149,7 +169,7 @@ async fn infer(
 		Ok(Err(panic)) => {
 			error(StatusCode::INTERNAL_SERVER_ERROR, format!("the job failed: {panic}"))
 		},
-		Ok(Ok(Err(engine_error))) => error(status_of(&engine_error), engine_error),
+		Ok(Ok(Err(failure))) => engine_error(failure),
 		Ok(Ok(Ok(output))) => Json(InferResponse {
 			output: output.output.into(),
 			output_hash: output.output_hash,

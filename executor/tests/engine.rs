@@ -71,8 +71,12 @@ fn the_embedding_model_takes_text_and_ranks_a_paraphrase_first() {
 
 	let tensors = engine.infer(&model, None, &text_line()).unwrap_err();
 	assert!(tensors.to_string().contains("text model"), "{tensors}");
-	let not_utf8 = engine.infer(&model, None, &TensorMap::text(&[0xff, 0xfe]).encode());
-	assert!(not_utf8.unwrap_err().to_string().contains("UTF-8"));
+	let not_utf8 = engine.infer(&model, None, &TensorMap::text(&[0xff, 0xfe, 0x41]).encode());
+	assert_eq!(
+		not_utf8.unwrap_err().rejection(),
+		Some(verity_primitives::RejectionCode::InvalidUtf8),
+		"text that is not UTF-8 is a canonical rejection"
+	);
 }
 
 #[test]
@@ -108,6 +112,17 @@ fn bad_inputs_get_clear_errors() {
 	let error = engine.infer(&model, None, &wrong_name).unwrap_err();
 	assert!(matches!(error, EngineError::InputMismatch(_)), "{error}");
 	assert!(error.to_string().contains("\"x\""), "the error names the expected input: {error}");
+	assert_eq!(error.rejection(), None, "a request the chain would refuse is no outcome");
+
+	// A crop of width 0: the chain refuses it, and so does the executor, with the same code.
+	let empty = {
+		let mut map = verity_primitives::TensorMap::decode_canonical(&text_line()).unwrap();
+		map.0[0].shape[3] = 0;
+		map.0[0].data.clear();
+		codec::Encode::encode(&map)
+	};
+	let error = engine.infer(&model, None, &empty).unwrap_err();
+	assert_eq!(error.rejection(), Some(verity_primitives::RejectionCode::EmptyAxis), "{error}");
 }
 
 #[test]

@@ -83,6 +83,21 @@ fn the_api_answers_and_refuses_with_clear_statuses() {
 	);
 	assert_eq!(status, 400, "{body}");
 
+	// An input no honest executor can run answers 422 with its canonical rejection code.
+	let mut empty = verity_primitives::TensorMap::decode_canonical(&text_line()).unwrap();
+	empty.0[0].shape[0] = 0;
+	empty.0[0].data.clear();
+	let (status, body) = post(
+		&infer,
+		&serde_json::json!({
+			"model_id": format!("0x{TEXT_DIRECTION}"),
+			"input": hex(&codec::Encode::encode(&empty)),
+		}),
+	);
+	assert_eq!(status, 422, "{body}");
+	assert_eq!(body["rejection"], "EmptyAxis", "{body}");
+	assert!(body["error"].as_str().unwrap().contains("EmptyAxis"), "{body}");
+
 	let (status, _) = post(&infer, &serde_json::json!({ "model_id": "nonsense" }));
 	assert!((400..500).contains(&status), "a malformed body is a client error, got {status}");
 

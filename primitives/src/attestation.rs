@@ -1,6 +1,7 @@
 //! What an executor signs, and the key it signs with.
 
 use crate::{ExecutionProfileId, ModelId};
+use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use scale_info::TypeInfo;
 use sp_core::H256;
@@ -49,7 +50,8 @@ pub struct AttestationPayload {
 	pub execution_profile: ExecutionProfileId,
 	/// blake2-256 of the canonical input encoding.
 	pub input_hash: H256,
-	/// blake2-256 of the canonical output encoding.
+	/// The hash of the outcome: blake2-256 of the canonical output encoding, or a
+	/// rejection's hash ([`crate::InferenceOutcome::hash`]).
 	pub output_hash: H256,
 }
 
@@ -75,7 +77,91 @@ impl AttestationPayload {
 	}
 }
 
+/// Domain tag of the message an executor signs with its commitment.
+pub const COMMITMENT_DOMAIN: [u8; 16] = *b"verity/commit/v1";
+
+/// Domain tag of the proof that an account holds an attestation key.
+pub const KEY_OWNERSHIP_DOMAIN: [u8; 16] = *b"verity/keyown/v1";
+
+/// An executor's commitment to its answer: blake2-256 of the SCALE-encoded payload it will
+/// reveal, followed by its own attestation key.
+///
+/// Binding the key means two executors with the same answer never share a commitment, so an
+/// executor that copies another's commitment cannot reveal it: its own reveal hashes to a
+/// different value and is slashed as dissent. The payload binds the request, the model, the
+/// input and the outcome, so a commitment is worthless anywhere else.
+pub fn commitment(payload: &AttestationPayload, key: &ExecutorPublic) -> H256 {
+	let mut preimage = payload.encode();
+	preimage.extend(key.encode());
+	content_hash(&preimage)
+}
+
+/// The bytes an executor signs when it commits: the domain tag, the chain, the request and the
+/// commitment.
+///
+/// The commitment alone hides the request it belongs to, so without the request id in the
+/// signed message anyone could replay an executor's commitment from one request onto another
+/// it is assigned to, take its one commitment slot there and have its honest reveal slashed.
+pub fn commitment_message(genesis_hash: H256, request_id: RequestId, commitment: H256) -> Vec<u8> {
+	(COMMITMENT_DOMAIN, genesis_hash, request_id, commitment).encode()
+}
+
+/// The bytes an attestation key signs to prove that `account` holds it on the chain with
+/// `genesis_hash`: without this proof anyone could register someone else's key as their own.
+pub fn key_ownership_message<AccountId: Encode>(
+	account: &AccountId,
+	genesis_hash: H256,
+) -> Vec<u8> {
+	(KEY_OWNERSHIP_DOMAIN, genesis_hash, account).encode()
+}
+
 /// The hash used for inputs, outputs and artifacts: blake2-256.
 pub fn content_hash(bytes: &[u8]) -> H256 {
 	H256(sp_crypto_hashing::blake2_256(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sp_application_crypto::Pair as _;
+
+	fn key(seed: u8) -> ExecutorPublic {
+		let pair = sp_core::sr25519::Pair::from_seed(&[seed; 32]);
+		ExecutorPublic::from(pair.public())
+	}
+
+	fn payload(output_hash: H256) -> AttestationPayload {
+		AttestationPayload::new(
+			H256::repeat_byte(1),
+			7,
+			H256::repeat_byte(2),
+			b"tract/generic".to_vec().try_into().unwrap(),
+			H256::repeat_byte(3),
+			output_hash,
+		)
+	}
+
+	#[test]
+	fn two_executors_with_one_answer_commit_differently() {
+		let answer = payload(H256::repeat_byte(4));
+		assert_ne!(commitment(&answer, &key(1)), commitment(&answer, &key(2)));
+		assert_ne!(
+			commitment(&answer, &key(1)),
+			commitment(&payload(H256::repeat_byte(5)), &key(1))
+		);
+		assert_eq!(commitment(&answer, &key(1)), commitment(&answer.clone(), &key(1)));
+	}
+
+	#[test]
+	fn signed_messages_bind_their_context() {
+		let c = H256::repeat_byte(9);
+		let base = commitment_message(H256::repeat_byte(1), 7, c);
+		assert_ne!(base, commitment_message(H256::repeat_byte(1), 8, c));
+		assert_ne!(base, commitment_message(H256::repeat_byte(2), 7, c));
+		assert!(base.starts_with(&COMMITMENT_DOMAIN));
+		let owner = key_ownership_message(&[5u8; 32], H256::repeat_byte(1));
+		assert_ne!(owner, key_ownership_message(&[6u8; 32], H256::repeat_byte(1)));
+		assert_ne!(owner, key_ownership_message(&[5u8; 32], H256::repeat_byte(2)));
+		assert!(owner.starts_with(&KEY_OWNERSHIP_DOMAIN));
+	}
 }

@@ -11,9 +11,11 @@ extern crate alloc;
 pub mod attestation;
 pub mod memory;
 pub mod model;
+pub mod outcome;
 pub mod tensor;
 
 pub use attestation::*;
 pub use memory::*;
 pub use model::*;
+pub use outcome::*;
 pub use tensor::*;

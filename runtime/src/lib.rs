@@ -212,36 +212,159 @@ mod tests {
 	/// Bytes of the demo text-direction classifier's canonical output.
 	const CLASSIFIER_OUTPUT_BYTES: u32 = 64;
 
-	/// What one attestation costs a block: its dispatch, its authorization, the extrinsic base.
-	fn attestation_weight(output_bytes: u32) -> Weight {
+	/// What one executor's answer costs a block: its commitment and its reveal, each with its
+	/// dispatch, its authorization and the extrinsic base.
+	fn answer_weight(output_bytes: u32) -> Weight {
 		type Weights = pallet_inference::weights::SubstrateWeight<Runtime>;
-		let base = configs::RuntimeBlockWeights::get().get(DispatchClass::Normal).base_extrinsic;
-		Weights::submit_attestation(output_bytes)
+		let base = configs::RuntimeBlockWeights::get()
+			.get(DispatchClass::Operational)
+			.base_extrinsic;
+		Weights::submit_commitment()
+			.saturating_add(Weights::authorize_submit_commitment())
+			.saturating_add(Weights::submit_attestation(output_bytes))
 			.saturating_add(Weights::authorize_submit_attestation(output_bytes))
-			.saturating_add(base)
+			.saturating_add(base.saturating_mul(2))
 	}
 
-	/// How many attestations of `output_bytes` fit in a block's normal class.
-	fn attestations_per_block(output_bytes: u32) -> u64 {
-		let normal = configs::RuntimeBlockWeights::get()
-			.get(DispatchClass::Normal)
+	/// How many answers of `output_bytes` fit in a block: commitments and reveals are
+	/// operational, so they may use the whole block.
+	fn answers_per_block(output_bytes: u32) -> u64 {
+		let operational = configs::RuntimeBlockWeights::get()
+			.get(DispatchClass::Operational)
 			.max_total
-			.expect("the normal class is bounded");
-		normal.ref_time() / attestation_weight(output_bytes).ref_time()
+			.expect("the operational class is bounded");
+		operational.ref_time() / answer_weight(output_bytes).ref_time()
 	}
 
-	/// The capacity the protocol promises: at least 2,000 attestations per block, by the
-	/// benchmarked weights.
+	/// The capacity the protocol promises: at least 1,000 answers (commitment and reveal) per
+	/// block, by the benchmarked weights.
 	#[test]
-	fn at_least_2000_attestations_fit_in_a_block() {
+	fn at_least_1000_answers_fit_in_a_block() {
 		for output_bytes in [CLASSIFIER_OUTPUT_BYTES, 1024, 4096] {
 			println!(
-				"attestations of {output_bytes} output bytes per block: {} (weight {})",
-				attestations_per_block(output_bytes),
-				attestation_weight(output_bytes).ref_time()
+				"answers of {output_bytes} output bytes per block: {} (weight {})",
+				answers_per_block(output_bytes),
+				answer_weight(output_bytes).ref_time()
 			);
 		}
-		assert!(attestations_per_block(CLASSIFIER_OUTPUT_BYTES) >= 2000);
+		assert!(answers_per_block(CLASSIFIER_OUTPUT_BYTES) >= 1000);
+	}
+
+	/// Externalities of an empty chain.
+	fn empty_chain() -> sp_io::TestExternalities {
+		sp_io::TestExternalities::new(
+			RuntimeGenesisConfig::default()
+				.build_storage()
+				.expect("the default genesis builds"),
+		)
+	}
+
+	/// A commitment call, as it weighs and encodes (its signature is not checked here).
+	fn commitment_call() -> RuntimeCall {
+		let key =
+			verity_primitives::ExecutorPublic::from(sp_core::sr25519::Public::from_raw([1; 32]));
+		let signature = verity_primitives::ExecutorSignature::from(
+			sp_core::sr25519::Signature::from_raw([2; 64]),
+		);
+		RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
+			request_id: 0,
+			commitment: sp_core::H256::repeat_byte(3),
+			signature: pallet_inference::SignedAttestation { attestation_key: key, signature },
+		})
+	}
+
+	/// Apply `call` of `len` bytes to the current block's consumed weight and length, as
+	/// `CheckWeight` does when a block includes it; `false` once it no longer fits.
+	fn include(call: &RuntimeCall, len: usize) -> bool {
+		use frame_support::dispatch::GetDispatchInfo;
+		type Check = frame_system::CheckWeight<Runtime>;
+		let info = call.get_dispatch_info();
+		Check::do_validate(&info, len)
+			.and_then(|(_, next_len)| Check::do_prepare(&info, len, next_len))
+			.is_ok()
+	}
+
+	/// Block stuffing: the largest remarks, each carrying a tip of a million units (all a
+	/// development account holds), fill a block's normal class. They pay at least a unit for
+	/// the block; none outranks a commitment in the pool; and once they fill every byte and
+	/// every picosecond they can, hundreds of commitments still fit in the block.
+	#[test]
+	fn a_stuffed_block_still_takes_answers() {
+		use codec::Encode;
+		use frame_support::dispatch::GetDispatchInfo;
+		empty_chain().execute_with(|| {
+			let normal_length =
+				*configs::RuntimeBlockLength::get().max.get(DispatchClass::Normal) as usize;
+			// A signed extrinsic's envelope: address, signature and extensions.
+			let envelope = 150;
+			let remark = RuntimeCall::System(frame_system::Call::remark {
+				remark: vec![0; normal_length / 2 - envelope],
+			});
+			let remark_len = remark.encoded_size() + envelope;
+			let info = remark.get_dispatch_info();
+			let tip = 1_000_000 * UNIT;
+			let fee = TransactionPayment::compute_fee(remark_len as u32, &info, 0);
+			let priority =
+				pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::get_priority(
+					&info,
+					remark_len,
+					tip,
+					fee.saturating_add(tip),
+				);
+			assert!(priority < pallet_inference::ANSWER_PRIORITY, "a tip outranks answers");
+
+			let mut stuffed = 0;
+			while include(&remark, remark_len) {
+				stuffed += 1;
+			}
+			let small_remark =
+				RuntimeCall::System(frame_system::Call::remark { remark: vec![0; 16] });
+			while include(&small_remark, small_remark.encoded_size() + envelope) {}
+			// And the stuffer's heavy calls take every picosecond of the normal class.
+			let normal_weight = configs::RuntimeBlockWeights::get()
+				.get(DispatchClass::Normal)
+				.max_total
+				.expect("bounded");
+			frame_system::BlockWeight::<Runtime>::mutate(|consumed| {
+				consumed.set(normal_weight, DispatchClass::Normal)
+			});
+			assert!(!include(&small_remark, small_remark.encoded_size() + envelope));
+			let paid = fee * stuffed;
+			println!(
+				"{stuffed} remarks of {remark_len} bytes fill the normal class for {paid} planck"
+			);
+			assert!(stuffed >= 1);
+			assert!(paid >= UNIT, "a full block of junk costs at least a unit, not {paid}");
+
+			let commitment = commitment_call();
+			let commitment_len = commitment.encoded_size() + 16;
+			let mut answers = 0;
+			while answers < 10_000 && include(&commitment, commitment_len) {
+				answers += 1;
+			}
+			println!("{answers} commitments still fit in the stuffed block");
+			assert!(answers >= 500, "only {answers} commitments fit beside the stuffing");
+		});
+	}
+
+	/// Full blocks raise fees for the next block; empty ones never take them below the base.
+	#[test]
+	fn congestion_raises_fees() {
+		use pallet_transaction_payment::Multiplier;
+		use sp_runtime::traits::{Convert, One};
+		type Update = <Runtime as pallet_transaction_payment::Config>::FeeMultiplierUpdate;
+		empty_chain().execute_with(|| {
+			let normal = configs::RuntimeBlockWeights::get()
+				.get(DispatchClass::Normal)
+				.max_total
+				.expect("bounded");
+			frame_system::Pallet::<Runtime>::set_block_consumed_resources(normal, 0);
+			let after_full = Update::convert(Multiplier::one());
+			assert!(after_full > Multiplier::one(), "a full block raises the multiplier");
+			frame_system::Pallet::<Runtime>::set_block_consumed_resources(Weight::zero(), 0);
+			assert_eq!(Update::convert(Multiplier::one()), Multiplier::one());
+			assert!(Update::convert(after_full) < after_full, "an empty block lowers it");
+		});
 	}
 
 	#[test]

@@ -9,7 +9,9 @@ use subxt::dynamic;
 use subxt_signer::sr25519::dev;
 use verity_executor::{Engine, ExecutionProfile, ModelStore};
 use verity_primitives::{DType, ModelId, Tensor, TensorMap};
-use verity_tests::{models_dir, wait_for_request_finalized, Node};
+use verity_tests::{
+	inference_request, models_dir, wait_for_finalized, wait_for_request_finalized, Node,
+};
 
 /// The text-direction classifier of the development genesis.
 const TEXT_DIRECTION: &str = "6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99";
@@ -101,4 +103,54 @@ fn sp_core_hex(bytes: &[u8]) -> String {
 		hex.push_str(&format!("{byte:02x}"));
 	}
 	hex
+}
+
+/// The all-MiniLM-L6-v2 embedding model of the development genesis.
+const SENTENCE_EMBEDDING: &str = "1f42c31ee883956655f447c17dbed65630477333ba87ffa7e9ea94d1073583f6";
+
+/// The attack: a request whose `text` is not UTF-8 (`ff fe 41`), which no executor can run.
+/// Before, it was accepted, expired, and cost the honest executor part of its bond for a few
+/// thousandths of a unit. Now the chain refuses it at submission with a named error: nothing
+/// is held from the requester, no executor is assigned, and Alice's bond and record do not
+/// move.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unrunnable_text_input_is_refused_and_slashes_nobody() {
+	let node = Node::start("invalid-utf8", &["--dev", "--tmp"]);
+	let client = node.client().await;
+	let rpc = node.rpc().await;
+	let alice = dev::alice().public_key().to_account_id().to_string();
+	let executor = || async {
+		rpc.request::<serde_json::Value>(
+			"inference_executor",
+			subxt::rpcs::rpc_params![alice.clone()],
+		)
+		.await
+		.expect("inference_executor answers")
+	};
+	let before = executor().await;
+
+	let model = model_id(SENTENCE_EMBEDDING);
+	let input = TensorMap::text(&[0xff, 0xfe, 0x41]).encode();
+	let call = dynamic::transaction("Inference", "request_inference", (model.0, input, u128::MAX));
+	let outcome = client
+		.transactions()
+		.await
+		.expect("a transactions client")
+		.sign_and_submit_then_watch_default(&call, &dev::bob())
+		.await
+		.expect("the transaction is accepted into the pool")
+		.wait_for_finalized_success()
+		.await;
+	let error = outcome.err().expect("the request is refused").to_string();
+	assert!(error.contains("InvalidUtf8Input"), "{error}");
+
+	// Blocks later, still nothing moved.
+	let seen = wait_for_finalized(&client, 0, Duration::from_secs(30)).await;
+	wait_for_finalized(&client, seen + 3, Duration::from_secs(60)).await;
+	let after = executor().await;
+	assert_eq!(after["bond"], before["bond"], "{after}");
+	assert_eq!(after["stats"], before["stats"], "{after}");
+	assert_eq!(after["open_assignments"], serde_json::json!([]), "{after}");
+	let request = inference_request(&rpc, 0).await;
+	assert!(request.is_null(), "no request was stored: {request}");
 }

@@ -19,9 +19,10 @@ use sp_runtime::{
 	RuntimeAppPublic, Saturating,
 };
 use verity_primitives::{
-	content_hash, AttestationPayload, DType, Dim, ExecutorPublic, ModelFormat, ModelId,
-	ModelMetadata, ModelStatus, RequestId, Tensor, TensorMap, TensorSpec, MAX_NAME_LEN, MAX_RANK,
-	MAX_TENSORS, MAX_TENSOR_NAME_LEN, MAX_URI_LEN,
+	commitment, commitment_message, key_ownership_message, DType, Dim, ExecutorPublic,
+	ExecutorSignature, InferenceOutcome, ModelFormat, ModelId, ModelMetadata, ModelStatus,
+	RequestId, Tensor, TensorMap, TensorSpec, MAX_NAME_LEN, MAX_RANK, MAX_TENSORS,
+	MAX_TENSOR_NAME_LEN, MAX_URI_LEN,
 };
 
 /// Metadata at every bound: the longest names, the most tensors of the highest rank.
@@ -150,36 +151,91 @@ fn assigned_request<T: Config>(model_id: ModelId, input_bytes: u32) -> RequestId
 	id
 }
 
-/// The signature `key` gives to `output` for `request_id`.
+/// `key`'s proof that `who` holds it.
+fn key_proof<T: Config>(who: &T::AccountId, key: &ExecutorPublic) -> ExecutorSignature {
+	key.sign(&key_ownership_message(who, Pallet::<T>::genesis_hash()))
+		.expect("the key is in the keystore")
+}
+
+/// The signature `key` gives to reveal `output` for `request_id`.
 fn attestation<T: Config>(
 	request_id: RequestId,
 	key: &ExecutorPublic,
 	output: &[u8],
 ) -> SignedAttestation {
 	let request = Requests::<T>::get(request_id).expect("the request exists");
-	let model = Models::<T>::get(request.model_id).expect("the model exists");
-	let payload = AttestationPayload::new(
-		Pallet::<T>::genesis_hash(),
-		request_id,
-		request.model_id,
-		model.metadata.execution_profile,
-		request.input_hash,
-		content_hash(output),
-	);
+	let outcome = InferenceOutcome::Output(output.to_vec());
+	let payload = Pallet::<T>::attestation_payload(request_id, &request, outcome.hash())
+		.expect("the model exists");
 	SignedAttestation {
 		attestation_key: key.clone(),
 		signature: key.sign(&payload.encode()).expect("the key is in the keystore"),
 	}
 }
 
-/// Attest `output` for `request_id` by every assigned executor in `indices`.
-fn attest<T: Config>(request_id: RequestId, indices: core::ops::Range<usize>, output: &[u8]) {
+/// `key`'s commitment to `output` for `request_id`, with its signature.
+fn signed_commitment<T: Config>(
+	request_id: RequestId,
+	key: &ExecutorPublic,
+	output: &[u8],
+) -> (H256, SignedAttestation) {
+	let request = Requests::<T>::get(request_id).expect("the request exists");
+	let outcome = InferenceOutcome::Output(output.to_vec());
+	let payload = Pallet::<T>::attestation_payload(request_id, &request, outcome.hash())
+		.expect("the model exists");
+	let committed = commitment(&payload, key);
+	let message = commitment_message(Pallet::<T>::genesis_hash(), request_id, committed);
+	let signature = key.sign(&message).expect("the key is in the keystore");
+	(committed, SignedAttestation { attestation_key: key.clone(), signature })
+}
+
+/// Commit to `output` for `request_id` by every assigned executor in `indices`.
+fn commit<T: Config>(request_id: RequestId, indices: core::ops::Range<usize>, output: &[u8]) {
+	let request = Requests::<T>::get(request_id).expect("the request exists");
+	for assignee in &request.assigned[indices] {
+		let (committed, signature) =
+			signed_commitment::<T>(request_id, &assignee.attestation_key, output);
+		Pallet::<T>::do_submit_commitment(request_id, committed, signature)
+			.expect("a valid commitment");
+	}
+}
+
+/// Reveal `output` for `request_id` by every assigned executor in `indices`.
+fn reveal<T: Config>(request_id: RequestId, indices: core::ops::Range<usize>, output: &[u8]) {
 	let request = Requests::<T>::get(request_id).expect("the request exists");
 	for assignee in &request.assigned[indices] {
 		let signature = attestation::<T>(request_id, &assignee.attestation_key, output);
-		Pallet::<T>::do_submit_attestation(request_id, output.to_vec(), signature)
-			.expect("a valid attestation");
+		Pallet::<T>::do_submit_attestation(
+			request_id,
+			InferenceOutcome::Output(output.to_vec()),
+			signature,
+		)
+		.expect("a valid reveal");
 	}
+}
+
+/// Commit to, then reveal, `output` for `request_id` by every assigned executor in `indices`;
+/// the commit phase must close with these commitments.
+fn attest<T: Config>(request_id: RequestId, indices: core::ops::Range<usize>, output: &[u8]) {
+	commit::<T>(request_id, indices.clone(), output);
+	reveal::<T>(request_id, indices, output);
+}
+
+/// A request of the highest redundancy with the largest input, committed to by all its
+/// executors but the last; returns it with the last one's signed commitment.
+fn last_commitment<T: Config>() -> (RequestId, H256, SignedAttestation) {
+	let redundancy = max_redundancy::<T>();
+	let model_id = vector_model::<T>(10, redundancy);
+	fill_pool::<T>(&[model_id], u32::from(redundancy));
+	let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
+	let output = vector(b"y", 64);
+	let last = usize::from(redundancy) - 1;
+	commit::<T>(request_id, 0..last, &output);
+	let key = Requests::<T>::get(request_id).expect("exists").assigned[last]
+		.attestation_key
+		.clone();
+	let (committed, signature) = signed_commitment::<T>(request_id, &key, &output);
+	(request_id, committed, signature)
 }
 
 /// A finalized ordinary request with the highest redundancy; returns it and its output.
@@ -251,10 +307,11 @@ mod benchmarks {
 		}
 		let who = funded::<T>("executor", 0);
 		let key = ExecutorPublic::generate_pair(None);
+		let proof = key_proof::<T>(&who, &key);
 		let bounded: ExecutorModels<T> = models.clone().try_into().expect("within the bound");
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who.clone()), key, bounded, T::MinExecutorBond::get());
+		_(RawOrigin::Signed(who.clone()), key, proof, bounded, T::MinExecutorBond::get());
 
 		assert!(Executors::<T>::contains_key(&who));
 	}
@@ -270,10 +327,11 @@ mod benchmarks {
 			crowd_pool::<T>(*model_id, 1);
 		}
 		let key = ExecutorPublic::generate_pair(None);
+		let proof = key_proof::<T>(&who, &key);
 		let bounded: ExecutorModels<T> = new.clone().try_into().expect("within the bound");
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(who.clone()), Some(key.clone()), Some(bounded));
+		_(RawOrigin::Signed(who.clone()), Some(key.clone()), Some(proof), Some(bounded));
 
 		assert_eq!(Executors::<T>::get(&who).map(|e| e.attestation_key), Some(key));
 	}
@@ -339,21 +397,23 @@ mod benchmarks {
 		assert_eq!(NextRequestId::<T>::get(), 1);
 	}
 
-	/// `o`: output bytes. Worst case: the attestation that completes the quorum of the highest
+	/// `o`: output bytes. Worst case: the reveal that completes the quorum of the highest
 	/// redundancy with a new candidate output.
 	#[benchmark]
 	fn submit_attestation(o: Linear<64, { T::MaxOutputLen::get() }>) {
 		let redundancy = max_redundancy::<T>();
 		let model_id = vector_model::<T>(10, redundancy);
 		fill_pool::<T>(&[model_id], u32::from(redundancy));
-		let request_id = assigned_request::<T>(model_id, 64);
+		let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
 		let quorum = usize::from(quorum_of(redundancy));
 		let output = vector(b"y", o);
 		// Dissenters first, then all but one of the quorum.
 		let dissent = vector(b"y", 32);
 		let dissenters = usize::from(redundancy) - quorum;
-		attest::<T>(request_id, 0..dissenters, &dissent);
-		attest::<T>(request_id, dissenters..usize::from(redundancy) - 1, &output);
+		commit::<T>(request_id, 0..dissenters, &dissent);
+		commit::<T>(request_id, dissenters..usize::from(redundancy), &output);
+		reveal::<T>(request_id, 0..dissenters, &dissent);
+		reveal::<T>(request_id, dissenters..usize::from(redundancy) - 1, &output);
 		let last = Requests::<T>::get(request_id).expect("exists").assigned
 			[usize::from(redundancy) - 1]
 			.attestation_key
@@ -361,7 +421,12 @@ mod benchmarks {
 		let signature = attestation::<T>(request_id, &last, &output);
 
 		#[extrinsic_call]
-		_(frame_system::Origin::<T>::Authorized, request_id, output, signature);
+		_(
+			frame_system::Origin::<T>::Authorized,
+			request_id,
+			InferenceOutcome::Output(output),
+			signature,
+		);
 
 		assert!(matches!(
 			Requests::<T>::get(request_id).map(|r| r.status),
@@ -369,7 +434,8 @@ mod benchmarks {
 		));
 	}
 
-	/// `o`: output bytes. The validation of an attestation: decode, hash, verify.
+	/// `o`: output bytes. The validation of a reveal: decode, hash, verify, recompute the
+	/// commitment; on a request with the largest input.
 	#[benchmark]
 	fn authorize_submit_attestation(
 		o: Linear<64, { T::MaxOutputLen::get() }>,
@@ -377,20 +443,55 @@ mod benchmarks {
 		let redundancy = max_redundancy::<T>();
 		let model_id = vector_model::<T>(10, redundancy);
 		fill_pool::<T>(&[model_id], u32::from(redundancy));
-		let request_id = assigned_request::<T>(model_id, 64);
+		let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
 		let output = vector(b"y", o);
+		commit::<T>(request_id, 0..usize::from(redundancy), &output);
 		let last = Requests::<T>::get(request_id).expect("exists").assigned
 			[usize::from(redundancy) - 1]
 			.attestation_key
 			.clone();
 		let signature = attestation::<T>(request_id, &last, &output);
-		let call = Call::<T>::submit_attestation { request_id, output, signature };
+		let call = Call::<T>::submit_attestation {
+			request_id,
+			outcome: InferenceOutcome::Output(output),
+			signature,
+		};
 
 		#[block]
 		{
 			call.authorize(TransactionSource::External)
 				.ok_or("the call has an authorization")?
-				.map_err(|_| "the attestation is valid")?;
+				.map_err(|_| "the reveal is valid")?;
+		}
+		Ok(())
+	}
+
+	/// The last commitment of the highest redundancy, on a request with the largest input.
+	#[benchmark]
+	fn submit_commitment() {
+		let (request_id, committed, signature) = last_commitment::<T>();
+		let redundancy = max_redundancy::<T>();
+
+		#[extrinsic_call]
+		_(frame_system::Origin::<T>::Authorized, request_id, committed, signature);
+
+		assert_eq!(
+			Requests::<T>::get(request_id).map(|r| r.commitments.len()),
+			Some(usize::from(redundancy))
+		);
+	}
+
+	/// The validation of a commitment: find the assignee, verify the signature.
+	#[benchmark]
+	fn authorize_submit_commitment() -> Result<(), BenchmarkError> {
+		let (request_id, commitment, signature) = last_commitment::<T>();
+		let call = Call::<T>::submit_commitment { request_id, commitment, signature };
+
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or("the call has an authorization")?
+				.map_err(|_| "the commitment is valid")?;
 		}
 		Ok(())
 	}
@@ -459,8 +560,11 @@ mod benchmarks {
 		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
 		let (original, rerun) = challenged_request::<T>(model_id);
 		let quorum = usize::from(quorum_of(redundancy));
-		attest::<T>(rerun, 0..quorum, &vector(b"y", 128));
-		attest::<T>(rerun, quorum..usize::from(redundancy), &vector(b"y", 96));
+		let (agreed, dissent) = (vector(b"y", T::MaxOutputLen::get()), vector(b"y", 96));
+		commit::<T>(rerun, 0..quorum, &agreed);
+		commit::<T>(rerun, quorum..usize::from(redundancy), &dissent);
+		reveal::<T>(rerun, quorum..usize::from(redundancy), &dissent);
+		reveal::<T>(rerun, 0..quorum, &agreed);
 		PendingSettlement::<T>::kill();
 
 		#[block]
@@ -497,21 +601,32 @@ mod benchmarks {
 		assert_eq!(PendingAssignment::<T>::get().len(), 1);
 	}
 
-	/// Expiring one request: a challenge re-execution nobody answered, slashing every executor
-	/// and returning the challenger's bond.
+	/// Expiring one request, in the worst case: a challenge re-execution whose quorum formed
+	/// too late for that block's settlement queue, so its expiry settles it (paying the quorum,
+	/// overturning the original, slashing its executors) and slashes the rest as no-shows.
 	#[benchmark]
 	fn expire_request() {
 		let redundancy = max_redundancy::<T>();
 		let model_id = vector_model::<T>(10, redundancy);
 		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
-		let (_, rerun) = challenged_request::<T>(model_id);
+		let (original, rerun) = challenged_request::<T>(model_id);
+		let quorum = usize::from(quorum_of(redundancy));
+		let output = vector(b"y", T::MaxOutputLen::get());
+		commit::<T>(rerun, 0..quorum, &output);
+		let commit_deadline = Requests::<T>::get(rerun).expect("exists").commit_deadline;
+		frame_system::Pallet::<T>::set_block_number(commit_deadline);
+		reveal::<T>(rerun, 0..quorum, &output);
+		PendingSettlement::<T>::kill();
 
 		#[block]
 		{
 			Pallet::<T>::expire_request(rerun);
 		}
 
-		assert_eq!(Requests::<T>::get(rerun).map(|r| r.status), Some(RequestStatus::Expired));
+		assert!(matches!(
+			Requests::<T>::get(original).map(|r| r.challenge),
+			Some(ChallengeState::Upheld { .. })
+		));
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

@@ -6,8 +6,16 @@
 //! predict, let alone choose, who will serve it, and cannot grind by resubmitting without
 //! paying a new fee each time. What it does not resist: the author of block `n`, who can
 //! reorder or drop transactions to try different block hashes (one try per candidate block it
-//! seals, and only while it holds the slot). Executors are drawn uniformly from the live
-//! executors serving the model, without replacement, so none is favoured or starved.
+//! seals, and only while it holds the slot).
+//!
+//! Executors are drawn without replacement from the live executors serving the model, each
+//! with a chance proportional to its bond. Splitting a bond over many accounts therefore buys
+//! no extra draws: an adversary holding a share `a = A / (A + H)` of a pool's total bond (its
+//! `A` against the honest `H`) fills each seat with probability about `a`, however many
+//! accounts it uses, so holding a majority of a request's draw needs a bond comparable to the
+//! rest of the pool: for a share `a` it must bond `A = a / (1 - a) * H` (as much as everyone
+//! else for a half, three times as much for three quarters). What it does not stop: an
+//! adversary with that much bond.
 
 use crate::{
 	AccountIdOf, Assignee, Assignments, Config, Deadlines, Event, HoldReason, ModelExecutors,
@@ -20,7 +28,7 @@ use frame_support::{
 	BoundedVec,
 };
 use frame_system::pallet_prelude::BlockNumberFor;
-use sp_runtime::traits::Saturating;
+use sp_runtime::{traits::Saturating, SaturatedConversion};
 use verity_primitives::{ModelId, RequestId};
 
 /// Domain separation for assignment seeds.
@@ -33,7 +41,8 @@ impl<T: Config> Pallet<T> {
 		sp_io::hashing::blake2_256(&(domain, parent_hash, request_id).encode())
 	}
 
-	/// Draw `count` distinct live executors serving `model_id`, none of them in `excluded`.
+	/// Draw `count` distinct live executors serving `model_id`, none of them in `excluded`,
+	/// each with a chance proportional to its bond.
 	///
 	/// Returns `None` when fewer than `count` qualify.
 	pub(crate) fn draw_executors(
@@ -42,27 +51,39 @@ impl<T: Config> Pallet<T> {
 		excluded: &[AccountIdOf<T>],
 		seed: [u8; 32],
 	) -> Option<Vec<Assignee<T>>> {
-		let mut candidates: Vec<Assignee<T>> = ModelExecutors::<T>::get(model_id)
+		let mut candidates: Vec<(Assignee<T>, u128)> = ModelExecutors::<T>::get(model_id)
 			.into_iter()
 			.filter(|account| !excluded.contains(account))
 			.filter_map(|account| {
 				let executor = crate::Executors::<T>::get(&account)?;
-				Self::is_live(&executor)
-					.then(|| Assignee { account, attestation_key: executor.attestation_key })
+				let weight: u128 = executor.bond.saturated_into();
+				Self::is_live(&executor).then(|| {
+					(Assignee { account, attestation_key: executor.attestation_key }, weight)
+				})
 			})
 			.collect();
 		let count = usize::from(count);
 		if candidates.len() < count {
 			return None;
 		}
-		// A partial Fisher-Yates shuffle: position `i` takes a uniform pick of the rest.
-		for i in 0..count {
-			let remaining = (candidates.len() - i) as u64;
-			let pick = (draw(&seed, i as u32) % remaining) as usize;
-			candidates.swap(i, i + pick);
+		// Seat by seat, a pick weighted by bond among those not seated yet.
+		for seat in 0..count {
+			let remaining = candidates.get(seat..)?;
+			let total =
+				remaining.iter().fold(0u128, |sum, (_, weight)| sum.saturating_add(*weight));
+			let mut point = if total == 0 { 0 } else { draw(&seed, seat as u32) % total };
+			let mut pick = remaining.len().saturating_sub(1);
+			for (offset, (_, weight)) in remaining.iter().enumerate() {
+				if point < *weight {
+					pick = offset;
+					break;
+				}
+				point = point.saturating_sub(*weight);
+			}
+			candidates.swap(seat, seat.saturating_add(pick));
 		}
 		candidates.truncate(count);
-		Some(candidates)
+		Some(candidates.into_iter().map(|(assignee, _)| assignee).collect())
 	}
 
 	/// Assign the request opened in the previous block: draw its executors, record their
@@ -100,6 +121,7 @@ impl<T: Config> Pallet<T> {
 		}
 		let executors = assignees.iter().map(|assignee| assignee.account.clone()).collect();
 		request.assigned = BoundedVec::truncate_from(assignees);
+		request.commit_deadline = now.saturating_add(T::CommitTimeout::get());
 		request.status = RequestStatus::Assigned { deadline };
 		Requests::<T>::insert(request_id, request);
 		Self::deposit_event(Event::RequestAssigned { request_id, executors, deadline });
@@ -125,7 +147,9 @@ impl<T: Config> Pallet<T> {
 }
 
 /// The `index`-th pseudo-random number of `seed`.
-fn draw(seed: &[u8; 32], index: u32) -> u64 {
+fn draw(seed: &[u8; 32], index: u32) -> u128 {
 	let hash = sp_io::hashing::blake2_256(&(seed, index).encode());
-	u64::from_le_bytes([hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7]])
+	let mut bytes = [0u8; 16];
+	bytes.copy_from_slice(hash.get(..16).unwrap_or(&[0; 16]));
+	u128::from_le_bytes(bytes)
 }

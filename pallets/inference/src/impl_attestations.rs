@@ -1,59 +1,89 @@
-//! Attestations: checking an executor's signed answer and recording it.
+//! Commitments and reveals: an executor's signed answer, in two steps.
+//!
+//! **Commit.** Each assigned executor first submits [`verity_primitives::commitment`]: the
+//! hash of the payload it will reveal followed by its own attestation key, signed over
+//! [`verity_primitives::commitment_message`]. Nothing about its answer is visible.
+//!
+//! **Reveal.** Once the commit phase is over (every assigned executor committed, or the commit
+//! deadline passed) each committed executor reveals its outcome with its signature over the
+//! [`AttestationPayload`]. A reveal must hash to its commitment; one that does not is
+//! recorded, counts for no outcome, and is slashed as dissent at settlement.
+//!
+//! Attacks this stops: copying. An executor that waits for another's answer and repeats it
+//! must have committed before any answer was visible; repeating another's commitment does not
+//! help, because the commitment binds the committer's key, so the copier's reveal never matches
+//! it. A copied commitment cannot be submitted under the victim's key either (it needs the
+//! victim's signature), and a victim's signed commitment cannot be replayed onto another
+//! request (the signed message names the request and the chain).
+//!
+//! What it does not stop: executors that share answers off-chain before committing (collusion
+//! is bounded by the bond-weighted majority and challenges, not by this step); and an executor
+//! that commits and then withholds its reveal, which counts as a miss.
 //!
 //! The same checks run when the transaction is validated (`#[pallet::authorize]`, so an
-//! invalid attestation never enters a block and executors pay no fee) and when it is
-//! dispatched. The signed payload binds the chain (genesis hash), the request, the model, the
-//! execution profile, the input and the output, so a signature cannot be replayed on another
-//! chain, request or model; each executor answers a request once.
+//! invalid commitment or reveal never enters a block and executors pay no fee) and when it is
+//! dispatched: [`Pallet::check_commitment`] and [`Pallet::check_reveal`] are the one place for
+//! each. Both are operational transactions with the top pool priority, so ordinary traffic,
+//! whatever its tip, cannot push answers past their deadline.
 
 use crate::{
-	Attestation, CandidateOutput, Config, Error, Event, InferenceRequest, Models, Pallet,
-	PendingSettlement, RequestOutput, RequestStatus, Requests, SignedAttestation,
+	Attestation, CandidateOutput, Commitment, Config, Error, Event, InferenceRequest, Models,
+	Pallet, PendingSettlement, RequestStatus, Requests, SignedAttestation, StoredOutcome,
 };
 use frame_support::{
 	ensure,
 	pallet_prelude::{
-		DispatchResult, InvalidTransaction, TransactionSource, TransactionValidityError,
-		TransactionValidityWithRefund, ValidTransaction,
+		DispatchResult, InvalidTransaction, TransactionPriority, TransactionSource,
+		TransactionValidityError, TransactionValidityWithRefund, ValidTransaction,
 	},
 	weights::Weight,
 };
 use sp_core::H256;
 use sp_runtime::{traits::Saturating, RuntimeAppPublic, SaturatedConversion};
-use verity_primitives::{content_hash, AttestationPayload, RequestId, TensorMap};
+use verity_primitives::{
+	commitment, commitment_message, AttestationPayload, InferenceOutcome, RequestId, TensorMap,
+};
 
-/// Priority of attestations in the pool: above ordinary transactions, so answers are never
-/// crowded out by new requests.
-const ATTESTATION_PRIORITY: u64 = 1 << 20;
+/// Pool priority of commitments and reveals: the top of the range. An ordinary transaction's
+/// priority is its tip scaled by how many such transactions fit in a block, so tying it takes
+/// a tip of at least `u64::MAX / (transactions per block)` planck on every transaction.
+pub const ANSWER_PRIORITY: TransactionPriority = TransactionPriority::MAX;
 
-/// An attestation that passed every check, with the request it answers.
-pub(crate) struct CheckedAttestation<T: Config> {
-	request: InferenceRequest<T>,
+/// A commitment that passed every check.
+pub(crate) struct CheckedCommitment<T: Config> {
+	/// The request it commits to.
+	pub request: InferenceRequest<T>,
+	/// The committing executor's index in the request's `assigned` list.
+	pub executor_index: u8,
+}
+
+/// A reveal that passed every check.
+pub(crate) struct CheckedReveal<T: Config> {
+	/// The request it answers.
+	pub request: InferenceRequest<T>,
+	/// The revealing executor's index in the request's `assigned` list.
+	pub executor_index: u8,
+	/// The outcome, bounded for storage.
+	pub outcome: StoredOutcome<T>,
+	/// Its hash, as signed.
+	pub output_hash: H256,
+	/// Whether the signed payload hashes to the executor's commitment.
+	pub matches_commitment: bool,
 }
 
 impl<T: Config> Pallet<T> {
-	/// Validity of a `submit_attestation` transaction: every check of the call, then a pool
-	/// tag unique to (request, executor) so duplicates are dropped.
-	// `#[pallet::authorize]` hands over the call's arguments by reference, as declared.
-	#[allow(clippy::ptr_arg)]
-	pub(crate) fn authorize_attestation(
+	/// Validity of a `submit_commitment` transaction.
+	pub(crate) fn authorize_commitment(
 		_source: TransactionSource,
 		request_id: &RequestId,
-		output: &alloc::vec::Vec<u8>,
+		commitment: &H256,
 		signature: &SignedAttestation,
 	) -> TransactionValidityWithRefund {
-		let checked = Self::check_attestation(*request_id, output, signature)
+		let checked = Self::check_commitment(*request_id, *commitment, signature, true)
 			.map_err(|error| TransactionValidityError::Invalid(invalid(error)))?;
-		let now = frame_system::Pallet::<T>::block_number();
-		let longevity = checked
-			.request
-			.status
-			.deadline()
-			.map(|deadline| deadline.saturating_sub(now).saturated_into::<u64>())
-			.unwrap_or(1)
-			.max(1);
-		let validity = ValidTransaction::with_tag_prefix("VerityAttestation")
-			.priority(ATTESTATION_PRIORITY)
+		let longevity = blocks_until::<T>(checked.request.commit_deadline);
+		let validity = ValidTransaction::with_tag_prefix("VerityCommitment")
+			.priority(ANSWER_PRIORITY)
 			.and_provides((request_id, &signature.attestation_key))
 			.longevity(longevity)
 			.propagate(true)
@@ -61,79 +91,172 @@ impl<T: Config> Pallet<T> {
 		Ok((validity, Weight::zero()))
 	}
 
-	/// Every check an attestation must pass.
-	pub(crate) fn check_attestation(
-		request_id: RequestId,
-		output: &[u8],
+	/// Validity of a `submit_attestation` transaction (a reveal).
+	pub(crate) fn authorize_attestation(
+		_source: TransactionSource,
+		request_id: &RequestId,
+		outcome: &InferenceOutcome,
 		signature: &SignedAttestation,
-	) -> Result<CheckedAttestation<T>, Error<T>> {
+	) -> TransactionValidityWithRefund {
+		let checked = Self::check_reveal(*request_id, outcome, signature, true)
+			.map_err(|error| TransactionValidityError::Invalid(invalid(error)))?;
+		let longevity = checked.request.status.deadline().map_or(1, blocks_until::<T>);
+		let validity = ValidTransaction::with_tag_prefix("VerityAttestation")
+			.priority(ANSWER_PRIORITY)
+			.and_provides((request_id, &signature.attestation_key))
+			.longevity(longevity)
+			.propagate(true)
+			.build()?;
+		Ok((validity, Weight::zero()))
+	}
+
+	/// Every check a commitment must pass. `verify_signature` is false only at dispatch, whose
+	/// `Authorized` origin `authorize_commitment` grants after verifying it in the same state.
+	pub(crate) fn check_commitment(
+		request_id: RequestId,
+		commitment: H256,
+		signature: &SignedAttestation,
+		verify_signature: bool,
+	) -> Result<CheckedCommitment<T>, Error<T>> {
+		let request = Requests::<T>::get(request_id).ok_or(Error::<T>::UnknownRequest)?;
+		let now = frame_system::Pallet::<T>::block_number();
+		ensure!(
+			matches!(request.status, RequestStatus::Assigned { .. }),
+			Error::<T>::CommitPhaseOver
+		);
+		ensure!(!request.commit_phase_closed(now), Error::<T>::CommitPhaseOver);
+		let executor_index = Self::assigned_index(&request, signature)?;
+		ensure!(request.commitment_of(executor_index).is_none(), Error::<T>::AlreadyCommitted);
+		if verify_signature {
+			let message = commitment_message(Self::genesis_hash(), request_id, commitment);
+			ensure!(
+				signature.attestation_key.verify(&message, &signature.signature),
+				Error::<T>::BadSignature
+			);
+		}
+		Ok(CheckedCommitment { request, executor_index })
+	}
+
+	/// Every check a reveal must pass; whether it matches its commitment is reported, not
+	/// refused, so that a mismatch can be slashed.
+	pub(crate) fn check_reveal(
+		request_id: RequestId,
+		outcome: &InferenceOutcome,
+		signature: &SignedAttestation,
+		verify_signature: bool,
+	) -> Result<CheckedReveal<T>, Error<T>> {
 		let request = Requests::<T>::get(request_id).ok_or(Error::<T>::UnknownRequest)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		let deadline = request.status.deadline().ok_or(Error::<T>::RequestNotOpen)?;
 		ensure!(now < deadline, Error::<T>::RequestNotOpen);
-		let executor_index = request
-			.assigned
-			.iter()
-			.position(|assignee| assignee.attestation_key == signature.attestation_key)
-			.ok_or(Error::<T>::NotAssigned)? as u8;
+		let executor_index = Self::assigned_index(&request, signature)?;
+		ensure!(request.commit_phase_closed(now), Error::<T>::CommitPhaseOpen);
+		let committed = request.commitment_of(executor_index).ok_or(Error::<T>::NotCommitted)?;
 		ensure!(
 			!request.attestations.iter().any(|a| a.executor_index == executor_index),
 			Error::<T>::AlreadyAttested
 		);
-		let output: RequestOutput<T> =
-			output.to_vec().try_into().map_err(|_| Error::<T>::OutputTooLarge)?;
 		let model = Models::<T>::get(request.model_id).ok_or(Error::<T>::UnknownModel)?;
-		TensorMap::decode_canonical(&output)
-			.and_then(|tensors| tensors.ensure_matches(&model.metadata.outputs))
-			.map_err(|_| Error::<T>::MalformedOutput)?;
-		let output_hash = content_hash(&output);
-		let payload = AttestationPayload::new(
+		let stored = match outcome {
+			InferenceOutcome::Output(output) => {
+				let output: crate::RequestOutput<T> =
+					output.clone().try_into().map_err(|_| Error::<T>::OutputTooLarge)?;
+				TensorMap::decode_canonical(&output)
+					.and_then(|tensors| tensors.ensure_matches(&model.metadata.outputs))
+					.map_err(|_| Error::<T>::MalformedOutput)?;
+				StoredOutcome::Output(output)
+			},
+			InferenceOutcome::Rejected(code) => StoredOutcome::Rejected(*code),
+		};
+		let output_hash = outcome.hash();
+		let payload = Self::attestation_payload(request_id, &request, output_hash)
+			.ok_or(Error::<T>::UnknownModel)?;
+		if verify_signature {
+			ensure!(
+				signature
+					.attestation_key
+					.verify(&codec::Encode::encode(&payload), &signature.signature),
+				Error::<T>::BadSignature
+			);
+		}
+		let matches_commitment = commitment(&payload, &signature.attestation_key) == committed;
+		Ok(CheckedReveal {
+			request,
+			executor_index,
+			outcome: stored,
+			output_hash,
+			matches_commitment,
+		})
+	}
+
+	/// The payload an executor signs for `outcome_hash` as the answer to `request`: the one
+	/// constructor, used by the chain, the offchain worker and the tests.
+	pub fn attestation_payload(
+		request_id: RequestId,
+		request: &InferenceRequest<T>,
+		output_hash: H256,
+	) -> Option<AttestationPayload> {
+		let model = Models::<T>::get(request.model_id)?;
+		Some(AttestationPayload::new(
 			Self::genesis_hash(),
 			request_id,
 			request.model_id,
 			model.metadata.execution_profile,
 			request.input_hash,
 			output_hash,
-		);
-		ensure!(
-			signature
-				.attestation_key
-				.verify(&codec::Encode::encode(&payload), &signature.signature),
-			Error::<T>::BadSignature
-		);
-		Ok(CheckedAttestation { request })
+		))
 	}
 
-	/// Record an attestation. Its origin is `Authorized`, which only `authorize_attestation`
-	/// grants, in the same block state, after every check including the signature; what is
-	/// re-checked here is only what a named error must report.
-	pub(crate) fn do_submit_attestation(
-		request_id: RequestId,
-		output: alloc::vec::Vec<u8>,
-		signature: SignedAttestation,
-	) -> DispatchResult {
-		let mut request = Requests::<T>::get(request_id).ok_or(Error::<T>::UnknownRequest)?;
-		let deadline = request.status.deadline().ok_or(Error::<T>::RequestNotOpen)?;
-		ensure!(frame_system::Pallet::<T>::block_number() < deadline, Error::<T>::RequestNotOpen);
-		let executor_index = request
+	/// The index in `request.assigned` of the executor whose key signed.
+	fn assigned_index(
+		request: &InferenceRequest<T>,
+		signature: &SignedAttestation,
+	) -> Result<u8, Error<T>> {
+		request
 			.assigned
 			.iter()
 			.position(|assignee| assignee.attestation_key == signature.attestation_key)
-			.ok_or(Error::<T>::NotAssigned)? as u8;
-		ensure!(
-			!request.attestations.iter().any(|a| a.executor_index == executor_index),
-			Error::<T>::AlreadyAttested
-		);
-		let output: RequestOutput<T> = output.try_into().map_err(|_| Error::<T>::OutputTooLarge)?;
-		let output_hash = content_hash(&output);
+			.map(|index| index as u8)
+			.ok_or(Error::<T>::NotAssigned)
+	}
+
+	/// Record a commitment.
+	pub(crate) fn do_submit_commitment(
+		request_id: RequestId,
+		commitment: H256,
+		signature: SignedAttestation,
+	) -> DispatchResult {
+		let CheckedCommitment { mut request, executor_index } =
+			Self::check_commitment(request_id, commitment, &signature, false)?;
+		let now = frame_system::Pallet::<T>::block_number();
+		request
+			.commitments
+			.try_push(Commitment { executor_index, commitment, submitted_at: now })
+			.map_err(|_| Error::<T>::AlreadyCommitted)?;
+		let executor = Self::assignee_account(&request, executor_index)?;
+		Requests::<T>::insert(request_id, request);
+		Self::deposit_event(Event::CommitmentSubmitted { request_id, executor });
+		Ok(())
+	}
+
+	/// Record a reveal and, when it completes a quorum, queue the request for settlement.
+	pub(crate) fn do_submit_attestation(
+		request_id: RequestId,
+		outcome: InferenceOutcome,
+		signature: SignedAttestation,
+	) -> DispatchResult {
+		let CheckedReveal { mut request, executor_index, outcome, output_hash, matches_commitment } =
+			Self::check_reveal(request_id, &outcome, &signature, false)?;
 		let now = frame_system::Pallet::<T>::block_number();
 
-		match request.candidates.iter_mut().find(|c| c.output_hash == output_hash) {
-			Some(candidate) => candidate.votes = candidate.votes.saturating_add(1),
-			None => request
-				.candidates
-				.try_push(CandidateOutput { output_hash, output, votes: 1 })
-				.map_err(|_| Error::<T>::AlreadyAttested)?,
+		if matches_commitment {
+			match request.candidates.iter_mut().find(|c| c.output_hash == output_hash) {
+				Some(candidate) => candidate.votes = candidate.votes.saturating_add(1),
+				None => request
+					.candidates
+					.try_push(CandidateOutput { output_hash, outcome, votes: 1 })
+					.map_err(|_| Error::<T>::AlreadyAttested)?,
+			}
 		}
 		request
 			.attestations
@@ -143,14 +266,10 @@ impl<T: Config> Pallet<T> {
 				signature: signature.signature.into(),
 				submitted_at: now,
 				settled: false,
+				matches_commitment,
 			})
 			.map_err(|_| Error::<T>::AlreadyAttested)?;
-
-		let executor = request
-			.assigned
-			.get(usize::from(executor_index))
-			.map(|assignee| assignee.account.clone())
-			.ok_or(Error::<T>::NotAssigned)?;
+		let executor = Self::assignee_account(&request, executor_index)?;
 
 		if let RequestStatus::Assigned { deadline } = request.status {
 			let votes = request
@@ -158,7 +277,7 @@ impl<T: Config> Pallet<T> {
 				.iter()
 				.find(|c| c.output_hash == output_hash)
 				.map_or(0, |c| c.votes);
-			if votes >= request.quorum() {
+			if matches_commitment && votes >= request.quorum() {
 				request.status = RequestStatus::QuorumReached { deadline, output_hash };
 				// When this block's settlement queue is full the request settles at its
 				// deadline instead.
@@ -168,8 +287,31 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		Requests::<T>::insert(request_id, request);
-		Self::deposit_event(Event::AttestationSubmitted { request_id, executor, output_hash });
+		// An answer ends a run of misses.
+		crate::Executors::<T>::mutate(&executor, |maybe_info| {
+			if let Some(info) = maybe_info {
+				info.stats.consecutive_misses = 0;
+			}
+		});
+		Self::deposit_event(Event::AttestationSubmitted {
+			request_id,
+			executor,
+			output_hash,
+			matches_commitment,
+		});
 		Ok(())
+	}
+
+	/// The account of the executor at `executor_index`.
+	fn assignee_account(
+		request: &InferenceRequest<T>,
+		executor_index: u8,
+	) -> Result<crate::AccountIdOf<T>, Error<T>> {
+		request
+			.assigned
+			.get(usize::from(executor_index))
+			.map(|assignee| assignee.account.clone())
+			.ok_or(Error::<T>::NotAssigned)
 	}
 
 	/// The chain's genesis hash, bound into every attestation payload.
@@ -179,6 +321,12 @@ impl<T: Config> Pallet<T> {
 		);
 		H256::from_slice(hash.as_ref())
 	}
+}
+
+/// Blocks from now until `until`, at least one: a transaction's pool longevity.
+fn blocks_until<T: Config>(until: frame_system::pallet_prelude::BlockNumberFor<T>) -> u64 {
+	let now = frame_system::Pallet::<T>::block_number();
+	until.saturating_sub(now).saturated_into::<u64>().max(1)
 }
 
 /// The transaction validity error for a pallet error: its custom code is the error's index in

@@ -1,5 +1,26 @@
 //! Challenges and random audits: re-executing a finalized request by fresh executors and
 //! acting on the outcome.
+//!
+//! A re-execution is served only by executors outside the original set, at twice the
+//! original redundancy (capped by `MaxRedundancy` and by the fresh executors live), and never
+//! by fewer than the original redundancy plus one (or `MaxRedundancy`, for a model already at
+//! it): a challenge is refused, with nothing held, when fewer fresh executors are live
+//! (`NotEnoughFreshExecutors`). So a single dishonest
+//! re-executor cannot overturn an honest quorum, and a cheater cannot get its own result
+//! re-run by too few eyes.
+//!
+//! A re-execution that reaches no quorum is inconclusive and leaves the request open to
+//! another challenge within the challenge period, so a cheater cannot shield its result by
+//! challenging it first and letting the re-run fail.
+//!
+//! An upheld challenge slashes every executor of the overturned quorum by `ChallengeSlash`.
+//! The challenger receives only `ChallengeRewardShare` of what was slashed; the rest goes to
+//! the protocol account. Challenging one's own wrong result therefore always loses money:
+//! with `S` the slashed total and `F` the re-execution fees it pays,
+//! `reward - loss = ChallengeRewardShare * S - S - F < 0` whenever `ChallengeRewardShare < 1`.
+//!
+//! A failed audit opens a challenge paid by the protocol; when that challenge confirms the
+//! original output, the auditor lied and is slashed like a dissenter.
 
 use crate::{
 	AccountIdOf, BalanceOf, ChallengeState, Config, Error, Event, HoldReason, InferenceRequest,
@@ -37,10 +58,15 @@ impl<T: Config> Pallet<T> {
 			now <= finalized_at.saturating_add(T::ChallengePeriod::get()),
 			Error::<T>::ChallengePeriodOver
 		);
-		ensure!(request.challenge == ChallengeState::None, Error::<T>::AlreadyChallenged);
+		ensure!(
+			matches!(request.challenge, ChallengeState::None | ChallengeState::Inconclusive { .. }),
+			Error::<T>::AlreadyChallenged
+		);
 		ensure!(bond >= T::MinChallengeBond::get(), Error::<T>::ChallengeBondTooLow);
 		let model = Models::<T>::get(request.model_id).ok_or(Error::<T>::UnknownModel)?;
-		let fees = Self::fees(model.metadata.fee_per_run, request.redundancy);
+		let redundancy =
+			Self::rerun_redundancy(&request, &[]).ok_or(Error::<T>::NotEnoughFreshExecutors)?;
+		let fees = Self::fees(model.metadata.fee_per_run, redundancy);
 		// Both the bond and the re-execution fee must be affordable, or nothing is held.
 		let reducible =
 			T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
@@ -51,7 +77,7 @@ impl<T: Config> Pallet<T> {
 			who.clone(),
 			request.model_id,
 			request.input.clone(),
-			request.redundancy,
+			redundancy,
 			fees,
 			RequestKind::Challenge {
 				original: request_id,
@@ -64,6 +90,30 @@ impl<T: Config> Pallet<T> {
 		Requests::<T>::insert(request_id, request);
 		Self::deposit_event(Event::ChallengeOpened { request_id, rerun, challenger: Some(who) });
 		Ok(())
+	}
+
+	/// How many fresh executors re-run `original`: twice its redundancy, capped by
+	/// `MaxRedundancy` and by the live executors outside its assigned set (and outside
+	/// `also_excluded`); `None` when fewer than its redundancy plus one (at most
+	/// `MaxRedundancy`) are live.
+	pub(crate) fn rerun_redundancy(
+		original: &InferenceRequest<T>,
+		also_excluded: &[AccountIdOf<T>],
+	) -> Option<u8> {
+		let excluded: alloc::vec::Vec<AccountIdOf<T>> = original
+			.assigned
+			.iter()
+			.map(|assignee| assignee.account.clone())
+			.chain(also_excluded.iter().cloned())
+			.collect();
+		let fresh = Self::live_executor_count(&original.model_id, &excluded);
+		let max = T::MaxRedundancy::get();
+		let needed = u32::from(original.redundancy).saturating_add(1).min(max);
+		if fresh < needed {
+			return None;
+		}
+		let target = u32::from(original.redundancy).saturating_mul(2).min(max);
+		u8::try_from(target.min(fresh).max(needed)).ok()
 	}
 
 	/// A challenge's re-execution was finalized on `rerun_output`: uphold the challenge if it
@@ -79,21 +129,33 @@ impl<T: Config> Pallet<T> {
 		let Some(original_output) = original.status.agreed_output_hash() else { return };
 
 		if rerun_output != original_output {
-			let beneficiary = challenger.clone().unwrap_or_else(Self::protocol_account);
-			for attestation in
-				original.attestations.iter().filter(|a| a.output_hash == original_output)
+			let protocol = Self::protocol_account();
+			let mut slashed: BalanceOf<T> = Default::default();
+			for attestation in original
+				.attestations
+				.iter()
+				.filter(|a| a.output_hash == original_output && a.matches_commitment)
 			{
 				if let Some(assignee) =
 					original.assigned.get(usize::from(attestation.executor_index))
 				{
-					Self::slash(
+					slashed = slashed.saturating_add(Self::slash(
 						&assignee.account,
 						T::ChallengeSlash::get(),
 						original_id,
 						SlashReason::Overturned,
-						&beneficiary,
-					);
+						&protocol,
+					));
 				}
+			}
+			if let Some(challenger) = &challenger {
+				let reward = T::ChallengeRewardShare::get().mul_floor(slashed);
+				let _ = <T::Currency as frame_support::traits::fungible::Mutate<_>>::transfer(
+					&protocol,
+					challenger,
+					reward,
+					Preservation::Preserve,
+				);
 			}
 			if let Some(challenger) = &challenger {
 				let _ = T::Currency::release(
@@ -130,12 +192,33 @@ impl<T: Config> Pallet<T> {
 			}
 			original.challenge = ChallengeState::Rejected { rerun: rerun_id };
 			Self::deposit_event(Event::ChallengeRejected { request_id: original_id });
+			// A failed audit opened this challenge and the original stands: the auditor lied.
+			if let RequestKind::Challenge { audit: Some(audit_id), .. } = rerun.kind {
+				Self::slash_lying_auditor(audit_id, original_output);
+			}
 		}
 		Requests::<T>::insert(original_id, original);
 	}
 
+	/// Slash, like a dissenter, every auditor of `audit_id` whose answer contradicted the
+	/// output the challenge confirmed.
+	fn slash_lying_auditor(audit_id: RequestId, confirmed: H256) {
+		let Some(audit) = Requests::<T>::get(audit_id) else { return };
+		for attestation in audit.attestations.iter().filter(|a| a.output_hash != confirmed) {
+			if let Some(assignee) = audit.assigned.get(usize::from(attestation.executor_index)) {
+				Self::slash(
+					&assignee.account,
+					T::DissentSlash::get(),
+					audit_id,
+					SlashReason::Dissent,
+					&Self::protocol_account(),
+				);
+			}
+		}
+	}
+
 	/// A challenge's re-execution expired or could not be assigned: return the bond, leave the
-	/// original output standing.
+	/// original output standing and open to another challenge.
 	pub(crate) fn challenge_inconclusive(
 		original_id: RequestId,
 		kind: &crate::RequestKind<AccountIdOf<T>, BalanceOf<T>>,
@@ -206,12 +289,19 @@ impl<T: Config> Pallet<T> {
 			return;
 		}
 		let Some(model) = Models::<T>::get(original.model_id) else { return };
-		let fees = Self::fees(model.metadata.fee_per_run, original.redundancy);
+		let auditors: alloc::vec::Vec<AccountIdOf<T>> = Requests::<T>::get(audit_id)
+			.map(|audit| audit.assigned.into_iter().map(|assignee| assignee.account).collect())
+			.unwrap_or_default();
+		let Some(redundancy) = Self::rerun_redundancy(&original, &auditors) else {
+			Self::deposit_event(Event::AuditSkipped { request_id: original_id });
+			return;
+		};
+		let fees = Self::fees(model.metadata.fee_per_run, redundancy);
 		match Self::open_request(
 			Self::protocol_account(),
 			original.model_id,
 			original.input.clone(),
-			original.redundancy,
+			redundancy,
 			fees,
 			RequestKind::Challenge {
 				original: original_id,

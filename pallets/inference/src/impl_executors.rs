@@ -1,8 +1,23 @@
-//! Executors: registration, bonds, model sets, key rotation, unbonding.
+//! Executors: registration, bonds, model sets, key rotation, unbonding, eviction.
+//!
+//! A key is registered only with a proof that the caller holds it: a signature by the key
+//! over [`verity_primitives::key_ownership_message`] (the domain tag, the genesis hash and the
+//! caller's account). Without it, anyone could register another executor's key: its
+//! attestations would then be claimed by, and paid to, the wrong account, or the real owner
+//! locked out of registering its own key. The proof names the account and the chain, so it
+//! cannot be replayed by another account or on another chain.
+//!
+//! A model's pool holds at most `MaxExecutorsPerModel` executors, ranked by bond: when it is
+//! full, an executor with a larger bond displaces the member with the smallest one
+//! (`ExecutorDisplaced`), so the first comers cannot hold a pool for good. A member slashed
+//! below `MinExecutorBond`, or out for missed assignments, leaves every pool
+//! (`ExecutorEvicted`); topping the bond back up with `bond_extra`, or `update_executor` with
+//! its models, brings it back where there is room.
 
 use crate::{
-	AccountIdOf, Assignments, BalanceOf, Config, Error, Event, ExecutorByKey, ExecutorInfo,
-	ExecutorModels, ExecutorStats, ExecutorStatus, HoldReason, ModelExecutors, Models, Pallet,
+	AccountIdOf, Assignments, BalanceOf, Config, Error, Event, EvictionReason, ExecutorByKey,
+	ExecutorInfo, ExecutorModels, ExecutorStats, ExecutorStatus, HoldReason, ModelExecutors,
+	Models, Pallet,
 };
 use alloc::collections::BTreeSet;
 use frame_support::{
@@ -10,8 +25,11 @@ use frame_support::{
 	pallet_prelude::DispatchResult,
 	traits::{fungible::MutateHold, tokens::Precision, Get},
 };
+use sp_runtime::RuntimeAppPublic;
 use sp_runtime::{traits::Saturating, DispatchError};
-use verity_primitives::{ExecutorPublic, ModelStatus};
+use verity_primitives::{
+	key_ownership_message, ExecutorPublic, ExecutorSignature, ModelId, ModelStatus,
+};
 
 impl<T: Config> Pallet<T> {
 	pub(crate) fn do_register_executor(
@@ -27,32 +45,46 @@ impl<T: Config> Pallet<T> {
 		);
 		ensure!(bond >= T::MinExecutorBond::get(), Error::<T>::BondTooLow);
 		Self::ensure_servable(&models)?;
-		Self::ensure_pools_have_room(&who, &models)?;
+		Self::ensure_pools_have_room(&who, &models, bond)?;
 		Self::hold(&HoldReason::ExecutorBond, &who, bond)?;
 
-		Self::join_pools(&who, &models)?;
 		ExecutorByKey::<T>::insert(&attestation_key, &who);
 		crate::Executors::<T>::insert(
 			&who,
 			ExecutorInfo {
 				attestation_key: attestation_key.clone(),
-				models,
+				models: models.clone(),
 				bond,
 				status: ExecutorStatus::Active,
 				stats: ExecutorStats::default(),
 			},
 		);
+		Self::join_pools(&who, &models, bond)?;
 		Self::deposit_event(Event::ExecutorRegistered { executor: who, attestation_key, bond });
+		Ok(())
+	}
+
+	/// Check that `proof` is `key`'s signature over `who`'s key ownership message.
+	pub(crate) fn ensure_key_proof(
+		who: &AccountIdOf<T>,
+		key: &ExecutorPublic,
+		proof: &ExecutorSignature,
+	) -> DispatchResult {
+		let message = key_ownership_message(who, Self::genesis_hash());
+		ensure!(key.verify(&message, proof), Error::<T>::BadKeyProof);
 		Ok(())
 	}
 
 	pub(crate) fn do_update_executor(
 		who: AccountIdOf<T>,
 		attestation_key: Option<ExecutorPublic>,
+		key_proof: Option<ExecutorSignature>,
 		models: Option<ExecutorModels<T>>,
 	) -> DispatchResult {
 		let mut executor = Self::active_executor(&who)?;
 		if let Some(key) = attestation_key {
+			let proof = key_proof.ok_or(Error::<T>::BadKeyProof)?;
+			Self::ensure_key_proof(&who, &key, &proof)?;
 			ensure!(!Self::has_open_assignments(&who), Error::<T>::HasOpenAssignments);
 			if key != executor.attestation_key {
 				ensure!(!ExecutorByKey::<T>::contains_key(&key), Error::<T>::AttestationKeyInUse);
@@ -63,10 +95,12 @@ impl<T: Config> Pallet<T> {
 		}
 		if let Some(models) = models {
 			Self::ensure_servable(&models)?;
-			Self::ensure_pools_have_room(&who, &models)?;
+			Self::ensure_pools_have_room(&who, &models, executor.bond)?;
 			Self::leave_pools(&who, &executor.models);
-			Self::join_pools(&who, &models)?;
+			Self::join_pools(&who, &models, executor.bond)?;
 			executor.models = models;
+			// Rejoining the pools after an eviction starts a fresh run.
+			executor.stats.consecutive_misses = 0;
 		}
 		crate::Executors::<T>::insert(&who, executor);
 		Self::deposit_event(Event::ExecutorUpdated { executor: who });
@@ -78,8 +112,15 @@ impl<T: Config> Pallet<T> {
 		Self::hold(&HoldReason::ExecutorBond, &who, amount)?;
 		executor.bond = executor.bond.saturating_add(amount);
 		let bond = executor.bond;
+		let models = executor.models.clone();
 		crate::Executors::<T>::insert(&who, executor);
-		Self::deposit_event(Event::ExecutorBonded { executor: who, bond });
+		Self::deposit_event(Event::ExecutorBonded { executor: who.clone(), bond });
+		// Back above the minimum: rejoin the pools it was evicted from, where there is room.
+		if bond >= T::MinExecutorBond::get() {
+			for model_id in &models {
+				let _ = Self::join_pool(&who, model_id, bond);
+			}
+		}
 		Ok(())
 	}
 
@@ -120,6 +161,22 @@ impl<T: Config> Pallet<T> {
 		Ok(executor)
 	}
 
+	/// Take `who` out of every pool: after `MaxConsecutiveMisses` missed assignments in a
+	/// row (an executor that is offline should not keep being drawn, delaying requests), or a
+	/// slash below `MinExecutorBond`. It stays registered and bonded, and rejoins with
+	/// `bond_extra` or `update_executor`.
+	pub(crate) fn evict(who: &AccountIdOf<T>, reason: EvictionReason) {
+		let Some(executor) = crate::Executors::<T>::get(who) else { return };
+		let in_a_pool = executor
+			.models
+			.iter()
+			.any(|model_id| ModelExecutors::<T>::get(model_id).contains(who));
+		if in_a_pool {
+			Self::leave_pools(who, &executor.models);
+			Self::deposit_event(Event::ExecutorEvicted { executor: who.clone(), reason });
+		}
+	}
+
 	/// Whether `executor` may be drawn for new work.
 	pub(crate) fn is_live(executor: &ExecutorInfo<T>) -> bool {
 		executor.status == ExecutorStatus::Active && executor.bond >= T::MinExecutorBond::get()
@@ -137,28 +194,68 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Every model `who` would newly join has room for one more executor.
-	fn ensure_pools_have_room(who: &AccountIdOf<T>, models: &ExecutorModels<T>) -> DispatchResult {
+	/// Every model `who` would newly join, with `bond`, has room for it: a free place, or a
+	/// member with a smaller bond to displace.
+	fn ensure_pools_have_room(
+		who: &AccountIdOf<T>,
+		models: &ExecutorModels<T>,
+		bond: BalanceOf<T>,
+	) -> DispatchResult {
 		for model_id in models {
 			let pool = ModelExecutors::<T>::get(model_id);
-			ensure!(
-				pool.contains(who) || (pool.len() as u32) < T::MaxExecutorsPerModel::get(),
-				Error::<T>::TooManyExecutorsForModel
-			);
+			let room = pool.contains(who)
+				|| (pool.len() as u32) < T::MaxExecutorsPerModel::get()
+				|| Self::smallest_member(&pool).is_some_and(|(_, smallest)| smallest < bond);
+			ensure!(room, Error::<T>::TooManyExecutorsForModel);
 		}
 		Ok(())
 	}
 
-	fn join_pools(who: &AccountIdOf<T>, models: &ExecutorModels<T>) -> DispatchResult {
+	/// The member of `pool` with the smallest bond (the latest to join among equals), and its
+	/// bond.
+	fn smallest_member(pool: &[AccountIdOf<T>]) -> Option<(usize, BalanceOf<T>)> {
+		pool.iter()
+			.enumerate()
+			.map(|(index, member)| {
+				let bond = crate::Executors::<T>::get(member).map(|e| e.bond).unwrap_or_default();
+				(index, bond)
+			})
+			.min_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+	}
+
+	fn join_pools(
+		who: &AccountIdOf<T>,
+		models: &ExecutorModels<T>,
+		bond: BalanceOf<T>,
+	) -> DispatchResult {
 		for model_id in models {
-			ModelExecutors::<T>::try_mutate(model_id, |pool| {
-				if !pool.contains(who) {
-					pool.try_push(who.clone()).map_err(|_| Error::<T>::TooManyExecutorsForModel)?;
-				}
-				Ok::<_, Error<T>>(())
-			})?;
+			Self::join_pool(who, model_id, bond)?;
 		}
 		Ok(())
+	}
+
+	/// Put `who`, bonded `bond`, in `model_id`'s pool: in a free place, or in the place of the
+	/// member with the smallest bond if that is smaller.
+	fn join_pool(who: &AccountIdOf<T>, model_id: &ModelId, bond: BalanceOf<T>) -> DispatchResult {
+		ModelExecutors::<T>::try_mutate(model_id, |pool| {
+			if pool.contains(who) {
+				return Ok(());
+			}
+			if pool.try_push(who.clone()).is_ok() {
+				return Ok(());
+			}
+			let (index, smallest) =
+				Self::smallest_member(pool).ok_or(Error::<T>::TooManyExecutorsForModel)?;
+			ensure!(smallest < bond, Error::<T>::TooManyExecutorsForModel);
+			let displaced = pool.remove(index);
+			pool.try_push(who.clone()).map_err(|_| Error::<T>::TooManyExecutorsForModel)?;
+			Self::deposit_event(Event::ExecutorDisplaced {
+				executor: displaced,
+				model_id: *model_id,
+				by: who.clone(),
+			});
+			Ok(())
+		})
 	}
 
 	fn leave_pools(who: &AccountIdOf<T>, models: &ExecutorModels<T>) {

@@ -59,6 +59,12 @@ impl<T: Config> Pallet<T> {
 		assert!(T::MaxRedundancy::get() <= u32::from(u8::MAX), "redundancy is stored as u8");
 		assert!(T::MaxArtifactSize::get() > 0, "MaxArtifactSize must be at least 1");
 		assert!(T::MaxRequestsPerBlock::get() > 0, "MaxRequestsPerBlock must be at least 1");
+		assert!(
+			T::CommitTimeout::get() > 0u32.into()
+				&& T::CommitTimeout::get() < T::ResponseTimeout::get(),
+			"CommitTimeout must be at least 1 and leave room to reveal before ResponseTimeout"
+		);
+		assert!(T::MaxConsecutiveMisses::get() > 0, "MaxConsecutiveMisses must be at least 1");
 		// A challenge may open at the end of the challenge period and its re-execution takes up
 		// to a response timeout after the next block: the bond must still be there to slash.
 		assert!(
@@ -83,6 +89,11 @@ impl<T: Config> Pallet<T> {
 				T::WeightInfo::submit_attestation(T::MaxOutputLen::get()).saturating_add(
 					T::WeightInfo::authorize_submit_attestation(T::MaxOutputLen::get()),
 				),
+			),
+			(
+				"submit_commitment",
+				T::WeightInfo::submit_commitment()
+					.saturating_add(T::WeightInfo::authorize_submit_commitment()),
 			),
 			("challenge", T::WeightInfo::challenge()),
 			("hooks with every queue full", Self::max_hook_weight()),

@@ -5,12 +5,22 @@ use crate::{
 	ModelExecutors, Models, NextRequestId, Pallet, PendingAssignment, RequestInput, RequestKind,
 	RequestStatus, Requests,
 };
+use frame_support::pallet_prelude::DispatchResult;
 use frame_support::{ensure, traits::Get, BoundedVec};
 use sp_runtime::{
 	traits::{AccountIdConversion, Saturating},
 	DispatchError,
 };
-use verity_primitives::{content_hash, ModelId, ModelStatus, RequestId, TensorMap};
+use verity_primitives::{
+	cheap_rejection, content_hash, DType, ModelId, ModelStatus, RejectionCode, RequestId,
+	TensorMap, TensorSpecs, TEXT_INPUT,
+};
+
+/// Whether a model with these inputs is a text model: its one input is `text`, `u8` bytes
+/// the executor tokenizes (and so must be UTF-8).
+pub(crate) fn is_text_model(specs: &TensorSpecs) -> bool {
+	matches!(specs.as_slice(), [spec] if spec.name.as_slice() == TEXT_INPUT.as_bytes() && spec.dtype == DType::U8)
+}
 
 /// The fees of one request.
 pub(crate) struct Fees<Balance> {
@@ -37,6 +47,7 @@ impl<T: Config> Pallet<T> {
 		tensors
 			.ensure_matches(&model.metadata.inputs)
 			.map_err(|_| Error::<T>::InputSpecMismatch)?;
+		Self::ensure_runnable(&tensors, &model.metadata.inputs)?;
 		let redundancy = model.metadata.redundancy;
 		let fees = Self::fees(model.metadata.fee_per_run, redundancy);
 		ensure!(fees.total <= max_fee, Error::<T>::FeeAboveMax);
@@ -45,6 +56,20 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::NotEnoughExecutors
 		);
 		Self::open_request(who, model_id, input, redundancy, fees, RequestKind::Inference)
+	}
+
+	/// Refuse the inputs the chain can cheaply tell no executor could run.
+	///
+	/// Attack this stops: a requester who sends an input every executor must reject makes them
+	/// work for the fee of a request, not for free; those it can check here cost it only the
+	/// transaction fee, and no executor is asked to run them at all.
+	fn ensure_runnable(tensors: &TensorMap, specs: &TensorSpecs) -> DispatchResult {
+		match cheap_rejection(tensors, is_text_model(specs)) {
+			None => Ok(()),
+			Some(RejectionCode::InvalidUtf8) => Err(Error::<T>::InvalidUtf8Input.into()),
+			Some(RejectionCode::InvalidBool) => Err(Error::<T>::InvalidBoolInput.into()),
+			Some(_) => Err(Error::<T>::EmptyInputAxis.into()),
+		}
 	}
 
 	/// The fees of a run of a model charging `fee_per_run` by `redundancy` executors.
@@ -95,6 +120,8 @@ impl<T: Config> Pallet<T> {
 				escrow: fees.total,
 				created_at: frame_system::Pallet::<T>::block_number(),
 				assigned: BoundedVec::new(),
+				commit_deadline: frame_system::Pallet::<T>::block_number(),
+				commitments: BoundedVec::new(),
 				attestations: BoundedVec::new(),
 				candidates: BoundedVec::new(),
 				status: RequestStatus::Pending,

@@ -1,5 +1,14 @@
 //! Settlement: finalizing on a quorum, paying agreeing executors, slashing dissent and
 //! no-shows, refunding escrow, and expiring requests at their deadline.
+//!
+//! Misses are slashed only when the request was answerable: a quorum of the other executors
+//! answered in time, so the input could be run and the deadline left room to run it. When no
+//! quorum forms, nobody is slashed for missing (an input no one could run, or an outage of the
+//! chain, is not an executor's fault); the escrow goes back in full and each miss is counted.
+//! An executor that misses `MaxConsecutiveMisses` assignments in a row leaves every pool it
+//! is in (`ExecutorEvicted`) and is drawn for nothing until it rejoins with
+//! `update_executor`. A reveal that does not match its commitment is slashed as dissent
+//! whatever the quorum: it is a provable lie.
 
 use crate::{
 	AccountIdOf, Assignments, AuditCandidates, BalanceOf, Config, Event, HoldReason,
@@ -28,7 +37,8 @@ impl<T: Config> Pallet<T> {
 		Self::settle_attestations(request_id, &mut request);
 		let protocol_fee = core::mem::take(&mut request.protocol_fee);
 		Self::pay_from_escrow(&mut request, &Self::protocol_account(), protocol_fee);
-		Self::deposit_event(Event::RequestFinalized { request_id, output_hash });
+		let rejection = request.agreed_rejection();
+		Self::deposit_event(Event::RequestFinalized { request_id, output_hash, rejection });
 
 		match request.kind.clone() {
 			RequestKind::Inference => {
@@ -70,12 +80,10 @@ impl<T: Config> Pallet<T> {
 		if finalized {
 			Self::settle_attestations(request_id, &mut request);
 		} else {
-			for attestation in request.attestations.iter_mut() {
-				attestation.settled = true;
-			}
+			Self::slash_broken_commitments(request_id, &mut request);
 			request.status = RequestStatus::Expired;
 		}
-		Self::slash_no_shows(request_id, &request);
+		Self::close_assignments(request_id, &request, finalized);
 		let remaining = core::mem::take(&mut request.escrow);
 		request.protocol_fee = Zero::zero();
 		let _ = T::Currency::release(
@@ -93,8 +101,8 @@ impl<T: Config> Pallet<T> {
 		Requests::<T>::insert(request_id, request);
 	}
 
-	/// Pay every unsettled attestation that matches the agreed output; slash every one that
-	/// contradicts it.
+	/// Pay every unsettled attestation that matches the agreed outcome; slash every one that
+	/// contradicts it or does not match its own commitment.
 	fn settle_attestations(request_id: RequestId, request: &mut InferenceRequest<T>) {
 		let Some(agreed) = request.status.agreed_output_hash() else { return };
 		let fee = request.fee_per_executor;
@@ -102,7 +110,8 @@ impl<T: Config> Pallet<T> {
 		for attestation in request.attestations.iter_mut().filter(|a| !a.settled) {
 			attestation.settled = true;
 			if let Some(assignee) = request.assigned.get(usize::from(attestation.executor_index)) {
-				outcomes.push((assignee.account.clone(), attestation.output_hash == agreed));
+				let agrees = attestation.matches_commitment && attestation.output_hash == agreed;
+				outcomes.push((assignee.account.clone(), agrees));
 			}
 		}
 		for (executor, agrees) in outcomes {
@@ -117,33 +126,70 @@ impl<T: Config> Pallet<T> {
 			if agrees {
 				Self::pay_from_escrow(request, &executor, fee);
 			} else {
-				Self::slash(
-					&executor,
-					T::DissentSlash::get(),
-					request_id,
-					SlashReason::Dissent,
-					&Self::protocol_account(),
-				);
+				Self::slash_dissent(&executor, request_id);
 			}
 		}
 	}
 
-	/// Close every assignment of the request; slash, by `MissSlash`, every assigned executor
-	/// that never answered.
-	fn slash_no_shows(request_id: RequestId, request: &InferenceRequest<T>) {
+	/// On a request that expired without a quorum: slash every reveal that does not match its
+	/// commitment, and close the rest unpaid and unslashed.
+	fn slash_broken_commitments(request_id: RequestId, request: &mut InferenceRequest<T>) {
+		let mut liars = alloc::vec::Vec::new();
+		for attestation in request.attestations.iter_mut().filter(|a| !a.settled) {
+			attestation.settled = true;
+			if !attestation.matches_commitment {
+				if let Some(assignee) =
+					request.assigned.get(usize::from(attestation.executor_index))
+				{
+					liars.push(assignee.account.clone());
+				}
+			}
+		}
+		for liar in liars {
+			Self::record(&liar, |stats| stats.dissented.saturating_inc());
+			Self::slash_dissent(&liar, request_id);
+		}
+	}
+
+	/// Slash `executor` by `DissentSlash` to the protocol account.
+	fn slash_dissent(executor: &AccountIdOf<T>, request_id: RequestId) {
+		Self::slash(
+			executor,
+			T::DissentSlash::get(),
+			request_id,
+			SlashReason::Dissent,
+			&Self::protocol_account(),
+		);
+	}
+
+	/// Close every assignment of the request and count each executor that never revealed as
+	/// a miss; slash those, by `MissSlash`, only when the request was `answerable` (finalized
+	/// on a quorum of the others); evict from its pools an executor whose misses in a row
+	/// reach `MaxConsecutiveMisses`.
+	fn close_assignments(request_id: RequestId, request: &InferenceRequest<T>, answerable: bool) {
 		for (index, assignee) in request.assigned.iter().enumerate() {
 			Assignments::<T>::remove(&assignee.account, request_id);
 			if request.attestations.iter().any(|a| usize::from(a.executor_index) == index) {
 				continue;
 			}
-			Self::record(&assignee.account, |stats| stats.missed.saturating_inc());
-			Self::slash(
-				&assignee.account,
-				T::MissSlash::get(),
-				request_id,
-				SlashReason::Missed,
-				&Self::protocol_account(),
-			);
+			let mut misses = 0;
+			Self::record(&assignee.account, |stats| {
+				stats.missed.saturating_inc();
+				stats.consecutive_misses.saturating_inc();
+				misses = stats.consecutive_misses;
+			});
+			if answerable {
+				Self::slash(
+					&assignee.account,
+					T::MissSlash::get(),
+					request_id,
+					SlashReason::Missed,
+					&Self::protocol_account(),
+				);
+			}
+			if misses >= T::MaxConsecutiveMisses::get() {
+				Self::evict(&assignee.account, crate::EvictionReason::ConsecutiveMisses(misses));
+			}
 		}
 	}
 
@@ -184,18 +230,18 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Take `share` of `executor`'s bond and give it to `beneficiary`.
+	/// Take `share` of `executor`'s bond and give it to `beneficiary`; returns what moved.
 	pub(crate) fn slash(
 		executor: &AccountIdOf<T>,
 		share: Perbill,
 		request_id: RequestId,
 		reason: SlashReason,
 		beneficiary: &AccountIdOf<T>,
-	) {
-		let Some(mut info) = crate::Executors::<T>::get(executor) else { return };
+	) -> BalanceOf<T> {
+		let Some(mut info) = crate::Executors::<T>::get(executor) else { return Zero::zero() };
 		let amount = share.mul_floor(info.bond);
 		if amount.is_zero() {
-			return;
+			return Zero::zero();
 		}
 		let moved = T::Currency::transfer_on_hold(
 			&HoldReason::ExecutorBond.into(),
@@ -209,13 +255,18 @@ impl<T: Config> Pallet<T> {
 		.unwrap_or_default();
 		info.bond = info.bond.saturating_sub(moved);
 		info.stats.slashed = info.stats.slashed.saturating_add(moved);
+		let below_minimum = info.bond < T::MinExecutorBond::get();
 		crate::Executors::<T>::insert(executor, info);
+		if below_minimum {
+			Self::evict(executor, crate::EvictionReason::BondBelowMinimum);
+		}
 		Self::deposit_event(Event::ExecutorSlashed {
 			executor: executor.clone(),
 			request_id,
 			amount: moved,
 			reason,
 		});
+		moved
 	}
 
 	/// Update an executor's counters, if it is still registered.

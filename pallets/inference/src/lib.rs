@@ -25,6 +25,7 @@ mod try_state;
 pub mod types;
 pub mod weights;
 
+pub use impl_attestations::ANSWER_PRIORITY;
 pub use interface::{InferenceProvider, OnRequestFinalized, RequestOutcome};
 pub use pallet::*;
 pub use types::*;
@@ -37,7 +38,10 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 	use sp_core::H256;
 	use sp_runtime::{Perbill, Permill};
-	use verity_primitives::{ExecutorPublic, ModelId, ModelMetadata, ModelStatus, RequestId};
+	use verity_primitives::{
+		ExecutorPublic, ExecutorSignature, InferenceOutcome, ModelId, ModelMetadata, ModelStatus,
+		RejectionCode, RequestId,
+	};
 
 	/// The in-code storage version.
 	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
@@ -99,9 +103,18 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxOutputLen: Get<u32>;
 
-		/// Blocks executors have to answer after they are assigned.
+		/// Blocks executors have to answer (commit, then reveal) after they are assigned.
 		#[pallet::constant]
 		type ResponseTimeout: Get<BlockNumberFor<Self>>;
+
+		/// Blocks after assignment during which commitments are taken; reveals open when every
+		/// assigned executor committed or this many blocks passed. Below `ResponseTimeout`.
+		#[pallet::constant]
+		type CommitTimeout: Get<BlockNumberFor<Self>>;
+
+		/// Misses in a row after which an executor leaves every pool it is in.
+		#[pallet::constant]
+		type MaxConsecutiveMisses: Get<u32>;
 
 		/// Most requests (including challenges and audits) opened, settled or expired per block;
 		/// bounds every hook's work.
@@ -120,9 +133,14 @@ pub mod pallet {
 		#[pallet::constant]
 		type MissSlash: Get<Perbill>;
 
-		/// Share of their bonds the executors of an overturned output lose to the challenger.
+		/// Share of their bonds the executors of an overturned output lose.
 		#[pallet::constant]
 		type ChallengeSlash: Get<Perbill>;
+
+		/// Share of an overturn slash paid to the challenger; the rest goes to the protocol
+		/// account. Below 100%, so challenging one's own wrong result loses money.
+		#[pallet::constant]
+		type ChallengeRewardShare: Get<Perbill>;
 
 		/// Blocks after finalization during which anyone may challenge a result.
 		#[pallet::constant]
@@ -315,6 +333,24 @@ pub mod pallet {
 			/// The bond released.
 			amount: BalanceOf<T>,
 		},
+		/// An executor left every pool: it missed too many assignments in a row, or its bond
+		/// fell below `MinExecutorBond`. `bond_extra` or `update_executor` brings it back.
+		ExecutorEvicted {
+			/// Its account.
+			executor: T::AccountId,
+			/// Why.
+			reason: EvictionReason,
+		},
+		/// A model's pool was full and an executor with a larger bond took the place of the
+		/// member with the smallest.
+		ExecutorDisplaced {
+			/// The member that left the pool.
+			executor: T::AccountId,
+			/// The model.
+			model_id: ModelId,
+			/// The executor that took its place.
+			by: T::AccountId,
+		},
 		/// An executor was slashed.
 		ExecutorSlashed {
 			/// Its account.
@@ -352,21 +388,32 @@ pub mod pallet {
 			/// The request.
 			request_id: RequestId,
 		},
-		/// An executor attested an output.
+		/// An assigned executor committed to its answer.
+		CommitmentSubmitted {
+			/// The request.
+			request_id: RequestId,
+			/// The executor.
+			executor: T::AccountId,
+		},
+		/// An executor revealed its answer (an output or a rejection).
 		AttestationSubmitted {
 			/// The request.
 			request_id: RequestId,
 			/// The executor.
 			executor: T::AccountId,
-			/// The attested output's hash.
+			/// The revealed outcome's hash.
 			output_hash: H256,
+			/// Whether it matches the executor's commitment; a mismatch is slashed as dissent.
+			matches_commitment: bool,
 		},
 		/// A request was finalized on a quorum of matching attestations.
 		RequestFinalized {
 			/// The request.
 			request_id: RequestId,
-			/// The agreed output's hash.
+			/// The agreed outcome's hash.
 			output_hash: H256,
+			/// The rejection the quorum agreed on, when the input could not be run.
+			rejection: Option<RejectionCode>,
 		},
 		/// A request's deadline passed without a quorum; its escrow was returned.
 		RequestExpired {
@@ -422,6 +469,26 @@ pub mod pallet {
 			/// The request that would have been audited.
 			request_id: RequestId,
 		},
+	}
+
+	/// Why an executor left its pools.
+	#[derive(
+		Clone,
+		Copy,
+		Encode,
+		Decode,
+		DecodeWithMemTracking,
+		Eq,
+		PartialEq,
+		Debug,
+		TypeInfo,
+		MaxEncodedLen,
+	)]
+	pub enum EvictionReason {
+		/// It missed this many assignments in a row (`MaxConsecutiveMisses`).
+		ConsecutiveMisses(u32),
+		/// A slash took its bond below `MinExecutorBond`.
+		BondBelowMinimum,
 	}
 
 	/// Why an executor was slashed.
@@ -501,7 +568,7 @@ pub mod pallet {
 		NoModels,
 		/// A model appears twice in the executor's list.
 		DuplicateModel,
-		/// The model already has `MaxExecutorsPerModel` executors.
+		/// The model already has `MaxExecutorsPerModel` executors, none with a smaller bond.
 		TooManyExecutorsForModel,
 		/// The account cannot afford the bond, fee or deposit.
 		InsufficientBalance,
@@ -539,6 +606,23 @@ pub mod pallet {
 		MalformedOutput,
 		/// The signature does not verify against the executor's attestation key.
 		BadSignature,
+		/// The input is a text model's `text` but not UTF-8.
+		InvalidUtf8Input,
+		/// A boolean input tensor holds a byte other than 0 or 1.
+		InvalidBoolInput,
+		/// An input tensor has an axis of size zero.
+		EmptyInputAxis,
+		/// The attestation key's proof of possession does not verify for this account and chain.
+		BadKeyProof,
+		/// Commitments are no longer taken: every assigned executor committed, the commit
+		/// deadline passed, or the request is no longer being answered.
+		CommitPhaseOver,
+		/// Reveals are not taken yet: some assigned executor may still commit.
+		CommitPhaseOpen,
+		/// This executor already committed to this request.
+		AlreadyCommitted,
+		/// This executor never committed to this request, so it cannot reveal.
+		NotCommitted,
 		/// Only a finalized request can be challenged.
 		NotFinalized,
 		/// The challenge period is over.
@@ -549,6 +633,9 @@ pub mod pallet {
 		NotChallengeable,
 		/// The challenge bond is below `MinChallengeBond`.
 		ChallengeBondTooLow,
+		/// Fewer live executors outside the original set than a re-execution needs (the
+		/// original redundancy plus one).
+		NotEnoughFreshExecutors,
 	}
 
 	#[pallet::hooks]
@@ -623,22 +710,27 @@ pub mod pallet {
 		/// - Origin: signed; the account becomes the executor.
 		/// - `attestation_key`: the sr25519 key (key type `vrty`) its attestations are signed
 		///   with; unique across executors.
+		/// - `key_proof`: the key's signature over
+		///   `verity_primitives::key_ownership_message(account, genesis hash)`, proving the
+		///   caller holds it.
 		/// - `models`: the models it serves: registered, not retired, no duplicates.
 		/// - `bond`: held under `HoldReason::ExecutorBond`; at least `MinExecutorBond`.
 		///
 		/// Emits `ExecutorRegistered`.
 		///
-		/// Errors: `ExecutorAlreadyRegistered`, `AttestationKeyInUse`, `BondTooLow`, `NoModels`,
-		/// `DuplicateModel`, `UnknownModel`, `ModelRetired`, `TooManyExecutorsForModel`,
-		/// `InsufficientBalance`.
+		/// Errors: `BadKeyProof`, `ExecutorAlreadyRegistered`, `AttestationKeyInUse`,
+		/// `BondTooLow`, `NoModels`, `DuplicateModel`, `UnknownModel`, `ModelRetired`,
+		/// `TooManyExecutorsForModel`, `InsufficientBalance`.
 		#[pallet::call_index(2)]
 		pub fn register_executor(
 			origin: OriginFor<T>,
 			attestation_key: ExecutorPublic,
+			key_proof: ExecutorSignature,
 			models: ExecutorModels<T>,
 			bond: BalanceOf<T>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
+			Self::ensure_key_proof(&who, &attestation_key, &key_proof)?;
 			Self::do_register_executor(who, attestation_key, models, bond)
 		}
 
@@ -647,21 +739,24 @@ pub mod pallet {
 		/// - Origin: signed by a registered, active executor.
 		/// - `attestation_key`: a new key, if rotating; refused while assignments are open,
 		///   since they were drawn for the old key.
-		/// - `models`: the new set of models, if changing it (same rules as registration).
+		/// - `key_proof`: with a new key, its proof of possession (as in `register_executor`).
+		/// - `models`: the new set of models, if changing it (same rules as registration); this
+		///   also brings back an executor evicted for missed assignments.
 		///
 		/// Emits `ExecutorUpdated`.
 		///
-		/// Errors: `NotExecutor`, `ExecutorUnbonding`, `HasOpenAssignments`,
-		/// `AttestationKeyInUse`, `NoModels`, `DuplicateModel`, `UnknownModel`, `ModelRetired`,
-		/// `TooManyExecutorsForModel`.
+		/// Errors: `NotExecutor`, `ExecutorUnbonding`, `BadKeyProof` (also when a key comes
+		/// without a proof), `HasOpenAssignments`, `AttestationKeyInUse`, `NoModels`,
+		/// `DuplicateModel`, `UnknownModel`, `ModelRetired`, `TooManyExecutorsForModel`.
 		#[pallet::call_index(3)]
 		pub fn update_executor(
 			origin: OriginFor<T>,
 			attestation_key: Option<ExecutorPublic>,
+			key_proof: Option<ExecutorSignature>,
 			models: Option<ExecutorModels<T>>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_update_executor(who, attestation_key, models)
+			Self::do_update_executor(who, attestation_key, key_proof, models)
 		}
 
 		/// Add to an executor's bond, e.g. to get back above `MinExecutorBond` after a slash.
@@ -715,10 +810,14 @@ pub mod pallet {
 		/// - `max_fee`: the most the caller agrees to pay: the model's fee per run times its
 		///   redundancy, plus the protocol fee.
 		///
-		/// Nothing is held when the request is refused. Emits `InferenceRequested`.
+		/// Inputs the chain can cheaply tell no executor could run are refused here, so no
+		/// executor is asked to: a text model's `text` that is not UTF-8, a boolean byte other
+		/// than 0 or 1, an axis of size zero. Nothing is held when the request is refused.
+		/// Emits `InferenceRequested`.
 		///
 		/// Errors: `UnknownModel`, `ModelNotActive`, `InputTooLarge`, `MalformedInput`,
-		/// `InputSpecMismatch`, `FeeAboveMax`, `NotEnoughExecutors`, `TooManyRequestsThisBlock`,
+		/// `InputSpecMismatch`, `InvalidUtf8Input`, `InvalidBoolInput`, `EmptyInputAxis`,
+		/// `FeeAboveMax`, `NotEnoughExecutors`, `TooManyRequestsThisBlock`,
 		/// `InsufficientBalance`.
 		#[pallet::call_index(7)]
 		#[pallet::weight(T::WeightInfo::request_inference(input.len() as u32))]
@@ -732,54 +831,66 @@ pub mod pallet {
 			Self::do_request_inference(who, model_id, input, max_fee).map(|_| ())
 		}
 
-		/// An assigned executor's answer: the output and its signature over the attestation
-		/// payload.
+		/// An assigned executor's reveal: its outcome (the output, or a rejection of the
+		/// input) and its signature over the attestation payload.
 		///
 		/// - Origin: none needed. The call is authorized by the signature itself (a general
 		///   transaction validated by `#[pallet::authorize]`), so executors pay no fee and need
-		///   no funded account.
-		/// - `request_id`: the request answered.
-		/// - `output`: the canonical tensor encoding of the model's declared outputs, at most
-		///   `MaxOutputLen` bytes.
+		///   no funded account. Operational, at the top pool priority.
+		/// - `request_id`: the request answered; its commit phase must be over (every assigned
+		///   executor committed, or the commit deadline passed) and its deadline not reached.
+		/// - `outcome`: `Output(bytes)`, the canonical tensor encoding of the model's declared
+		///   outputs, at most `MaxOutputLen` bytes; or `Rejected(code)`.
 		/// - `signature`: the executor's attestation key and its signature over the SCALE
 		///   encoding of `AttestationPayload { domain, genesis_hash, request_id, model_id,
-		///   execution_profile, input_hash, output_hash }`.
+		///   execution_profile, input_hash, output_hash }`, `output_hash` being the outcome's
+		///   hash.
 		///
-		/// When matching attestations reach the quorum, the request is settled at the start of
-		/// the next block. Emits `AttestationSubmitted`.
+		/// A reveal whose payload does not hash to the executor's commitment is recorded and
+		/// slashed as dissent. When matching reveals reach the quorum, the request is settled
+		/// at the start of the next block. Emits `AttestationSubmitted`.
 		///
 		/// Errors (as transaction validity errors whose custom code is the error's index):
-		/// `UnknownRequest`, `RequestNotOpen`, `NotAssigned`, `AlreadyAttested`,
-		/// `OutputTooLarge`, `MalformedOutput`, `BadSignature`.
+		/// `UnknownRequest`, `RequestNotOpen`, `NotAssigned`, `CommitPhaseOpen`, `NotCommitted`,
+		/// `AlreadyAttested`, `OutputTooLarge`, `MalformedOutput`, `BadSignature`.
 		#[pallet::call_index(8)]
-		#[pallet::weight(T::WeightInfo::submit_attestation(output.len() as u32))]
+		#[pallet::weight((
+			T::WeightInfo::submit_attestation(outcome_len(outcome)),
+			DispatchClass::Operational,
+		))]
 		#[pallet::authorize(Pallet::<T>::authorize_attestation)]
-		#[pallet::weight_of_authorize(T::WeightInfo::authorize_submit_attestation(output.len() as u32))]
+		#[pallet::weight_of_authorize(T::WeightInfo::authorize_submit_attestation(outcome_len(
+			outcome
+		)))]
 		pub fn submit_attestation(
 			origin: OriginFor<T>,
 			request_id: RequestId,
-			output: alloc::vec::Vec<u8>,
+			outcome: InferenceOutcome,
 			signature: SignedAttestation,
 		) -> DispatchResult {
 			frame_system::ensure_authorized(origin)?;
-			Self::do_submit_attestation(request_id, output, signature)
+			Self::do_submit_attestation(request_id, outcome, signature)
 		}
 
-		/// Dispute a finalized result: `redundancy` fresh executors re-run the request.
+		/// Dispute a finalized result: fresh executors re-run the request, twice as many as ran
+		/// it (capped by `MaxRedundancy` and the fresh executors live, never fewer than its
+		/// redundancy plus one).
 		///
 		/// - Origin: signed; pays the re-execution fee and holds `bond`.
 		/// - `request_id`: an ordinary request finalized less than `ChallengePeriod` blocks ago,
-		///   not challenged before.
+		///   not challenged before or only inconclusively.
 		/// - `bond`: at least `MinChallengeBond`, held under `HoldReason::ChallengeBond`.
 		///
 		/// If the re-execution's quorum contradicts the finalized output, the executors that
-		/// attested it are slashed by `ChallengeSlash` to the challenger and the bond is
-		/// returned; if it confirms it, the bond is slashed to the protocol account. Emits
-		/// `ChallengeOpened`.
+		/// attested it are slashed by `ChallengeSlash`, the challenger receives
+		/// `ChallengeRewardShare` of it and its bond back, the protocol account the rest; if it
+		/// confirms it, the bond is slashed to the protocol account; if it reaches no quorum,
+		/// the bond returns and the request may be challenged again. Nothing is held when the
+		/// challenge is refused. Emits `ChallengeOpened`.
 		///
 		/// Errors: `UnknownRequest`, `NotChallengeable`, `NotFinalized`, `ChallengePeriodOver`,
-		/// `AlreadyChallenged`, `ChallengeBondTooLow`, `TooManyRequestsThisBlock`,
-		/// `InsufficientBalance`.
+		/// `AlreadyChallenged`, `ChallengeBondTooLow`, `NotEnoughFreshExecutors`,
+		/// `TooManyRequestsThisBlock`, `InsufficientBalance`.
 		#[pallet::call_index(9)]
 		pub fn challenge(
 			origin: OriginFor<T>,
@@ -789,10 +900,48 @@ pub mod pallet {
 			let who = ensure_signed(origin)?;
 			Self::do_challenge(who, request_id, bond)
 		}
+
+		/// An assigned executor's commitment to its answer, before any answer is revealed.
+		///
+		/// - Origin: none needed; authorized by the signature (a general transaction validated
+		///   by `#[pallet::authorize]`, no fee). Operational, at the top pool priority.
+		/// - `request_id`: an assigned request still in its commit phase.
+		/// - `commitment`: `verity_primitives::commitment(payload, attestation_key)`, blake2-256
+		///   of the SCALE `AttestationPayload` it will reveal followed by its key.
+		/// - `signature`: the executor's attestation key and its signature over
+		///   `verity_primitives::commitment_message(genesis hash, request_id, commitment)`.
+		///
+		/// Each executor commits once per request. Emits `CommitmentSubmitted`.
+		///
+		/// Errors (as transaction validity errors whose custom code is the error's index):
+		/// `UnknownRequest`, `CommitPhaseOver`, `NotAssigned`, `AlreadyCommitted`,
+		/// `BadSignature`.
+		#[pallet::call_index(10)]
+		#[pallet::weight((T::WeightInfo::submit_commitment(), DispatchClass::Operational))]
+		#[pallet::authorize(Pallet::<T>::authorize_commitment)]
+		#[pallet::weight_of_authorize(T::WeightInfo::authorize_submit_commitment())]
+		pub fn submit_commitment(
+			origin: OriginFor<T>,
+			request_id: RequestId,
+			commitment: H256,
+			signature: SignedAttestation,
+		) -> DispatchResult {
+			frame_system::ensure_authorized(origin)?;
+			Self::do_submit_commitment(request_id, commitment, signature)
+		}
 	}
 }
 
-/// An executor's attestation key with its signature over an attestation payload.
+/// The length that prices a reveal: its output's bytes (a rejection carries none).
+pub fn outcome_len(outcome: &verity_primitives::InferenceOutcome) -> u32 {
+	match outcome {
+		verity_primitives::InferenceOutcome::Output(output) => output.len() as u32,
+		verity_primitives::InferenceOutcome::Rejected(_) => 0,
+	}
+}
+
+/// An executor's attestation key with its signature over an attestation payload or a
+/// commitment message.
 #[derive(
 	Clone,
 	codec::Encode,
@@ -806,6 +955,7 @@ pub mod pallet {
 pub struct SignedAttestation {
 	/// The signer's attestation key.
 	pub attestation_key: verity_primitives::ExecutorPublic,
-	/// The signature over the SCALE-encoded `AttestationPayload`.
+	/// The signature over the SCALE-encoded `AttestationPayload` (a reveal) or the
+	/// commitment message (a commitment).
 	pub signature: verity_primitives::ExecutorSignature,
 }

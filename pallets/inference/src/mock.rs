@@ -88,6 +88,10 @@ pub const MIN_BOND: Balance = 1_000;
 pub const MIN_CHALLENGE_BOND: Balance = 500;
 /// Blocks executors have to answer.
 pub const RESPONSE_TIMEOUT: u64 = 5;
+/// Blocks executors have to commit.
+pub const COMMIT_TIMEOUT: u64 = 2;
+/// Misses in a row that evict an executor from its pools.
+pub const MAX_CONSECUTIVE_MISSES: u32 = 3;
 /// Blocks a result can be challenged for.
 pub const CHALLENGE_PERIOD: u64 = 10;
 /// Blocks an unregistered executor waits for its bond.
@@ -104,6 +108,8 @@ parameter_types! {
 	pub const MissSlash: Perbill = Perbill::from_percent(5);
 	/// Half for an overturned output.
 	pub const ChallengeSlash: Perbill = Perbill::from_percent(50);
+	/// A fifth of an overturn slash rewards the challenger.
+	pub const ChallengeRewardShare: Perbill = Perbill::from_percent(20);
 	/// A tenth of the fees.
 	pub const ProtocolFee: Perbill = Perbill::from_percent(10);
 	/// Audits are switched on per test.
@@ -153,11 +159,14 @@ impl pallet_inference::Config for Test {
 	type MaxInputLen = ConstU32<4096>;
 	type MaxOutputLen = ConstU32<4096>;
 	type ResponseTimeout = ConstU64<RESPONSE_TIMEOUT>;
+	type CommitTimeout = ConstU64<COMMIT_TIMEOUT>;
+	type MaxConsecutiveMisses = ConstU32<MAX_CONSECUTIVE_MISSES>;
 	type MaxRequestsPerBlock = ConstU32<8>;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;
 	type MissSlash = MissSlash;
 	type ChallengeSlash = ChallengeSlash;
+	type ChallengeRewardShare = ChallengeRewardShare;
 	type ChallengePeriod = ConstU64<CHALLENGE_PERIOD>;
 	type MinChallengeBond = ConstU64<MIN_CHALLENGE_BOND>;
 	type AuditProbability = AuditProbability;

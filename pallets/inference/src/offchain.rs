@@ -1,11 +1,18 @@
 //! The offchain worker: the node's executor keys answer their assignments.
 //!
 //! Each block, for every executor key in the node's keystore, every open assignment is claimed
-//! under an offchain lock (so one job is dispatched once, not once per block), sent to the
-//! executor at the URL the node was started with (`--executor-url`, or the embedded executor),
-//! and the output that comes back is hashed, signed with the keystore key and submitted as an
-//! authorized `submit_attestation` transaction. A failed dispatch releases its claim so a
-//! later block retries while the deadline allows.
+//! under an offchain lock (so one step is dispatched once, not once per block) and answered in
+//! two steps:
+//!
+//! 1. **Commit**, in the commit phase: the job goes to the executor at the URL the node was
+//!    started with (`--executor-url`, or the embedded executor); its outcome (the output, or
+//!    the executor's rejection of the input) is kept in the node's offchain storage, and the
+//!    commitment to it is signed with the keystore key and submitted as an authorized
+//!    `submit_commitment` transaction.
+//! 2. **Reveal**, once the commit phase is over: the kept outcome (or, if the node lost it, a
+//!    re-run, which gives the same bytes) is signed and submitted as `submit_attestation`.
+//!
+//! A failed step releases its claim so a later block retries while the deadline allows.
 
 use crate::{runtime_api::AssignmentView, Call, Config, Models, Pallet, SignedAttestation};
 use alloc::{format, string::String, vec::Vec};
@@ -19,13 +26,28 @@ use sp_runtime::{
 	traits::Saturating,
 	RuntimeAppPublic,
 };
-use verity_primitives::{content_hash, AttestationPayload, ExecutorPublic, ModelId};
+use verity_primitives::{
+	commitment, commitment_message, AttestationPayload, ExecutorPublic, InferenceOutcome, ModelId,
+	RejectionCode,
+};
 
 /// Offchain (persistent, node-local) storage key of the executor's base URL.
 pub const EXECUTOR_URL_KEY: &[u8] = b"verity::executor-url";
 
 /// Prefix of the per-job dispatch claims.
 const CLAIM_PREFIX: &[u8] = b"verity::dispatch::";
+
+/// Prefix of the outcomes kept between commit and reveal.
+const OUTCOME_PREFIX: &[u8] = b"verity::outcome::";
+
+/// The two steps of answering, each claimed on its own.
+#[derive(Clone, Copy, Encode)]
+enum Step {
+	/// Run the job and commit to its outcome.
+	Commit,
+	/// Reveal the committed outcome.
+	Reveal,
+}
 
 /// How long one inference over HTTP may take.
 const HTTP_TIMEOUT_MS: u64 = 60_000;
@@ -57,44 +79,102 @@ impl<T: Config> Pallet<T> {
 		let Some(url) = executor_url() else { return };
 		for key in ExecutorPublic::all() {
 			for assignment in Self::open_assignments(key.clone()) {
-				if !claim::<T>(&assignment, &key, now) {
+				let step = match (assignment.committed, assignment.reveal_open) {
+					(false, false) => Step::Commit,
+					(true, true) => Step::Reveal,
+					// Committed, waiting for the others; or too late to commit.
+					_ => continue,
+				};
+				if !claim::<T>(&assignment, &key, step, now) {
 					continue;
 				}
-				if let Err(failure) = Self::answer(&url, &assignment, &key) {
+				let answered = match step {
+					Step::Commit => Self::commit(&url, &assignment, &key),
+					Step::Reveal => Self::reveal(&url, &assignment, &key),
+				};
+				if let Err(failure) = answered {
 					log::warn!(
 						target: "runtime::inference",
 						"request {} not answered: {failure:?}; retrying in a later block",
 						assignment.request_id,
 					);
-					release(&assignment, &key);
+					release(&assignment, &key, step);
 				}
 			}
 		}
 	}
 
-	/// Run one job on the executor and submit the signed attestation.
-	fn answer(
+	/// Run the job, keep its outcome and submit the signed commitment to it.
+	fn commit(
 		url: &str,
 		assignment: &AssignmentView<BlockNumberFor<T>>,
 		key: &ExecutorPublic,
 	) -> Result<(), DispatchFailure> {
+		let outcome = Self::run_job(url, assignment)?;
+		let payload = Self::payload_for(assignment, &outcome);
+		let committed = commitment(&payload, key);
+		let message = commitment_message(Self::genesis_hash(), assignment.request_id, committed);
+		let signature = key.sign(&message).ok_or(DispatchFailure::Signing)?;
+		StorageValueRef::persistent(&outcome_key(assignment, key)).set(&outcome);
+		Self::submit(Call::<T>::submit_commitment {
+			request_id: assignment.request_id,
+			commitment: committed,
+			signature: SignedAttestation { attestation_key: key.clone(), signature },
+		})
+	}
+
+	/// Reveal the outcome committed to; re-run the job if this node no longer has it (the
+	/// executor is deterministic, so the re-run matches the commitment).
+	fn reveal(
+		url: &str,
+		assignment: &AssignmentView<BlockNumberFor<T>>,
+		key: &ExecutorPublic,
+	) -> Result<(), DispatchFailure> {
+		let kept_key = outcome_key(assignment, key);
+		let kept = StorageValueRef::persistent(&kept_key);
+		let outcome = match kept.get::<InferenceOutcome>().ok().flatten() {
+			Some(outcome) => outcome,
+			None => Self::run_job(url, assignment)?,
+		};
+		let payload = Self::payload_for(assignment, &outcome);
+		let signature = key.sign(&payload.encode()).ok_or(DispatchFailure::Signing)?;
+		Self::submit(Call::<T>::submit_attestation {
+			request_id: assignment.request_id,
+			outcome,
+			signature: SignedAttestation { attestation_key: key.clone(), signature },
+		})?;
+		let mut kept = kept;
+		kept.clear();
+		Ok(())
+	}
+
+	/// The job's outcome from the executor.
+	fn run_job(
+		url: &str,
+		assignment: &AssignmentView<BlockNumberFor<T>>,
+	) -> Result<InferenceOutcome, DispatchFailure> {
 		let model = Models::<T>::get(assignment.model_id).ok_or(DispatchFailure::UnknownModel)?;
 		let uri = String::from_utf8_lossy(&model.metadata.artifact_uri).into_owned();
-		let output = run_on_executor(url, &assignment.model_id, &uri, &assignment.input)?;
-		let payload = AttestationPayload::new(
+		run_on_executor(url, &assignment.model_id, &uri, &assignment.input)
+	}
+
+	/// The payload signed for `outcome` as the answer to `assignment`.
+	fn payload_for(
+		assignment: &AssignmentView<BlockNumberFor<T>>,
+		outcome: &InferenceOutcome,
+	) -> AttestationPayload {
+		AttestationPayload::new(
 			Self::genesis_hash(),
 			assignment.request_id,
 			assignment.model_id,
 			assignment.execution_profile.clone(),
 			assignment.input_hash,
-			content_hash(&output),
-		);
-		let signature = key.sign(&payload.encode()).ok_or(DispatchFailure::Signing)?;
-		let call = Call::<T>::submit_attestation {
-			request_id: assignment.request_id,
-			output,
-			signature: SignedAttestation { attestation_key: key.clone(), signature },
-		};
+			outcome.hash(),
+		)
+	}
+
+	/// Submit `call` as an authorized general transaction.
+	fn submit(call: Call<T>) -> Result<(), DispatchFailure> {
 		let xt =
 			<T as CreateAuthorizedTransaction<Call<T>>>::create_authorized_transaction(call.into());
 		SubmitTransaction::<T, Call<T>>::submit_transaction(xt)
@@ -112,9 +192,20 @@ fn executor_url() -> Option<String> {
 		.filter(|url| !url.is_empty())
 }
 
-/// The storage key of the claim on one job.
-fn claim_key<N: Encode>(assignment: &AssignmentView<N>, key: &ExecutorPublic) -> Vec<u8> {
+/// The storage key of the claim on one step of one job.
+fn claim_key<N: Encode>(
+	assignment: &AssignmentView<N>,
+	key: &ExecutorPublic,
+	step: Step,
+) -> Vec<u8> {
 	let mut storage_key = CLAIM_PREFIX.to_vec();
+	storage_key.extend((assignment.request_id, key, step).encode());
+	storage_key
+}
+
+/// The storage key of the outcome kept for one job between commit and reveal.
+fn outcome_key<N: Encode>(assignment: &AssignmentView<N>, key: &ExecutorPublic) -> Vec<u8> {
+	let mut storage_key = OUTCOME_PREFIX.to_vec();
 	storage_key.extend((assignment.request_id, key).encode());
 	storage_key
 }
@@ -124,9 +215,10 @@ fn claim_key<N: Encode>(assignment: &AssignmentView<N>, key: &ExecutorPublic) ->
 fn claim<T: Config>(
 	assignment: &AssignmentView<BlockNumberFor<T>>,
 	key: &ExecutorPublic,
+	step: Step,
 	now: BlockNumberFor<T>,
 ) -> bool {
-	let storage_key = claim_key(assignment, key);
+	let storage_key = claim_key(assignment, key, step);
 	let storage = StorageValueRef::persistent(&storage_key);
 	let until = now.saturating_add(CLAIM_BLOCKS.into());
 	storage
@@ -138,17 +230,19 @@ fn claim<T: Config>(
 }
 
 /// Give a claim back after a failed dispatch.
-fn release<N: Encode>(assignment: &AssignmentView<N>, key: &ExecutorPublic) {
-	StorageValueRef::persistent(&claim_key(assignment, key)).clear();
+fn release<N: Encode>(assignment: &AssignmentView<N>, key: &ExecutorPublic, step: Step) {
+	StorageValueRef::persistent(&claim_key(assignment, key, step)).clear();
 }
 
-/// POST the job to `<url>/v1/infer` and return the output bytes.
+/// POST the job to `<url>/v1/infer` and return its outcome: the output bytes (200), or the
+/// executor's canonical rejection of the input (422 with a `rejection` code). Any other
+/// answer is a failure to retry, never an outcome.
 fn run_on_executor(
 	url: &str,
 	model_id: &ModelId,
 	artifact_uri: &str,
 	input: &[u8],
-) -> Result<Vec<u8>, DispatchFailure> {
+) -> Result<InferenceOutcome, DispatchFailure> {
 	let body = format!(
 		"{{\"model_id\":\"{}\",\"input\":\"{}\",\"artifact_uri\":{}}}",
 		to_hex(model_id.as_bytes()),
@@ -166,18 +260,35 @@ fn run_on_executor(
 		.try_wait(deadline)
 		.map_err(|_| DispatchFailure::Http)?
 		.map_err(|_| DispatchFailure::Http)?;
-	if response.code != 200 {
-		return Err(DispatchFailure::Status(response.code));
+	let code = response.code;
+	let body = response.body().collect::<Vec<u8>>();
+	match code {
+		200 => {
+			let reply: ExecutorReply =
+				serde_json::from_slice(&body).map_err(|_| DispatchFailure::BadReply)?;
+			from_hex(&reply.output)
+				.map(InferenceOutcome::Output)
+				.ok_or(DispatchFailure::BadReply)
+		},
+		422 => match serde_json::from_slice::<ExecutorRejection>(&body) {
+			Ok(ExecutorRejection { rejection: Some(code) }) => Ok(InferenceOutcome::Rejected(code)),
+			_ => Err(DispatchFailure::Status(code)),
+		},
+		_ => Err(DispatchFailure::Status(code)),
 	}
-	let reply: ExecutorReply = serde_json::from_slice(&response.body().collect::<Vec<u8>>())
-		.map_err(|_| DispatchFailure::BadReply)?;
-	from_hex(&reply.output).ok_or(DispatchFailure::BadReply)
 }
 
 /// The part of the executor's answer the worker uses; the hash is recomputed, not trusted.
 #[derive(serde::Deserialize)]
 struct ExecutorReply {
 	output: String,
+}
+
+/// The part of a 422 answer that makes it an outcome: the rejection code, when there is one.
+#[derive(serde::Deserialize)]
+struct ExecutorRejection {
+	#[serde(default)]
+	rejection: Option<RejectionCode>,
 }
 
 /// `0x`-prefixed lower-case hex.

@@ -10,7 +10,8 @@ use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
 use sp_core::H256;
 use verity_primitives::{
-	ExecutionProfileId, ExecutorPublic, ExecutorSignature, ModelId, ModelInfo, RequestId,
+	ExecutionProfileId, ExecutorPublic, ExecutorSignature, ModelId, ModelInfo, RejectionCode,
+	RequestId,
 };
 
 /// One attestation of a request, with the executor that signed it.
@@ -21,8 +22,10 @@ pub struct AttestationView<AccountId, BlockNumber> {
 	pub executor: AccountId,
 	/// The key it signed with.
 	pub attestation_key: ExecutorPublic,
-	/// The attested output's hash.
+	/// The revealed outcome's hash.
 	pub output_hash: H256,
+	/// Whether it matched the executor's commitment.
+	pub matches_commitment: bool,
 	/// The signature over the attestation payload.
 	#[cfg_attr(feature = "std", serde(serialize_with = "hex_signature"))]
 	pub signature: ExecutorSignature,
@@ -57,13 +60,19 @@ pub struct RequestView<AccountId, Balance, BlockNumber> {
 	pub created_at: BlockNumber,
 	/// The executors drawn, with their keys.
 	pub assigned: Vec<(AccountId, ExecutorPublic)>,
-	/// The attestations received.
+	/// The block from which reveals are taken even if some executor never committed.
+	pub commit_deadline: BlockNumber,
+	/// The commitments received: executor and commitment.
+	pub commitments: Vec<(AccountId, H256)>,
+	/// The attestations (reveals) received.
 	pub attestations: Vec<AttestationView<AccountId, BlockNumber>>,
 	/// Where it is in its life.
 	pub status: RequestStatus<BlockNumber>,
-	/// The agreed output, once there is one.
+	/// The agreed output, once there is one and it is not a rejection.
 	#[cfg_attr(feature = "std", serde(serialize_with = "hex_optional_bytes"))]
 	pub output: Option<Vec<u8>>,
+	/// The agreed rejection, when the quorum found the input could not be run.
+	pub rejection: Option<RejectionCode>,
 	/// Whether it was challenged, and how that ended.
 	pub challenge: ChallengeState,
 }
@@ -103,6 +112,12 @@ pub struct AssignmentView<BlockNumber> {
 	pub input_hash: H256,
 	/// Block at whose start the request closes; answer before it.
 	pub deadline: BlockNumber,
+	/// Block from which no commitment is taken.
+	pub commit_deadline: BlockNumber,
+	/// Whether this executor has committed.
+	pub committed: bool,
+	/// Whether reveals are taken now (the commit phase is over).
+	pub reveal_open: bool,
 }
 
 /// Bytes as `0x`-prefixed hex in JSON.
@@ -164,6 +179,15 @@ impl<T: Config> Pallet<T> {
 	) -> Option<RequestView<T::AccountId, BalanceOf<T>, BlockNumberFor<T>>> {
 		let request = Requests::<T>::get(request_id)?;
 		let output = request.agreed_output().map(|output| output.to_vec());
+		let rejection = request.agreed_rejection();
+		let commitments = request
+			.commitments
+			.iter()
+			.filter_map(|c| {
+				let assignee = request.assigned.get(usize::from(c.executor_index))?;
+				Some((assignee.account.clone(), c.commitment))
+			})
+			.collect();
 		let attestations = request
 			.attestations
 			.iter()
@@ -173,6 +197,7 @@ impl<T: Config> Pallet<T> {
 					executor: assignee.account.clone(),
 					attestation_key: assignee.attestation_key.clone(),
 					output_hash: attestation.output_hash,
+					matches_commitment: attestation.matches_commitment,
 					signature: attestation.signature.into(),
 					submitted_at: attestation.submitted_at,
 				})
@@ -194,9 +219,12 @@ impl<T: Config> Pallet<T> {
 				.into_iter()
 				.map(|assignee| (assignee.account, assignee.attestation_key))
 				.collect(),
+			commit_deadline: request.commit_deadline,
+			commitments,
 			attestations,
 			status: request.status,
 			output,
+			rejection,
 			challenge: request.challenge,
 		})
 	}
@@ -226,8 +254,8 @@ impl<T: Config> Pallet<T> {
 		ExecutorByKey::<T>::get(attestation_key)
 	}
 
-	/// The jobs the executor holding `attestation_key` has not answered and that are still
-	/// open.
+	/// The jobs the executor holding `attestation_key` has not revealed and can still act on:
+	/// commit (in the commit phase, not committed yet) or reveal (committed, reveals open).
 	pub fn open_assignments(
 		attestation_key: ExecutorPublic,
 	) -> Vec<AssignmentView<BlockNumberFor<T>>> {
@@ -242,6 +270,12 @@ impl<T: Config> Pallet<T> {
 				if request.attestations.iter().any(|a| usize::from(a.executor_index) == index) {
 					return None;
 				}
+				let committed = request.commitment_of(index as u8).is_some();
+				let reveal_open = request.commit_phase_closed(now);
+				if !committed && reveal_open {
+					// Too late to commit, so nothing to reveal.
+					return None;
+				}
 				let model = Models::<T>::get(request.model_id)?;
 				Some(AssignmentView {
 					request_id,
@@ -250,6 +284,9 @@ impl<T: Config> Pallet<T> {
 					input_hash: request.input_hash,
 					input: request.input.into_inner(),
 					deadline,
+					commit_deadline: request.commit_deadline,
+					committed,
+					reveal_open,
 				})
 			})
 			.collect()

@@ -51,7 +51,7 @@ impl<T: Config> Pallet<T> {
 	fn check_escrow_and_bonds() -> Result<(), TryRuntimeError> {
 		let mut escrow_owed: BTreeMap<AccountIdOf<T>, BalanceOf<T>> = BTreeMap::new();
 		let mut challenge_bonds: BTreeMap<AccountIdOf<T>, BalanceOf<T>> = BTreeMap::new();
-		for (_, request) in Requests::<T>::iter() {
+		for (request_id, request) in Requests::<T>::iter() {
 			let open = matches!(
 				request.status,
 				RequestStatus::Pending
@@ -69,7 +69,9 @@ impl<T: Config> Pallet<T> {
 				&request.kind
 			{
 				let original = Requests::<T>::get(original).ok_or("a challenge of nothing")?;
-				if matches!(original.challenge, ChallengeState::Open { .. }) {
+				// Only the open challenge's re-run holds its bond; earlier, inconclusive ones
+				// returned theirs.
+				if original.challenge == (ChallengeState::Open { rerun: request_id }) {
 					let held = challenge_bonds.entry(challenger.clone()).or_default();
 					*held = held.saturating_add(*bond);
 				}

@@ -8,7 +8,9 @@ use frame_support::{
 use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
 use sp_core::H256;
-use verity_primitives::{ExecutorPublic, ModelId, ModelInfo, RequestId};
+use verity_primitives::{
+	ExecutorPublic, InferenceOutcome, ModelId, ModelInfo, RejectionCode, RequestId,
+};
 
 /// The balance type of the configured currency.
 pub type BalanceOf<T> =
@@ -82,6 +84,9 @@ pub struct ExecutorStats<Balance> {
 	pub dissented: u32,
 	/// Assignments left unanswered past their deadline.
 	pub missed: u32,
+	/// Assignments left unanswered since its last answer; at `MaxConsecutiveMisses` it
+	/// leaves its pools.
+	pub consecutive_misses: u32,
 	/// Total slashed from the bond.
 	pub slashed: Balance,
 }
@@ -131,6 +136,18 @@ pub enum RequestKind<AccountId, Balance> {
 }
 
 /// Where a request is in its life.
+///
+/// | state | moved by | to | where |
+/// |---|---|---|---|
+/// | (none) | `request_inference`, `challenge`, an audit draw | `Pending` | [`Pallet::open_request`](crate::Pallet) (`impl_requests.rs`) |
+/// | `Pending` | the next block's hook | `Assigned` (executors drawn, commit phase opens) | `assign_request` (`impl_assignment.rs`) |
+/// | `Pending` | the next block's hook, too few live executors | `Unassignable` (escrow returned) | `assign_request` |
+/// | `Assigned` | `submit_commitment` | `Assigned` (the commitment recorded) | `do_submit_commitment` (`impl_attestations.rs`) |
+/// | `Assigned` | `submit_attestation` (a reveal) reaching the quorum | `QuorumReached` | `do_submit_attestation` |
+/// | `QuorumReached` | the next block's hook (or the deadline's, when that block's queue was full) | `Finalized` (agreeing executors paid, dissenters slashed) | `settle_request` (`impl_settlement.rs`) |
+/// | `Assigned` | the deadline's hook | `Expired` (no quorum: escrow returned, nobody slashed for missing) | `expire_request` |
+/// | `Finalized` | the deadline's hook | `Finalized` (late reveals settled, no-shows slashed, the rest of the escrow returned) | `expire_request` |
+/// | `Finalized` | `challenge`, a failed audit | `Finalized`, with [`ChallengeState::Open`] | `do_challenge`, `resolve_audit` (`impl_challenges.rs`) |
 #[derive(
 	Clone,
 	Copy,
@@ -253,6 +270,45 @@ pub struct Attestation<T: Config> {
 	pub submitted_at: BlockNumberFor<T>,
 	/// Whether it has been paid (agreeing) or slashed (dissenting) yet.
 	pub settled: bool,
+	/// Whether it hashes to the executor's commitment. A reveal that does not counts for no
+	/// outcome and is slashed as dissent.
+	pub matches_commitment: bool,
+}
+
+/// One executor's commitment to its answer, made before any answer is revealed.
+#[derive(
+	CloneNoBound, Encode, Decode, EqNoBound, PartialEqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub struct Commitment<T: Config> {
+	/// Index of the executor in the request's `assigned` list.
+	pub executor_index: u8,
+	/// [`verity_primitives::commitment`] of the payload it will reveal.
+	pub commitment: H256,
+	/// The block it arrived in.
+	pub submitted_at: BlockNumberFor<T>,
+}
+
+/// An attested outcome as the chain stores it.
+#[derive(
+	CloneNoBound, Encode, Decode, EqNoBound, PartialEqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(T))]
+pub enum StoredOutcome<T: Config> {
+	/// The model's output, canonically encoded.
+	Output(RequestOutput<T>),
+	/// The executors' rejection of the input.
+	Rejected(RejectionCode),
+}
+
+impl<T: Config> StoredOutcome<T> {
+	/// The outcome as executors sign it.
+	pub fn to_outcome(&self) -> InferenceOutcome {
+		match self {
+			Self::Output(output) => InferenceOutcome::Output(output.to_vec()),
+			Self::Rejected(code) => InferenceOutcome::Rejected(*code),
+		}
+	}
 }
 
 /// An executor drawn for a request, with the key it must sign with.
@@ -273,10 +329,10 @@ pub struct Assignee<T: Config> {
 )]
 #[scale_info(skip_type_params(T))]
 pub struct CandidateOutput<T: Config> {
-	/// blake2-256 of `output`.
+	/// The outcome's hash ([`InferenceOutcome::hash`]).
 	pub output_hash: H256,
-	/// The canonical output encoding.
-	pub output: RequestOutput<T>,
+	/// The outcome: an output or a rejection.
+	pub outcome: StoredOutcome<T>,
 	/// How many assigned executors attested it.
 	pub votes: u8,
 }
@@ -309,7 +365,12 @@ pub struct InferenceRequest<T: Config> {
 	pub created_at: BlockNumberFor<T>,
 	/// The executors drawn for it.
 	pub assigned: BoundedVec<Assignee<T>, <T as Config>::MaxRedundancy>,
-	/// The attestations received.
+	/// The block from which no more commitments are taken and reveals are, even if some
+	/// assigned executors never committed.
+	pub commit_deadline: BlockNumberFor<T>,
+	/// The commitments received.
+	pub commitments: BoundedVec<Commitment<T>, <T as Config>::MaxRedundancy>,
+	/// The attestations (reveals) received.
 	pub attestations: BoundedVec<Attestation<T>, <T as Config>::MaxRedundancy>,
 	/// The distinct outputs attested, with their votes.
 	pub candidates: BoundedVec<CandidateOutput<T>, <T as Config>::MaxRedundancy>,
@@ -325,10 +386,41 @@ impl<T: Config> InferenceRequest<T> {
 		quorum_of(self.redundancy)
 	}
 
-	/// The output bytes the quorum agreed on, once there is one.
-	pub fn agreed_output(&self) -> Option<&RequestOutput<T>> {
+	/// The outcome the quorum agreed on, once there is one.
+	pub fn agreed_outcome(&self) -> Option<&StoredOutcome<T>> {
 		let hash = self.status.agreed_output_hash()?;
-		self.candidates.iter().find(|c| c.output_hash == hash).map(|c| &c.output)
+		self.candidates.iter().find(|c| c.output_hash == hash).map(|c| &c.outcome)
+	}
+
+	/// The output bytes the quorum agreed on, once there is one and it is not a rejection.
+	pub fn agreed_output(&self) -> Option<&RequestOutput<T>> {
+		match self.agreed_outcome()? {
+			StoredOutcome::Output(output) => Some(output),
+			StoredOutcome::Rejected(_) => None,
+		}
+	}
+
+	/// The rejection the quorum agreed on, if it agreed on one.
+	pub fn agreed_rejection(&self) -> Option<RejectionCode> {
+		match self.agreed_outcome()? {
+			StoredOutcome::Rejected(code) => Some(*code),
+			StoredOutcome::Output(_) => None,
+		}
+	}
+
+	/// Whether the commit phase is over: every assigned executor committed, or the commit
+	/// deadline passed. Reveals are taken only then, so no answer is visible while another
+	/// executor can still commit.
+	pub fn commit_phase_closed(&self, now: BlockNumberFor<T>) -> bool {
+		now >= self.commit_deadline || self.commitments.len() >= self.assigned.len()
+	}
+
+	/// The commitment of the executor at `executor_index`, if it committed.
+	pub fn commitment_of(&self, executor_index: u8) -> Option<H256> {
+		self.commitments
+			.iter()
+			.find(|c| c.executor_index == executor_index)
+			.map(|c| c.commitment)
 	}
 }
 

@@ -47,6 +47,8 @@ pub trait WeightInfo {
 	fn request_inference(i: u32, ) -> Weight;
 	fn submit_attestation(o: u32, ) -> Weight;
 	fn authorize_submit_attestation(o: u32, ) -> Weight;
+	fn submit_commitment() -> Weight;
+	fn authorize_submit_commitment() -> Weight;
 	fn challenge() -> Weight;
 	fn on_initialize_idle() -> Weight;
 	fn assign_request() -> Weight;
@@ -238,6 +240,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			// Standard Error: 5
 			.saturating_add(Weight::from_parts(3_351, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
+	}
+	fn submit_commitment() -> Weight {
+		Weight::from_parts(40_000_000, 0)
+			.saturating_add(Weight::from_parts(0, 594625))
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	fn authorize_submit_commitment() -> Weight {
+		Weight::from_parts(90_000_000, 0)
+			.saturating_add(Weight::from_parts(0, 594625))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:2)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(591160), added: 593635, mode: `MaxEncodedLen`)
@@ -545,6 +558,17 @@ impl WeightInfo for () {
 			// Standard Error: 5
 			.saturating_add(Weight::from_parts(3_351, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
+	}
+	fn submit_commitment() -> Weight {
+		Weight::from_parts(40_000_000, 0)
+			.saturating_add(Weight::from_parts(0, 594625))
+			.saturating_add(ParityDbWeight::get().reads(1_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn authorize_submit_commitment() -> Weight {
+		Weight::from_parts(90_000_000, 0)
+			.saturating_add(Weight::from_parts(0, 594625))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:2)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(591160), added: 593635, mode: `MaxEncodedLen`)

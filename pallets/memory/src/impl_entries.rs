@@ -34,8 +34,10 @@ impl<T: Config> Pallet<T> {
 		let entry = info.next_entry;
 		let embedding = match kind {
 			ContentKind::Text => {
-				// The transaction is rolled back on error, releasing the deposit again.
-				let request = Self::request_embedding(&info, &content)?;
+				// The transaction is rolled back on error, releasing the deposit again. The
+				// author pays its own embedding, so a writer's remember/forget loop costs the
+				// writer, never the space's owner.
+				let request = Self::request_embedding(&author, &info, &content)?;
 				EmbeddingRequests::<T>::insert(request, (space, entry));
 				EmbeddingState::Pending { request }
 			},
@@ -127,7 +129,7 @@ impl<T: Config> Pallet<T> {
 		if let Some(request) = stored.embedding.request() {
 			EmbeddingRequests::<T>::remove(request);
 		}
-		let request = Self::request_embedding(&info, &stored.content)?;
+		let request = Self::request_embedding(&who, &info, &stored.content)?;
 		EmbeddingRequests::<T>::insert(request, (space, entry));
 		stored.embedding = EmbeddingState::Pending { request };
 		Entries::<T>::insert(space, entry, stored);
@@ -136,12 +138,15 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Open the inference request embedding `text` with the space's model, paid by its owner.
+	/// Open the embedding request of `text` in the space's model, paid by `payer`: whoever
+	/// caused it (the entry's author, or the caller retrying it).
 	pub(crate) fn request_embedding(
+		payer: &AccountIdOf<T>,
 		info: &SpaceInfo<T>,
 		text: &[u8],
 	) -> Result<RequestId, DispatchError> {
 		let input = TensorMap::text(text).encode();
-		T::Inference::request(&info.owner, info.embedding_model, input)
+		T::Inference::request(payer, info.embedding_model, input)
 	}
 
 	/// The deposit for `bytes` of content.

@@ -26,6 +26,10 @@ parameter_types! {
 	pub const MaxOutputLen: u32 = 64 * 1024;
 	/// Executors answer within 10 blocks (20 seconds).
 	pub const ResponseTimeout: BlockNumber = 10;
+	/// Executors commit within 5 blocks of assignment; reveals open then at the latest.
+	pub const CommitTimeout: BlockNumber = 5;
+	/// Five misses in a row take an executor out of its pools.
+	pub const MaxConsecutiveMisses: u32 = 5;
 	/// Up to 64 requests opened, settled, audited and expired per block.
 	pub const MaxRequestsPerBlock: u32 = 64;
 	/// 5% on top of the executors' fees.
@@ -34,8 +38,11 @@ parameter_types! {
 	pub const DissentSlash: Perbill = Perbill::from_percent(10);
 	/// A missed assignment costs a fiftieth of the bond.
 	pub const MissSlash: Perbill = Perbill::from_percent(2);
-	/// An overturned answer costs half the bond, paid to the challenger.
+	/// An overturned answer costs half the bond.
 	pub const ChallengeSlash: Perbill = Perbill::from_percent(50);
+	/// A fifth of an overturn slash rewards the challenger; the rest goes to the protocol
+	/// account, so overturning one's own answer costs four fifths of the slash plus the fees.
+	pub const ChallengeRewardShare: Perbill = Perbill::from_percent(20);
 	/// Results can be challenged for 30 minutes.
 	pub const ChallengePeriod: BlockNumber = 30 * MINUTES;
 	/// Bonds unlock an hour after unregistering, after any challenge could have ended.
@@ -60,11 +67,14 @@ impl pallet_inference::Config for Runtime {
 	type MaxInputLen = MaxInputLen;
 	type MaxOutputLen = MaxOutputLen;
 	type ResponseTimeout = ResponseTimeout;
+	type CommitTimeout = CommitTimeout;
+	type MaxConsecutiveMisses = MaxConsecutiveMisses;
 	type MaxRequestsPerBlock = MaxRequestsPerBlock;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;
 	type MissSlash = MissSlash;
 	type ChallengeSlash = ChallengeSlash;
+	type ChallengeRewardShare = ChallengeRewardShare;
 	type ChallengePeriod = ChallengePeriod;
 	type MinChallengeBond = MinChallengeBond;
 	type AuditProbability = AuditProbability;

@@ -53,6 +53,7 @@ mod benchmark_helper {
 		CandidateOutput, ChallengeState, InferenceRequest, RequestKind, RequestStatus,
 	};
 	use sp_core::H256;
+	use sp_runtime::RuntimeAppPublic;
 	use verity_primitives::{content_hash, ExecutorPublic, ModelId, RequestId};
 
 	/// Registers the demo embedding model and an executor serving it.
@@ -73,10 +74,17 @@ mod benchmark_helper {
 			let executor: AccountId = frame_benchmarking::account("executor", 0, 0);
 			let bond: Balance = crate::configs::MinExecutorBond::get();
 			Balances::set_balance(&executor, bond.saturating_add(1_000 * UNIT));
-			let key = ExecutorPublic::from(sp_core::sr25519::Public::from_raw([7; 32]));
+			let key = ExecutorPublic::generate_pair(None);
+			let proof = key
+				.sign(&verity_primitives::key_ownership_message(
+					&executor,
+					Inference::genesis_hash(),
+				))
+				.expect("the key is in the benchmark keystore");
 			Inference::register_executor(
 				RawOrigin::Signed(executor).into(),
 				key,
+				proof,
 				alloc::vec![model_id].try_into().expect("one model"),
 				bond,
 			)
@@ -104,10 +112,14 @@ mod benchmark_helper {
 				escrow: 0,
 				created_at: 0,
 				assigned: Default::default(),
+				commit_deadline: 0,
+				commitments: Default::default(),
 				attestations: Default::default(),
 				candidates: alloc::vec![CandidateOutput {
 					output_hash,
-					output: output.try_into().expect("within MaxOutputLen"),
+					outcome: pallet_inference::StoredOutcome::Output(
+						output.try_into().expect("within MaxOutputLen"),
+					),
 					votes: 1,
 				}]
 				.try_into()

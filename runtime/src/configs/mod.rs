@@ -19,13 +19,16 @@ use frame_support::{
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
-		IdentityFee, Weight,
+		ConstantMultiplier, IdentityFee, Weight,
 	},
 };
 use frame_system::limits::{BlockLength, BlockWeights};
-use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
+use pallet_transaction_payment::{FungibleAdapter, Multiplier, TargetedFeeAdjustment};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
-use sp_runtime::{traits::One, Perbill};
+use sp_runtime::{
+	traits::{Bounded, One},
+	FixedPointNumber, Perbill, Perquintill,
+};
 use sp_version::RuntimeVersion;
 
 /// The share of a block normal transactions may fill; the rest is for operational ones.
@@ -114,19 +117,44 @@ impl pallet_balances::Config for Runtime {
 	type DoneSlashHandler = ();
 }
 
+/// What one byte of a transaction costs: a millionth of a unit, so the normal share of a block
+/// (3.75 MiB) filled with junk costs about 3.9 units, before congestion raises it.
+pub const FEE_PER_BYTE: Balance = crate::UNIT / 1_000_000;
+
 parameter_types! {
-	/// Fees do not drift with congestion.
-	pub FeeMultiplier: Multiplier = Multiplier::one();
+	/// The share of a block's normal class the fee multiplier steers towards: fuller blocks
+	/// raise fees, emptier ones lower them (never below the base fees).
+	pub const TargetBlockFullness: Perquintill = Perquintill::from_percent(25);
+	/// How fast the multiplier moves: a full block raises it by about 0.0225% (the variable
+	/// times the 75% excess over the target), so sustained full blocks double fees in about
+	/// 3,100 blocks (an hour and three quarters) and by more than 10,000 over a day.
+	pub AdjustmentVariable: Multiplier = Multiplier::saturating_from_rational(3, 10_000);
+	/// Fees never drop below the base schedule.
+	pub MinimumMultiplier: Multiplier = Multiplier::one();
+	/// Fees may rise without bound while congestion lasts.
+	pub MaximumMultiplier: Multiplier = Bounded::max_value();
 }
 
+/// Fees: a weight fee of one unit per second of compute (`IdentityFee`: a picosecond of
+/// reference time costs a planck), a length fee of [`FEE_PER_BYTE`], and a congestion
+/// multiplier over both (`TargetedFeeAdjustment`). Commitments and reveals carry no signer and
+/// pay nothing: they are authorized by their executor signature, bounded to one per assigned
+/// executor and request, and operational, so a stuffer's normal transactions cannot take their
+/// room.
 impl pallet_transaction_payment::Config for Runtime {
 	#[allow(deprecated)]
 	type RuntimeEvent = RuntimeEvent;
 	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
 	type OperationalFeeMultiplier = ConstU8<5>;
 	type WeightToFee = IdentityFee<Balance>;
-	type LengthToFee = IdentityFee<Balance>;
-	type FeeMultiplierUpdate = ConstFeeMultiplier<FeeMultiplier>;
+	type LengthToFee = ConstantMultiplier<Balance, ConstU128<FEE_PER_BYTE>>;
+	type FeeMultiplierUpdate = TargetedFeeAdjustment<
+		Self,
+		TargetBlockFullness,
+		AdjustmentVariable,
+		MinimumMultiplier,
+		MaximumMultiplier,
+	>;
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
 }
 

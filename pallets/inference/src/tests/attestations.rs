@@ -1,49 +1,102 @@
-//! Attestations: validation by signature, recording, quorum; every error, in the dispatch and
-//! in transaction validation.
+//! Commitments and reveals: validation by signature, the commit phase, recording, quorum;
+//! every error, in the dispatch and in transaction validation; the copycat and the liar.
 
 use super::*;
-use crate::{Assignments, Call, Error, Event, PendingSettlement};
+use crate::{
+	Assignments, Call, Error, Event, Executors, HoldReason, PendingSettlement, SlashReason,
+};
 use frame_support::{
 	assert_noop, assert_ok,
 	pallet_prelude::{InvalidTransaction, TransactionSource, TransactionValidityError},
 	traits::Authorize,
 };
+use verity_primitives::RejectionCode;
 
-/// The transaction validity of an attestation.
-fn validity(
+/// The transaction validity of a commitment.
+fn commitment_validity(
 	request_id: RequestId,
-	output: Vec<u8>,
+	commitment: H256,
 	signature: SignedAttestation,
-) -> Result<(), TransactionValidityError> {
-	Call::<Test>::submit_attestation { request_id, output, signature }
+) -> Result<u64, TransactionValidityError> {
+	Call::<Test>::submit_commitment { request_id, commitment, signature }
 		.authorize(TransactionSource::External)
-		.expect("submit_attestation is authorized by its signature")
-		.map(|_| ())
+		.expect("submit_commitment is authorized by its signature")
+		.map(|(validity, _)| validity.priority)
 }
 
-/// The validity error an attestation refused with `error` gets.
-fn refused(error: &Error<Test>) -> Result<(), TransactionValidityError> {
+/// The transaction validity of a reveal.
+fn reveal_validity(
+	request_id: RequestId,
+	outcome: InferenceOutcome,
+	signature: SignedAttestation,
+) -> Result<u64, TransactionValidityError> {
+	Call::<Test>::submit_attestation { request_id, outcome, signature }
+		.authorize(TransactionSource::External)
+		.expect("submit_attestation is authorized by its signature")
+		.map(|(validity, _)| validity.priority)
+}
+
+/// The validity error a call refused with `error` gets.
+fn refused(error: &Error<Test>) -> Result<u64, TransactionValidityError> {
 	Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(error.encode()[0])))
 }
 
-#[test]
-fn an_attestation_is_recorded_and_closes_the_assignment() {
-	run_test(|| {
-		let model = vector_model(1, 3);
-		for who in 10..13 {
-			executor(who, &[model]);
-		}
-		let id = assigned_request(1, model);
-		let drawn = assignees(id);
-		let signature = sign(id, &drawn[0].1, &honest_output());
-		assert_eq!(validity(id, honest_output(), signature), Ok(()));
-		assert_ok!(attest(id, &drawn[0].1, &honest_output()));
+/// A redundancy-3 model with executors 10, 11, 12 and one assigned request.
+fn three_way_request() -> (RequestId, Vec<(AccountId, ExecutorPublic)>) {
+	let model = vector_model(1, 3);
+	for who in 10..13 {
+		executor(who, &[model]);
+	}
+	let id = assigned_request(1, model);
+	(id, assignees(id))
+}
 
+#[test]
+fn answers_commit_first_and_reveal_once_every_executor_committed() {
+	run_test(|| {
+		let (id, drawn) = three_way_request();
+		let honest = out(&honest_output());
+		let (committed, signature) = signed_commitment(id, &drawn[0].1, &honest);
+		assert_eq!(
+			commitment_validity(id, committed, signature.clone()),
+			Ok(crate::ANSWER_PRIORITY),
+			"commitments take the top pool priority"
+		);
+		assert_ok!(submit_commitment(id, committed, signature));
+		System::assert_last_event(
+			Event::CommitmentSubmitted { request_id: id, executor: drawn[0].0 }.into(),
+		);
+		// Nothing is revealed while others may still commit.
+		assert_eq!(
+			reveal_validity(id, honest.clone(), sign_outcome(id, &drawn[0].1, &honest)),
+			refused(&Error::CommitPhaseOpen)
+		);
+		assert_noop!(reveal_outcome(id, &drawn[0].1, &honest), Error::<Test>::CommitPhaseOpen);
+		// The executor's job moves from "commit" to "wait".
+		let job = &Inference::open_assignments(drawn[0].1.clone())[0];
+		assert!(job.committed && !job.reveal_open);
+
+		assert_ok!(commit_outcome(id, &drawn[1].1, &honest));
+		assert_ok!(commit_outcome(id, &drawn[2].1, &honest));
+		let job = &Inference::open_assignments(drawn[0].1.clone())[0];
+		assert!(job.committed && job.reveal_open, "every executor committed: reveals open");
+		assert_eq!(
+			commitment_validity(id, committed, signed_commitment(id, &drawn[0].1, &honest).1),
+			refused(&Error::CommitPhaseOver)
+		);
+
+		assert_eq!(
+			reveal_validity(id, honest.clone(), sign_outcome(id, &drawn[0].1, &honest)),
+			Ok(crate::ANSWER_PRIORITY),
+			"reveals take the top pool priority"
+		);
+		assert_ok!(reveal_outcome(id, &drawn[0].1, &honest));
 		System::assert_last_event(
 			Event::AttestationSubmitted {
 				request_id: id,
 				executor: drawn[0].0,
 				output_hash: content_hash(&honest_output()),
+				matches_commitment: true,
 			}
 			.into(),
 		);
@@ -53,30 +106,34 @@ fn an_attestation_is_recorded_and_closes_the_assignment() {
 		assert_eq!(Inference::open_assignments(drawn[1].1.clone()).len(), 1);
 		assert!(Assignments::<Test>::contains_key(drawn[0].0, id));
 		let request = Requests::<Test>::get(id).unwrap();
-		assert_eq!(request.attestations.len(), 1);
+		assert_eq!((request.commitments.len(), request.attestations.len()), (3, 1));
 		assert_eq!(request.candidates[0].votes, 1);
 		assert!(matches!(request.status, RequestStatus::Assigned { .. }));
 
-		// A quorum of 2 of 3 matching outputs marks the request for settlement.
-		assert_ok!(attest(id, &drawn[1].1, &honest_output()));
+		// A quorum of 2 of 3 matching reveals marks the request for settlement.
+		assert_ok!(reveal_outcome(id, &drawn[1].1, &honest));
 		assert!(matches!(status(id), RequestStatus::QuorumReached { .. }));
 		assert_eq!(PendingSettlement::<Test>::get().to_vec(), vec![id]);
 	});
 }
 
 #[test]
-fn attestations_need_no_signed_origin_and_refuse_one() {
+fn answers_need_no_signed_origin_and_refuse_one() {
 	run_test(|| {
 		let model = vector_model(1, 1);
 		let key = executor(10, &[model]);
 		let id = assigned_request(1, model);
-		let signature = sign(id, &key, &honest_output());
+		let (committed, signature) = signed_commitment(id, &key, &out(&honest_output()));
+		assert_noop!(
+			Inference::submit_commitment(RuntimeOrigin::signed(10), id, committed, signature),
+			sp_runtime::DispatchError::BadOrigin
+		);
 		assert_noop!(
 			Inference::submit_attestation(
 				RuntimeOrigin::signed(10),
 				id,
-				honest_output(),
-				signature
+				out(&honest_output()),
+				sign(id, &key, &honest_output())
 			),
 			sp_runtime::DispatchError::BadOrigin
 		);
@@ -84,7 +141,7 @@ fn attestations_need_no_signed_origin_and_refuse_one() {
 }
 
 #[test]
-fn attestation_refusals() {
+fn commitment_refusals() {
 	run_test(|| {
 		let model = vector_model(1, 2);
 		let keys: Vec<_> = (10..13).map(|who| executor(who, &[model])).collect();
@@ -92,27 +149,89 @@ fn attestation_refusals() {
 		let drawn = assignees(id);
 		let outsider = keys.iter().find(|key| drawn.iter().all(|(_, k)| k != *key)).unwrap();
 		let insider = &drawn[0].1;
+		let honest = out(&honest_output());
 
-		// Refused both in validation and, for what the dispatch re-checks, in dispatch.
+		let (committed, signature) = signed_commitment(id, insider, &honest);
+		assert_eq!(
+			commitment_validity(99, committed, signature.clone()),
+			refused(&Error::UnknownRequest)
+		);
+		let (outside, outside_signature) = signed_commitment(id, outsider, &honest);
+		assert_eq!(
+			commitment_validity(id, outside, outside_signature),
+			refused(&Error::NotAssigned)
+		);
+		// A signature over another commitment, or by another key.
+		let (other, _) = signed_commitment(id, insider, &out(&wrong_output()));
+		assert_eq!(
+			commitment_validity(id, other, signature.clone()),
+			refused(&Error::BadSignature)
+		);
+		let mut forged = signature.clone();
+		forged.attestation_key = drawn[1].1.clone();
+		assert_eq!(commitment_validity(id, committed, forged), refused(&Error::BadSignature));
+
+		// Once per executor.
+		assert_ok!(submit_commitment(id, committed, signature.clone()));
+		assert_eq!(
+			commitment_validity(id, committed, signature.clone()),
+			refused(&Error::AlreadyCommitted)
+		);
+		assert_noop!(submit_commitment(id, committed, signature), Error::<Test>::AlreadyCommitted);
+
+		// After the commit deadline, none.
+		close_commit_phase(id);
+		let (late, late_signature) = signed_commitment(id, &drawn[1].1, &honest);
+		assert_eq!(
+			commitment_validity(id, late, late_signature.clone()),
+			refused(&Error::CommitPhaseOver)
+		);
+		assert_noop!(submit_commitment(id, late, late_signature), Error::<Test>::CommitPhaseOver);
+	});
+}
+
+/// The replay attack: an executor's signed commitment for one request, put on another request
+/// it is also assigned to, would take its one commitment there and get its honest reveal
+/// slashed. The signed message names the request, so the replay does not verify.
+#[test]
+fn a_signed_commitment_cannot_be_replayed_on_another_request() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		let key = executor(10, &[model]);
+		let first = assigned_request(1, model);
+		let second = assigned_request(1, model);
+		let (committed, signature) = signed_commitment(first, &key, &out(&honest_output()));
+		assert_eq!(
+			commitment_validity(second, committed, signature),
+			refused(&Error::BadSignature)
+		);
+		// The reveal signature of one request does not verify on another either.
+		assert_ok!(commit_outcome(second, &key, &out(&honest_output())));
+		assert_eq!(
+			reveal_validity(second, out(&honest_output()), sign(first, &key, &honest_output())),
+			refused(&Error::BadSignature)
+		);
+	});
+}
+
+#[test]
+fn reveal_refusals() {
+	run_test(|| {
+		let model = vector_model(1, 2);
+		let keys: Vec<_> = (10..13).map(|who| executor(who, &[model])).collect();
+		let id = assigned_request(1, model);
+		let drawn = assignees(id);
+		let outsider = keys.iter().find(|key| drawn.iter().all(|(_, k)| k != *key)).unwrap();
+		let (insider, silent) = (&drawn[0].1, &drawn[1].1);
+		assert_ok!(commit_outcome(id, insider, &out(&honest_output())));
+		close_commit_phase(id);
+
+		// Refused both in validation and in dispatch.
 		let cases: Vec<(RequestId, Vec<u8>, SignedAttestation, Error<Test>)> = vec![
 			(99, honest_output(), sign(id, insider, &honest_output()), Error::UnknownRequest),
 			(id, honest_output(), sign(id, outsider, &honest_output()), Error::NotAssigned),
+			(id, honest_output(), sign(id, silent, &honest_output()), Error::NotCommitted),
 			(id, vec![0; 4097], sign(id, insider, &honest_output()), Error::OutputTooLarge),
-		];
-		for (request_id, output, signature, error) in cases {
-			assert_eq!(validity(request_id, output.clone(), signature.clone()), refused(&error));
-			assert_noop!(
-				Inference::submit_attestation(
-					frame_system::Origin::<Test>::Authorized.into(),
-					request_id,
-					output,
-					signature
-				),
-				error
-			);
-		}
-		// Refused in validation: such a transaction never gets the authorized origin.
-		let cases: Vec<(RequestId, Vec<u8>, SignedAttestation, Error<Test>)> = vec![
 			(id, vec![1, 2, 3], sign(id, insider, &[1, 2, 3]), Error::MalformedOutput),
 			(
 				id,
@@ -124,36 +243,36 @@ fn attestation_refusals() {
 			(id, honest_output(), sign(id, insider, &wrong_output()), Error::BadSignature),
 		];
 		for (request_id, output, signature, error) in cases {
-			assert_eq!(validity(request_id, output, signature), refused(&error));
+			assert_eq!(
+				reveal_validity(request_id, out(&output), signature.clone()),
+				refused(&error),
+				"{error:?}"
+			);
+			assert_noop!(submit_reveal(request_id, out(&output), signature), error);
 		}
-
 		// A signature by one key presented as another's.
 		let mut forged = sign(id, insider, &honest_output());
 		forged.attestation_key = drawn[1].1.clone();
-		assert_eq!(validity(id, honest_output(), forged), refused(&Error::BadSignature));
+		assert_eq!(
+			reveal_validity(id, out(&honest_output()), forged),
+			refused(&Error::NotCommitted)
+		);
 
-		// Answering twice.
-		assert_ok!(attest(id, insider, &honest_output()));
-		let again = sign(id, insider, &honest_output());
-		assert_eq!(validity(id, honest_output(), again), refused(&Error::AlreadyAttested));
-		assert_noop!(attest(id, insider, &honest_output()), Error::<Test>::AlreadyAttested);
+		// Revealing twice.
+		assert_ok!(reveal_outcome(id, insider, &out(&honest_output())));
+		assert_eq!(
+			reveal_validity(id, out(&honest_output()), sign(id, insider, &honest_output())),
+			refused(&Error::AlreadyAttested)
+		);
+		assert_noop!(
+			reveal_outcome(id, insider, &out(&honest_output())),
+			Error::<Test>::AlreadyAttested
+		);
 	});
 }
 
 #[test]
-fn a_signature_cannot_be_replayed_on_another_request() {
-	run_test(|| {
-		let model = vector_model(1, 1);
-		let key = executor(10, &[model]);
-		let first = assigned_request(1, model);
-		let second = assigned_request(1, model);
-		let signature = sign(first, &key, &honest_output());
-		assert_eq!(validity(second, honest_output(), signature), refused(&Error::BadSignature));
-	});
-}
-
-#[test]
-fn attestations_are_refused_before_assignment_and_after_the_deadline() {
+fn answers_are_refused_before_assignment_and_after_the_deadline() {
 	run_test(|| {
 		let model = vector_model(1, 1);
 		let key = executor(10, &[model]);
@@ -163,14 +282,155 @@ fn attestations_are_refused_before_assignment_and_after_the_deadline() {
 			input(),
 			u64::MAX
 		));
-		assert_noop!(attest(0, &key, &honest_output()), Error::<Test>::RequestNotOpen);
+		assert_noop!(
+			commit_outcome(0, &key, &out(&honest_output())),
+			Error::<Test>::CommitPhaseOver
+		);
 		next_block();
+		assert_ok!(commit_outcome(0, &key, &out(&honest_output())));
 		let RequestStatus::Assigned { deadline } = status(0) else { panic!("assigned") };
 		while System::block_number() < deadline {
 			next_block();
 		}
 		// The deadline block's hook closed the request.
 		assert_eq!(status(0), RequestStatus::Expired);
-		assert_noop!(attest(0, &key, &honest_output()), Error::<Test>::RequestNotOpen);
+		assert_noop!(
+			reveal_outcome(0, &key, &out(&honest_output())),
+			Error::<Test>::RequestNotOpen
+		);
+	});
+}
+
+/// The commit deadline opens reveals even when an executor never commits, and that
+/// executor cannot reveal: a silent executor cannot hold the others' answers hostage.
+#[test]
+fn the_commit_deadline_opens_reveals_without_the_silent_executor() {
+	run_test(|| {
+		let (id, drawn) = three_way_request();
+		answer(id, &[(&drawn[0].1, honest_output()), (&drawn[1].1, honest_output())]);
+		assert!(matches!(status(id), RequestStatus::QuorumReached { .. }));
+		assert!(
+			Inference::open_assignments(drawn[2].1.clone()).is_empty(),
+			"too late to commit: nothing left to do"
+		);
+	});
+}
+
+/// The copycat: executor 0 waits, sees executor 1's commitment and submits the same hash as
+/// its own. It can never reveal a payload that hashes to it (the commitment binds executor 1's
+/// key), so whatever it reveals is slashed as dissent, while the honest executors are paid.
+#[test]
+fn a_copied_commitment_cannot_be_revealed() {
+	run_test(|| {
+		let (id, drawn) = three_way_request();
+		let honest = out(&honest_output());
+		let (copycat, victim, third) = (&drawn[0], &drawn[1], &drawn[2]);
+		let (victim_commitment, victim_signature) = signed_commitment(id, &victim.1, &honest);
+		assert_ok!(submit_commitment(id, victim_commitment, victim_signature));
+		// The copycat signs the copied hash with its own key.
+		let message = commitment_message(Inference::genesis_hash(), id, victim_commitment);
+		let copied = SignedAttestation {
+			attestation_key: copycat.1.clone(),
+			signature: copycat.1.sign(&message).unwrap(),
+		};
+		assert_ok!(submit_commitment(id, victim_commitment, copied));
+		assert_ok!(commit_outcome(id, &third.1, &honest));
+
+		assert_ok!(reveal_outcome(id, &victim.1, &honest));
+		assert_ok!(reveal_outcome(id, &third.1, &honest));
+		// The copycat reveals the honest output it now sees: it does not match its commitment.
+		assert_ok!(reveal_outcome(id, &copycat.1, &honest));
+		System::assert_last_event(
+			Event::AttestationSubmitted {
+				request_id: id,
+				executor: copycat.0,
+				output_hash: honest.hash(),
+				matches_commitment: false,
+			}
+			.into(),
+		);
+		assert_eq!(Requests::<Test>::get(id).unwrap().candidates[0].votes, 2);
+		next_block();
+
+		assert!(matches!(status(id), RequestStatus::Finalized { .. }));
+		let slash = DissentSlash::get() * MIN_BOND;
+		assert_eq!(Executors::<Test>::get(copycat.0).unwrap().bond, MIN_BOND - slash);
+		assert_eq!(free(copycat.0), ENDOWMENT - MIN_BOND, "the copycat earns nothing");
+		System::assert_has_event(
+			Event::ExecutorSlashed {
+				executor: copycat.0,
+				request_id: id,
+				amount: slash,
+				reason: SlashReason::Dissent,
+			}
+			.into(),
+		);
+		for honest_executor in [victim.0, third.0] {
+			assert_eq!(free(honest_executor), ENDOWMENT - MIN_BOND + FEE);
+			assert_eq!(held(HoldReason::ExecutorBond, honest_executor), MIN_BOND);
+		}
+	});
+}
+
+/// A reveal that breaks its commitment is a provable lie: slashed even when no quorum forms.
+#[test]
+fn a_broken_commitment_is_slashed_even_without_a_quorum() {
+	run_test(|| {
+		let (id, drawn) = three_way_request();
+		assert_ok!(commit_outcome(id, &drawn[0].1, &out(&honest_output())));
+		close_commit_phase(id);
+		assert_ok!(reveal_outcome(id, &drawn[0].1, &out(&wrong_output())));
+		run_blocks(RESPONSE_TIMEOUT);
+
+		assert_eq!(status(id), RequestStatus::Expired);
+		let slash = DissentSlash::get() * MIN_BOND;
+		assert_eq!(Executors::<Test>::get(drawn[0].0).unwrap().bond, MIN_BOND - slash);
+		// The two that never answered are not slashed: nobody showed the input was answerable.
+		for (who, _) in &drawn[1..] {
+			assert_eq!(Executors::<Test>::get(who).unwrap().bond, MIN_BOND);
+			assert_eq!(Executors::<Test>::get(who).unwrap().stats.missed, 1);
+		}
+		assert_eq!(free(1), ENDOWMENT, "the requester is refunded in full");
+	});
+}
+
+/// An input every executor must reject is an answer: a quorum on the rejection finalizes the
+/// request, the agreeing executors are paid, and the requester pays the fee.
+#[test]
+fn a_quorum_on_a_rejection_settles_the_request() {
+	run_test(|| {
+		let (id, drawn) = three_way_request();
+		let rejected = InferenceOutcome::Rejected(RejectionCode::UnsupportedShape);
+		answer_outcomes(id, &[(&drawn[0].1, rejected.clone()), (&drawn[1].1, rejected.clone())]);
+		next_block();
+
+		let RequestStatus::Finalized { output_hash, .. } = status(id) else {
+			panic!("finalized, got {:?}", status(id))
+		};
+		assert_eq!(output_hash, rejected.hash());
+		let request = Requests::<Test>::get(id).unwrap();
+		assert_eq!(request.agreed_rejection(), Some(RejectionCode::UnsupportedShape));
+		assert_eq!(request.agreed_output(), None);
+		System::assert_has_event(
+			Event::RequestFinalized {
+				request_id: id,
+				output_hash,
+				rejection: Some(RejectionCode::UnsupportedShape),
+			}
+			.into(),
+		);
+		for (who, _) in &drawn[..2] {
+			assert_eq!(free(*who), ENDOWMENT - MIN_BOND + FEE, "executor {who} is paid");
+		}
+		assert!(FinalizedOutputs::get().is_empty(), "a rejection is no output to hand on");
+		assert_eq!(
+			<Inference as crate::InferenceProvider<AccountId>>::outcome(id),
+			crate::RequestOutcome::Failed
+		);
+		// The executor that never answered an answerable request is slashed for it.
+		run_blocks(RESPONSE_TIMEOUT);
+		let miss = MissSlash::get() * MIN_BOND;
+		assert_eq!(Executors::<Test>::get(drawn[2].0).unwrap().bond, MIN_BOND - miss);
+		assert_eq!(free(1), ENDOWMENT - total_fee(3) + FEE, "the requester paid for two runs");
 	});
 }

@@ -15,9 +15,7 @@ fn finalized_on(output: &[u8]) -> (ModelId, RequestId) {
 		executor(who, &[model]);
 	}
 	let id = assigned_request(1, model);
-	for (_, key) in assignees(id) {
-		assert_ok!(attest(id, &key, output));
-	}
+	answer_all(id, output);
 	next_block();
 	assert!(matches!(status(id), RequestStatus::Finalized { .. }));
 	(model, id)
@@ -32,7 +30,7 @@ fn rerun_of(original: RequestId) -> RequestId {
 }
 
 #[test]
-fn an_upheld_challenge_slashes_the_original_executors_to_the_challenger() {
+fn an_upheld_challenge_slashes_the_original_executors_and_rewards_the_challenger() {
 	run_test(|| {
 		let (_, id) = finalized_on(&wrong_output());
 		let original_executors = assignees(id);
@@ -43,19 +41,19 @@ fn an_upheld_challenge_slashes_the_original_executors_to_the_challenger() {
 			Event::ChallengeOpened { request_id: id, rerun, challenger: Some(challenger) }.into(),
 		);
 		assert_eq!(held(HoldReason::ChallengeBond, challenger), MIN_CHALLENGE_BOND);
-		assert_eq!(held(HoldReason::RequestEscrow, challenger), total_fee(2));
+		// Twice the original redundancy re-runs it: 4 of the 4 fresh executors.
+		assert_eq!(held(HoldReason::RequestEscrow, challenger), total_fee(4));
 
 		next_block();
 		let fresh = assignees(rerun);
+		assert_eq!(fresh.len(), 4);
 		for (account, _) in &fresh {
 			assert!(
 				original_executors.iter().all(|(original, _)| original != account),
 				"a re-execution is served by fresh executors"
 			);
 		}
-		for (_, key) in &fresh {
-			assert_ok!(attest(rerun, key, &honest_output()));
-		}
+		answer_all(rerun, &honest_output());
 		next_block();
 
 		let corrected = content_hash(&honest_output());
@@ -80,8 +78,10 @@ fn an_upheld_challenge_slashes_the_original_executors_to_the_challenger() {
 			);
 		}
 		assert_eq!(held(HoldReason::ChallengeBond, challenger), 0);
-		// The challenger paid for the re-execution and received both slashes.
-		assert_eq!(free(challenger), ENDOWMENT - total_fee(2) + 2 * slash);
+		// The challenger paid for the re-execution and received a fifth of both slashes; the
+		// protocol account keeps the rest.
+		let reward = ChallengeRewardShare::get() * (2 * slash);
+		assert_eq!(free(challenger), ENDOWMENT - total_fee(4) + reward);
 		// The pallets that took the overturned output hear of the corrected one; the
 		// re-execution itself is no ordinary finalization.
 		assert_eq!(FinalizedOutputs::get(), vec![(id, wrong_output())]);
@@ -103,9 +103,7 @@ fn a_rejected_challenge_slashes_the_challengers_bond() {
 		let rerun = rerun_of(id);
 		next_block();
 		let protocol_before = free(protocol);
-		for (_, key) in assignees(rerun) {
-			assert_ok!(attest(rerun, &key, &honest_output()));
-		}
+		answer_all(rerun, &honest_output());
 		next_block();
 		assert_eq!(
 			Requests::<Test>::get(id).unwrap().challenge,
@@ -113,8 +111,8 @@ fn a_rejected_challenge_slashes_the_challengers_bond() {
 		);
 		System::assert_has_event(Event::ChallengeRejected { request_id: id }.into());
 		assert_eq!(held(HoldReason::ChallengeBond, 3), 0);
-		assert_eq!(free(3), ENDOWMENT - total_fee(2) - MIN_CHALLENGE_BOND);
-		assert_eq!(free(protocol), protocol_before + MIN_CHALLENGE_BOND + (total_fee(2) - 2 * FEE));
+		assert_eq!(free(3), ENDOWMENT - total_fee(4) - MIN_CHALLENGE_BOND);
+		assert_eq!(free(protocol), protocol_before + MIN_CHALLENGE_BOND + (total_fee(4) - 4 * FEE));
 		for (account, _) in assignees(id) {
 			assert_eq!(Executors::<Test>::get(account).unwrap().bond, MIN_BOND);
 		}
@@ -197,10 +195,10 @@ fn a_failed_audit_opens_a_challenge_that_overturns_the_result() {
 			RequestKind::Challenge { original: id, challenger: None, bond: 0, audit: Some(audit) }
 		);
 		next_block();
-		for (account, key) in assignees(rerun) {
+		for (account, _) in assignees(rerun) {
 			assert_ne!(account, auditor[0].0, "the auditor does not judge its own audit");
-			assert_ok!(attest(rerun, &key, &honest_output()));
 		}
+		answer_all(rerun, &honest_output());
 		next_block();
 		assert!(matches!(
 			Requests::<Test>::get(id).unwrap().challenge,
@@ -233,5 +231,122 @@ fn no_audits_are_drawn_at_zero_probability() {
 		run_blocks(3);
 		assert_eq!(crate::NextRequestId::<Test>::get(), next);
 		assert_eq!(Requests::<Test>::get(id).unwrap().challenge, ChallengeState::None);
+	});
+}
+
+/// A challenge needs more fresh eyes than the original had: with 2 executors besides the
+/// original 2, a re-run of at least 3 cannot be drawn, so the challenge is refused and holds
+/// nothing.
+#[test]
+fn a_challenge_needs_enough_fresh_executors() {
+	run_test(|| {
+		let model = vector_model(1, 2);
+		for who in 10..14 {
+			executor(who, &[model]);
+		}
+		let id = assigned_request(1, model);
+		answer_all(id, &honest_output());
+		next_block();
+		assert_noop!(
+			Inference::challenge(RuntimeOrigin::signed(3), id, MIN_CHALLENGE_BOND),
+			Error::<Test>::NotEnoughFreshExecutors
+		);
+		assert_eq!(free(3), ENDOWMENT);
+		executor(14, &[model]);
+		assert_ok!(Inference::challenge(RuntimeOrigin::signed(3), id, MIN_CHALLENGE_BOND));
+		assert_eq!(Requests::<Test>::get(rerun_of(id)).unwrap().redundancy, 3);
+	});
+}
+
+/// The shield: a cheater challenges its own wrong result and lets the re-run fail. An
+/// inconclusive re-run leaves the request open, so an honest challenger still overturns it.
+#[test]
+fn an_inconclusive_challenge_leaves_the_request_challengeable() {
+	run_test(|| {
+		let (_, id) = finalized_on(&wrong_output());
+		assert_ok!(Inference::challenge(RuntimeOrigin::signed(3), id, MIN_CHALLENGE_BOND));
+		let first = rerun_of(id);
+		run_blocks(RESPONSE_TIMEOUT + 1);
+		assert_eq!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Inconclusive { rerun: first }
+		);
+		assert_ok!(Inference::challenge(RuntimeOrigin::signed(4), id, MIN_CHALLENGE_BOND));
+		let second = rerun_of(id);
+		next_block();
+		answer_all(second, &honest_output());
+		next_block();
+		assert!(matches!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Upheld { .. }
+		));
+	});
+}
+
+/// Self-challenge: the two executors that finalized a wrong output, one of them challenging
+/// it, lose more than the challenger's reward brings back.
+#[test]
+fn challenging_ones_own_wrong_result_loses_money() {
+	run_test(|| {
+		let (_, id) = finalized_on(&wrong_output());
+		let cheaters: Vec<AccountId> = assignees(id).into_iter().map(|(who, _)| who).collect();
+		let wealth = |who: AccountId| {
+			<Balances as frame_support::traits::fungible::Inspect<_>>::total_balance(&who)
+		};
+		let before: Balance = cheaters.iter().map(|who| wealth(*who)).sum();
+		let challenger = cheaters[0];
+		assert_ok!(Inference::challenge(RuntimeOrigin::signed(challenger), id, MIN_CHALLENGE_BOND));
+		let rerun = rerun_of(id);
+		next_block();
+		answer_all(rerun, &honest_output());
+		next_block();
+		assert!(matches!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Upheld { .. }
+		));
+		let after: Balance = cheaters.iter().map(|who| wealth(*who)).sum();
+		let slashed = 2 * (ChallengeSlash::get() * MIN_BOND);
+		let reward = ChallengeRewardShare::get() * slashed;
+		assert_eq!(after, before - slashed + reward - total_fee(4));
+		assert!(after < before, "the self-challenge lost {} planck", before - after);
+	});
+}
+
+/// A lying auditor: its audit contradicts an honest result, the challenge that follows
+/// confirms the result, and the auditor is slashed like a dissenter.
+#[test]
+fn a_lying_auditor_is_slashed() {
+	run_test(|| {
+		AuditProbability::set(sp_runtime::Permill::one());
+		let (_, id) = finalized_on(&honest_output());
+		next_block();
+		let audit = crate::NextRequestId::<Test>::get() - 1;
+		next_block();
+		let auditor = assignees(audit);
+		assert_ok!(attest(audit, &auditor[0].1, &wrong_output()));
+		next_block();
+		System::assert_has_event(Event::AuditFailed { request_id: id }.into());
+		let rerun = rerun_of(id);
+		next_block();
+		answer_all(rerun, &honest_output());
+		next_block();
+		assert!(matches!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Rejected { .. }
+		));
+		let slash = DissentSlash::get() * MIN_BOND;
+		assert_eq!(Executors::<Test>::get(auditor[0].0).unwrap().bond, MIN_BOND - slash);
+		System::assert_has_event(
+			Event::ExecutorSlashed {
+				executor: auditor[0].0,
+				request_id: audit,
+				amount: slash,
+				reason: SlashReason::Dissent,
+			}
+			.into(),
+		);
+		for (account, _) in assignees(id) {
+			assert_eq!(Executors::<Test>::get(account).unwrap().bond, MIN_BOND);
+		}
 	});
 }

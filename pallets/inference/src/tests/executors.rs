@@ -32,11 +32,13 @@ fn register_executor_refusals_hold_nothing() {
 		let model = vector_model(1, 1);
 		let key = executor(7, &[model]);
 		let fresh = ExecutorPublic::generate_pair(None);
-		let models = |list: &[ModelId]| list.to_vec().try_into().unwrap();
+		let models =
+			|list: &[ModelId]| -> crate::ExecutorModels<Test> { list.to_vec().try_into().unwrap() };
 		let register = |who, key: &ExecutorPublic, list: &[ModelId], bond| {
 			Inference::register_executor(
 				RuntimeOrigin::signed(who),
 				key.clone(),
+				key_proof(who, key),
 				models(list),
 				bond,
 			)
@@ -62,6 +64,7 @@ fn register_executor_refusals_hold_nothing() {
 			Inference::register_executor(
 				RuntimeOrigin::none(),
 				fresh.clone(),
+				key_proof(8, &fresh),
 				models(&[model]),
 				MIN_BOND
 			),
@@ -79,6 +82,78 @@ fn register_executor_refusals_hold_nothing() {
 	});
 }
 
+/// The key claim: account 8 registers a key it does not hold (7's key, before 7 registers
+/// it, or any key another party published) with a proof made for someone else, or none that
+/// verifies. Refused, nothing held; the real holder still registers its key.
+#[test]
+fn an_attestation_key_needs_a_proof_of_possession() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		let victim_key = ExecutorPublic::generate_pair(None);
+		let models: crate::ExecutorModels<Test> = vec![model].try_into().unwrap();
+		// The proof the victim made for itself does not work for the thief...
+		assert_noop!(
+			Inference::register_executor(
+				RuntimeOrigin::signed(8),
+				victim_key.clone(),
+				key_proof(7, &victim_key),
+				models.clone(),
+				MIN_BOND
+			),
+			Error::<Test>::BadKeyProof
+		);
+		// ...nor a proof by the thief's own key.
+		let thief_key = ExecutorPublic::generate_pair(None);
+		assert_noop!(
+			Inference::register_executor(
+				RuntimeOrigin::signed(8),
+				victim_key.clone(),
+				key_proof(8, &thief_key),
+				models.clone(),
+				MIN_BOND
+			),
+			Error::<Test>::BadKeyProof
+		);
+		// A proof made on another chain does not verify here.
+		let elsewhere = victim_key
+			.sign(&verity_primitives::key_ownership_message(&8u64, H256::repeat_byte(9)))
+			.unwrap();
+		assert_noop!(
+			Inference::register_executor(
+				RuntimeOrigin::signed(8),
+				victim_key.clone(),
+				elsewhere,
+				models.clone(),
+				MIN_BOND
+			),
+			Error::<Test>::BadKeyProof
+		);
+		assert_eq!(held(HoldReason::ExecutorBond, 8), 0);
+		assert_ok!(Inference::register_executor(
+			RuntimeOrigin::signed(7),
+			victim_key.clone(),
+			key_proof(7, &victim_key),
+			models,
+			MIN_BOND
+		));
+		// Rotating to a key also takes its proof.
+		let rotated = ExecutorPublic::generate_pair(None);
+		assert_noop!(
+			Inference::update_executor(RuntimeOrigin::signed(7), Some(rotated.clone()), None, None),
+			Error::<Test>::BadKeyProof
+		);
+		assert_noop!(
+			Inference::update_executor(
+				RuntimeOrigin::signed(7),
+				Some(rotated.clone()),
+				Some(key_proof(8, &rotated)),
+				None
+			),
+			Error::<Test>::BadKeyProof
+		);
+	});
+}
+
 #[test]
 fn a_model_pool_is_bounded() {
 	run_test(|| {
@@ -90,7 +165,8 @@ fn a_model_pool_is_bounded() {
 		assert_noop!(
 			Inference::register_executor(
 				RuntimeOrigin::signed(17),
-				key,
+				key.clone(),
+				key_proof(17, &key),
 				vec![model].try_into().unwrap(),
 				MIN_BOND
 			),
@@ -108,6 +184,7 @@ fn update_executor_changes_models_and_rotates_the_key() {
 		assert_ok!(Inference::update_executor(
 			RuntimeOrigin::signed(7),
 			Some(new_key.clone()),
+			Some(key_proof(7, &new_key)),
 			Some(vec![b].try_into().unwrap()),
 		));
 		let info = Executors::<Test>::get(7).unwrap();
@@ -128,15 +205,25 @@ fn update_executor_refusals() {
 		let key = executor(7, &[model]);
 		let other = executor(8, &[model]);
 		assert_noop!(
-			Inference::update_executor(RuntimeOrigin::signed(9), None, None),
+			Inference::update_executor(RuntimeOrigin::signed(9), None, None, None),
 			Error::<Test>::NotExecutor
 		);
 		assert_noop!(
-			Inference::update_executor(RuntimeOrigin::signed(7), Some(other), None),
+			Inference::update_executor(
+				RuntimeOrigin::signed(7),
+				Some(other.clone()),
+				Some(key_proof(7, &other)),
+				None
+			),
 			Error::<Test>::AttestationKeyInUse
 		);
 		assert_noop!(
-			Inference::update_executor(RuntimeOrigin::signed(7), None, Some(Default::default())),
+			Inference::update_executor(
+				RuntimeOrigin::signed(7),
+				None,
+				None,
+				Some(Default::default())
+			),
 			Error::<Test>::NoModels
 		);
 		// Rotation is refused while an assignment drawn for the old key is open.
@@ -144,7 +231,12 @@ fn update_executor_refusals() {
 		let assigned = assignees(request)[0].0;
 		let fresh = ExecutorPublic::generate_pair(None);
 		assert_noop!(
-			Inference::update_executor(RuntimeOrigin::signed(assigned), Some(fresh), None),
+			Inference::update_executor(
+				RuntimeOrigin::signed(assigned),
+				Some(fresh.clone()),
+				Some(key_proof(assigned, &fresh)),
+				None
+			),
 			Error::<Test>::HasOpenAssignments
 		);
 		let _ = key;
@@ -192,7 +284,7 @@ fn unbonding_releases_the_bond_after_the_period() {
 			Error::<Test>::ExecutorUnbonding
 		);
 		assert_noop!(
-			Inference::update_executor(RuntimeOrigin::signed(7), None, None),
+			Inference::update_executor(RuntimeOrigin::signed(7), None, None, None),
 			Error::<Test>::ExecutorUnbonding
 		);
 		assert_noop!(
@@ -243,5 +335,81 @@ fn unregister_is_refused_with_open_assignments() {
 		);
 		run_blocks(RESPONSE_TIMEOUT);
 		assert_ok!(Inference::unregister_executor(RuntimeOrigin::signed(7)));
+	});
+}
+
+/// The first comers cannot hold a pool for good: once it is full, a larger bond takes the
+/// place of the smallest member; an equal bond does not.
+#[test]
+fn a_full_pool_takes_a_larger_bond_in_place_of_the_smallest() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		for who in 1..=15 {
+			executor(who, &[model]);
+		}
+		executor_with_bond(16, &[model], MIN_BOND + 1);
+		let key = ExecutorPublic::generate_pair(None);
+		let models: crate::ExecutorModels<Test> = vec![model].try_into().unwrap();
+		assert_noop!(
+			Inference::register_executor(
+				RuntimeOrigin::signed(17),
+				key.clone(),
+				key_proof(17, &key),
+				models.clone(),
+				MIN_BOND
+			),
+			Error::<Test>::TooManyExecutorsForModel
+		);
+		executor_with_bond(17, &[model], 2 * MIN_BOND);
+		let pool = ModelExecutors::<Test>::get(model);
+		assert_eq!(pool.len(), 16);
+		assert!(pool.contains(&17) && pool.contains(&16));
+		// Among the smallest bonds, the latest to join leaves.
+		assert!(!pool.contains(&15));
+		System::assert_has_event(
+			Event::ExecutorDisplaced { executor: 15, model_id: model, by: 17 }.into(),
+		);
+		// Still registered and bonded: it can come back with a larger bond.
+		assert_eq!(Executors::<Test>::get(15).unwrap().bond, MIN_BOND);
+	});
+}
+
+/// Sybils: splitting a bond over many accounts buys no extra draws. A whale bonding 4 units
+/// and four accounts bonding 1 each hold the same share of the pool's bond, and each side
+/// gets about half the seats; the share of seats follows the share of bond, so holding a
+/// majority of a request's draw costs a bond comparable to the rest of the pool.
+#[test]
+fn draws_follow_bond_not_accounts() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		executor_with_bond(10, &[model], 4 * MIN_BOND);
+		for who in 11..15 {
+			executor(who, &[model]);
+		}
+		let rounds = 400;
+		let mut whale = 0;
+		for _ in 0..rounds {
+			let id = assigned_request(1, model);
+			if assignees(id)[0].0 == 10 {
+				whale += 1;
+			}
+			answer_all(id, &honest_output());
+		}
+		assert!((160..=240).contains(&whale), "the whale got {whale} of {rounds} seats");
+
+		// Six more sybils of 1 unit each: ten units against the whale's four, a share of bond
+		// of 10/14, and about that share of the seats (286 of 400).
+		for who in 15..=20 {
+			executor(who, &[model]);
+		}
+		let mut sybil_seats = 0;
+		for _ in 0..rounds {
+			let id = assigned_request(1, model);
+			if assignees(id)[0].0 != 10 {
+				sybil_seats += 1;
+			}
+			answer_all(id, &honest_output());
+		}
+		assert!((250..=320).contains(&sybil_seats), "sybils got {sybil_seats} of {rounds}");
 	});
 }

@@ -14,8 +14,9 @@ use frame_support::{assert_ok, traits::fungible::InspectHold};
 use sp_core::H256;
 use sp_runtime::RuntimeAppPublic;
 use verity_primitives::{
-	content_hash, AttestationPayload, DType, Dim, ExecutorPublic, ModelFormat, ModelId,
-	ModelMetadata, RequestId, Tensor, TensorMap, TensorSpec,
+	commitment, commitment_message, content_hash, AttestationPayload, DType, Dim, ExecutorPublic,
+	InferenceOutcome, ModelFormat, ModelId, ModelMetadata, RequestId, Tensor, TensorMap,
+	TensorSpec,
 };
 
 /// Fee one executor earns for one run of the test models.
@@ -80,14 +81,26 @@ pub fn wrong_output() -> Vec<u8> {
 	vector("y", &[0.75, 0.25])
 }
 
+/// The proof that `key` belongs to `who` on this chain.
+pub fn key_proof(who: AccountId, key: &ExecutorPublic) -> verity_primitives::ExecutorSignature {
+	key.sign(&verity_primitives::key_ownership_message(&who, Inference::genesis_hash()))
+		.unwrap()
+}
+
 /// Register account `who` as an executor of `models` with a fresh key and the minimum bond.
 pub fn executor(who: AccountId, models: &[ModelId]) -> ExecutorPublic {
+	executor_with_bond(who, models, MIN_BOND)
+}
+
+/// Register account `who` as an executor of `models` with a fresh key and `bond`.
+pub fn executor_with_bond(who: AccountId, models: &[ModelId], bond: Balance) -> ExecutorPublic {
 	let key = ExecutorPublic::generate_pair(None);
 	assert_ok!(Inference::register_executor(
 		RuntimeOrigin::signed(who),
 		key.clone(),
+		key_proof(who, &key),
 		models.to_vec().try_into().unwrap(),
-		MIN_BOND,
+		bond,
 	));
 	key
 }
@@ -112,38 +125,146 @@ pub fn assigned_request(who: AccountId, model_id: ModelId) -> RequestId {
 	id
 }
 
-/// The signature of `key` on `output` for `request_id`.
-pub fn sign(request_id: RequestId, key: &ExecutorPublic, output: &[u8]) -> SignedAttestation {
+/// An output as an outcome.
+pub fn out(output: &[u8]) -> InferenceOutcome {
+	InferenceOutcome::Output(output.to_vec())
+}
+
+/// The payload `key` signs to reveal `outcome` for `request_id`.
+pub fn payload(request_id: RequestId, outcome: &InferenceOutcome) -> AttestationPayload {
 	let request = Requests::<Test>::get(request_id).unwrap();
-	let model = crate::Models::<Test>::get(request.model_id).unwrap();
-	let payload = AttestationPayload::new(
-		Inference::genesis_hash(),
-		request_id,
-		request.model_id,
-		model.metadata.execution_profile,
-		request.input_hash,
-		content_hash(output),
-	);
+	Inference::attestation_payload(request_id, &request, outcome.hash()).unwrap()
+}
+
+/// The signature of `key` revealing `outcome` for `request_id`.
+pub fn sign_outcome(
+	request_id: RequestId,
+	key: &ExecutorPublic,
+	outcome: &InferenceOutcome,
+) -> SignedAttestation {
 	SignedAttestation {
 		attestation_key: key.clone(),
-		signature: key.sign(&payload.encode()).unwrap(),
+		signature: key.sign(&payload(request_id, outcome).encode()).unwrap(),
 	}
 }
 
-/// Submit `output` for `request_id` as the executor holding `key`, through the authorized
-/// origin, after checking the transaction would be valid.
+/// The signature of `key` revealing `output` for `request_id`.
+pub fn sign(request_id: RequestId, key: &ExecutorPublic, output: &[u8]) -> SignedAttestation {
+	sign_outcome(request_id, key, &out(output))
+}
+
+/// The commitment `key` makes to `outcome` for `request_id`, with its signature.
+pub fn signed_commitment(
+	request_id: RequestId,
+	key: &ExecutorPublic,
+	outcome: &InferenceOutcome,
+) -> (H256, SignedAttestation) {
+	let committed = commitment(&payload(request_id, outcome), key);
+	let message = commitment_message(Inference::genesis_hash(), request_id, committed);
+	(
+		committed,
+		SignedAttestation { attestation_key: key.clone(), signature: key.sign(&message).unwrap() },
+	)
+}
+
+/// Submit a commitment as `authorize` then dispatch would: the transaction validity first,
+/// then the call through the authorized origin.
+pub fn submit_commitment(
+	request_id: RequestId,
+	committed: H256,
+	signature: SignedAttestation,
+) -> sp_runtime::DispatchResult {
+	Inference::check_commitment(request_id, committed, &signature, true)
+		.map_err(sp_runtime::DispatchError::from)?;
+	Inference::submit_commitment(
+		frame_system::Origin::<Test>::Authorized.into(),
+		request_id,
+		committed,
+		signature,
+	)
+}
+
+/// Submit a reveal as `authorize` then dispatch would.
+pub fn submit_reveal(
+	request_id: RequestId,
+	outcome: InferenceOutcome,
+	signature: SignedAttestation,
+) -> sp_runtime::DispatchResult {
+	Inference::check_reveal(request_id, &outcome, &signature, true)
+		.map_err(sp_runtime::DispatchError::from)?;
+	Inference::submit_attestation(
+		frame_system::Origin::<Test>::Authorized.into(),
+		request_id,
+		outcome,
+		signature,
+	)
+}
+
+/// Commit to `outcome` for `request_id` as the executor holding `key`.
+pub fn commit_outcome(
+	request_id: RequestId,
+	key: &ExecutorPublic,
+	outcome: &InferenceOutcome,
+) -> sp_runtime::DispatchResult {
+	let (committed, signature) = signed_commitment(request_id, key, outcome);
+	submit_commitment(request_id, committed, signature)
+}
+
+/// Reveal `outcome` for `request_id` as the executor holding `key`.
+pub fn reveal_outcome(
+	request_id: RequestId,
+	key: &ExecutorPublic,
+	outcome: &InferenceOutcome,
+) -> sp_runtime::DispatchResult {
+	submit_reveal(request_id, outcome.clone(), sign_outcome(request_id, key, outcome))
+}
+
+/// Commit to `output`, then reveal it: for a request whose commit phase this commitment
+/// closes (redundancy 1, or every other executor committed already).
 pub fn attest(
 	request_id: RequestId,
 	key: &ExecutorPublic,
 	output: &[u8],
 ) -> sp_runtime::DispatchResult {
-	let signature = sign(request_id, key, output);
-	Inference::submit_attestation(
-		frame_system::Origin::<Test>::Authorized.into(),
+	commit_outcome(request_id, key, &out(output))?;
+	reveal_outcome(request_id, key, &out(output))
+}
+
+/// Run blocks until the commit phase of `request_id` is over.
+pub fn close_commit_phase(request_id: RequestId) {
+	while !Requests::<Test>::get(request_id)
+		.unwrap()
+		.commit_phase_closed(System::block_number())
+	{
+		next_block();
+	}
+}
+
+/// The executors listed answer `request_id` honestly in two steps: all commit, the commit
+/// phase closes (at once if every assigned executor committed, at the commit deadline
+/// otherwise), all reveal, in order.
+pub fn answer(request_id: RequestId, answers: &[(&ExecutorPublic, Vec<u8>)]) {
+	answer_outcomes(
 		request_id,
-		output.to_vec(),
-		signature,
-	)
+		&answers.iter().map(|(key, output)| (*key, out(output))).collect::<Vec<_>>(),
+	);
+}
+
+/// Every executor assigned to `request_id` answers `output`, in two steps.
+pub fn answer_all(request_id: RequestId, output: &[u8]) {
+	let drawn = assignees(request_id);
+	answer(request_id, &drawn.iter().map(|(_, key)| (key, output.to_vec())).collect::<Vec<_>>());
+}
+
+/// [`answer`] with outcomes (outputs or rejections).
+pub fn answer_outcomes(request_id: RequestId, answers: &[(&ExecutorPublic, InferenceOutcome)]) {
+	for (key, outcome) in answers {
+		assert_ok!(commit_outcome(request_id, key, outcome));
+	}
+	close_commit_phase(request_id);
+	for (key, outcome) in answers {
+		assert_ok!(reveal_outcome(request_id, key, outcome));
+	}
 }
 
 /// The assigned executors of a request, with their keys.

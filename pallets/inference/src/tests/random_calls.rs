@@ -1,6 +1,11 @@
 //! Thousands of random calls from several requesters and executors, honest and dishonest,
 //! with blocks in between: no call panics, money is never created or destroyed, and every
 //! invariant holds after every call.
+//!
+//! The adversaries: two liars (each with its own wrong output), a no-show, a copycat that
+//! copies the first commitment it sees and reveals the first output it sees, and requesters
+//! sending malformed or unrunnable inputs. After every call: an honest executor's bond never
+//! decreases, and the copycat never earns anything.
 
 use super::*;
 use crate::{Executors, RequestStatus};
@@ -26,12 +31,63 @@ impl Rng {
 	}
 }
 
-/// Executors 10..=13 answer honestly, 14 and 15 always lie, 16 never answers.
+/// Executors 10..=13 answer honestly (every job, every block, like an offchain worker), 14 and
+/// 15 lie (each its own way) when the dice say so, 16 never answers, 17 copies.
 fn answer_of(executor: AccountId) -> Option<Vec<u8>> {
 	match executor {
 		10..=13 => Some(honest_output()),
-		14 | 15 => Some(wrong_output()),
+		14 => Some(wrong_output()),
+		15 => Some(vector("y", &[9.0])),
 		_ => None,
+	}
+}
+
+/// The copycat.
+const COPYCAT: AccountId = 17;
+
+/// What an executor does next for `id`: commit if it has not, reveal once it may.
+fn act(id: RequestId, account: AccountId, key: &ExecutorPublic, output: &[u8]) {
+	let Some(request) = Requests::<Test>::get(id) else { return };
+	let Some(index) = request.assigned.iter().position(|a| a.account == account) else { return };
+	if request.commitment_of(index as u8).is_none() {
+		let _ = commit_outcome(id, key, &out(output));
+	} else {
+		let _ = reveal_outcome(id, key, &out(output));
+	}
+}
+
+/// Every honest executor does what it can on every job it has.
+fn honest_executors_act(keys: &std::collections::BTreeMap<AccountId, ExecutorPublic>) {
+	for account in 10..=13 {
+		let jobs: Vec<RequestId> = crate::Assignments::<Test>::iter_key_prefix(account).collect();
+		for id in jobs {
+			act(id, account, &keys[&account], &honest_output());
+		}
+	}
+}
+
+/// The copycat's move on `id`: commit a copy of someone's commitment, then reveal the first
+/// output revealed.
+fn copycat_acts(id: RequestId, key: &ExecutorPublic) {
+	let Some(request) = Requests::<Test>::get(id) else { return };
+	let Some(index) = request.assigned.iter().position(|a| a.account == COPYCAT) else { return };
+	match request.commitment_of(index as u8) {
+		None => {
+			if let Some(copied) = request.commitments.first().map(|c| c.commitment) {
+				let message = commitment_message(Inference::genesis_hash(), id, copied);
+				let signature = SignedAttestation {
+					attestation_key: key.clone(),
+					signature: key.sign(&message).unwrap(),
+				};
+				let _ = submit_commitment(id, copied, signature);
+			}
+		},
+		Some(_) => {
+			if let Some(seen) = request.candidates.first() {
+				let outcome = seen.outcome.to_outcome();
+				let _ = reveal_outcome(id, key, &outcome);
+			}
+		},
 	}
 }
 
@@ -40,17 +96,26 @@ fn run(seed: u64, steps: u32) {
 		let mut rng = Rng(seed);
 		AuditProbability::set(sp_runtime::Permill::from_percent(20));
 		let models = [vector_model(1, 1), vector_model(2, 2), vector_model(3, 3)];
-		for who in 10..=16 {
-			executor(who, &models);
+		let mut keys = std::collections::BTreeMap::new();
+		for who in 10..=COPYCAT {
+			keys.insert(who, executor(who, &models));
 		}
 		let issuance = Balances::total_issuance();
+		let copycat_wealth = <Balances as Inspect<_>>::total_balance(&COPYCAT);
+		let mut honest_bonds: Vec<Balance> =
+			(10..=13).map(|who| Executors::<Test>::get(who).unwrap().bond).collect();
 
 		for step in 0..steps {
 			match rng.below(100) {
 				0..=29 => {
 					let who = 1 + rng.below(5);
 					let model = *rng.pick(&models).unwrap();
-					let input = if rng.below(10) == 0 { vec![1, 2, 3] } else { input() };
+					let input = match rng.below(10) {
+						0 => vec![1, 2, 3],
+						// An input no executor could run: an axis of size zero.
+						1 => vector("x", &[]),
+						_ => input(),
+					};
 					let max_fee = if rng.below(10) == 0 { 1 } else { u64::MAX };
 					let _ = Inference::request_inference(
 						RuntimeOrigin::signed(who),
@@ -67,8 +132,10 @@ fn run(seed: u64, steps: u32) {
 					if let Some(&id) = rng.pick(&open) {
 						let drawn = assignees(id);
 						if let Some((account, key)) = rng.pick(&drawn) {
-							if let Some(output) = answer_of(*account) {
-								let _ = attest(id, key, &output);
+							if *account == COPYCAT {
+								copycat_acts(id, key);
+							} else if let Some(output) = answer_of(*account) {
+								act(id, *account, key, &output);
 							}
 						}
 					}
@@ -85,29 +152,50 @@ fn run(seed: u64, steps: u32) {
 					}
 				},
 				70..=74 => {
-					let who = 10 + rng.below(7);
+					// Only the dishonest come and go; honest executors stay and answer.
+					let who = 14 + rng.below(4);
 					let _ = match rng.below(4) {
 						0 => Inference::unregister_executor(RuntimeOrigin::signed(who)),
 						1 => Inference::withdraw_bond(RuntimeOrigin::signed(who)),
 						2 => Inference::bond_extra(RuntimeOrigin::signed(who), rng.below(2_000)),
-						_ if !Executors::<Test>::contains_key(who) => Inference::register_executor(
-							RuntimeOrigin::signed(who),
-							ExecutorPublic::generate_pair(None),
-							models.to_vec().try_into().unwrap(),
-							MIN_BOND + rng.below(1_000),
-						),
+						_ if !Executors::<Test>::contains_key(who) => {
+							let key = ExecutorPublic::generate_pair(None);
+							keys.insert(who, key.clone());
+							Inference::register_executor(
+								RuntimeOrigin::signed(who),
+								key.clone(),
+								key_proof(who, &key),
+								models.to_vec().try_into().unwrap(),
+								MIN_BOND + rng.below(1_000),
+							)
+						},
 						_ => Ok(()),
 					};
 				},
-				_ => next_block(),
+				_ => {
+					next_block();
+					honest_executors_act(&keys);
+				},
 			}
 			assert_eq!(Balances::total_issuance(), issuance, "seed {seed}, step {step}");
+			for (index, who) in (10..=13).enumerate() {
+				let bond = Executors::<Test>::get(who).unwrap().bond;
+				assert!(bond >= honest_bonds[index], "seed {seed}, step {step}: {who} lost bond");
+				honest_bonds[index] = bond;
+			}
+			assert!(
+				<Balances as Inspect<_>>::total_balance(&COPYCAT) <= copycat_wealth,
+				"seed {seed}, step {step}: the copycat earned"
+			);
 			if let Err(error) = Inference::do_try_state() {
 				panic!("seed {seed}, step {step}: {error:?}");
 			}
 		}
 		// Drain everything: every request reaches an end and every escrow is returned.
-		run_blocks(3 * RESPONSE_TIMEOUT + 3);
+		for _ in 0..3 * RESPONSE_TIMEOUT + 3 {
+			next_block();
+			honest_executors_act(&keys);
+		}
 		Inference::do_try_state().unwrap();
 		for (_, request) in Requests::<Test>::iter() {
 			assert!(

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::{Assignments, Event, Executors, HoldReason, SlashReason};
-use frame_support::assert_ok;
+use frame_support::{assert_noop, assert_ok};
 
 /// A redundancy-3 model with executors 10, 11, 12.
 fn three_executor_model() -> ModelId {
@@ -20,9 +20,8 @@ fn a_unanimous_quorum_is_finalized_and_paid() {
 		let id = assigned_request(1, model);
 		let protocol = Inference::protocol_account();
 		let protocol_before = free(protocol);
-		for (_, key) in assignees(id) {
-			assert_ok!(attest(id, &key, &honest_output()));
-		}
+		let drawn = assignees(id);
+		answer(id, &drawn.iter().map(|(_, key)| (key, honest_output())).collect::<Vec<_>>());
 		next_block();
 
 		let RequestStatus::Finalized { output_hash, finalized_at, .. } = status(id) else {
@@ -34,7 +33,9 @@ fn a_unanimous_quorum_is_finalized_and_paid() {
 			Requests::<Test>::get(id).unwrap().agreed_output().unwrap().to_vec(),
 			honest_output()
 		);
-		System::assert_has_event(Event::RequestFinalized { request_id: id, output_hash }.into());
+		System::assert_has_event(
+			Event::RequestFinalized { request_id: id, output_hash, rejection: None }.into(),
+		);
 		for who in 10..13 {
 			assert_eq!(free(who), ENDOWMENT - MIN_BOND + FEE, "executor {who} is paid");
 			let stats = Executors::<Test>::get(who).unwrap().stats;
@@ -52,9 +53,14 @@ fn a_dissenting_executor_is_slashed_and_the_quorum_paid() {
 		let model = three_executor_model();
 		let id = assigned_request(1, model);
 		let drawn = assignees(id);
-		assert_ok!(attest(id, &drawn[0].1, &wrong_output()));
-		assert_ok!(attest(id, &drawn[1].1, &honest_output()));
-		assert_ok!(attest(id, &drawn[2].1, &honest_output()));
+		answer(
+			id,
+			&[
+				(&drawn[0].1, wrong_output()),
+				(&drawn[1].1, honest_output()),
+				(&drawn[2].1, honest_output()),
+			],
+		);
 		next_block();
 
 		assert!(matches!(status(id), RequestStatus::Finalized { .. }));
@@ -94,14 +100,20 @@ fn a_late_answer_is_paid_or_slashed_and_a_no_show_slashed_at_the_deadline() {
 		}
 		let id = assigned_request(1, model);
 		let drawn = assignees(id);
+		// Four commit in time (the fourth honestly, the fifth to a wrong output); the fifth
+		// never reveals.
+		for (_, key) in &drawn[..4] {
+			assert_ok!(commit_outcome(id, key, &out(&honest_output())));
+		}
+		assert_ok!(commit_outcome(id, &drawn[4].1, &out(&wrong_output())));
 		for (_, key) in &drawn[..3] {
-			assert_ok!(attest(id, key, &honest_output()));
+			assert_ok!(reveal_outcome(id, key, &out(&honest_output())));
 		}
 		next_block();
 		assert!(matches!(status(id), RequestStatus::Finalized { .. }));
-		// One late honest answer, one late wrong answer, the fifth never answers.
-		assert_ok!(attest(id, &drawn[3].1, &honest_output()));
-		assert_ok!(attest(id, &drawn[4].1, &wrong_output()));
+		// One late honest reveal, one late wrong reveal.
+		assert_ok!(reveal_outcome(id, &drawn[3].1, &out(&honest_output())));
+		assert_ok!(reveal_outcome(id, &drawn[4].1, &out(&wrong_output())));
 		let RequestStatus::Finalized { deadline, .. } = status(id) else { panic!() };
 		let _ = deadline;
 		run_blocks(RESPONSE_TIMEOUT);
@@ -116,24 +128,25 @@ fn a_late_answer_is_paid_or_slashed_and_a_no_show_slashed_at_the_deadline() {
 	});
 }
 
+/// Without a quorum nobody showed the input could be answered in time, so a miss is counted
+/// but not slashed: an input no one can run, or an outage, costs no executor its bond.
 #[test]
-fn without_quorum_the_request_expires_no_shows_are_slashed_and_the_fee_refunded() {
+fn without_quorum_the_request_expires_the_fee_is_refunded_and_nobody_is_slashed() {
 	run_test(|| {
 		let model = three_executor_model();
 		let id = assigned_request(1, model);
 		let drawn = assignees(id);
-		assert_ok!(attest(id, &drawn[0].1, &honest_output()));
-		assert_ok!(attest(id, &drawn[1].1, &wrong_output()));
+		answer(id, &[(&drawn[0].1, honest_output()), (&drawn[1].1, wrong_output())]);
 		run_blocks(RESPONSE_TIMEOUT);
 
 		assert_eq!(status(id), RequestStatus::Expired);
 		System::assert_has_event(Event::RequestExpired { request_id: id }.into());
 		assert_eq!(free(1), ENDOWMENT, "the whole escrow is returned");
 		assert_eq!(held(HoldReason::RequestEscrow, 1), 0);
-		let miss = MissSlash::get() * MIN_BOND;
 		let no_show = drawn[2].0;
-		assert_eq!(Executors::<Test>::get(no_show).unwrap().bond, MIN_BOND - miss);
-		assert_eq!(Executors::<Test>::get(no_show).unwrap().stats.missed, 1);
+		assert_eq!(Executors::<Test>::get(no_show).unwrap().bond, MIN_BOND);
+		let stats = Executors::<Test>::get(no_show).unwrap().stats;
+		assert_eq!((stats.missed, stats.consecutive_misses, stats.slashed), (1, 1, 0));
 		assert!(!Assignments::<Test>::contains_key(no_show, id));
 		for (who, _) in &drawn[..2] {
 			assert_eq!(
@@ -148,15 +161,81 @@ fn without_quorum_the_request_expires_no_shows_are_slashed_and_the_fee_refunded(
 #[test]
 fn an_executor_slashed_below_the_minimum_bond_is_no_longer_drawn() {
 	run_test(|| {
-		let model = vector_model(1, 1);
-		executor(10, &[model]);
+		let model = three_executor_model();
 		let id = assigned_request(1, model);
+		let drawn = assignees(id);
+		let dissenter = drawn[0].0;
+		answer(
+			id,
+			&[
+				(&drawn[0].1, wrong_output()),
+				(&drawn[1].1, honest_output()),
+				(&drawn[2].1, honest_output()),
+			],
+		);
+		next_block();
+		assert!(Executors::<Test>::get(dissenter).unwrap().bond < MIN_BOND);
+		assert!(!crate::ModelExecutors::<Test>::get(model).contains(&dissenter), "evicted");
+		System::assert_has_event(
+			Event::ExecutorEvicted {
+				executor: dissenter,
+				reason: crate::EvictionReason::BondBelowMinimum,
+			}
+			.into(),
+		);
+		assert_eq!(Inference::live_executor_count(&model, &[]), 2);
+		assert_ok!(Inference::bond_extra(RuntimeOrigin::signed(dissenter), MIN_BOND));
+		assert!(crate::ModelExecutors::<Test>::get(model).contains(&dissenter), "rejoined");
+		assert_eq!(Inference::live_executor_count(&model, &[]), 3);
+	});
+}
+
+/// Liveness: an executor that misses `MaxConsecutiveMisses` assignments in a row leaves its
+/// pools, so requests stop waiting on it; an answer in between resets the run; it comes back
+/// with `update_executor`.
+#[test]
+fn an_executor_missing_in_a_row_leaves_its_pools_until_it_rejoins() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		let key = executor(10, &[model]);
+		let answered = assigned_request(1, model);
 		run_blocks(RESPONSE_TIMEOUT);
-		assert!(Executors::<Test>::get(10).unwrap().bond < MIN_BOND);
-		assert_eq!(status(id), RequestStatus::Expired);
-		assert_eq!(Inference::live_executor_count(&model, &[]), 0);
-		assert_ok!(Inference::bond_extra(RuntimeOrigin::signed(10), MIN_BOND));
-		assert_eq!(Inference::live_executor_count(&model, &[]), 1);
+		assert_eq!(status(answered), RequestStatus::Expired);
+		let answered = assigned_request(1, model);
+		assert_ok!(attest(answered, &key, &honest_output()));
+		assert_eq!(Executors::<Test>::get(10).unwrap().stats.consecutive_misses, 0);
+		run_blocks(RESPONSE_TIMEOUT);
+
+		for miss in 1..=MAX_CONSECUTIVE_MISSES {
+			assert!(crate::ModelExecutors::<Test>::get(model).contains(&10), "miss {miss}");
+			let id = assigned_request(1, model);
+			run_blocks(RESPONSE_TIMEOUT);
+			assert_eq!(status(id), RequestStatus::Expired);
+		}
+		let executor_record = Executors::<Test>::get(10).unwrap();
+		assert_eq!(executor_record.stats.consecutive_misses, MAX_CONSECUTIVE_MISSES);
+		assert_eq!(executor_record.bond, MIN_BOND, "no quorum: misses are never slashed");
+		assert!(!crate::ModelExecutors::<Test>::get(model).contains(&10));
+		System::assert_has_event(
+			Event::ExecutorEvicted {
+				executor: 10,
+				reason: crate::EvictionReason::ConsecutiveMisses(MAX_CONSECUTIVE_MISSES),
+			}
+			.into(),
+		);
+		assert_noop!(
+			Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX),
+			crate::Error::<Test>::NotEnoughExecutors
+		);
+
+		assert_ok!(Inference::update_executor(
+			RuntimeOrigin::signed(10),
+			None,
+			None,
+			Some(vec![model].try_into().unwrap())
+		));
+		assert!(crate::ModelExecutors::<Test>::get(model).contains(&10));
+		assert_eq!(Executors::<Test>::get(10).unwrap().stats.consecutive_misses, 0);
 	});
 }
 
@@ -167,8 +246,7 @@ fn total_issuance_is_unchanged_by_settlement() {
 		let model = three_executor_model();
 		let id = assigned_request(1, model);
 		let drawn = assignees(id);
-		assert_ok!(attest(id, &drawn[0].1, &wrong_output()));
-		assert_ok!(attest(id, &drawn[1].1, &honest_output()));
+		answer(id, &[(&drawn[0].1, wrong_output()), (&drawn[1].1, honest_output())]);
 		run_blocks(RESPONSE_TIMEOUT + 1);
 		assert_eq!(Balances::total_issuance(), issuance);
 	});

@@ -15,7 +15,7 @@ fn entry_deposit(who: AccountId) -> Balance {
 }
 
 #[test]
-fn remember_stores_holds_commits_and_requests_an_embedding_paid_by_the_owner() {
+fn remember_stores_holds_commits_and_requests_an_embedding_paid_by_the_writer() {
 	run_test(|| {
 		let space = space_with_grants();
 		let (entry, request) = remember_text(WRITER, space, "The sky is blue.");
@@ -25,9 +25,11 @@ fn remember_stores_holds_commits_and_requests_an_embedding_paid_by_the_owner() {
 		assert_eq!(stored.embedding, EmbeddingState::Pending { request });
 		// Sixteen bytes at two per byte, held from the writer.
 		assert_eq!(entry_deposit(WRITER), 32);
-		// The embedding request is the owner's, on the space's model, with the text as input.
+		// The embedding request is the writer's (who caused it pays for it, so a writer's
+		// remember/forget loop cannot drain the owner), on the space's model, with the text as
+		// input.
 		let asked = scripted(request);
-		assert_eq!((asked.payer, asked.model_id), (OWNER, EMBEDDER));
+		assert_eq!((asked.payer, asked.model_id), (WRITER, EMBEDDER));
 		let input = TensorMap::decode_canonical(&asked.input).unwrap();
 		assert_eq!(input.as_text(), Some(&b"The sky is blue."[..]));
 		// The root commits to the entry.
@@ -281,7 +283,7 @@ fn an_output_that_is_no_embedding_is_rejected_and_can_be_retried() {
 		let Event::EmbeddingRequested { request: retry, .. } = last_event() else {
 			panic!("expected EmbeddingRequested")
 		};
-		assert_eq!(scripted(retry).payer, OWNER);
+		assert_eq!(scripted(retry).payer, WRITER, "the retry is paid by who retries");
 		finalize(retry, embedding_output(&[1, 1]));
 		assert_eq!(Embeddings::<Test>::get(space, entry).unwrap().to_vec(), vec![1, 1]);
 		assert_noop!(
