@@ -230,7 +230,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			}
 			out.print(&readable, || pretty(&readable));
 		},
-		Command::Verify { id, models_dir } => {
+		Command::Verify { id, models_dir, from_blocks } => {
 			let dir = models_dir.unwrap_or_else(|| {
 				std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
 					.join(".cache/verity/models")
@@ -238,7 +238,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			let store = ModelStore::open(&dir).map_err(|error| {
 				CliError::new(format!("cannot open {}: {error}", dir.display()))
 			})?;
-			let checks = verify::verify(&chain, id, &store).await?;
+			let checks = verify::verify(&chain, id, &store, from_blocks).await?;
 			let passed = checks.iter().all(|check| check.passed);
 			let report = json!({
 				"request_id": id,

@@ -1,5 +1,6 @@
 //! `verity`: what dApp developers and users run against a Verity chain.
 
+mod bodies;
 mod chain;
 mod commands;
 mod memory;
@@ -67,6 +68,11 @@ pub enum Command {
 		/// Where model artifacts are kept (fetched from their URI when missing).
 		#[arg(long)]
 		models_dir: Option<PathBuf>,
+		/// Read the input and output from the bodies of the blocks that carried them, even if
+		/// the chain still holds them (it drops them after the challenge window, and then they
+		/// are read from the blocks anyway).
+		#[arg(long)]
+		from_blocks: bool,
 	},
 }
 

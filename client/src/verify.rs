@@ -35,10 +35,14 @@ impl Check {
 }
 
 /// Run every check on request `request_id`.
+/// `from_blocks`: read the input and output from the block bodies that carried them even
+/// while the chain still holds them; without it they are read from the blocks only once the
+/// chain has dropped them.
 pub async fn verify(
 	chain: &Chain,
 	request_id: u64,
 	store: &ModelStore,
+	from_blocks: bool,
 ) -> Result<Vec<Check>, CliError> {
 	let request = chain.request(request_id).await?;
 	let Some(finalized) = request["status"].get("Finalized") else {
@@ -54,8 +58,16 @@ pub async fn verify(
 	)
 	.map_err(|error| CliError::new(format!("bad genesis hash from the node: {error}")))?;
 	let model_id = H256::from_slice(&from_hex(&model_hex)?);
-	let input = from_hex(&text(&request["input"])?)?;
 	let input_hash = H256::from_slice(&from_hex(&text(&request["input_hash"])?)?);
+	let held_input = from_hex(&text(&request["input"])?)?;
+	let input = if from_blocks || content_hash(&held_input) != input_hash {
+		let created_at = request["created_at"]
+			.as_u64()
+			.ok_or_else(|| CliError::new("the request record names no block it was made in"))?;
+		crate::bodies::input_from_block(chain, created_at, input_hash).await?
+	} else {
+		held_input
+	};
 	// The outcome: the output, or the executors' rejection of the input.
 	let outcome = match request.get("rejection").filter(|value| !value.is_null()) {
 		Some(code) => InferenceOutcome::Rejected(
@@ -63,7 +75,10 @@ pub async fn verify(
 				CliError::new(format!("the node names an unknown rejection code {code}"))
 			})?,
 		),
-		None => InferenceOutcome::Output(from_hex(&text(&request["output"])?)?),
+		None => InferenceOutcome::Output(match request["output"].as_str() {
+			Some(hex) if !from_blocks => from_hex(hex)?,
+			_ => output_from_reveals(chain, &request, &finalized["output_hash"]).await?,
+		}),
 	};
 	let output_hash = H256::from_slice(&from_hex(&text(&finalized["output_hash"])?)?);
 	let profile_bytes: Vec<u8> =
@@ -216,6 +231,26 @@ pub async fn verify(
 		},
 	});
 	Ok(checks)
+}
+
+/// The agreed output, read from the block of a reveal that matched its commitment.
+async fn output_from_reveals(
+	chain: &Chain,
+	request: &Value,
+	output_hash: &Value,
+) -> Result<Vec<u8>, CliError> {
+	let output_hash = H256::from_slice(&from_hex(&text(output_hash)?)?);
+	let block = request["attestations"]
+		.as_array()
+		.into_iter()
+		.flatten()
+		.find(|attestation| {
+			attestation["matches_commitment"].as_bool() == Some(true)
+				&& attestation["output_hash"].as_str() == Some(format!("{output_hash:#x}").as_str())
+		})
+		.and_then(|attestation| attestation["submitted_at"].as_u64())
+		.ok_or_else(|| CliError::new("no reveal of the agreed output is on record"))?;
+	crate::bodies::output_from_block(chain, block, output_hash).await
 }
 
 fn text(value: &Value) -> Result<String, CliError> {

@@ -139,6 +139,12 @@ fn every_command_works_against_a_dev_node() {
 			"{name}: {verify:?}"
 		);
 	}
+	// The same checks with the input and output read from the bodies of the blocks that
+	// carried them, as for a request whose bytes have left state.
+	let from_blocks = verity(&url, &["--json", "verify", "--from-blocks", &request_id]);
+	assert_eq!(from_blocks.code, 0, "{from_blocks:?}");
+	assert_eq!(from_blocks.json()["verdict"], "verified", "{from_blocks:?}");
+	assert_eq!(from_blocks.json()["checks"], verify.json()["checks"], "{from_blocks:?}");
 
 	// Errors a user can act on.
 	let unknown =

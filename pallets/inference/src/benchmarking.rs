@@ -629,5 +629,20 @@ mod benchmarks {
 		));
 	}
 
+	/// Dropping one request's input, of the largest size, from state.
+	#[benchmark]
+	fn prune_input() {
+		let model_id = vector_model::<T>(10, 1);
+		fill_pool::<T>(&[model_id], 1);
+		let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
+
+		#[block]
+		{
+			Pallet::<T>::prune_input(request_id);
+		}
+
+		assert!(!RequestInputs::<T>::contains_key(request_id));
+	}
+
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

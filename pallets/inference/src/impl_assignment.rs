@@ -109,6 +109,7 @@ impl<T: Config> Pallet<T> {
 			);
 			request.escrow = Default::default();
 			request.status = RequestStatus::Unassignable;
+			Self::prune_input(request_id);
 			Requests::<T>::insert(request_id, request.clone());
 			Self::deposit_event(Event::RequestUnassignable { request_id });
 			if let RequestKind::Challenge { original, .. } = &request.kind {

@@ -267,6 +267,7 @@ impl<T: Config> Pallet<T> {
 				submitted_at: now,
 				settled: false,
 				matches_commitment,
+				penalty: Default::default(),
 			})
 			.map_err(|_| Error::<T>::AlreadyAttested)?;
 		let executor = Self::assignee_account(&request, executor_index)?;

@@ -36,7 +36,10 @@ use frame_support::{
 	},
 };
 use sp_core::H256;
-use sp_runtime::{traits::Saturating, Permill};
+use sp_runtime::{
+	traits::{Saturating, Zero},
+	Permill,
+};
 use verity_primitives::RequestId;
 
 /// Domain separation for audit draws.
@@ -59,6 +62,10 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::ChallengePeriodOver
 		);
 		ensure!(
+			crate::RequestInputs::<T>::contains_key(request_id),
+			Error::<T>::ChallengePeriodOver
+		);
+		ensure!(
 			matches!(request.challenge, ChallengeState::None | ChallengeState::Inconclusive { .. }),
 			Error::<T>::AlreadyChallenged
 		);
@@ -76,7 +83,7 @@ impl<T: Config> Pallet<T> {
 		let rerun = Self::open_request(
 			who.clone(),
 			request.model_id,
-			request.input.clone(),
+			Self::request_input(request_id),
 			redundancy,
 			fees,
 			RequestKind::Challenge {
@@ -165,6 +172,17 @@ impl<T: Config> Pallet<T> {
 					Precision::BestEffort,
 				);
 			}
+			// Those who dissented with the overturned quorum were right: their slashes return.
+			for attestation in original.attestations.iter_mut().filter(|a| {
+				a.output_hash == rerun_output && a.matches_commitment && !a.penalty.is_zero()
+			}) {
+				if let Some(assignee) =
+					original.assigned.get(usize::from(attestation.executor_index))
+				{
+					let penalty = core::mem::take(&mut attestation.penalty);
+					Self::refund_slash(&assignee.account, original_id, penalty);
+				}
+			}
 			original.challenge =
 				ChallengeState::Upheld { rerun: rerun_id, corrected_output_hash: rerun_output };
 			Self::deposit_event(Event::ChallengeUpheld {
@@ -198,6 +216,35 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		Requests::<T>::insert(original_id, original);
+	}
+
+	/// Give `amount`, slashed from `executor` over `request_id` in error, back to its bond from
+	/// the protocol account.
+	fn refund_slash(executor: &AccountIdOf<T>, request_id: RequestId, amount: BalanceOf<T>) {
+		let protocol = Self::protocol_account();
+		let moved = <T::Currency as frame_support::traits::fungible::Mutate<_>>::transfer(
+			&protocol,
+			executor,
+			amount,
+			Preservation::Preserve,
+		);
+		if moved.is_err() {
+			frame_support::defensive!("the protocol account holds the slashes it took");
+			return;
+		}
+		let rebonded = crate::Executors::<T>::mutate(executor, |maybe_info| {
+			let info = maybe_info.as_mut()?;
+			T::Currency::hold(&HoldReason::ExecutorBond.into(), executor, amount).ok()?;
+			info.bond = info.bond.saturating_add(amount);
+			info.stats.slashed = info.stats.slashed.saturating_sub(amount);
+			Some(())
+		});
+		Self::deposit_event(Event::SlashRefunded {
+			executor: executor.clone(),
+			request_id,
+			amount,
+			rebonded: rebonded.is_some(),
+		});
 	}
 
 	/// Slash, like a dissenter, every auditor of `audit_id` whose answer contradicted the
@@ -266,7 +313,7 @@ impl<T: Config> Pallet<T> {
 		match Self::open_request(
 			Self::protocol_account(),
 			request.model_id,
-			request.input,
+			Self::request_input(request_id),
 			1,
 			fees,
 			RequestKind::Audit { original: request_id },
@@ -300,7 +347,7 @@ impl<T: Config> Pallet<T> {
 		match Self::open_request(
 			Self::protocol_account(),
 			original.model_id,
-			original.input.clone(),
+			Self::request_input(original_id),
 			redundancy,
 			fees,
 			RequestKind::Challenge {

@@ -1,10 +1,10 @@
-//! The per-block work: assign last block's requests, settle last block's quorums, draw
-//! audits, expire requests whose deadline is now. Each queue holds at most
+//! The per-block work: assign last block's requests, settle last block's quorums (drawing
+//! their audits), expire requests whose deadline is now. Each queue holds at most
 //! `MaxRequestsPerBlock` entries, and the weight charged is the benchmarked cost per entry.
 
 use crate::{
-	AuditCandidates, Config, Deadlines, OnRequestFinalized, Pallet, PendingAssignment,
-	PendingSettlement, WeightInfo,
+	Config, Deadlines, OnRequestFinalized, Pallet, PendingAssignment, PendingSettlement, PruneAt,
+	WeightInfo,
 };
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
@@ -15,8 +15,8 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn run_block_hooks(now: BlockNumberFor<T>) -> Weight {
 		let to_assign = PendingAssignment::<T>::take();
 		let to_settle = PendingSettlement::<T>::take();
-		let to_audit = AuditCandidates::<T>::take();
 		let to_expire = Deadlines::<T>::take(now);
+		let to_prune = PruneAt::<T>::take(now);
 
 		for request_id in &to_assign {
 			Self::assign_request(*request_id, now);
@@ -24,23 +24,32 @@ impl<T: Config> Pallet<T> {
 		for request_id in &to_settle {
 			Self::settle_request(*request_id);
 		}
-		for request_id in &to_audit {
-			Self::draw_audit(*request_id);
-		}
 		for request_id in &to_expire {
 			Self::expire_request(*request_id);
+		}
+		for request_id in &to_prune {
+			Self::prune_input(*request_id);
 		}
 
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), to_assign.len()))
 			.saturating_add(per_item(Self::settle_weight(), to_settle.len()))
-			.saturating_add(per_item(T::WeightInfo::draw_audit(), to_audit.len()))
-			.saturating_add(per_item(T::WeightInfo::expire_request(), to_expire.len()))
+			.saturating_add(per_item(Self::expire_weight(), to_expire.len()))
+			.saturating_add(per_item(T::WeightInfo::prune_input(), to_prune.len()))
 	}
 
-	/// Settling one request, including what the finalization hook may do.
+	/// Settling one request, including what the finalization hook may do and its audit draw.
 	fn settle_weight() -> Weight {
-		T::WeightInfo::settle_request().saturating_add(T::OnFinalized::weight())
+		T::WeightInfo::settle_request()
+			.saturating_add(T::OnFinalized::weight())
+			.saturating_add(T::WeightInfo::draw_audit())
+	}
+
+	/// Expiring one request, in its most expensive path: one that settles at its deadline.
+	fn expire_weight() -> Weight {
+		T::WeightInfo::expire_request()
+			.saturating_add(T::OnFinalized::weight())
+			.saturating_add(T::WeightInfo::draw_audit())
 	}
 
 	/// The worst-case weight of one block's hook work: every queue full.
@@ -49,8 +58,8 @@ impl<T: Config> Pallet<T> {
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), full))
 			.saturating_add(per_item(Self::settle_weight(), full))
-			.saturating_add(per_item(T::WeightInfo::draw_audit(), full))
-			.saturating_add(per_item(T::WeightInfo::expire_request(), full))
+			.saturating_add(per_item(Self::expire_weight(), full))
+			.saturating_add(per_item(T::WeightInfo::prune_input(), full))
 	}
 
 	/// Checks of the configuration that `integrity_test` runs.

@@ -2,8 +2,8 @@
 
 use crate::{
 	AccountIdOf, BalanceOf, ChallengeState, Config, Error, Event, HoldReason, InferenceRequest,
-	ModelExecutors, Models, NextRequestId, Pallet, PendingAssignment, RequestInput, RequestKind,
-	RequestStatus, Requests,
+	ModelExecutors, Models, NextRequestId, Pallet, PendingAssignment, RequestInput, RequestInputs,
+	RequestKind, RequestStatus, Requests,
 };
 use frame_support::pallet_prelude::DispatchResult;
 use frame_support::{ensure, traits::Get, BoundedVec};
@@ -106,12 +106,14 @@ impl<T: Config> Pallet<T> {
 		PendingAssignment::<T>::put(pending);
 
 		let input_hash = content_hash(&input);
+		let input_len = input.len() as u32;
+		RequestInputs::<T>::insert(request_id, input);
 		Requests::<T>::insert(
 			request_id,
 			InferenceRequest {
 				requester: payer.clone(),
 				model_id,
-				input,
+				input_len,
 				input_hash,
 				kind,
 				redundancy,
@@ -146,6 +148,11 @@ impl<T: Config> Pallet<T> {
 				crate::Executors::<T>::get(account).is_some_and(|executor| Self::is_live(&executor))
 			})
 			.count() as u32
+	}
+
+	/// The input bytes of `request_id` (empty if it has none).
+	pub fn request_input(request_id: RequestId) -> RequestInput<T> {
+		RequestInputs::<T>::get(request_id).unwrap_or_default()
 	}
 
 	/// The protocol's account.

@@ -11,8 +11,8 @@
 //! whatever the quorum: it is a provable lie.
 
 use crate::{
-	AccountIdOf, Assignments, AuditCandidates, BalanceOf, Config, Event, HoldReason,
-	InferenceRequest, OnRequestFinalized, Pallet, RequestKind, RequestStatus, Requests,
+	AccountIdOf, Assignments, BalanceOf, Config, Event, HoldReason, InferenceRequest,
+	OnRequestFinalized, Pallet, PruneAt, RequestInputs, RequestKind, RequestStatus, Requests,
 	SlashReason,
 };
 use frame_support::traits::{
@@ -26,7 +26,11 @@ use verity_primitives::RequestId;
 impl<T: Config> Pallet<T> {
 	/// Settle a request whose attestations reached the quorum: finalize it, pay the agreeing
 	/// executors, slash the dissenting ones, pay the protocol fee, then act on what it was a
-	/// re-execution of, or queue it for a random audit.
+	/// re-execution of, or draw its random audit.
+	///
+	/// The audit is drawn here, in the hook, not queued: hooks run before any transaction of
+	/// the block, so no flood of requests can take the room an audit needs, and no bound on a
+	/// queue lets a finalized request skip its draw.
 	pub(crate) fn settle_request(request_id: RequestId) {
 		let Some(mut request) = Requests::<T>::get(request_id) else { return };
 		let RequestStatus::QuorumReached { deadline, output_hash } = request.status else {
@@ -40,16 +44,13 @@ impl<T: Config> Pallet<T> {
 		let rejection = request.agreed_rejection();
 		Self::deposit_event(Event::RequestFinalized { request_id, output_hash, rejection });
 
-		match request.kind.clone() {
-			RequestKind::Inference => {
-				AuditCandidates::<T>::mutate(|queue| {
-					// A full queue leaves this request unaudited; the bound is per block.
-					let _ = queue.try_push(request_id);
-				});
-				if let Some(output) = request.agreed_output() {
-					T::OnFinalized::on_request_finalized(request_id, &request.model_id, output);
-				}
-			},
+		let kind = request.kind.clone();
+		if let (RequestKind::Inference, Some(output)) = (&kind, request.agreed_output()) {
+			T::OnFinalized::on_request_finalized(request_id, &request.model_id, output);
+		}
+		Requests::<T>::insert(request_id, request.clone());
+		match kind {
+			RequestKind::Inference => Self::draw_audit(request_id),
 			RequestKind::Challenge { original, .. } => {
 				Self::resolve_challenge(original, &request, output_hash)
 			},
@@ -57,7 +58,6 @@ impl<T: Config> Pallet<T> {
 				Self::resolve_audit(original, request_id, output_hash)
 			},
 		}
-		Requests::<T>::insert(request_id, request);
 	}
 
 	/// Close a request at its deadline: settle late attestations, slash executors that never
@@ -98,23 +98,51 @@ impl<T: Config> Pallet<T> {
 				Self::challenge_inconclusive(original, &request.kind);
 			}
 		}
+		// A finalized ordinary request's input is kept through its challenge period, for a
+		// challenge to copy; no other request needs its input after its deadline.
+		// The last block a challenge can come in is the deadline plus the period; the hook of
+		// the block after it prunes.
+		let prune_at = request
+			.status
+			.deadline_passed_at(T::ChallengePeriod::get().saturating_add(1u32.into()));
+		match (finalized, &request.kind, prune_at) {
+			(true, RequestKind::Inference, Some(at)) => {
+				let queued = PruneAt::<T>::mutate(at, |queue| queue.try_push(request_id).is_ok());
+				if !queued {
+					frame_support::defensive!("one prune entry per deadline entry fits");
+					Self::prune_input(request_id);
+				}
+			},
+			_ => Self::prune_input(request_id),
+		}
 		Requests::<T>::insert(request_id, request);
+	}
+
+	/// Drop a request's input bytes from state; they stay in the body of the block that
+	/// carried the request.
+	pub(crate) fn prune_input(request_id: RequestId) {
+		RequestInputs::<T>::remove(request_id);
 	}
 
 	/// Pay every unsettled attestation that matches the agreed outcome; slash every one that
 	/// contradicts it or does not match its own commitment.
+	///
+	/// Once a challenge has overturned the request, late attestations are judged against the
+	/// corrected outcome, not the overturned one.
 	fn settle_attestations(request_id: RequestId, request: &mut InferenceRequest<T>) {
-		let Some(agreed) = request.status.agreed_output_hash() else { return };
+		let Some(agreed) = request.standing_output_hash() else { return };
 		let fee = request.fee_per_executor;
 		let mut outcomes = alloc::vec::Vec::new();
-		for attestation in request.attestations.iter_mut().filter(|a| !a.settled) {
+		for (index, attestation) in
+			request.attestations.iter_mut().enumerate().filter(|(_, a)| !a.settled)
+		{
 			attestation.settled = true;
 			if let Some(assignee) = request.assigned.get(usize::from(attestation.executor_index)) {
 				let agrees = attestation.matches_commitment && attestation.output_hash == agreed;
-				outcomes.push((assignee.account.clone(), agrees));
+				outcomes.push((index, assignee.account.clone(), agrees));
 			}
 		}
-		for (executor, agrees) in outcomes {
+		for (index, executor, agrees) in outcomes {
 			Self::record(&executor, |stats| {
 				stats.answered.saturating_inc();
 				if agrees {
@@ -126,7 +154,10 @@ impl<T: Config> Pallet<T> {
 			if agrees {
 				Self::pay_from_escrow(request, &executor, fee);
 			} else {
-				Self::slash_dissent(&executor, request_id);
+				let penalty = Self::slash_dissent(&executor, request_id);
+				if let Some(attestation) = request.attestations.get_mut(index) {
+					attestation.penalty = penalty;
+				}
 			}
 		}
 	}
@@ -147,19 +178,19 @@ impl<T: Config> Pallet<T> {
 		}
 		for liar in liars {
 			Self::record(&liar, |stats| stats.dissented.saturating_inc());
-			Self::slash_dissent(&liar, request_id);
+			let _ = Self::slash_dissent(&liar, request_id);
 		}
 	}
 
-	/// Slash `executor` by `DissentSlash` to the protocol account.
-	fn slash_dissent(executor: &AccountIdOf<T>, request_id: RequestId) {
+	/// Slash `executor` by `DissentSlash` to the protocol account; returns what moved.
+	fn slash_dissent(executor: &AccountIdOf<T>, request_id: RequestId) -> BalanceOf<T> {
 		Self::slash(
 			executor,
 			T::DissentSlash::get(),
 			request_id,
 			SlashReason::Dissent,
 			&Self::protocol_account(),
-		);
+		)
 	}
 
 	/// Close every assignment of the request and count each executor that never revealed as

@@ -208,6 +208,12 @@ pub mod pallet {
 	pub type Requests<T: Config> =
 		StorageMap<_, Twox64Concat, RequestId, InferenceRequest<T>, OptionQuery>;
 
+	/// Every request's input bytes, apart from the request so that answering a request does
+	/// not decode them.
+	#[pallet::storage]
+	pub type RequestInputs<T: Config> =
+		StorageMap<_, Twox64Concat, RequestId, RequestInput<T>, OptionQuery>;
+
 	/// Open assignments: `(executor, request)` for every assignment not yet expired.
 	#[pallet::storage]
 	pub type Assignments<T: Config> = StorageDoubleMap<
@@ -230,11 +236,17 @@ pub mod pallet {
 	pub type PendingSettlement<T: Config> =
 		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
 
-	/// Requests finalized in this block, each audited with `AuditProbability` at the start of
-	/// the next one.
+	/// Finalized ordinary requests by the block their input bytes leave state in: their
+	/// deadline plus `ChallengePeriod`, once no challenge can copy them any more. The bytes stay
+	/// in the body of the block that carried the request (`created_at`).
 	#[pallet::storage]
-	pub type AuditCandidates<T: Config> =
-		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
+	pub type PruneAt<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<RequestId, T::MaxRequestsPerBlock>,
+		ValueQuery,
+	>;
 
 	/// Requests by the block their deadline passes in, processed in that block's hook.
 	#[pallet::storage]
@@ -361,6 +373,17 @@ pub mod pallet {
 			amount: BalanceOf<T>,
 			/// Why.
 			reason: SlashReason,
+		},
+		/// A challenge showed a dissenter was right: its dissent slash came back.
+		SlashRefunded {
+			/// Its account.
+			executor: T::AccountId,
+			/// The request it had been slashed over.
+			request_id: RequestId,
+			/// The amount returned.
+			amount: BalanceOf<T>,
+			/// Whether it went back into the bond (else it stays free: the executor left).
+			rebonded: bool,
 		},
 		/// A request was submitted and its fee put in escrow.
 		InferenceRequested {

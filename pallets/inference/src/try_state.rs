@@ -18,6 +18,7 @@ impl<T: Config> Pallet<T> {
 	/// - Executor bonds held equal the bonds recorded; keys map both ways.
 	/// - Every model pool lists active executors that serve that model.
 	/// - Every assignment and deadline entry points at a live request that lists it.
+	/// - Every request still being answered has its input.
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
 		Self::check_model_links()?;
 		Self::check_escrow_and_bonds()?;
@@ -148,6 +149,18 @@ impl<T: Config> Pallet<T> {
 					"a deadline entry disagrees with its request"
 				);
 			}
+		}
+		for (request_id, request) in Requests::<T>::iter() {
+			let answerable = matches!(
+				request.status,
+				RequestStatus::Pending
+					| RequestStatus::Assigned { .. }
+					| RequestStatus::QuorumReached { .. }
+			);
+			ensure!(
+				!answerable || crate::RequestInputs::<T>::contains_key(request_id),
+				"a request still being answered lost its input"
+			);
 		}
 		for request_id in PendingAssignment::<T>::get() {
 			let request =

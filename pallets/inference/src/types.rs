@@ -202,6 +202,18 @@ impl<BlockNumber: Copy> RequestStatus<BlockNumber> {
 		}
 	}
 
+	/// For a finalized request: its deadline plus `period`, the block from which nothing may
+	/// challenge it any more.
+	pub fn deadline_passed_at(&self, period: BlockNumber) -> Option<BlockNumber>
+	where
+		BlockNumber: sp_runtime::Saturating,
+	{
+		match self {
+			Self::Finalized { deadline, .. } => Some(deadline.saturating_add(period)),
+			_ => None,
+		}
+	}
+
 	/// The output the quorum agreed on, once there is one.
 	pub fn agreed_output_hash(&self) -> Option<H256> {
 		match self {
@@ -273,6 +285,9 @@ pub struct Attestation<T: Config> {
 	/// Whether it hashes to the executor's commitment. A reveal that does not counts for no
 	/// outcome and is slashed as dissent.
 	pub matches_commitment: bool,
+	/// What it cost its executor when it was settled as dissent; refunded if a challenge
+	/// later shows it was right.
+	pub penalty: BalanceOf<T>,
 }
 
 /// One executor's commitment to its answer, made before any answer is revealed.
@@ -347,9 +362,10 @@ pub struct InferenceRequest<T: Config> {
 	pub requester: AccountIdOf<T>,
 	/// The model to run.
 	pub model_id: ModelId,
-	/// The canonical input encoding.
-	pub input: RequestInput<T>,
-	/// blake2-256 of `input`.
+	/// The canonical input encoding's length; the bytes are in `RequestInputs`, apart, so
+	/// that reading the request (every commitment and reveal does) never decodes them.
+	pub input_len: u32,
+	/// blake2-256 of the input.
 	pub input_hash: H256,
 	/// Why the request exists.
 	pub kind: RequestKind<AccountIdOf<T>, BalanceOf<T>>,
@@ -384,6 +400,15 @@ impl<T: Config> InferenceRequest<T> {
 	/// Attestations needed to finalize: a strict majority of the redundancy.
 	pub fn quorum(&self) -> u8 {
 		quorum_of(self.redundancy)
+	}
+
+	/// The outcome hash that stands: the one a challenge corrected it to, or else the one the
+	/// quorum agreed on.
+	pub fn standing_output_hash(&self) -> Option<H256> {
+		match self.challenge {
+			ChallengeState::Upheld { corrected_output_hash, .. } => Some(corrected_output_hash),
+			_ => self.status.agreed_output_hash(),
+		}
 	}
 
 	/// The outcome the quorum agreed on, once there is one.

@@ -103,7 +103,7 @@ mod benchmark_helper {
 			let request = InferenceRequest::<Runtime> {
 				requester,
 				model_id,
-				input: Default::default(),
+				input_len: 0,
 				input_hash: content_hash(&[]),
 				kind: RequestKind::Inference,
 				redundancy: 1,

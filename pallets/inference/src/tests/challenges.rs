@@ -177,8 +177,7 @@ fn a_failed_audit_opens_a_challenge_that_overturns_the_result() {
 	run_test(|| {
 		AuditProbability::set(sp_runtime::Permill::one());
 		let (_, id) = finalized_on(&wrong_output());
-		// The block after finalization draws the audit.
-		next_block();
+		// The hook that finalizes a request draws its audit at once.
 		let audit = crate::NextRequestId::<Test>::get() - 1;
 		assert_eq!(Requests::<Test>::get(audit).unwrap().kind, RequestKind::Audit { original: id });
 		System::assert_has_event(Event::AuditOpened { request_id: id, audit }.into());
@@ -212,7 +211,6 @@ fn a_passed_audit_changes_nothing() {
 	run_test(|| {
 		AuditProbability::set(sp_runtime::Permill::one());
 		let (_, id) = finalized_on(&honest_output());
-		next_block();
 		let audit = crate::NextRequestId::<Test>::get() - 1;
 		next_block();
 		let auditor = assignees(audit);
@@ -319,7 +317,6 @@ fn a_lying_auditor_is_slashed() {
 	run_test(|| {
 		AuditProbability::set(sp_runtime::Permill::one());
 		let (_, id) = finalized_on(&honest_output());
-		next_block();
 		let audit = crate::NextRequestId::<Test>::get() - 1;
 		next_block();
 		let auditor = assignees(audit);
@@ -348,5 +345,95 @@ fn a_lying_auditor_is_slashed() {
 		for (account, _) in assignees(id) {
 			assert_eq!(Executors::<Test>::get(account).unwrap().bond, MIN_BOND);
 		}
+	});
+}
+
+/// A dissenter that was right: two colluding executors finalize a wrong output and the honest
+/// third is slashed for dissent; the challenge that overturns the output gives the honest
+/// executor its slash back.
+#[test]
+fn an_upheld_challenge_refunds_the_honest_dissenter() {
+	run_test(|| {
+		let model = vector_model(1, 3);
+		for who in 10..20 {
+			executor(who, &[model]);
+		}
+		let id = assigned_request(1, model);
+		let drawn = assignees(id);
+		let honest = drawn[2].0;
+		answer(
+			id,
+			&[
+				(&drawn[0].1, wrong_output()),
+				(&drawn[1].1, wrong_output()),
+				(&drawn[2].1, honest_output()),
+			],
+		);
+		next_block();
+		let penalty = DissentSlash::get() * MIN_BOND;
+		assert_eq!(Executors::<Test>::get(honest).unwrap().bond, MIN_BOND - penalty);
+
+		assert_ok!(Inference::challenge(RuntimeOrigin::signed(3), id, MIN_CHALLENGE_BOND));
+		let rerun = rerun_of(id);
+		next_block();
+		assert_eq!(assignees(rerun).len(), 5, "twice the redundancy, capped at the maximum");
+		answer_all(rerun, &honest_output());
+		next_block();
+
+		assert!(matches!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Upheld { .. }
+		));
+		assert_eq!(Executors::<Test>::get(honest).unwrap().bond, MIN_BOND);
+		assert_eq!(held(HoldReason::ExecutorBond, honest), MIN_BOND);
+		System::assert_has_event(
+			Event::SlashRefunded {
+				executor: honest,
+				request_id: id,
+				amount: penalty,
+				rebonded: true,
+			}
+			.into(),
+		);
+		let slash = ChallengeSlash::get() * MIN_BOND;
+		for (liar, _) in &drawn[..2] {
+			assert_eq!(Executors::<Test>::get(liar).unwrap().bond, MIN_BOND - slash);
+		}
+	});
+}
+
+/// A late reveal after an upheld challenge is judged against the corrected output.
+#[test]
+fn late_reveals_settle_against_the_corrected_output() {
+	run_test(|| {
+		let model = vector_model(1, 3);
+		for who in 10..20 {
+			executor(who, &[model]);
+		}
+		let id = assigned_request(1, model);
+		let drawn = assignees(id);
+		for (_, key) in &drawn[..2] {
+			assert_ok!(commit_outcome(id, key, &out(&wrong_output())));
+		}
+		assert_ok!(commit_outcome(id, &drawn[2].1, &out(&honest_output())));
+		for (_, key) in &drawn[..2] {
+			assert_ok!(reveal_outcome(id, key, &out(&wrong_output())));
+		}
+		next_block();
+		assert_ok!(Inference::challenge(RuntimeOrigin::signed(3), id, MIN_CHALLENGE_BOND));
+		let rerun = rerun_of(id);
+		next_block();
+		answer_all(rerun, &honest_output());
+		next_block();
+		assert!(matches!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Upheld { .. }
+		));
+		// The honest executor reveals late, before the original deadline: it is paid.
+		assert_ok!(reveal_outcome(id, &drawn[2].1, &out(&honest_output())));
+		let before = free(drawn[2].0);
+		run_blocks(RESPONSE_TIMEOUT);
+		assert_eq!(free(drawn[2].0), before + FEE);
+		assert_eq!(Executors::<Test>::get(drawn[2].0).unwrap().bond, MIN_BOND);
 	});
 }

@@ -251,3 +251,40 @@ fn total_issuance_is_unchanged_by_settlement() {
 		assert_eq!(Balances::total_issuance(), issuance);
 	});
 }
+
+/// State hygiene: a request's input bytes (up to `MaxInputLen`) leave state once nothing can
+/// need them: at the deadline of a request that expired, and after the challenge period of
+/// one that was finalized. The compact record stays: hashes, status, who paid, and the blocks
+/// whose bodies still carry the input (`created_at`) and the reveals (`submitted_at`).
+#[test]
+fn input_bytes_leave_state_after_the_challenge_window() {
+	run_test(|| {
+		let model = three_executor_model();
+		let finalized = assigned_request(1, model);
+		answer_all(finalized, &honest_output());
+		let expired = assigned_request(2, model);
+		assert!(crate::RequestInputs::<Test>::contains_key(expired));
+		next_block();
+		let RequestStatus::Finalized { deadline, .. } = status(finalized) else {
+			panic!("finalized")
+		};
+		while System::block_number() < deadline {
+			next_block();
+		}
+		// Past its deadline: the unanswered request's input is gone, the finalized one's kept
+		// for a challenge to copy.
+		run_blocks(1);
+		assert!(!crate::RequestInputs::<Test>::contains_key(expired));
+		assert!(crate::RequestInputs::<Test>::contains_key(finalized));
+		while System::block_number() <= deadline + CHALLENGE_PERIOD {
+			next_block();
+		}
+		assert!(!crate::RequestInputs::<Test>::contains_key(finalized));
+		let record = Requests::<Test>::get(finalized).unwrap();
+		assert_eq!(record.input_hash, content_hash(&input()));
+		assert_eq!(record.input_len as usize, input().len());
+		assert!(matches!(record.status, RequestStatus::Finalized { .. }));
+		assert!(record.attestations.iter().all(|a| a.submitted_at > 0));
+		assert!(Inference::request_view(finalized).unwrap().input.is_empty());
+	});
+}
