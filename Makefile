@@ -12,7 +12,7 @@ NODE := $(CARGO_TARGET_DIR)/release/verity-node
 WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
 WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 
-.PHONY: setup build run test fmt fmt-check clippy bench bench-executor
+.PHONY: setup build run test fmt fmt-check clippy bench bench-executor metadata
 
 ## setup: install what the build needs (idempotent; run by every other target)
 setup:
@@ -29,6 +29,10 @@ run: build
 ## test: unit, benchmark and integration tests (integration tests start real nodes)
 test: build
 	$(WITH_WASM_ENV) cargo test $(CARGO_FLAGS) --workspace
+
+## metadata: write the runtime's metadata to client/metadata.scale, which the client is generated from
+metadata: setup
+	$(WITH_WASM_ENV) VERITY_WRITE_METADATA=1 cargo test $(CARGO_FLAGS) --workspace --lib -- the_clients_metadata_is_the_runtimes
 
 ## fmt: format the code
 fmt:

@@ -41,6 +41,11 @@ pub struct ExecutorOptions {
 	/// TEST ONLY: the embedded executor alters every output, as a faulty executor would.
 	#[arg(long, hide = true)]
 	pub executor_faulty: bool,
+
+	/// TEST ONLY: this node's executor keys run nothing; they copy the first commitment and
+	/// the first revealed outcome of the other executors, as a copycat would.
+	#[arg(long, hide = true)]
+	pub executor_copycat: bool,
 }
 
 /// What `verity-node` can do besides running.

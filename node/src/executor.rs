@@ -11,8 +11,16 @@ use verity_executor::{server, Engine, ExecutionProfile, ModelStore};
 /// Memory the embedded executor may use for model plans.
 const EMBEDDED_CACHE_BYTES: usize = 512 * 1024 * 1024;
 
-/// The executor this node dispatches to.
-pub enum ExecutorSetup {
+/// The executor this node dispatches to, and whether its keys answer as a copycat (test only).
+pub struct ExecutorSetup {
+	/// Where jobs go.
+	target: ExecutorTarget,
+	/// Test-only copycat mode: run nothing, copy the other executors' answers.
+	copycat: bool,
+}
+
+/// Where the node's jobs go.
+enum ExecutorTarget {
 	/// None: this node's executor keys, if any, do not answer.
 	Disabled,
 	/// An executor serving elsewhere.
@@ -31,6 +39,43 @@ pub enum ExecutorSetup {
 impl ExecutorSetup {
 	/// The setup the command line asks for.
 	pub fn from_options(options: ExecutorOptions, dev: bool) -> sc_cli::Result<Self> {
+		let copycat = options.executor_copycat;
+		Ok(Self { target: ExecutorTarget::from_options(options, dev)?, copycat })
+	}
+
+	/// Start the embedded executor, if any, and record where jobs go (and the copycat mode) in
+	/// the node's offchain storage, where the offchain worker reads them.
+	pub fn start(
+		self,
+		spawner: &SpawnTaskHandle,
+		offchain_storage: Option<impl OffchainStorage>,
+	) -> Result<(), ServiceError> {
+		let url = self.target.start(spawner)?;
+		if let Some(mut storage) = offchain_storage {
+			storage.set(
+				STORAGE_PREFIX,
+				pallet_inference::offchain::EXECUTOR_URL_KEY,
+				&url.as_bytes().to_vec().encode(),
+			);
+			storage.set(
+				STORAGE_PREFIX,
+				pallet_inference::offchain::COPYCAT_KEY,
+				&self.copycat.encode(),
+			);
+		}
+		if !url.is_empty() {
+			log::info!(target: "verity", "offchain worker dispatches jobs to {url}");
+		}
+		if self.copycat {
+			log::warn!(target: "verity", "TEST ONLY: executor keys copy other executors' answers");
+		}
+		Ok(())
+	}
+}
+
+impl ExecutorTarget {
+	/// The target the command line asks for.
+	fn from_options(options: ExecutorOptions, dev: bool) -> sc_cli::Result<Self> {
 		if let Some(url) = options.executor_url {
 			if !(url.starts_with("http://") || url.starts_with("https://")) {
 				return Err(sc_cli::Error::Input(format!(
@@ -50,31 +95,15 @@ impl ExecutorSetup {
 		})
 	}
 
-	/// Start the embedded executor, if any, and record where jobs go in the node's offchain
-	/// storage, where the offchain worker reads it.
-	pub fn start(
-		self,
-		spawner: &SpawnTaskHandle,
-		offchain_storage: Option<impl OffchainStorage>,
-	) -> Result<(), ServiceError> {
-		let url = match self {
+	/// Start the embedded executor, if any; returns the URL jobs go to (empty: none).
+	fn start(self, spawner: &SpawnTaskHandle) -> Result<String, ServiceError> {
+		Ok(match self {
 			Self::Disabled => String::new(),
 			Self::Remote(url) => url,
 			Self::Embedded { models_dir, profile, faulty } => {
 				start_embedded(spawner, models_dir, profile, faulty)?
 			},
-		};
-		if let Some(mut storage) = offchain_storage {
-			storage.set(
-				STORAGE_PREFIX,
-				pallet_inference::offchain::EXECUTOR_URL_KEY,
-				&url.as_bytes().to_vec().encode(),
-			);
-		}
-		if !url.is_empty() {
-			log::info!(target: "verity", "offchain worker dispatches jobs to {url}");
-		}
-		Ok(())
+		})
 	}
 }
 

@@ -186,6 +186,24 @@ fn tensor_matches(tensor: &Tensor, spec: &TensorSpec) -> Result<(), TensorError>
 	Ok(())
 }
 
+/// The most bytes a canonical encoding of tensors matching `specs` can take, or `None` when a
+/// free axis (`Dim::Any`) leaves it unbounded. Every SCALE length prefix is counted at its
+/// largest (5 bytes), so the bound is never below the real length.
+pub fn max_canonical_len(specs: &[crate::TensorSpec]) -> Option<u64> {
+	const PREFIX: u64 = 5;
+	specs.iter().try_fold(PREFIX, |total, spec| {
+		let elements = spec.shape.iter().try_fold(1u64, |count, dim| match dim {
+			crate::Dim::Fixed(size) => count.checked_mul(u64::from(*size)),
+			crate::Dim::Any => None,
+		})?;
+		let data = elements.checked_mul(u64::from(spec.dtype.size_of()))?;
+		let name = PREFIX + spec.name.len() as u64;
+		let shape = PREFIX + 4 * spec.shape.len() as u64;
+		// Name, element type (one byte), shape, data.
+		total.checked_add(name + 1 + shape + PREFIX)?.checked_add(data)
+	})
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -207,6 +225,27 @@ mod tests {
 			dtype,
 			shape: shape.to_vec().try_into().unwrap(),
 		}
+	}
+
+	#[test]
+	fn the_canonical_length_bound_covers_every_matching_map_and_only_fixed_shapes() {
+		let specs = [
+			spec("probabilities", DType::F32, &[Dim::Fixed(1), Dim::Fixed(2)]),
+			spec("state", DType::F32, &[Dim::Fixed(2), Dim::Fixed(1), Dim::Fixed(128)]),
+		];
+		let map = TensorMap(vec![
+			tensor("probabilities", DType::F32, &[1, 2]),
+			tensor("state", DType::F32, &[2, 1, 128]),
+		]);
+		let bound = max_canonical_len(&specs).unwrap();
+		let actual = map.encode().len() as u64;
+		assert!(actual <= bound, "{actual} bytes above the bound {bound}");
+		// Only the length prefixes are over-counted: 4 bytes each of 7.
+		assert!(bound - actual <= 7 * 4, "{bound} is loose for {actual} bytes");
+		assert_eq!(
+			max_canonical_len(&[spec("embedding", DType::I8, &[Dim::Any, Dim::Fixed(384)])]),
+			None
+		);
 	}
 
 	#[test]

@@ -250,6 +250,25 @@ mod tests {
 		assert!(answers_per_block(CLASSIFIER_OUTPUT_BYTES) >= 1000);
 	}
 
+	/// The `verity` client's calls, storage reads and events are generated at compile time
+	/// from `client/metadata.scale`, so a renamed call or field fails to compile there. This
+	/// fails when the runtime's metadata moved on without that file; `make metadata` writes it
+	/// anew (`VERITY_WRITE_METADATA=1`).
+	#[test]
+	fn the_clients_metadata_is_the_runtimes() {
+		let metadata = Runtime::metadata_at_version(16).expect("the runtime serves metadata v16");
+		let path =
+			std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/metadata.scale");
+		if std::env::var_os("VERITY_WRITE_METADATA").is_some() {
+			std::fs::write(&path, &*metadata).expect("client/metadata.scale is writable");
+		}
+		let recorded = std::fs::read(&path).unwrap_or_default();
+		assert!(
+			recorded == *metadata,
+			"client/metadata.scale is not this runtime's metadata: run `make metadata`"
+		);
+	}
+
 	/// Externalities of an empty chain.
 	fn empty_chain() -> sp_io::TestExternalities {
 		sp_io::TestExternalities::new(

@@ -141,7 +141,8 @@ async fn an_unrunnable_text_input_is_refused_and_slashes_nobody() {
 		.expect("the transaction is accepted into the pool")
 		.wait_for_finalized_success()
 		.await;
-	let error = outcome.err().expect("the request is refused").to_string();
+	let Err(error) = outcome else { panic!("the request is refused") };
+	let error = error.to_string();
 	assert!(error.contains("InvalidUtf8Input"), "{error}");
 
 	// Blocks later, still nothing moved.

@@ -5,7 +5,11 @@
 //! 2. Charlie's executor turns faulty (test-only mode): Charlie is slashed for dissent and the
 //!    request still finalizes on the honest quorum;
 //! 3. Charlie's node is stopped: its assignment times out, Charlie is slashed for missing, the
-//!    request finalizes on the honest quorum and the requester gets Charlie's share back.
+//!    request finalizes on the honest quorum and the requester gets Charlie's share back;
+//! 4. Charlie comes back as a copycat (test-only mode): it runs nothing, commits a copy of the
+//!    first commitment it sees and reveals the first output it sees. Its reveal breaks the
+//!    copied commitment (which binds the other executor's key): it is slashed as a dissenter
+//!    and earns nothing, and the request finalizes on the honest pair.
 
 use codec::Encode;
 use scale_decode::DecodeAsType;
@@ -185,5 +189,41 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 	}
 	let bob_stats = executor_stats(&rpc, &dev::bob()).await;
 	assert_eq!(bob_stats["agreed"], 3, "{bob_stats}");
+
+	// 4. Charlie comes back as a copycat.
+	let before = executor_stats(&rpc, &dev::charlie()).await;
+	let _charlie =
+		validator("charlie", base.path(), Some(alice.ports.p2p), &["--executor-copycat"]);
+	let fourth = request(&client, &requester, input(0.125)).await;
+	let result = wait_for_request_finalized(&rpc, fourth, timeout).await;
+	let agreed = result["status"]["Finalized"]["output_hash"].clone();
+	let charlie_account = dev::charlie().public_key().to_account_id().to_string();
+	let deadline = std::time::Instant::now() + timeout;
+	let copied = loop {
+		let stats = executor_stats(&rpc, &dev::charlie()).await;
+		if stats["dissented"] != before["dissented"] || stats["missed"] != before["missed"] {
+			break stats;
+		}
+		assert!(std::time::Instant::now() < deadline, "the copycat was not settled: {stats}");
+		tokio::time::sleep(Duration::from_secs(1)).await;
+	};
+	assert_eq!(copied["agreed"], before["agreed"], "the copycat earned nothing: {copied}");
+	assert_ne!(copied["slashed"], before["slashed"], "the copycat was slashed: {copied}");
+	let result = inference_request(&rpc, fourth).await;
+	let attestations = result["attestations"].as_array().expect("attestations");
+	assert_eq!(
+		attestations
+			.iter()
+			.filter(|a| a["output_hash"] == agreed && a["matches_commitment"] == true)
+			.count(),
+		2,
+		"the honest pair formed the quorum: {result}"
+	);
+	for attestation in attestations.iter().filter(|a| a["executor"] == charlie_account.as_str()) {
+		assert_eq!(
+			attestation["matches_commitment"], false,
+			"the copy broke its commitment: {result}"
+		);
+	}
 	drop(bob);
 }

@@ -15,7 +15,7 @@ use frame_support::{
 use frame_system::RawOrigin;
 use sp_core::H256;
 use sp_runtime::{
-	traits::{Bounded, One},
+	traits::{Bounded, One, Zero},
 	RuntimeAppPublic, Saturating,
 };
 use verity_primitives::{
@@ -496,13 +496,18 @@ mod benchmarks {
 		Ok(())
 	}
 
+	/// Worst case: a first-level re-execution is challenged, so the request it judged is read
+	/// too and its executors are kept out of the second level.
 	#[benchmark]
 	fn challenge() {
 		let redundancy = max_redundancy::<T>();
 		let model_id = vector_model::<T>(10, redundancy);
 		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
-		let (request_id, _) = finalized_request::<T>(model_id);
-		let challenger = funded::<T>("challenger", 0);
+		let (_, request_id) = challenged_request::<T>(model_id);
+		let rerun_redundancy = Requests::<T>::get(request_id).expect("exists").assigned.len();
+		attest::<T>(request_id, 0..rerun_redundancy, &vector(b"y", 64));
+		next_block::<T>();
+		let challenger = funded::<T>("challenger", 1);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(challenger), request_id, T::MinChallengeBond::get());
@@ -629,19 +634,40 @@ mod benchmarks {
 		));
 	}
 
-	/// Dropping one request's input, of the largest size, from state.
+	/// Pruning one request at the end of its challenge period, in the worst case: the largest
+	/// input and a distinct output of the largest size from every executor leave state, and its
+	/// storage deposit returns.
 	#[benchmark]
-	fn prune_input() {
-		let model_id = vector_model::<T>(10, 1);
-		fill_pool::<T>(&[model_id], 1);
+	fn prune_request() {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
 		let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
+		let outputs: Vec<Vec<u8>> = (0..redundancy)
+			.map(|i| {
+				let mut output = vector(b"y", T::MaxOutputLen::get());
+				if let Some(last) = output.last_mut() {
+					*last = i;
+				}
+				output
+			})
+			.collect();
+		for (index, output) in outputs.iter().enumerate() {
+			commit::<T>(request_id, index..index + 1, output);
+		}
+		for (index, output) in outputs.iter().enumerate() {
+			reveal::<T>(request_id, index..index + 1, output);
+		}
 
 		#[block]
 		{
-			Pallet::<T>::prune_input(request_id);
+			Pallet::<T>::prune_request(request_id);
 		}
 
 		assert!(!RequestInputs::<T>::contains_key(request_id));
+		let request = Requests::<T>::get(request_id).expect("the record stays");
+		assert!(request.candidates.iter().all(|c| c.outcome == StoredOutcome::Pruned));
+		assert!(request.storage_deposit.is_zero());
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

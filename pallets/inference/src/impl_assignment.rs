@@ -18,15 +18,12 @@
 //! adversary with that much bond.
 
 use crate::{
-	AccountIdOf, Assignee, Assignments, Config, Deadlines, Event, HoldReason, ModelExecutors,
-	Pallet, RequestKind, RequestStatus, Requests,
+	AccountIdOf, Assignee, Assignments, Config, Deadlines, Event, ModelExecutors, Pallet,
+	RequestKind, RequestStatus, Requests,
 };
 use alloc::vec::Vec;
 use codec::Encode;
-use frame_support::{
-	traits::{fungible::MutateHold, tokens::Precision, Get},
-	BoundedVec,
-};
+use frame_support::{traits::Get, BoundedVec};
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::{traits::Saturating, SaturatedConversion};
 use verity_primitives::{ModelId, RequestId};
@@ -101,15 +98,9 @@ impl<T: Config> Pallet<T> {
 			Deadlines::<T>::mutate(deadline, |queue| queue.try_push(request_id).is_ok())
 		});
 		let Some(assignees) = drawn.filter(|_| queued) else {
-			let _ = <T::Currency as MutateHold<_>>::release(
-				&HoldReason::RequestEscrow.into(),
-				&request.requester,
-				request.escrow,
-				Precision::BestEffort,
-			);
-			request.escrow = Default::default();
+			Self::refund_escrow(&mut request);
 			request.status = RequestStatus::Unassignable;
-			Self::prune_input(request_id);
+			Self::prune_bytes(request_id, &mut request);
 			Requests::<T>::insert(request_id, request.clone());
 			Self::deposit_event(Event::RequestUnassignable { request_id });
 			if let RequestKind::Challenge { original, .. } = &request.kind {
@@ -131,19 +122,27 @@ impl<T: Config> Pallet<T> {
 	/// Executors that may not serve a request of this kind: a re-execution needs fresh eyes,
 	/// so it excludes the original's executors and, for a challenge opened by a failed audit,
 	/// the auditor.
-	fn excluded_executors(
+	pub(crate) fn excluded_executors(
 		kind: &RequestKind<AccountIdOf<T>, crate::BalanceOf<T>>,
 	) -> Vec<AccountIdOf<T>> {
-		let (original, audit) = match kind {
-			RequestKind::Inference => return Vec::new(),
-			RequestKind::Challenge { original, audit, .. } => (*original, *audit),
-			RequestKind::Audit { original } => (*original, None),
-		};
-		core::iter::once(original)
-			.chain(audit)
-			.filter_map(Requests::<T>::get)
-			.flat_map(|request| request.assigned.into_iter().map(|assignee| assignee.account))
-			.collect()
+		let mut excluded = Vec::new();
+		let mut kind = kind.clone();
+		// Re-executions go two levels deep: the judged requests, their audits, and, for a
+		// second-level re-execution, the first-level one's too.
+		for _ in 0..2 {
+			let (original, audit) = match &kind {
+				RequestKind::Inference => break,
+				RequestKind::Challenge { original, audit, .. } => (*original, *audit),
+				RequestKind::Audit { original } => (*original, None),
+			};
+			if let Some(audit) = audit.and_then(Requests::<T>::get) {
+				excluded.extend(audit.assigned.into_iter().map(|assignee| assignee.account));
+			}
+			let Some(request) = Requests::<T>::get(original) else { break };
+			excluded.extend(request.assigned.into_iter().map(|assignee| assignee.account));
+			kind = request.kind;
+		}
+		excluded
 	}
 }
 

@@ -30,8 +30,8 @@ use frame_support::{
 	ensure,
 	pallet_prelude::DispatchResult,
 	traits::{
-		fungible::{Inspect, MutateHold},
-		tokens::{Fortitude, Precision, Preservation, Restriction},
+		fungible::Inspect,
+		tokens::{Fortitude, Preservation},
 		Get,
 	},
 };
@@ -52,7 +52,7 @@ impl<T: Config> Pallet<T> {
 		bond: BalanceOf<T>,
 	) -> DispatchResult {
 		let mut request = Requests::<T>::get(request_id).ok_or(Error::<T>::UnknownRequest)?;
-		ensure!(request.kind == RequestKind::Inference, Error::<T>::NotChallengeable);
+		ensure!(Self::is_challengeable(&request.kind), Error::<T>::NotChallengeable);
 		let RequestStatus::Finalized { finalized_at, .. } = request.status else {
 			return Err(Error::<T>::NotFinalized.into());
 		};
@@ -71,13 +71,20 @@ impl<T: Config> Pallet<T> {
 		);
 		ensure!(bond >= T::MinChallengeBond::get(), Error::<T>::ChallengeBondTooLow);
 		let model = Models::<T>::get(request.model_id).ok_or(Error::<T>::UnknownModel)?;
-		let redundancy =
-			Self::rerun_redundancy(&request, &[]).ok_or(Error::<T>::NotEnoughFreshExecutors)?;
+		// A re-execution of a re-execution is served by executors outside every earlier level.
+		let earlier = Self::excluded_executors(&request.kind);
+		let redundancy = Self::rerun_redundancy(&request, &earlier)
+			.ok_or(Error::<T>::NotEnoughFreshExecutors)?;
 		let fees = Self::fees(model.metadata.fee_per_run, redundancy);
-		// Both the bond and the re-execution fee must be affordable, or nothing is held.
+		let deposit = Self::storage_deposit(&request.model_id, request.input_len, redundancy);
+		// The bond, the re-execution fee and its storage deposit must all be affordable, or
+		// nothing is held.
 		let reducible =
 			T::Currency::reducible_balance(&who, Preservation::Preserve, Fortitude::Polite);
-		ensure!(reducible >= bond.saturating_add(fees.total), Error::<T>::InsufficientBalance);
+		ensure!(
+			reducible >= bond.saturating_add(fees.total).saturating_add(deposit),
+			Error::<T>::InsufficientBalance
+		);
 
 		Self::hold(&HoldReason::ChallengeBond, &who, bond)?;
 		let rerun = Self::open_request(
@@ -124,65 +131,26 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// A challenge's re-execution was finalized on `rerun_output`: uphold the challenge if it
-	/// contradicts the original output, reject it otherwise.
+	/// contradicts the original output, reject it otherwise. When the challenged request was
+	/// itself a re-execution, the request it had judged is judged again against the output
+	/// that now stands.
 	pub(crate) fn resolve_challenge(
 		original_id: RequestId,
 		rerun: &InferenceRequest<T>,
 		rerun_output: H256,
 	) {
 		let Some(mut original) = Requests::<T>::get(original_id) else { return };
-		let RequestKind::Challenge { challenger, bond, .. } = rerun.kind.clone() else { return };
+		let RequestKind::Challenge { challenger, .. } = rerun.kind.clone() else { return };
 		let ChallengeState::Open { rerun: rerun_id } = original.challenge else { return };
 		let Some(original_output) = original.status.agreed_output_hash() else { return };
 
+		// Slash whoever the output that now stands shows wrong, refund whoever it shows right.
+		let slashed = Self::apply_standing_output(original_id, &mut original, rerun_output);
 		if rerun_output != original_output {
-			let protocol = Self::protocol_account();
-			let mut slashed: BalanceOf<T> = Default::default();
-			for attestation in original
-				.attestations
-				.iter()
-				.filter(|a| a.output_hash == original_output && a.matches_commitment)
-			{
-				if let Some(assignee) =
-					original.assigned.get(usize::from(attestation.executor_index))
-				{
-					slashed = slashed.saturating_add(Self::slash(
-						&assignee.account,
-						T::ChallengeSlash::get(),
-						original_id,
-						SlashReason::Overturned,
-						&protocol,
-					));
-				}
-			}
 			if let Some(challenger) = &challenger {
-				let reward = T::ChallengeRewardShare::get().mul_floor(slashed);
-				let _ = <T::Currency as frame_support::traits::fungible::Mutate<_>>::transfer(
-					&protocol,
-					challenger,
-					reward,
-					Preservation::Preserve,
-				);
+				Self::reward_challenger(challenger, slashed);
 			}
-			if let Some(challenger) = &challenger {
-				let _ = T::Currency::release(
-					&HoldReason::ChallengeBond.into(),
-					challenger,
-					bond,
-					Precision::BestEffort,
-				);
-			}
-			// Those who dissented with the overturned quorum were right: their slashes return.
-			for attestation in original.attestations.iter_mut().filter(|a| {
-				a.output_hash == rerun_output && a.matches_commitment && !a.penalty.is_zero()
-			}) {
-				if let Some(assignee) =
-					original.assigned.get(usize::from(attestation.executor_index))
-				{
-					let penalty = core::mem::take(&mut attestation.penalty);
-					Self::refund_slash(&assignee.account, original_id, penalty);
-				}
-			}
+			Self::release_challenge_bond(&rerun.kind);
 			original.challenge =
 				ChallengeState::Upheld { rerun: rerun_id, corrected_output_hash: rerun_output };
 			Self::deposit_event(Event::ChallengeUpheld {
@@ -197,17 +165,7 @@ impl<T: Config> Pallet<T> {
 				T::OnFinalized::on_output_corrected(original_id, &original.model_id, corrected);
 			}
 		} else {
-			if let Some(challenger) = &challenger {
-				let _ = T::Currency::transfer_on_hold(
-					&HoldReason::ChallengeBond.into(),
-					challenger,
-					&Self::protocol_account(),
-					bond,
-					Precision::BestEffort,
-					Restriction::Free,
-					Fortitude::Force,
-				);
-			}
+			Self::forfeit_challenge_bond(&rerun.kind);
 			original.challenge = ChallengeState::Rejected { rerun: rerun_id };
 			Self::deposit_event(Event::ChallengeRejected { request_id: original_id });
 			// A failed audit opened this challenge and the original stands: the auditor lied.
@@ -215,36 +173,117 @@ impl<T: Config> Pallet<T> {
 				Self::slash_lying_auditor(audit_id, original_output);
 			}
 		}
+		let overturned_rerun = rerun_output != original_output;
+		let judged = match &original.kind {
+			RequestKind::Challenge { original: judged, .. } if overturned_rerun => Some(*judged),
+			_ => None,
+		};
 		Requests::<T>::insert(original_id, original);
+		if let Some(judged) = judged {
+			Self::judge_again(judged, rerun_id, rerun_output, rerun.agreed_output());
+		}
 	}
 
-	/// Give `amount`, slashed from `executor` over `request_id` in error, back to its bond from
-	/// the protocol account.
-	fn refund_slash(executor: &AccountIdOf<T>, request_id: RequestId, amount: BalanceOf<T>) {
-		let protocol = Self::protocol_account();
-		let moved = <T::Currency as frame_support::traits::fungible::Mutate<_>>::transfer(
-			&protocol,
-			executor,
-			amount,
-			Preservation::Preserve,
-		);
-		if moved.is_err() {
-			frame_support::defensive!("the protocol account holds the slashes it took");
-			return;
+	/// Settle every settled, commitment-keeping attestation of `request` against `standing`,
+	/// the output that stands for it now: one that attested `standing` and carries a penalty
+	/// gets it back; one that attested anything else and carries none is slashed (an executor
+	/// of the quorum by `ChallengeSlash` as overturned, a dissenter by `DissentSlash`), and
+	/// the penalty is recorded, so that a later verdict can undo it. Returns what the quorum's
+	/// executors were slashed.
+	fn apply_standing_output(
+		request_id: RequestId,
+		request: &mut InferenceRequest<T>,
+		standing: H256,
+	) -> BalanceOf<T> {
+		let agreed = request.status.agreed_output_hash();
+		let mut slashed_quorum: BalanceOf<T> = Zero::zero();
+		for attestation in
+			request.attestations.iter_mut().filter(|a| a.settled && a.matches_commitment)
+		{
+			let Some(assignee) = request.assigned.get(usize::from(attestation.executor_index))
+			else {
+				continue;
+			};
+			let right = attestation.output_hash == standing;
+			if right && !attestation.penalty.is_zero() {
+				let penalty = core::mem::take(&mut attestation.penalty);
+				Self::refund_slash(&assignee.account, request_id, penalty);
+			} else if !right && attestation.penalty.is_zero() {
+				if Some(attestation.output_hash) == agreed {
+					attestation.penalty = Self::slash(
+						&assignee.account,
+						T::ChallengeSlash::get(),
+						request_id,
+						SlashReason::Overturned,
+					);
+					slashed_quorum = slashed_quorum.saturating_add(attestation.penalty);
+				} else {
+					attestation.penalty = Self::slash(
+						&assignee.account,
+						T::DissentSlash::get(),
+						request_id,
+						SlashReason::Dissent,
+					);
+				}
+			}
 		}
-		let rebonded = crate::Executors::<T>::mutate(executor, |maybe_info| {
-			let info = maybe_info.as_mut()?;
-			T::Currency::hold(&HoldReason::ExecutorBond.into(), executor, amount).ok()?;
-			info.bond = info.bond.saturating_add(amount);
-			info.stats.slashed = info.stats.slashed.saturating_sub(amount);
-			Some(())
-		});
-		Self::deposit_event(Event::SlashRefunded {
-			executor: executor.clone(),
-			request_id,
-			amount,
-			rebonded: rebonded.is_some(),
-		});
+		slashed_quorum
+	}
+
+	/// A second-level challenge overturned the re-execution that had judged `request_id`: judge
+	/// it again against `standing`, the output of `rerun`, the re-execution that now stands.
+	///
+	/// What the first verdict did is undone where the new one contradicts it: slashes of
+	/// executors shown right come back, executors shown wrong are slashed, and a first
+	/// challenger whose challenge was wrongly rejected gets its bond back and its share of the
+	/// slash. A first challenger whose challenge was wrongly upheld keeps the reward it was
+	/// paid: the protocol account bears it (its bond was already back in its hands).
+	fn judge_again(
+		request_id: RequestId,
+		rerun: RequestId,
+		standing: H256,
+		standing_output: Option<&crate::RequestOutput<T>>,
+	) {
+		let Some(mut request) = Requests::<T>::get(request_id) else { return };
+		let Some(agreed) = request.status.agreed_output_hash() else { return };
+		let first_rerun = match request.challenge {
+			ChallengeState::Upheld { rerun, .. } | ChallengeState::Rejected { rerun } => rerun,
+			_ => return,
+		};
+		let was_rejected = matches!(request.challenge, ChallengeState::Rejected { .. });
+		let slashed = Self::apply_standing_output(request_id, &mut request, standing);
+		if standing == agreed {
+			request.challenge = ChallengeState::Rejected { rerun };
+		} else {
+			if was_rejected {
+				if let Some(first) = Requests::<T>::get(first_rerun) {
+					Self::return_forfeited_challenge_bond(&first.kind);
+					if let RequestKind::Challenge { challenger: Some(challenger), .. } = first.kind
+					{
+						Self::reward_challenger(&challenger, slashed);
+					}
+				}
+			}
+			request.challenge = ChallengeState::Upheld { rerun, corrected_output_hash: standing };
+		}
+		Self::deposit_event(Event::VerdictRevised { request_id, standing_output_hash: standing });
+		if let (RequestKind::Inference, Some(output)) = (&request.kind, standing_output) {
+			T::OnFinalized::on_output_corrected(request_id, &request.model_id, output);
+		}
+		Requests::<T>::insert(request_id, request);
+	}
+
+	/// Whether a finalized request of `kind` may be challenged: an ordinary request, or the
+	/// re-execution that judged one (a first-level challenge). A second-level re-execution's
+	/// verdict is final, which bounds how far a verdict can be revised and how many
+	/// executors a chain of challenges needs.
+	pub(crate) fn is_challengeable(kind: &RequestKind<AccountIdOf<T>, BalanceOf<T>>) -> bool {
+		match kind {
+			RequestKind::Inference => true,
+			RequestKind::Challenge { original, .. } => Requests::<T>::get(original)
+				.is_some_and(|original| original.kind == RequestKind::Inference),
+			RequestKind::Audit { .. } => false,
+		}
 	}
 
 	/// Slash, like a dissenter, every auditor of `audit_id` whose answer contradicted the
@@ -258,7 +297,6 @@ impl<T: Config> Pallet<T> {
 					T::DissentSlash::get(),
 					audit_id,
 					SlashReason::Dissent,
-					&Self::protocol_account(),
 				);
 			}
 		}
@@ -279,18 +317,6 @@ impl<T: Config> Pallet<T> {
 			}
 		});
 		Self::deposit_event(Event::ChallengeInconclusive { request_id: original_id });
-	}
-
-	/// Return a challenger's bond, if `kind` is a challenge with one.
-	pub(crate) fn release_challenge_bond(kind: &RequestKind<AccountIdOf<T>, BalanceOf<T>>) {
-		if let RequestKind::Challenge { challenger: Some(challenger), bond, .. } = kind {
-			let _ = T::Currency::release(
-				&HoldReason::ChallengeBond.into(),
-				challenger,
-				*bond,
-				Precision::BestEffort,
-			);
-		}
 	}
 
 	/// Draw whether the finalized request `request_id` is audited; if so, open the audit,

@@ -20,11 +20,7 @@ use crate::{
 	Models, Pallet,
 };
 use alloc::collections::BTreeSet;
-use frame_support::{
-	ensure,
-	pallet_prelude::DispatchResult,
-	traits::{fungible::MutateHold, tokens::Precision, Get},
-};
+use frame_support::{ensure, pallet_prelude::DispatchResult, traits::Get};
 use sp_runtime::RuntimeAppPublic;
 use sp_runtime::{traits::Saturating, DispatchError};
 use verity_primitives::{
@@ -142,12 +138,7 @@ impl<T: Config> Pallet<T> {
 			return Err(Error::<T>::NotUnbonding.into());
 		};
 		ensure!(frame_system::Pallet::<T>::block_number() >= until, Error::<T>::StillUnbonding);
-		let amount = T::Currency::release(
-			&HoldReason::ExecutorBond.into(),
-			&who,
-			executor.bond,
-			Precision::BestEffort,
-		)?;
+		let amount = Self::release_bond(&who, executor.bond)?;
 		ExecutorByKey::<T>::remove(&executor.attestation_key);
 		crate::Executors::<T>::remove(&who);
 		Self::deposit_event(Event::ExecutorBondWithdrawn { executor: who, amount });
@@ -269,16 +260,6 @@ impl<T: Config> Pallet<T> {
 				}
 			});
 		}
-	}
-
-	/// Hold `amount` from `who`, with a named error when it cannot afford it.
-	pub(crate) fn hold(
-		reason: &HoldReason,
-		who: &AccountIdOf<T>,
-		amount: BalanceOf<T>,
-	) -> DispatchResult {
-		T::Currency::hold(&(*reason).into(), who, amount)
-			.map_err(|_| Error::<T>::InsufficientBalance.into())
 	}
 
 	/// Whether `who` has an assignment whose request has not reached its deadline (answered or

@@ -28,14 +28,14 @@ impl<T: Config> Pallet<T> {
 			Self::expire_request(*request_id);
 		}
 		for request_id in &to_prune {
-			Self::prune_input(*request_id);
+			Self::prune_request(*request_id);
 		}
 
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), to_assign.len()))
 			.saturating_add(per_item(Self::settle_weight(), to_settle.len()))
 			.saturating_add(per_item(Self::expire_weight(), to_expire.len()))
-			.saturating_add(per_item(T::WeightInfo::prune_input(), to_prune.len()))
+			.saturating_add(per_item(T::WeightInfo::prune_request(), to_prune.len()))
 	}
 
 	/// Settling one request, including what the finalization hook may do and its audit draw.
@@ -59,7 +59,7 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(per_item(T::WeightInfo::assign_request(), full))
 			.saturating_add(per_item(Self::settle_weight(), full))
 			.saturating_add(per_item(Self::expire_weight(), full))
-			.saturating_add(per_item(T::WeightInfo::prune_input(), full))
+			.saturating_add(per_item(T::WeightInfo::prune_request(), full))
 	}
 
 	/// Checks of the configuration that `integrity_test` runs.
@@ -75,13 +75,14 @@ impl<T: Config> Pallet<T> {
 		);
 		assert!(T::MaxConsecutiveMisses::get() > 0, "MaxConsecutiveMisses must be at least 1");
 		// A challenge may open at the end of the challenge period and its re-execution takes up
-		// to a response timeout after the next block: the bond must still be there to slash.
+		// to a response timeout after the next block; the re-execution can be challenged in
+		// turn for as long: the bond must still be there to slash after both levels.
+		let one_level = T::ChallengePeriod::get()
+			.saturating_add(T::ResponseTimeout::get())
+			.saturating_add(2u32.into());
 		assert!(
-			T::UnbondingPeriod::get()
-				>= T::ChallengePeriod::get()
-					.saturating_add(T::ResponseTimeout::get())
-					.saturating_add(2u32.into()),
-			"UnbondingPeriod must cover ChallengePeriod plus a re-execution"
+			T::UnbondingPeriod::get() >= one_level.saturating_add(one_level),
+			"UnbondingPeriod must cover two levels of ChallengePeriod plus a re-execution"
 		);
 		let max = T::BlockWeights::get().max_block;
 		for (name, weight) in [

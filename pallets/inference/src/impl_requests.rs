@@ -12,8 +12,8 @@ use sp_runtime::{
 	DispatchError,
 };
 use verity_primitives::{
-	cheap_rejection, content_hash, DType, ModelId, ModelStatus, RejectionCode, RequestId,
-	TensorMap, TensorSpecs, TEXT_INPUT,
+	cheap_rejection, content_hash, max_canonical_len, DType, ModelId, ModelStatus, RejectionCode,
+	RequestId, TensorMap, TensorSpecs, TEXT_INPUT,
 };
 
 /// Whether a model with these inputs is a text model: its one input is `text`, `u8` bytes
@@ -79,9 +79,31 @@ impl<T: Config> Pallet<T> {
 		Fees { per_executor: fee_per_run, protocol, total: executors.saturating_add(protocol) }
 	}
 
-	/// Hold the fees from `payer`, store the request and queue it for assignment.
+	/// The storage deposit of a request of `model_id` with an input of `input_len` bytes run by
+	/// `redundancy` executors: `ByteDeposit` per byte of the input and of an output of the
+	/// model's largest declared size (at most `MaxOutputLen`) per executor, the most distinct
+	/// outputs the request can keep.
+	pub(crate) fn storage_deposit(
+		model_id: &ModelId,
+		input_len: u32,
+		redundancy: u8,
+	) -> BalanceOf<T> {
+		let max_output = u64::from(T::MaxOutputLen::get());
+		let output_bound = Models::<T>::get(model_id)
+			.and_then(|model| max_canonical_len(&model.metadata.outputs))
+			.map_or(max_output, |bound| bound.min(max_output));
+		let bytes =
+			u64::from(input_len).saturating_add(output_bound.saturating_mul(u64::from(redundancy)));
+		T::ByteDeposit::get()
+			.saturating_mul(BalanceOf::<T>::from(bytes.min(u64::from(u32::MAX)) as u32))
+	}
+
+	/// Hold the fees and the storage deposit from `payer`, store the request and queue it for
+	/// assignment.
 	///
-	/// Checks room in this block's queue before holding anything, so a refusal holds nothing.
+	/// Checks room in this block's queue before holding anything, and releases the deposit if
+	/// the fees cannot be held, so a refusal holds nothing (hooks open audits outside any
+	/// transactional layer).
 	pub(crate) fn open_request(
 		payer: AccountIdOf<T>,
 		model_id: ModelId,
@@ -95,7 +117,12 @@ impl<T: Config> Pallet<T> {
 			(pending.len() as u32) < T::MaxRequestsPerBlock::get(),
 			Error::<T>::TooManyRequestsThisBlock
 		);
-		Self::hold(&HoldReason::RequestEscrow, &payer, fees.total)?;
+		let storage_deposit = Self::storage_deposit(&model_id, input.len() as u32, redundancy);
+		Self::hold(&HoldReason::StorageDeposit, &payer, storage_deposit)?;
+		if let Err(error) = Self::hold(&HoldReason::RequestEscrow, &payer, fees.total) {
+			Self::release_held(HoldReason::StorageDeposit, &payer, storage_deposit);
+			return Err(error);
+		}
 
 		let request_id = NextRequestId::<T>::mutate(|next| {
 			let id = *next;
@@ -120,6 +147,7 @@ impl<T: Config> Pallet<T> {
 				fee_per_executor: fees.per_executor,
 				protocol_fee: fees.protocol,
 				escrow: fees.total,
+				storage_deposit,
 				created_at: frame_system::Pallet::<T>::block_number(),
 				assigned: BoundedVec::new(),
 				commit_deadline: frame_system::Pallet::<T>::block_number(),

@@ -11,16 +11,12 @@
 //! whatever the quorum: it is a provable lie.
 
 use crate::{
-	AccountIdOf, Assignments, BalanceOf, Config, Event, HoldReason, InferenceRequest,
-	OnRequestFinalized, Pallet, PruneAt, RequestInputs, RequestKind, RequestStatus, Requests,
-	SlashReason,
+	AccountIdOf, Assignments, BalanceOf, Config, Event, InferenceRequest, OnRequestFinalized,
+	Pallet, PruneAt, RequestInputs, RequestKind, RequestStatus, Requests, SlashReason,
+	StoredOutcome,
 };
-use frame_support::traits::{
-	fungible::MutateHold,
-	tokens::{Fortitude, Precision, Restriction},
-	Get,
-};
-use sp_runtime::{traits::Zero, Perbill, Saturating};
+use frame_support::traits::Get;
+use sp_runtime::Saturating;
 use verity_primitives::RequestId;
 
 impl<T: Config> Pallet<T> {
@@ -84,44 +80,53 @@ impl<T: Config> Pallet<T> {
 			request.status = RequestStatus::Expired;
 		}
 		Self::close_assignments(request_id, &request, finalized);
-		let remaining = core::mem::take(&mut request.escrow);
-		request.protocol_fee = Zero::zero();
-		let _ = T::Currency::release(
-			&HoldReason::RequestEscrow.into(),
-			&request.requester,
-			remaining,
-			Precision::BestEffort,
-		);
+		Self::refund_escrow(&mut request);
 		if !finalized {
 			Self::deposit_event(Event::RequestExpired { request_id });
 			if let RequestKind::Challenge { original, .. } = request.kind {
 				Self::challenge_inconclusive(original, &request.kind);
 			}
 		}
-		// A finalized ordinary request's input is kept through its challenge period, for a
-		// challenge to copy; no other request needs its input after its deadline.
-		// The last block a challenge can come in is the deadline plus the period; the hook of
-		// the block after it prunes.
+		// A finalized challengeable request's bytes (an ordinary request's, or a first-level
+		// re-execution's) are kept through its challenge period, for a challenge to copy; no
+		// other request needs them after its deadline. The last block a challenge can come in is the deadline plus the period; the
+		// hook of the block after it prunes.
 		let prune_at = request
 			.status
 			.deadline_passed_at(T::ChallengePeriod::get().saturating_add(1u32.into()));
-		match (finalized, &request.kind, prune_at) {
-			(true, RequestKind::Inference, Some(at)) => {
+		match (finalized && Self::is_challengeable(&request.kind), prune_at) {
+			(true, Some(at)) => {
 				let queued = PruneAt::<T>::mutate(at, |queue| queue.try_push(request_id).is_ok());
 				if !queued {
 					frame_support::defensive!("one prune entry per deadline entry fits");
-					Self::prune_input(request_id);
+					Self::prune_bytes(request_id, &mut request);
 				}
 			},
-			_ => Self::prune_input(request_id),
+			_ => Self::prune_bytes(request_id, &mut request),
 		}
 		Requests::<T>::insert(request_id, request);
 	}
 
-	/// Drop a request's input bytes from state; they stay in the body of the block that
-	/// carried the request.
-	pub(crate) fn prune_input(request_id: RequestId) {
+	/// Drop a request's input and output bytes from state and return its storage deposit.
+	/// The bytes stay in the bodies of the blocks that carried the request (`created_at`) and
+	/// the reveals (`submitted_at`); the record keeps their hashes, which pin them.
+	pub(crate) fn prune_bytes(request_id: RequestId, request: &mut InferenceRequest<T>) {
 		RequestInputs::<T>::remove(request_id);
+		for candidate in request.candidates.iter_mut() {
+			if matches!(candidate.outcome, StoredOutcome::Output(_)) {
+				candidate.outcome = StoredOutcome::Pruned;
+			}
+		}
+		Self::refund_storage_deposit(request);
+	}
+
+	/// The hook's pruning of a finalized request whose challenge period is over.
+	pub(crate) fn prune_request(request_id: RequestId) {
+		Requests::<T>::mutate(request_id, |maybe_request| {
+			if let Some(request) = maybe_request {
+				Self::prune_bytes(request_id, request);
+			}
+		});
 	}
 
 	/// Pay every unsettled attestation that matches the agreed outcome; slash every one that
@@ -184,13 +189,7 @@ impl<T: Config> Pallet<T> {
 
 	/// Slash `executor` by `DissentSlash` to the protocol account; returns what moved.
 	fn slash_dissent(executor: &AccountIdOf<T>, request_id: RequestId) -> BalanceOf<T> {
-		Self::slash(
-			executor,
-			T::DissentSlash::get(),
-			request_id,
-			SlashReason::Dissent,
-			&Self::protocol_account(),
-		)
+		Self::slash(executor, T::DissentSlash::get(), request_id, SlashReason::Dissent)
 	}
 
 	/// Close every assignment of the request and count each executor that never revealed as
@@ -215,89 +214,12 @@ impl<T: Config> Pallet<T> {
 					T::MissSlash::get(),
 					request_id,
 					SlashReason::Missed,
-					&Self::protocol_account(),
 				);
 			}
 			if misses >= T::MaxConsecutiveMisses::get() {
 				Self::evict(&assignee.account, crate::EvictionReason::ConsecutiveMisses(misses));
 			}
 		}
-	}
-
-	/// Move `amount` of the request's escrow to `beneficiary`; nothing moves when the payer is
-	/// the beneficiary (then the hold is simply released).
-	pub(crate) fn pay_from_escrow(
-		request: &mut InferenceRequest<T>,
-		beneficiary: &AccountIdOf<T>,
-		amount: BalanceOf<T>,
-	) {
-		let amount = amount.min(request.escrow);
-		if amount.is_zero() {
-			return;
-		}
-		let moved = if *beneficiary == request.requester {
-			T::Currency::release(
-				&HoldReason::RequestEscrow.into(),
-				beneficiary,
-				amount,
-				Precision::BestEffort,
-			)
-		} else {
-			T::Currency::transfer_on_hold(
-				&HoldReason::RequestEscrow.into(),
-				&request.requester,
-				beneficiary,
-				amount,
-				Precision::BestEffort,
-				Restriction::Free,
-				Fortitude::Force,
-			)
-		};
-		match moved {
-			Ok(moved) => request.escrow = request.escrow.saturating_sub(moved),
-			Err(_) => {
-				frame_support::defensive!("escrow holds at least what it owes");
-			},
-		}
-	}
-
-	/// Take `share` of `executor`'s bond and give it to `beneficiary`; returns what moved.
-	pub(crate) fn slash(
-		executor: &AccountIdOf<T>,
-		share: Perbill,
-		request_id: RequestId,
-		reason: SlashReason,
-		beneficiary: &AccountIdOf<T>,
-	) -> BalanceOf<T> {
-		let Some(mut info) = crate::Executors::<T>::get(executor) else { return Zero::zero() };
-		let amount = share.mul_floor(info.bond);
-		if amount.is_zero() {
-			return Zero::zero();
-		}
-		let moved = T::Currency::transfer_on_hold(
-			&HoldReason::ExecutorBond.into(),
-			executor,
-			beneficiary,
-			amount,
-			Precision::BestEffort,
-			Restriction::Free,
-			Fortitude::Force,
-		)
-		.unwrap_or_default();
-		info.bond = info.bond.saturating_sub(moved);
-		info.stats.slashed = info.stats.slashed.saturating_add(moved);
-		let below_minimum = info.bond < T::MinExecutorBond::get();
-		crate::Executors::<T>::insert(executor, info);
-		if below_minimum {
-			Self::evict(executor, crate::EvictionReason::BondBelowMinimum);
-		}
-		Self::deposit_event(Event::ExecutorSlashed {
-			executor: executor.clone(),
-			request_id,
-			amount: moved,
-			reason,
-		});
-		moved
 	}
 
 	/// Update an executor's counters, if it is still registered.

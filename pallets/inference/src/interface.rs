@@ -23,6 +23,9 @@ pub enum RequestOutcome {
 		/// The agreed output.
 		output: Vec<u8>,
 	},
+	/// Finalized with an output whose bytes left state after the challenge period; they are
+	/// in the body of the block that carried a reveal.
+	Pruned,
 	/// Expired or unassignable: it will never have an output.
 	Failed,
 	/// No such request.
@@ -93,6 +96,7 @@ impl<T: Config> InferenceProvider<AccountIdOf<T>> for Pallet<T> {
 						model_id: request.model_id,
 						output: output.to_vec(),
 					},
+					None if standing.output_pruned() => RequestOutcome::Pruned,
 					None => RequestOutcome::Failed,
 				}
 			},

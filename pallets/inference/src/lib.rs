@@ -5,6 +5,7 @@ extern crate alloc;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod funds;
 mod impl_assignment;
 mod impl_attestations;
 mod impl_challenges;
@@ -150,6 +151,14 @@ pub mod pallet {
 		#[pallet::constant]
 		type MinChallengeBond: Get<BalanceOf<Self>>;
 
+		/// Held from a request's payer per byte the request may keep in state (its input, and
+		/// an output of the model's largest declared size per assigned executor) until the
+		/// bytes leave state: at the deadline of a request that did not finalize, else
+		/// `ChallengePeriod` after it. Without it, state would grow with every request at no
+		/// cost beyond the transaction's length fee.
+		#[pallet::constant]
+		type ByteDeposit: Get<BalanceOf<Self>>;
+
 		/// Probability that a finalized request is re-executed by one extra executor.
 		#[pallet::constant]
 		type AuditProbability: Get<Permill>;
@@ -172,6 +181,8 @@ pub mod pallet {
 		RequestEscrow,
 		/// A challenger's bond.
 		ChallengeBond,
+		/// A request's deposit for the bytes it keeps in state, returned when they leave.
+		StorageDeposit,
 	}
 
 	/// Every registered model, by the blake2-256 hash of its artifact.
@@ -236,9 +247,9 @@ pub mod pallet {
 	pub type PendingSettlement<T: Config> =
 		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
 
-	/// Finalized ordinary requests by the block their input bytes leave state in: their
-	/// deadline plus `ChallengePeriod`, once no challenge can copy them any more. The bytes stay
-	/// in the body of the block that carried the request (`created_at`).
+	/// Finalized ordinary requests by the block their input and output bytes leave state in, and their storage deposit returns: their deadline plus
+	/// `ChallengePeriod`, once no challenge can copy them any more. The bytes stay in the
+	/// bodies of the blocks that carried the request (`created_at`) and the reveals.
 	#[pallet::storage]
 	pub type PruneAt<T: Config> = StorageMap<
 		_,
@@ -468,6 +479,14 @@ pub mod pallet {
 		ChallengeInconclusive {
 			/// The challenged request.
 			request_id: RequestId,
+		},
+		/// A second-level challenge overturned the re-execution that had judged this request: it
+		/// was judged again, and `standing_output_hash` is the output that stands for it now.
+		VerdictRevised {
+			/// The request judged again.
+			request_id: RequestId,
+			/// The output that stands for it now.
+			standing_output_hash: H256,
 		},
 		/// A finalized request was drawn for a random audit.
 		AuditOpened {

@@ -95,7 +95,7 @@ pub const MAX_CONSECUTIVE_MISSES: u32 = 3;
 /// Blocks a result can be challenged for.
 pub const CHALLENGE_PERIOD: u64 = 10;
 /// Blocks an unregistered executor waits for its bond.
-pub const UNBONDING_PERIOD: u64 = 20;
+pub const UNBONDING_PERIOD: u64 = 40;
 /// What every test account starts with.
 pub const ENDOWMENT: Balance = 1_000_000;
 
@@ -114,6 +114,8 @@ parameter_types! {
 	pub const ProtocolFee: Perbill = Perbill::from_percent(10);
 	/// Audits are switched on per test.
 	pub static AuditProbability: Permill = Permill::zero();
+	/// Storage deposits are switched on per test, so that balances elsewhere stay simple.
+	pub static ByteDeposit: Balance = 0;
 	/// Each finalization the hook was told of: the request and its output.
 	pub static FinalizedOutputs: Vec<(verity_primitives::RequestId, Vec<u8>)> = Vec::new();
 	/// Each correction the hook was told of: the overturned request and the corrected output.
@@ -169,6 +171,7 @@ impl pallet_inference::Config for Test {
 	type ChallengeRewardShare = ChallengeRewardShare;
 	type ChallengePeriod = ConstU64<CHALLENGE_PERIOD>;
 	type MinChallengeBond = ConstU64<MIN_CHALLENGE_BOND>;
+	type ByteDeposit = ByteDeposit;
 	type AuditProbability = AuditProbability;
 	type OnFinalized = RecordingHook;
 	type WeightInfo = ();

@@ -13,6 +13,11 @@
 //!    re-run, which gives the same bytes) is signed and submitted as `submit_attestation`.
 //!
 //! A failed step releases its claim so a later block retries while the deadline allows.
+//!
+//! A node started with the test-only `--executor-copycat` answers as a copycat would instead:
+//! it runs nothing, commits a copy of the first commitment on chain and reveals the first
+//! outcome revealed. The integration tests use it to show that copying gains nothing: the
+//! copied commitment binds the other executor's key, so the reveal breaks it and is slashed.
 
 use crate::{runtime_api::AssignmentView, Call, Config, Models, Pallet, SignedAttestation};
 use alloc::{format, string::String, vec::Vec};
@@ -33,6 +38,9 @@ use verity_primitives::{
 
 /// Offchain (persistent, node-local) storage key of the executor's base URL.
 pub const EXECUTOR_URL_KEY: &[u8] = b"verity::executor-url";
+
+/// Offchain storage key of the test-only copycat mode: SCALE `true` when it is on.
+pub const COPYCAT_KEY: &[u8] = b"verity::copycat";
 
 /// Prefix of the per-job dispatch claims.
 const CLAIM_PREFIX: &[u8] = b"verity::dispatch::";
@@ -71,6 +79,8 @@ pub(crate) enum DispatchFailure {
 	Submission,
 	/// The model is not registered any more.
 	UnknownModel,
+	/// Copycat mode: nothing on chain to copy yet.
+	NothingToCopy,
 }
 
 impl<T: Config> Pallet<T> {
@@ -88,9 +98,11 @@ impl<T: Config> Pallet<T> {
 				if !claim::<T>(&assignment, &key, step, now) {
 					continue;
 				}
-				let answered = match step {
-					Step::Commit => Self::commit(&url, &assignment, &key),
-					Step::Reveal => Self::reveal(&url, &assignment, &key),
+				let answered = match (step, copycat()) {
+					(Step::Commit, false) => Self::commit(&url, &assignment, &key),
+					(Step::Reveal, false) => Self::reveal(&url, &assignment, &key),
+					(Step::Commit, true) => Self::copy_commitment(&assignment, &key),
+					(Step::Reveal, true) => Self::copy_reveal(&assignment, &key),
 				};
 				if let Err(failure) = answered {
 					log::warn!(
@@ -136,16 +148,53 @@ impl<T: Config> Pallet<T> {
 			Some(outcome) => outcome,
 			None => Self::run_job(url, assignment)?,
 		};
+		Self::submit_reveal(assignment, key, outcome)?;
+		let mut kept = kept;
+		kept.clear();
+		Ok(())
+	}
+
+	/// Copycat mode: commit, signed with `key`, the first commitment another executor made.
+	fn copy_commitment(
+		assignment: &AssignmentView<BlockNumberFor<T>>,
+		key: &ExecutorPublic,
+	) -> Result<(), DispatchFailure> {
+		let copied = crate::Requests::<T>::get(assignment.request_id)
+			.and_then(|request| request.commitments.first().map(|c| c.commitment))
+			.ok_or(DispatchFailure::NothingToCopy)?;
+		let message = commitment_message(Self::genesis_hash(), assignment.request_id, copied);
+		let signature = key.sign(&message).ok_or(DispatchFailure::Signing)?;
+		Self::submit(Call::<T>::submit_commitment {
+			request_id: assignment.request_id,
+			commitment: copied,
+			signature: SignedAttestation { attestation_key: key.clone(), signature },
+		})
+	}
+
+	/// Copycat mode: reveal, signed with `key`, the first outcome another executor revealed.
+	fn copy_reveal(
+		assignment: &AssignmentView<BlockNumberFor<T>>,
+		key: &ExecutorPublic,
+	) -> Result<(), DispatchFailure> {
+		let outcome = crate::Requests::<T>::get(assignment.request_id)
+			.and_then(|request| request.candidates.first().and_then(|c| c.outcome.to_outcome()))
+			.ok_or(DispatchFailure::NothingToCopy)?;
+		Self::submit_reveal(assignment, key, outcome)
+	}
+
+	/// Sign `outcome` as the answer to `assignment` with `key` and submit the reveal.
+	fn submit_reveal(
+		assignment: &AssignmentView<BlockNumberFor<T>>,
+		key: &ExecutorPublic,
+		outcome: InferenceOutcome,
+	) -> Result<(), DispatchFailure> {
 		let payload = Self::payload_for(assignment, &outcome);
 		let signature = key.sign(&payload.encode()).ok_or(DispatchFailure::Signing)?;
 		Self::submit(Call::<T>::submit_attestation {
 			request_id: assignment.request_id,
 			outcome,
 			signature: SignedAttestation { attestation_key: key.clone(), signature },
-		})?;
-		let mut kept = kept;
-		kept.clear();
-		Ok(())
+		})
 	}
 
 	/// The job's outcome from the executor.
@@ -190,6 +239,15 @@ fn executor_url() -> Option<String> {
 		.flatten()
 		.and_then(|bytes| String::from_utf8(bytes).ok())
 		.filter(|url| !url.is_empty())
+}
+
+/// Whether the node runs the test-only copycat mode.
+fn copycat() -> bool {
+	StorageValueRef::persistent(COPYCAT_KEY)
+		.get::<bool>()
+		.ok()
+		.flatten()
+		.unwrap_or(false)
 }
 
 /// The storage key of the claim on one step of one job.

@@ -52,7 +52,23 @@ impl<T: Config> Pallet<T> {
 	fn check_escrow_and_bonds() -> Result<(), TryRuntimeError> {
 		let mut escrow_owed: BTreeMap<AccountIdOf<T>, BalanceOf<T>> = BTreeMap::new();
 		let mut challenge_bonds: BTreeMap<AccountIdOf<T>, BalanceOf<T>> = BTreeMap::new();
+		let mut deposits: BTreeMap<AccountIdOf<T>, BalanceOf<T>> = BTreeMap::new();
 		for (request_id, request) in Requests::<T>::iter() {
+			// A request holds a deposit exactly while it keeps bytes in state.
+			let holds_bytes = crate::RequestInputs::<T>::contains_key(request_id)
+				|| request
+					.candidates
+					.iter()
+					.any(|c| matches!(c.outcome, crate::StoredOutcome::Output(_)));
+			if holds_bytes {
+				let held = deposits.entry(request.requester.clone()).or_default();
+				*held = held.saturating_add(request.storage_deposit);
+			} else {
+				ensure!(
+					request.storage_deposit.is_zero(),
+					"a request whose bytes left state still holds a storage deposit"
+				);
+			}
 			let open = matches!(
 				request.status,
 				RequestStatus::Pending
@@ -82,6 +98,12 @@ impl<T: Config> Pallet<T> {
 			ensure!(
 				T::Currency::balance_on_hold(&HoldReason::RequestEscrow.into(), account) == *owed,
 				"escrow held differs from the escrow open requests owe"
+			);
+		}
+		for (account, held) in &deposits {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::StorageDeposit.into(), account) == *held,
+				"storage deposits held differ from what requests with bytes in state hold"
 			);
 		}
 		for (account, bonds) in &challenge_bonds {

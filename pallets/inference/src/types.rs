@@ -314,14 +314,18 @@ pub enum StoredOutcome<T: Config> {
 	Output(RequestOutput<T>),
 	/// The executors' rejection of the input.
 	Rejected(RejectionCode),
+	/// An output whose bytes left state after the request's challenge period; they stay in
+	/// the body of the block that carried the reveal, and the candidate's hash pins them.
+	Pruned,
 }
 
 impl<T: Config> StoredOutcome<T> {
-	/// The outcome as executors sign it.
-	pub fn to_outcome(&self) -> InferenceOutcome {
+	/// The outcome as executors sign it, while its bytes are in state.
+	pub fn to_outcome(&self) -> Option<InferenceOutcome> {
 		match self {
-			Self::Output(output) => InferenceOutcome::Output(output.to_vec()),
-			Self::Rejected(code) => InferenceOutcome::Rejected(*code),
+			Self::Output(output) => Some(InferenceOutcome::Output(output.to_vec())),
+			Self::Rejected(code) => Some(InferenceOutcome::Rejected(*code)),
+			Self::Pruned => None,
 		}
 	}
 }
@@ -377,6 +381,9 @@ pub struct InferenceRequest<T: Config> {
 	pub protocol_fee: BalanceOf<T>,
 	/// What is still held from the requester under `HoldReason::RequestEscrow`.
 	pub escrow: BalanceOf<T>,
+	/// What is held from the requester under `HoldReason::StorageDeposit` for the bytes the
+	/// request keeps in state (its input and its attested outputs); returned when they leave.
+	pub storage_deposit: BalanceOf<T>,
 	/// The block it was submitted in.
 	pub created_at: BlockNumberFor<T>,
 	/// The executors drawn for it.
@@ -421,7 +428,7 @@ impl<T: Config> InferenceRequest<T> {
 	pub fn agreed_output(&self) -> Option<&RequestOutput<T>> {
 		match self.agreed_outcome()? {
 			StoredOutcome::Output(output) => Some(output),
-			StoredOutcome::Rejected(_) => None,
+			StoredOutcome::Rejected(_) | StoredOutcome::Pruned => None,
 		}
 	}
 
@@ -429,8 +436,13 @@ impl<T: Config> InferenceRequest<T> {
 	pub fn agreed_rejection(&self) -> Option<RejectionCode> {
 		match self.agreed_outcome()? {
 			StoredOutcome::Rejected(code) => Some(*code),
-			StoredOutcome::Output(_) => None,
+			StoredOutcome::Output(_) | StoredOutcome::Pruned => None,
 		}
+	}
+
+	/// Whether the agreed output's bytes have left state.
+	pub fn output_pruned(&self) -> bool {
+		matches!(self.agreed_outcome(), Some(StoredOutcome::Pruned))
 	}
 
 	/// Whether the commit phase is over: every assigned executor committed, or the commit

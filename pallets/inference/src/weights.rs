@@ -55,7 +55,7 @@ pub trait WeightInfo {
 	fn settle_request() -> Weight;
 	fn draw_audit() -> Weight;
 	fn expire_request() -> Weight;
-	fn prune_input() -> Weight;
+	fn prune_request() -> Weight;
 }
 
 /// Weights for `pallet_inference` measured on the reference machine, with the runtime's database
@@ -422,16 +422,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(34_u64))
 			.saturating_add(T::DbWeight::get().writes(39_u64))
 	}
+	/// Storage: `Inference::Requests` (r:1 w:1)
+	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Storage: `Inference::RequestInputs` (r:0 w:1)
-	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
-	fn prune_input() -> Weight {
-		// Proof Size summary in bytes:
-		//  Measured:  `0`
-		//  Estimated: `0`
-		// Minimum execution time: 2_620_000 picoseconds.
-		Weight::from_parts(5_340_000, 0)
-			.saturating_add(Weight::from_parts(0, 0))
-			.saturating_add(T::DbWeight::get().writes(1_u64))
+	fn prune_request() -> Weight {
+		Weight::from_parts(60_000_000, 0)
+			.saturating_add(Weight::from_parts(0, 1_000_000))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 }
 
@@ -797,15 +795,13 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().reads(34_u64))
 			.saturating_add(ParityDbWeight::get().writes(39_u64))
 	}
+	/// Storage: `Inference::Requests` (r:1 w:1)
+	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Storage: `Inference::RequestInputs` (r:0 w:1)
-	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
-	fn prune_input() -> Weight {
-		// Proof Size summary in bytes:
-		//  Measured:  `0`
-		//  Estimated: `0`
-		// Minimum execution time: 2_620_000 picoseconds.
-		Weight::from_parts(5_340_000, 0)
-			.saturating_add(Weight::from_parts(0, 0))
-			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	fn prune_request() -> Weight {
+		Weight::from_parts(60_000_000, 0)
+			.saturating_add(Weight::from_parts(0, 1_000_000))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 }

@@ -26,6 +26,8 @@ pub enum RecallError {
 	QueryModelMismatch,
 	/// The query request's output is not an embedding.
 	MalformedEmbedding,
+	/// The query request's output left state after its challenge period.
+	QueryPruned,
 }
 
 impl<T: Config> From<RecallError> for Error<T> {
@@ -37,6 +39,7 @@ impl<T: Config> From<RecallError> for Error<T> {
 			RecallError::UnknownQuery => Error::UnknownQuery,
 			RecallError::QueryModelMismatch => Error::QueryModelMismatch,
 			RecallError::MalformedEmbedding => Error::MalformedEmbedding,
+			RecallError::QueryPruned => Error::QueryPruned,
 		}
 	}
 }
@@ -78,6 +81,7 @@ impl<T: Config> Pallet<T> {
 		match T::Inference::outcome(request) {
 			RequestOutcome::Open => Err(RecallError::EmbeddingNotReady),
 			RequestOutcome::Failed | RequestOutcome::Unknown => Err(RecallError::UnknownQuery),
+			RequestOutcome::Pruned => Err(RecallError::QueryPruned),
 			RequestOutcome::Finalized { model_id, output } => {
 				ensure!(model_id == info.embedding_model, RecallError::QueryModelMismatch);
 				Self::embedding_from_output(&output).ok_or(RecallError::MalformedEmbedding)

@@ -310,6 +310,8 @@ pub mod pallet {
 		MalformedEmbedding,
 		/// The entry's embedding is ready, pending on a live request, or never computed.
 		EmbeddingNotRetryable,
+		/// The query request's output left state after its challenge period: ask again.
+		QueryPruned,
 	}
 
 	#[pallet::hooks]

@@ -45,10 +45,15 @@ parameter_types! {
 	pub const ChallengeRewardShare: Perbill = Perbill::from_percent(20);
 	/// Results can be challenged for 30 minutes.
 	pub const ChallengePeriod: BlockNumber = 30 * MINUTES;
-	/// Bonds unlock an hour after unregistering, after any challenge could have ended.
-	pub const UnbondingPeriod: BlockNumber = 60 * MINUTES;
+	/// Bonds unlock two hours after unregistering, after any challenge, and any challenge of
+	/// its re-execution, could have ended.
+	pub const UnbondingPeriod: BlockNumber = 120 * MINUTES;
 	/// A challenger bonds at least 10 units.
 	pub const MinChallengeBond: Balance = 10 * UNIT;
+	/// A request holds a millionth of a unit per byte it may keep in state, as much as the
+	/// length fee of a byte: at most about 0.6 units for the largest input with five of the
+	/// largest outputs, returned when the bytes leave state.
+	pub const ByteDeposit: Balance = UNIT / 1_000_000;
 	/// One finalized request in fifty is audited.
 	pub const AuditProbability: Permill = Permill::from_percent(2);
 }
@@ -77,6 +82,7 @@ impl pallet_inference::Config for Runtime {
 	type ChallengeRewardShare = ChallengeRewardShare;
 	type ChallengePeriod = ChallengePeriod;
 	type MinChallengeBond = MinChallengeBond;
+	type ByteDeposit = ByteDeposit;
 	type AuditProbability = AuditProbability;
 	type OnFinalized = crate::Memory;
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;

@@ -110,6 +110,7 @@ mod benchmark_helper {
 				fee_per_executor: 0,
 				protocol_fee: 0,
 				escrow: 0,
+				storage_deposit: 0,
 				created_at: 0,
 				assigned: Default::default(),
 				commit_deadline: 0,

@@ -154,8 +154,9 @@ fn challenge_refusals_hold_nothing() {
 
 		assert_ok!(challenge(3, id, MIN_CHALLENGE_BOND));
 		assert_noop!(challenge(4, id, MIN_CHALLENGE_BOND), Error::<Test>::AlreadyChallenged);
+		// A first-level re-execution can be challenged in its turn, once it is finalized.
 		let rerun = rerun_of(id);
-		assert_noop!(challenge(4, rerun, MIN_CHALLENGE_BOND), Error::<Test>::NotChallengeable);
+		assert_noop!(challenge(4, rerun, MIN_CHALLENGE_BOND), Error::<Test>::NotFinalized);
 		assert_eq!(held(HoldReason::ChallengeBond, 4), 0);
 	});
 }
@@ -435,5 +436,127 @@ fn late_reveals_settle_against_the_corrected_output() {
 		run_blocks(RESPONSE_TIMEOUT);
 		assert_eq!(free(drawn[2].0), before + FEE);
 		assert_eq!(Executors::<Test>::get(drawn[2].0).unwrap().bond, MIN_BOND);
+	});
+}
+
+/// A redundancy-1 model served by executors 10..18 (enough for two levels of re-execution:
+/// one, then two, then four fresh executors), and a request of it finalized on `output`.
+fn finalized_alone_on(output: &[u8]) -> RequestId {
+	let model = vector_model(1, 1);
+	for who in 10..18 {
+		executor(who, &[model]);
+	}
+	let id = assigned_request(1, model);
+	answer_all(id, output);
+	next_block();
+	assert!(matches!(status(id), RequestStatus::Finalized { .. }));
+	id
+}
+
+/// Challenge `id` from `challenger`, have its re-execution's executors all answer `output`,
+/// and settle it; returns the re-execution.
+fn challenge_and_rerun(challenger: AccountId, id: RequestId, output: &[u8]) -> RequestId {
+	assert_ok!(Inference::challenge(RuntimeOrigin::signed(challenger), id, MIN_CHALLENGE_BOND));
+	let rerun = rerun_of(id);
+	next_block();
+	answer_all(rerun, output);
+	next_block();
+	assert!(matches!(status(rerun), RequestStatus::Finalized { .. }));
+	rerun
+}
+
+/// The attack: colluders make up the majority of a first-level re-execution and overturn an
+/// honest result. A second-level challenge, served by executors outside both earlier levels,
+/// overturns their verdict: they are slashed, the honest executor's slash comes back, the
+/// original output stands again, and the pallets that took the wrong correction hear of the
+/// right one. A second-level verdict is final.
+#[test]
+fn a_rerun_that_overturned_an_honest_result_is_challenged_and_the_result_restored() {
+	run_test(|| {
+		let id = finalized_alone_on(&honest_output());
+		let honest_executor = assignees(id)[0].0;
+		let first = challenge_and_rerun(3, id, &wrong_output());
+		let colluders = assignees(first);
+		assert_eq!(colluders.len(), 2);
+		let slash = ChallengeSlash::get() * MIN_BOND;
+		assert_eq!(Executors::<Test>::get(honest_executor).unwrap().bond, MIN_BOND - slash);
+
+		let second = challenge_and_rerun(4, first, &honest_output());
+		let judges = assignees(second);
+		assert_eq!(judges.len(), 4, "twice the first level's redundancy");
+		for (judge, _) in &judges {
+			assert!(*judge != honest_executor && colluders.iter().all(|(c, _)| c != judge));
+		}
+		let honest = content_hash(&honest_output());
+		assert_eq!(
+			Requests::<Test>::get(first).unwrap().challenge,
+			ChallengeState::Upheld { rerun: second, corrected_output_hash: honest }
+		);
+		for (colluder, _) in &colluders {
+			assert_eq!(Executors::<Test>::get(colluder).unwrap().bond, MIN_BOND - slash);
+		}
+		// The original is judged again: its executor's slash comes back.
+		assert_eq!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Rejected { rerun: second }
+		);
+		System::assert_has_event(
+			Event::VerdictRevised { request_id: id, standing_output_hash: honest }.into(),
+		);
+		assert_eq!(Executors::<Test>::get(honest_executor).unwrap().bond, MIN_BOND);
+		let model_id = Requests::<Test>::get(id).unwrap().model_id;
+		assert_eq!(
+			<Inference as InferenceProvider<AccountId>>::outcome(id),
+			RequestOutcome::Finalized { model_id, output: honest_output() }
+		);
+		assert_eq!(CorrectedOutputs::get(), vec![(id, wrong_output()), (id, honest_output())]);
+		// The second challenger was paid its share of the colluders' slashes.
+		let reward = ChallengeRewardShare::get() * (2 * slash);
+		assert_eq!(free(4), ENDOWMENT - total_fee(4) + reward);
+
+		// A second-level verdict is final.
+		assert_noop!(
+			Inference::challenge(RuntimeOrigin::signed(5), second, MIN_CHALLENGE_BOND),
+			Error::<Test>::NotChallengeable
+		);
+	});
+}
+
+/// The attack: a cheater's wrong result is confirmed by colluders in the first-level
+/// re-execution, so the honest challenger loses its bond. A second-level challenge overturns
+/// the confirmation: the cheater and the colluders are slashed, the first challenger gets its
+/// bond back and its share of the cheater's slash, and the corrected output stands.
+#[test]
+fn a_rerun_that_confirmed_a_wrong_result_is_challenged_and_the_result_overturned() {
+	run_test(|| {
+		let id = finalized_alone_on(&wrong_output());
+		let cheater = assignees(id)[0].0;
+		let first = challenge_and_rerun(3, id, &wrong_output());
+		assert_eq!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Rejected { rerun: first }
+		);
+		assert_eq!(free(3), ENDOWMENT - total_fee(2) - MIN_CHALLENGE_BOND);
+
+		let second = challenge_and_rerun(4, first, &honest_output());
+		let honest = content_hash(&honest_output());
+		assert_eq!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Upheld { rerun: second, corrected_output_hash: honest }
+		);
+		let slash = ChallengeSlash::get() * MIN_BOND;
+		assert_eq!(Executors::<Test>::get(cheater).unwrap().bond, MIN_BOND - slash);
+		for (colluder, _) in assignees(first) {
+			assert_eq!(Executors::<Test>::get(colluder).unwrap().bond, MIN_BOND - slash);
+		}
+		// The first challenger was right: its bond comes back, with its share of the slash.
+		let reward = ChallengeRewardShare::get() * slash;
+		assert_eq!(free(3), ENDOWMENT - total_fee(2) + reward);
+		assert_eq!(CorrectedOutputs::get(), vec![(id, honest_output())]);
+		let model_id = Requests::<Test>::get(id).unwrap().model_id;
+		assert_eq!(
+			<Inference as InferenceProvider<AccountId>>::outcome(id),
+			RequestOutcome::Finalized { model_id, output: honest_output() }
+		);
 	});
 }

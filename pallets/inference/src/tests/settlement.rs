@@ -288,3 +288,62 @@ fn input_bytes_leave_state_after_the_challenge_window() {
 		assert!(Inference::request_view(finalized).unwrap().input.is_empty());
 	});
 }
+
+/// The bytes a request keeps in state are paid for while they are there: a deposit per byte
+/// of its input and of the largest output each executor could attest is held from the
+/// requester, and returned when the input and the outputs leave state at the end of the
+/// challenge period. The compact record and the outcome's hash stay.
+#[test]
+fn a_storage_deposit_is_held_while_the_bytes_are_in_state_and_returned_when_they_leave() {
+	run_test(|| {
+		crate::mock::ByteDeposit::set(2);
+		let model = three_executor_model();
+		let free_before = free(1);
+		let id = assigned_request(1, model);
+		// `y` has a free axis: each of the three outputs is bounded by `MaxOutputLen` (4096).
+		let deposit = 2 * (input().len() as u64 + 3 * 4096);
+		assert_eq!(held(HoldReason::StorageDeposit, 1), deposit);
+		assert_eq!(Requests::<Test>::get(id).unwrap().storage_deposit, deposit);
+		answer_all(id, &honest_output());
+		next_block();
+		let RequestStatus::Finalized { deadline, output_hash, .. } = status(id) else {
+			panic!("finalized")
+		};
+		assert_eq!(Inference::request_view(id).unwrap().output, Some(honest_output()));
+		while System::block_number() <= deadline + CHALLENGE_PERIOD {
+			assert_eq!(held(HoldReason::StorageDeposit, 1), deposit);
+			next_block();
+		}
+		// The bytes left state, the deposit came back; the requester paid only the fee.
+		assert_eq!(held(HoldReason::StorageDeposit, 1), 0);
+		assert_eq!(free(1), free_before - total_fee(3));
+		let record = Requests::<Test>::get(id).unwrap();
+		assert_eq!(record.storage_deposit, 0);
+		assert!(record.candidates.iter().all(|c| c.outcome == crate::StoredOutcome::Pruned));
+		assert_eq!(record.standing_output_hash(), Some(output_hash));
+		let view = Inference::request_view(id).unwrap();
+		assert_eq!((view.output, view.rejection), (None, None));
+		assert_eq!(
+			<Inference as crate::InferenceProvider<_>>::outcome(id),
+			crate::RequestOutcome::Pruned
+		);
+	});
+}
+
+/// A request the requester cannot also pay the storage deposit for is refused with a named
+/// error, holding nothing.
+#[test]
+fn a_request_whose_deposit_is_unaffordable_is_refused_holding_nothing() {
+	run_test(|| {
+		let model = three_executor_model();
+		crate::mock::ByteDeposit::set(ENDOWMENT);
+		let before = free(1);
+		assert_noop!(
+			Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX),
+			crate::Error::<Test>::InsufficientBalance
+		);
+		assert_eq!(free(1), before);
+		assert_eq!(held(HoldReason::StorageDeposit, 1), 0);
+		assert_eq!(held(HoldReason::RequestEscrow, 1), 0);
+	});
+}
