@@ -2,7 +2,6 @@
 //! subxt, signers from secret URIs.
 
 use crate::CliError;
-use scale_encode::EncodeAsFields;
 use serde_json::Value;
 use subxt::{
 	rpcs::{client::RpcClient, rpc_params},
@@ -137,23 +136,6 @@ impl Chain {
 		}
 		Err(CliError::new("the node stopped reporting on the transaction"))
 	}
-
-	/// Indices of `pallet` and its call `call` in the runtime metadata.
-	pub async fn call_index(&self, pallet: &str, call: &str) -> Result<[u8; 2], CliError> {
-		let at = self
-			.client
-			.at_current_block()
-			.await
-			.map_err(|error| CliError::new(format!("cannot read the chain state: {error}")))?;
-		let metadata = at.metadata();
-		let pallet_meta = metadata
-			.pallet_by_name(pallet)
-			.ok_or_else(|| CliError::new(format!("the runtime has no {pallet} pallet")))?;
-		let variant = pallet_meta
-			.call_variant_by_name(call)
-			.ok_or_else(|| CliError::new(format!("{pallet} has no call {call}")))?;
-		Ok([pallet_meta.call_index(), variant.index])
-	}
 }
 
 /// Turn a submission error into advice.
@@ -174,72 +156,7 @@ fn explain_dispatch_error(error: &str) -> String {
 	}
 }
 
-/// Call data already SCALE-encoded: written as it is.
-pub struct EncodedArgs(pub Vec<u8>);
-
-impl EncodeAsFields for EncodedArgs {
-	fn encode_as_fields_to<R: scale_encode::TypeResolver>(
-		&self,
-		_fields: &mut dyn scale_encode::FieldIter<'_, R::TypeId>,
-		_types: &R,
-		out: &mut Vec<u8>,
-	) -> Result<(), scale_encode::Error> {
-		out.extend_from_slice(&self.0);
-		Ok(())
-	}
-}
-
-/// A call whose arguments are SCALE-encoded by the caller.
-pub struct EncodedCall {
-	/// The pallet.
-	pub pallet: &'static str,
-	/// The call.
-	pub call: &'static str,
-	/// The encoded arguments.
-	pub args: EncodedArgs,
-}
-
-impl Payload for EncodedCall {
-	type CallData = EncodedArgs;
-
-	fn pallet_name(&self) -> &str {
-		self.pallet
-	}
-
-	fn call_name(&self) -> &str {
-		self.call
-	}
-
-	fn call_data(&self) -> &EncodedArgs {
-		&self.args
-	}
-}
-
 /// Bytes of `0x`-prefixed hex.
 pub fn from_hex(hex: &str) -> Result<Vec<u8>, CliError> {
 	sp_core::bytes::from_hex(hex).map_err(|_| CliError::new(format!("{hex:?} is not hex")))
-}
-
-/// The raw fields of the first event called `name`.
-pub fn event_field(
-	events: &subxt::extrinsics::ExtrinsicEvents<subxt::PolkadotConfig>,
-	name: &str,
-) -> Option<Vec<u8>> {
-	events
-		.iter()
-		.filter_map(Result::ok)
-		.find(|event| event.event_name() == name)
-		.map(|event| event.field_bytes().to_vec())
-}
-
-/// The little-endian `u64` at `offset` in the fields of the first event called `name`.
-pub fn event_u64(
-	events: &subxt::extrinsics::ExtrinsicEvents<subxt::PolkadotConfig>,
-	name: &str,
-	offset: usize,
-) -> Option<u64> {
-	let fields = event_field(events, name)?;
-	fields
-		.get(offset..offset + 8)
-		.map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
 }

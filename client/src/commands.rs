@@ -1,14 +1,15 @@
 //! What each command does.
 
 use crate::{
-	chain::{from_hex, Chain, EncodedArgs, EncodedCall},
+	chain::{from_hex, Chain},
+	runtime::{convert, runtime_types, verity},
 	tensors, verify, Cli, CliError, Command, ExecutorCommand, ModelsCommand, RequestCommand,
 };
-use codec::{Compact, Encode};
+use codec::Encode;
 use serde_json::{json, Value};
 use sp_core::H256;
 use std::time::Duration;
-use subxt::{dynamic, rpcs::rpc_params};
+use subxt::rpcs::rpc_params;
 use subxt_signer::{sr25519::Keypair, SecretUri};
 use verity_executor::ModelStore;
 use verity_primitives::{content_hash, Dim, ModelFormat, ModelMetadata, TensorSpec};
@@ -94,37 +95,37 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 				redundancy,
 				predecessor: predecessor.as_deref().map(parse_id).transpose()?,
 			};
-			let register = chain.call_index("Inference", "register_model").await?;
-			let mut inner = register.to_vec();
-			(model_id, metadata).encode_to(&mut inner);
+			// The length of the call as the committee stores it: pallet and call index, then
+			// the arguments.
+			let length_bound = 2 + (model_id, &metadata).encode().len() as u32;
+			let register = runtime_types::verity_runtime::RuntimeCall::Inference(
+				runtime_types::pallet_inference::pallet::Call::register_model {
+					model_id: subxt::utils::H256(model_id.0),
+					metadata: convert(&metadata)?,
+				},
+			);
 			let via_sudo = is_sudo(&chain, &signer).await?;
-			let payload = if via_sudo {
-				EncodedCall { pallet: "Sudo", call: "sudo", args: EncodedArgs(inner) }
+			let progress = |stage: &str| out.progress(stage);
+			let events = if via_sudo {
+				let call = verity::transactions().sudo().sudo(register);
+				chain.submit(&call, &signer, progress).await?
 			} else {
-				let mut args = Compact(2u32).encode();
-				args.extend(&inner);
-				Compact(inner.len() as u32).encode_to(&mut args);
-				EncodedCall {
-					pallet: "TechnicalCommittee",
-					call: "propose",
-					args: EncodedArgs(args),
-				}
+				let call =
+					verity::transactions().technical_committee().propose(2, register, length_bound);
+				chain.submit(&call, &signer, progress).await?
 			};
-			let events = chain.submit(&payload, &signer, |stage| out.progress(stage)).await?;
-			let registered = events
-				.iter()
-				.filter_map(Result::ok)
-				.any(|event| event.event_name() == "ModelRegistered");
-			let failed =
-				events.iter().filter_map(Result::ok).find(|event| event.event_name() == "Sudid");
+			let registered = events.has::<verity::inference::events::ModelRegistered>();
+			let failed = events.find_first::<verity::sudo::events::Sudid>();
 			let report = json!({
 				"model_id": format!("{model_id:#x}"),
 				"via": if via_sudo { "sudo" } else { "technical committee proposal" },
 				"registered": registered,
 			});
 			if via_sudo && !registered {
-				let detail =
-					failed.map(|event| format!("{:?}", event.field_bytes())).unwrap_or_default();
+				let detail = match failed {
+					Some(Ok(sudid)) => format!("{:?}", sudid.sudo_result),
+					_ => String::new(),
+				};
 				return Err(CliError::new(format!(
 					"sudo ran but the model was not registered (duplicate or invalid metadata?) {detail}"
 				)));
@@ -155,10 +156,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 				})?;
 			let message = verity_primitives::key_ownership_message(&signer.public_key().0, genesis);
 			let proof = key.sign(&message);
-			let call = dynamic::transaction(
-				"Inference",
-				"register_executor",
-				(key.public_key().0, proof.0, models, bond),
+			let call = verity::transactions().inference().register_executor(
+				convert(&key.public_key().0)?,
+				convert(&proof.0)?,
+				runtime_types::bounded_collections::bounded_vec::BoundedVec(
+					models.into_iter().map(subxt::utils::H256).collect(),
+				),
+				bond,
 			);
 			chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
 			let account = signer.public_key().to_account_id().to_string();
@@ -184,18 +188,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			let info = chain.model(&model).await?;
 			let input = read_input(&input)?;
 			let max_fee = max_fee.unwrap_or(u128::MAX);
-			let call = dynamic::transaction(
-				"Inference",
-				"request_inference",
-				(parse_id(&model)?.0, input, max_fee),
+			let call = verity::transactions().inference().request_inference(
+				subxt::utils::H256(parse_id(&model)?.0),
+				input,
+				max_fee,
 			);
 			let events = chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
-			let request_id =
-				crate::chain::event_u64(&events, "InferenceRequested", 0).ok_or_else(|| {
+			let request_id = events
+				.find_first::<verity::inference::events::InferenceRequested>()
+				.and_then(Result::ok)
+				.ok_or_else(|| {
 					CliError::new(
 						"the request was included but no InferenceRequested event was found",
 					)
-				})?;
+				})?
+				.request_id;
 			out.progress(&format!("request {request_id}"));
 			if !wait {
 				out.print(&json!({ "request_id": request_id }), || {
@@ -356,15 +363,12 @@ async fn is_sudo(chain: &Chain, signer: &Keypair) -> Result<bool, CliError> {
 		.at_current_block()
 		.await
 		.map_err(|e| CliError::new(e.to_string()))?;
-	let key = dynamic::storage::<(), [u8; 32]>("Sudo", "Key");
-	let entry = match at.storage().entry(key) {
-		Ok(entry) => entry,
-		Err(_) => return Ok(false),
-	};
+	// A chain without a sudo key governs through its technical committee.
+	let Ok(entry) = at.storage().entry(verity::storage().sudo().key()) else { return Ok(false) };
 	let sudo = entry.try_fetch(()).await.map_err(|e| CliError::new(e.to_string()))?;
 	Ok(match sudo {
 		Some(value) => {
-			value.decode().map_err(|e| CliError::new(e.to_string()))? == signer.public_key().0
+			value.decode().map_err(|e| CliError::new(e.to_string()))?.0 == signer.public_key().0
 		},
 		None => false,
 	})

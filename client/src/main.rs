@@ -4,6 +4,7 @@ mod bodies;
 mod chain;
 mod commands;
 mod memory;
+mod runtime;
 mod tensors;
 mod verify;
 

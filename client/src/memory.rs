@@ -2,13 +2,14 @@
 //! and import into a new space.
 
 use crate::{
-	chain::{event_field, event_u64, from_hex, Chain},
+	chain::{from_hex, Chain},
 	commands::{parse_id, pretty, wait_for_result, Output},
+	runtime::{runtime_types, verity},
 	CliError, MemoryCommand,
 };
 use serde_json::{json, Value};
 use std::{path::Path, time::Duration};
-use subxt::{dynamic, dynamic::Value as Dyn, rpcs::rpc_params};
+use subxt::rpcs::rpc_params;
 use subxt_signer::sr25519::Keypair;
 use verity_primitives::{
 	content_hash, entry_leaf, rank, space_proof, verify_space_proof, ContentKind, TensorMap,
@@ -41,17 +42,18 @@ pub async fn run(
 		MemoryCommand::Grant { space, to, access } => {
 			let signer = chain.signer(suri).await?;
 			let who = account_bytes(&to)?;
-			let access = match access.as_str() {
-				"read" => "Read",
-				"write" => "Write",
+			use runtime_types::pallet_memory::types::Access;
+			let (access, granted) = match access.as_str() {
+				"read" => ("Read", Access::Read),
+				"write" => ("Write", Access::Write),
 				other => {
 					return Err(CliError::new(format!("--access is read or write, not {other:?}")))
 				},
 			};
-			let call = dynamic::transaction(
-				"Memory",
-				"grant",
-				(space, who, Dyn::unnamed_variant(access, Vec::<Dyn>::new())),
+			let call = verity::transactions().memory().grant(
+				space,
+				subxt::utils::AccountId32(who),
+				granted,
 			);
 			chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
 			let report = json!({ "space": space, "account": to, "access": access });
@@ -135,7 +137,7 @@ pub async fn run(
 		MemoryCommand::Forget { space, entry } => {
 			let signer = chain.signer(suri).await?;
 			ensure_space(chain, space).await?;
-			let call = dynamic::transaction("Memory", "forget", (space, entry));
+			let call = verity::transactions().memory().forget(space, entry);
 			chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
 			let report = json!({ "space": space, "forgotten": entry });
 			out.print(&report, || format!("forgot entry {entry} of space {space}"));
@@ -210,9 +212,12 @@ async fn create_space(
 	model: sp_core::H256,
 	out: &Output,
 ) -> Result<u64, CliError> {
-	let call = dynamic::transaction("Memory", "create_space", (model.0,));
+	let call = verity::transactions().memory().create_space(subxt::utils::H256(model.0));
 	let events = chain.submit(&call, signer, |stage| out.progress(stage)).await?;
-	event_u64(&events, "SpaceCreated", 0)
+	events
+		.find_first::<verity::memory::events::SpaceCreated>()
+		.and_then(Result::ok)
+		.map(|created| created.space)
 		.ok_or_else(|| CliError::new("the space was created but no SpaceCreated event was found"))
 }
 
@@ -224,28 +229,17 @@ async fn remember(
 	kind: ContentKind,
 	out: &Output,
 ) -> Result<(u64, Option<u64>), CliError> {
-	let kind_name = match kind {
-		ContentKind::Text => "Text",
-		ContentKind::Bytes => "Bytes",
+	let kind = match kind {
+		ContentKind::Text => runtime_types::verity_primitives::memory::ContentKind::Text,
+		ContentKind::Bytes => runtime_types::verity_primitives::memory::ContentKind::Bytes,
 	};
-	let call = dynamic::transaction(
-		"Memory",
-		"remember",
-		(space, content.to_vec(), Dyn::unnamed_variant(kind_name, Vec::<Dyn>::new())),
-	);
+	let call = verity::transactions().memory().remember(space, content.to_vec(), kind);
 	let events = chain.submit(&call, signer, |stage| out.progress(stage)).await?;
-	// Remembered { space, entry, author, content_hash, root, embedding_request: Option<u64> }
-	let entry = event_u64(&events, "Remembered", 8)
+	let remembered = events
+		.find_first::<verity::memory::events::Remembered>()
+		.and_then(Result::ok)
 		.ok_or_else(|| CliError::new("the entry was stored but no Remembered event was found"))?;
-	let request = event_field(&events, "Remembered").and_then(|bytes| {
-		let option = bytes.get(8 + 8 + 32 + 32 + 32..)?;
-		match option.first() {
-			Some(1) => {
-				option.get(1..9).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-			},
-			_ => None,
-		}
-	});
+	let (entry, request) = (remembered.entry, remembered.embedding_request);
 	Ok((entry, request))
 }
 
@@ -293,19 +287,25 @@ async fn recall(
 	k: u32,
 	out: &Output,
 ) -> Result<Value, CliError> {
-	let limit = chain_constant(chain, "MaxQueryLen").await?;
+	let limit = max_query_len(chain).await?;
 	if question.len() as u64 > limit {
 		return Err(CliError::new(format!(
 			"the question is {} bytes; this chain takes questions of at most {limit} bytes",
 			question.len()
 		)));
 	}
-	let query = Dyn::unnamed_variant("Text", [Dyn::from_bytes(question.as_bytes())]);
-	let call = dynamic::transaction("Memory", "recall", (space, query, k));
+	let query = runtime_types::pallet_memory::types::RecallQuery::Text(
+		runtime_types::bounded_collections::bounded_vec::BoundedVec(question.as_bytes().to_vec()),
+	);
+	let call = verity::transactions().memory().recall(space, query, k);
 	let events = chain.submit(&call, signer, |stage| out.progress(stage)).await?;
-	let request = event_u64(&events, "RecallRequested", 8).ok_or_else(|| {
-		CliError::new("the question was accepted but no RecallRequested event was found")
-	})?;
+	let request = events
+		.find_first::<verity::memory::events::RecallRequested>()
+		.and_then(Result::ok)
+		.ok_or_else(|| {
+			CliError::new("the question was accepted but no RecallRequested event was found")
+		})?
+		.request;
 	out.progress(&format!("question embedding request {request}"));
 	let finalized = wait_for_result(chain, request, 1, out).await?;
 
@@ -463,18 +463,17 @@ async fn check_export(
 	Ok(contents)
 }
 
-/// A `u32` constant of the Memory pallet.
-async fn chain_constant(chain: &Chain, name: &str) -> Result<u64, CliError> {
+/// The longest question the chain takes (`Memory.MaxQueryLen`).
+async fn max_query_len(chain: &Chain) -> Result<u64, CliError> {
 	let at = chain
 		.client
 		.at_current_block()
 		.await
 		.map_err(|error| CliError::new(format!("cannot read the chain state: {error}")))?;
-	let address = dynamic::constant::<u32>("Memory", name);
 	at.constants()
-		.entry(address)
+		.entry(verity::constants().memory().max_query_len())
 		.map(u64::from)
-		.map_err(|error| CliError::new(format!("the runtime has no Memory.{name}: {error}")))
+		.map_err(|error| CliError::new(format!("the runtime has no Memory.MaxQueryLen: {error}")))
 }
 
 async fn ensure_space(chain: &Chain, space: u64) -> Result<Value, CliError> {
