@@ -122,7 +122,24 @@ pub struct Node {
 
 impl Node {
 	/// Start `verity-node` with `args` plus loopback ports, and wait until its RPC answers.
+	///
+	/// A node that shuts down while starting (the SDK's transaction pool has been seen to end
+	/// its essential background task at startup, rarely) is started once more, with its log
+	/// printed; a second failure fails the test.
 	pub fn start(name: &str, args: &[&str]) -> Self {
+		match Self::try_start(name, args) {
+			Ok(node) => node,
+			Err(log) => {
+				eprintln!("verity-node {name} stopped while starting; starting it again:\n{log}");
+				Self::try_start(name, args).unwrap_or_else(|log| {
+					panic!("verity-node {name} stopped while starting, twice:\n{log}")
+				})
+			},
+		}
+	}
+
+	/// Start the node once; its log if it exits while starting.
+	fn try_start(name: &str, args: &[&str]) -> Result<Self, String> {
 		let ports = Ports::free();
 		let log_path = std::env::temp_dir().join(format!(
 			"verity-{name}-{}-{}.log",
@@ -142,7 +159,12 @@ impl Node {
 			.expect("verity-node starts");
 		let mut node = Self { child: Some(child), ports, log_path };
 		node.wait_for_rpc();
-		node
+		// Still running a moment after its RPC opened.
+		std::thread::sleep(Duration::from_secs(1));
+		match node.child.as_mut().and_then(|child| child.try_wait().ok()).flatten() {
+			Some(_) => Err(node.log()),
+			None => Ok(node),
+		}
 	}
 
 	/// The WebSocket RPC URL.

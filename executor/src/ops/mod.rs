@@ -311,7 +311,27 @@ fn rewire(
 		inputs = patch.wire_node(name, op, &inputs)?;
 	}
 	patch.shunt_outside(model, OutletId::new(id, 0), inputs[0])?;
-	patch.apply(model)
+	patch.apply(model)?;
+	give_nodes_unique_names(model);
+	Ok(())
+}
+
+/// Rename every node whose name an earlier node already has (`name.1`, `name.2`, …). A patch
+/// copies the constants it taps under their names, and tract's compaction refuses duplicate
+/// names in debug builds; names carry no meaning for the computation.
+fn give_nodes_unique_names(model: &mut TypedModel) {
+	let mut seen = std::collections::HashSet::new();
+	for node in model.nodes.iter_mut() {
+		if seen.insert(node.name.clone()) {
+			continue;
+		}
+		let name = (1..)
+			.map(|suffix| format!("{}.{suffix}", node.name))
+			.find(|candidate| !seen.contains(candidate))
+			.unwrap_or_default();
+		seen.insert(name.clone());
+		node.name = name;
+	}
 }
 
 /// Whether `outlet` is read by one node input only and is no model output: whatever reads it

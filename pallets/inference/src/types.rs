@@ -148,6 +148,9 @@ pub enum RequestKind<AccountId, Balance> {
 /// | `Assigned` | the deadline's hook | `Expired` (no quorum: escrow returned, nobody slashed for missing) | `expire_request` |
 /// | `Finalized` | the deadline's hook | `Finalized` (late reveals settled, no-shows slashed, the rest of the escrow returned) | `expire_request` |
 /// | `Finalized` | `challenge`, a failed audit | `Finalized`, with [`ChallengeState::Open`] | `do_challenge`, `resolve_audit` (`impl_challenges.rs`) |
+/// | `Finalized`, challenge `Open` | the re-execution's settlement | `Finalized`, with `Upheld` (slashed, corrected), `Rejected` (bond forfeited); or `Inconclusive` at its deadline without a quorum | `resolve_challenge`, `challenge_inconclusive` |
+/// | `Finalized`, challenge `Upheld` or `Rejected` | a challenge of the first-level re-execution, upheld | `Finalized`, judged again against the second level's output (`VerdictRevised`) | `judge_again` |
+/// | `Finalized` | the hook `ChallengePeriod` after its deadline | `Finalized`, its input and output bytes pruned, its storage deposit returned | `prune_request` (`impl_settlement.rs`) |
 #[derive(
 	Clone,
 	Copy,
