@@ -17,6 +17,7 @@ use std::{
 	time::{Duration, Instant},
 };
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::TractErrorContext as _;
 use verity_primitives::{
 	cheap_rejection, content_hash, ModelId, RejectionCode, TensorError, TensorMap,
 };
@@ -358,14 +359,15 @@ impl Engine {
 					.unwrap_or_else(|| model.node(outlet.node).name.clone())
 			})
 			.collect();
+		crate::ops::give_unique_names(model.nodes.iter_mut().map(|node| &mut node.name));
 		let plan = model
 			.into_typed()
-			.and_then(|typed| typed.into_decluttered())
+			.and_then(|typed| typed.into_decluttered().context("decluttering"))
 			.and_then(|mut typed| {
-				crate::ops::substitute(&mut typed)?;
-				typed.optimize()?;
-				crate::ops::substitute_optimized(&mut typed)?;
-				typed.into_runnable()
+				crate::ops::substitute(&mut typed).context("substituting")?;
+				typed.optimize().context("optimizing")?;
+				crate::ops::substitute_optimized(&mut typed).context("substituting optimized")?;
+				typed.into_runnable().context("planning")
 			})
 			.map_err(|error| EngineError::unsupported_shape(format!("{error:#}")))?;
 

@@ -312,25 +312,26 @@ fn rewire(
 	}
 	patch.shunt_outside(model, OutletId::new(id, 0), inputs[0])?;
 	patch.apply(model)?;
-	give_nodes_unique_names(model);
+	give_unique_names(model.nodes.iter_mut().map(|node| &mut node.name));
 	Ok(())
 }
 
-/// Rename every node whose name an earlier node already has (`name.1`, `name.2`, …). A patch
-/// copies the constants it taps under their names, and tract's compaction refuses duplicate
-/// names in debug builds; names carry no meaning for the computation.
-fn give_nodes_unique_names(model: &mut TypedModel) {
+/// Rename every node whose name an earlier node already has (`name.1`, `name.2`, …): tract's
+/// compaction refuses duplicate names in debug builds, and both some ONNX imports and the
+/// patches here (which copy the constants they tap under their names) leave some. Names carry
+/// no meaning for the computation.
+pub(crate) fn give_unique_names<'a>(names: impl Iterator<Item = &'a mut String>) {
 	let mut seen = std::collections::HashSet::new();
-	for node in model.nodes.iter_mut() {
-		if seen.insert(node.name.clone()) {
+	for name in names {
+		if seen.insert(name.clone()) {
 			continue;
 		}
-		let name = (1..)
-			.map(|suffix| format!("{}.{suffix}", node.name))
+		let unique = (1..)
+			.map(|suffix| format!("{name}.{suffix}"))
 			.find(|candidate| !seen.contains(candidate))
 			.unwrap_or_default();
-		seen.insert(name.clone());
-		node.name = name;
+		seen.insert(unique.clone());
+		*name = unique;
 	}
 }
 
