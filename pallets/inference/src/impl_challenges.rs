@@ -358,8 +358,19 @@ impl<T: Config> Pallet<T> {
 			return;
 		}
 		Self::deposit_event(Event::AuditFailed { request_id: original_id });
-		if original.challenge != ChallengeState::None {
-			return;
+		match original.challenge {
+			ChallengeState::None | ChallengeState::Inconclusive { .. } => {},
+			// A challenge already decided what stands: an audit that contradicts it lied.
+			ChallengeState::Upheld { .. } | ChallengeState::Rejected { .. } => {
+				if let Some(standing) = original.standing_output_hash() {
+					if standing != audit_output {
+						Self::slash_lying_auditor(audit_id, standing);
+					}
+				}
+				return;
+			},
+			// The open challenge's re-execution decides; the audit adds nothing to it.
+			ChallengeState::Open { .. } => return,
 		}
 		let Some(model) = Models::<T>::get(original.model_id) else { return };
 		let auditors: alloc::vec::Vec<AccountIdOf<T>> = Requests::<T>::get(audit_id)

@@ -349,6 +349,43 @@ fn a_lying_auditor_is_slashed() {
 	});
 }
 
+/// The attack: an auditor answers an audit wrongly after a challenge has already decided the
+/// request, hoping no new challenge will judge it. The decided verdict judges it: it is
+/// slashed like a dissenter.
+#[test]
+fn an_auditor_contradicting_a_decided_challenge_is_slashed() {
+	run_test(|| {
+		AuditProbability::set(sp_runtime::Permill::one());
+		let (_, id) = finalized_on(&honest_output());
+		let audit = crate::NextRequestId::<Test>::get() - 1;
+		assert_ok!(Inference::challenge(RuntimeOrigin::signed(3), id, MIN_CHALLENGE_BOND));
+		let rerun = rerun_of(id);
+		next_block();
+		answer_all(rerun, &honest_output());
+		next_block();
+		assert!(matches!(
+			Requests::<Test>::get(id).unwrap().challenge,
+			ChallengeState::Rejected { .. }
+		));
+		let auditor = assignees(audit);
+		let bond = Executors::<Test>::get(auditor[0].0).unwrap().bond;
+		assert_ok!(attest(audit, &auditor[0].1, &wrong_output()));
+		next_block();
+		System::assert_has_event(Event::AuditFailed { request_id: id }.into());
+		let slash = DissentSlash::get() * bond;
+		assert_eq!(Executors::<Test>::get(auditor[0].0).unwrap().bond, bond - slash);
+		System::assert_has_event(
+			Event::ExecutorSlashed {
+				executor: auditor[0].0,
+				request_id: audit,
+				amount: slash,
+				reason: SlashReason::Dissent,
+			}
+			.into(),
+		);
+	});
+}
+
 /// A dissenter that was right: two colluding executors finalize a wrong output and the honest
 /// third is slashed for dissent; the challenge that overturns the output gives the honest
 /// executor its slash back.
