@@ -159,12 +159,21 @@ impl Node {
 			.expect("verity-node starts");
 		let mut node = Self { child: Some(child), ports, log_path };
 		node.wait_for_rpc();
-		// Still running a moment after its RPC opened.
-		std::thread::sleep(Duration::from_secs(1));
-		match node.child.as_mut().and_then(|child| child.try_wait().ok()).flatten() {
-			Some(_) => Err(node.log()),
-			None => Ok(node),
+		// Still running, and not shutting down, a few seconds after its RPC opened.
+		let settled = Instant::now() + Duration::from_secs(3);
+		while Instant::now() < settled {
+			let exited = node.child.as_mut().and_then(|child| child.try_wait().ok()).flatten();
+			if exited.is_some() || node.log().contains("Shutting down service") {
+				let log = node.log();
+				if let Some(mut child) = node.child.take() {
+					let _ = child.kill();
+					let _ = child.wait();
+				}
+				return Err(log);
+			}
+			std::thread::sleep(Duration::from_millis(200));
 		}
+		Ok(node)
 	}
 
 	/// The WebSocket RPC URL.
