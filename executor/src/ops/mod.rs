@@ -311,15 +311,12 @@ fn rewire(
 		inputs = patch.wire_node(name, op, &inputs)?;
 	}
 	patch.shunt_outside(model, OutletId::new(id, 0), inputs[0])?;
-	patch.apply(model)?;
-	give_unique_names(model.nodes.iter_mut().map(|node| &mut node.name));
-	Ok(())
+	patch.apply(model)
 }
 
 /// Rename every node whose name an earlier node already has (`name.1`, `name.2`, …): tract's
-/// compaction refuses duplicate names in debug builds, and both some ONNX imports and the
-/// patches here (which copy the constants they tap under their names) leave some. Names carry
-/// no meaning for the computation.
+/// compaction refuses duplicate names in debug builds, and some ONNX imports (the voice
+/// activity detector's) leave some. Names carry no meaning for the computation.
 pub(crate) fn give_unique_names<'a>(names: impl Iterator<Item = &'a mut String>) {
 	let mut seen = std::collections::HashSet::new();
 	for name in names {

@@ -89,8 +89,8 @@ impl<T: Config> Pallet<T> {
 		}
 		// A finalized challengeable request's bytes (an ordinary request's, or a first-level
 		// re-execution's) are kept through its challenge period, for a challenge to copy; no
-		// other request needs them after its deadline. The last block a challenge can come in is the deadline plus the period; the
-		// hook of the block after it prunes.
+		// other request needs them after its deadline. The last block a challenge can come in
+		// is the deadline plus the period; the hook of the block after it prunes.
 		let prune_at = request
 			.status
 			.deadline_passed_at(T::ChallengePeriod::get().saturating_add(1u32.into()));

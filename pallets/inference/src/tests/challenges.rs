@@ -10,8 +10,18 @@ use frame_support::{assert_noop, assert_ok};
 /// A redundancy-2 model served by executors 10..16, and a request of it finalized on `output`
 /// by its two assigned executors.
 fn finalized_on(output: &[u8]) -> (ModelId, RequestId) {
-	let model = vector_model(1, 2);
-	for who in 10..16 {
+	finalized_with(2, 10..16, output)
+}
+
+/// A model of `redundancy` served by `executors`, and a request of it finalized on `output` by
+/// all its assigned executors.
+fn finalized_with(
+	redundancy: u8,
+	executors: core::ops::Range<AccountId>,
+	output: &[u8],
+) -> (ModelId, RequestId) {
+	let model = vector_model(1, redundancy);
+	for who in executors {
 		executor(who, &[model]);
 	}
 	let id = assigned_request(1, model);
@@ -479,15 +489,7 @@ fn late_reveals_settle_against_the_corrected_output() {
 /// A redundancy-1 model served by executors 10..18 (enough for two levels of re-execution:
 /// one, then two, then four fresh executors), and a request of it finalized on `output`.
 fn finalized_alone_on(output: &[u8]) -> RequestId {
-	let model = vector_model(1, 1);
-	for who in 10..18 {
-		executor(who, &[model]);
-	}
-	let id = assigned_request(1, model);
-	answer_all(id, output);
-	next_block();
-	assert!(matches!(status(id), RequestStatus::Finalized { .. }));
-	id
+	finalized_with(1, 10..18, output).1
 }
 
 /// Challenge `id` from `challenger`, have its re-execution's executors all answer `output`,
