@@ -50,11 +50,11 @@ clippy: setup
 bench: setup
 	# The benchmark CLI builds a runtime of its own, which the workspace hint would misdirect.
 	$(WITH_WASM_ENV) env -u WASM_BUILD_WORKSPACE_HINT cargo build $(CARGO_FLAGS) --workspace --all-targets --features verity-node/bench-cli
-	for pallet in inference memory; do \
+	for pallet in author_vrf inference memory; do \
 		$(NODE) benchmark pallet --runtime $(CARGO_TARGET_DIR)/release/wbuild/verity-runtime/verity_runtime.compact.compressed.wasm \
 			--genesis-builder=runtime --pallet pallet_$$pallet --extrinsic '*' \
 			--steps 20 --repeat 10 --header scripts/weights-header.txt \
-			--template scripts/weights-template.hbs --output pallets/$$pallet/src/weights.rs || exit 1; \
+			--template scripts/weights-template.hbs --output pallets/$$(echo $$pallet | tr _ -)/src/weights.rs || exit 1; \
 	done
 
 ## bench-executor: executor latency per demo model against onnxruntime (PyPI), with ratios

@@ -6,6 +6,7 @@
 mod chain_spec;
 mod cli;
 mod command;
+mod author_vrf;
 mod executor;
 mod rpc;
 mod service;

@@ -10,6 +10,7 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_timestamp, Timestamp]
 	[pallet_sudo, Sudo]
 	[pallet_collective, TechnicalCommittee]
+	[pallet_author_vrf, AuthorVrf]
 	[pallet_inference, Inference]
 	[pallet_memory, Memory]
 );

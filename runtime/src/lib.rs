@@ -131,6 +131,7 @@ pub type TxExtension = (
 	frame_system::CheckWeight<Runtime>,
 	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
 	frame_metadata_hash_extension::CheckMetadataHash<Runtime>,
+	pallet_inference::CheckRequestRoom<Runtime>,
 	frame_system::WeightReclaim<Runtime>,
 );
 
@@ -195,6 +196,9 @@ mod runtime {
 	/// The technical committee: governs the model registry.
 	#[runtime::pallet_index(7)]
 	pub type TechnicalCommittee = pallet_collective<Instance1>;
+	/// Randomness no block author can choose: each author's VRF over the previous randomness.
+	#[runtime::pallet_index(8)]
+	pub type AuthorVrf = pallet_author_vrf;
 	/// The inference protocol.
 	#[runtime::pallet_index(10)]
 	pub type Inference = pallet_inference;

@@ -547,7 +547,7 @@ mod benchmarks {
 
 		#[block]
 		{
-			Pallet::<T>::assign_request(request_id, now);
+			Pallet::<T>::assign_next(now);
 		}
 
 		assert!(matches!(
@@ -595,7 +595,7 @@ mod benchmarks {
 			&protocol,
 			T::MinExecutorBond::get().saturating_mul(1_000u32.into()),
 		);
-		PendingAssignment::<T>::kill();
+		let queued = Pallet::<T>::queued_requests();
 
 		#[block]
 		{
@@ -603,7 +603,7 @@ mod benchmarks {
 			Pallet::<T>::open_audit(request_id);
 		}
 
-		assert_eq!(PendingAssignment::<T>::get().len(), 1);
+		assert_eq!(Pallet::<T>::queued_requests(), queued.saturating_add(1));
 	}
 
 	/// Expiring one request, in the worst case: a challenge re-execution whose quorum formed

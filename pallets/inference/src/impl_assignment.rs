@@ -1,12 +1,16 @@
 //! Drawing executors for a request.
 //!
 //! A request opened in block `n` is assigned in the `on_initialize` of block `n + 1`, from a
-//! seed that hashes block `n`'s hash with the request id. Block `n` contains the request
-//! itself, so its hash does not exist yet when the requester signs: a requester cannot
-//! predict, let alone choose, who will serve it, and cannot grind by resubmitting without
-//! paying a new fee each time. What it does not resist: the author of block `n`, who can
-//! reorder or drop transactions to try different block hashes (one try per candidate block it
-//! seals, and only while it holds the slot).
+//! seed that hashes the chain's randomness (`Config::Randomness`) with the request id. On the
+//! runtime that randomness is the VRF output of block `n`'s author over the randomness before
+//! it (`pallet-author-vrf`): it does not exist until that author seals block `n`, which holds
+//! the request itself, so a requester cannot predict, let alone choose, who will serve it, and
+//! cannot grind by resubmitting without paying a new fee each time. The author cannot grind
+//! it either: its VRF has one output per slot, whatever the block contains. What it does not
+//! resist: that author knows the output while it builds block `n`, so it can choose which
+//! requests meet this draw (include a request of its own only when the draw suits it), once
+//! per block it authors; and it can withhold its block, handing the draw to the next slot's
+//! author.
 //!
 //! Executors are drawn without replacement from the live executors serving the model, each
 //! with a chance proportional to its bond. Splitting a bond over many accounts therefore buys
@@ -23,19 +27,25 @@ use crate::{
 };
 use alloc::vec::Vec;
 use codec::Encode;
-use frame_support::{traits::Get, BoundedVec};
+use frame_support::{
+	traits::{Get, Randomness},
+	BoundedVec,
+};
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::{traits::Saturating, SaturatedConversion};
 use verity_primitives::{ModelId, RequestId};
+
+/// The subject the protocol asks the chain's randomness for.
+const RANDOMNESS_SUBJECT: &[u8] = b"verity/inference";
 
 /// Domain separation for assignment seeds.
 const ASSIGNMENT_DOMAIN: &[u8] = b"verity/assign";
 
 impl<T: Config> Pallet<T> {
-	/// The seed drawn for `request_id` in this block: the parent block's hash with the id.
+	/// The seed drawn for `request_id` in this block: the chain's randomness with the id.
 	pub(crate) fn seed(domain: &[u8], request_id: RequestId) -> [u8; 32] {
-		let parent_hash = frame_system::Pallet::<T>::parent_hash();
-		sp_io::hashing::blake2_256(&(domain, parent_hash, request_id).encode())
+		let (randomness, _) = T::Randomness::random(RANDOMNESS_SUBJECT);
+		sp_io::hashing::blake2_256(&(domain, randomness, request_id).encode())
 	}
 
 	/// Draw `count` distinct live executors serving `model_id`, none of them in `excluded`,

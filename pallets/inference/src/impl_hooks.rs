@@ -1,9 +1,10 @@
-//! The per-block work: assign last block's requests, settle last block's quorums (drawing
-//! their audits), expire requests whose deadline is now. Each queue holds at most
+//! The per-block work: assign queued requests (up to `MaxRequestsPerBlock`, first come,
+//! first served), settle last block's quorums (drawing their audits), expire requests whose
+//! deadline is now, prune what left its challenge window. Each list holds at most
 //! `MaxRequestsPerBlock` entries, and the weight charged is the benchmarked cost per entry.
 
 use crate::{
-	Config, Deadlines, OnRequestFinalized, Pallet, PendingAssignment, PendingSettlement, PruneAt,
+	Config, Deadlines, OnRequestFinalized, Pallet, PendingSettlement, PruneAt,
 	WeightInfo,
 };
 use frame_support::{traits::Get, weights::Weight};
@@ -13,14 +14,14 @@ use sp_runtime::traits::Saturating;
 impl<T: Config> Pallet<T> {
 	/// Run this block's hook work and return its weight.
 	pub(crate) fn run_block_hooks(now: BlockNumberFor<T>) -> Weight {
-		let to_assign = PendingAssignment::<T>::take();
+		let mut assigned = 0usize;
+		while assigned < T::MaxRequestsPerBlock::get() as usize && Self::assign_next(now) {
+			assigned = assigned.saturating_add(1);
+		}
 		let to_settle = PendingSettlement::<T>::take();
 		let to_expire = Deadlines::<T>::take(now);
 		let to_prune = PruneAt::<T>::take(now);
 
-		for request_id in &to_assign {
-			Self::assign_request(*request_id, now);
-		}
 		for request_id in &to_settle {
 			Self::settle_request(*request_id);
 		}
@@ -32,7 +33,7 @@ impl<T: Config> Pallet<T> {
 		}
 
 		T::WeightInfo::on_initialize_idle()
-			.saturating_add(per_item(T::WeightInfo::assign_request(), to_assign.len()))
+			.saturating_add(per_item(T::WeightInfo::assign_request(), assigned))
 			.saturating_add(per_item(Self::settle_weight(), to_settle.len()))
 			.saturating_add(per_item(Self::expire_weight(), to_expire.len()))
 			.saturating_add(per_item(T::WeightInfo::prune_request(), to_prune.len()))
@@ -68,6 +69,10 @@ impl<T: Config> Pallet<T> {
 		assert!(T::MaxRedundancy::get() <= u32::from(u8::MAX), "redundancy is stored as u8");
 		assert!(T::MaxArtifactSize::get() > 0, "MaxArtifactSize must be at least 1");
 		assert!(T::MaxRequestsPerBlock::get() > 0, "MaxRequestsPerBlock must be at least 1");
+		assert!(
+			T::MaxQueuedRequests::get() > T::MaxRequestsPerBlock::get().saturating_mul(2),
+			"MaxQueuedRequests must leave room for transactions beyond the audits' reserve"
+		);
 		assert!(
 			T::CommitTimeout::get() > 0u32.into()
 				&& T::CommitTimeout::get() < T::ResponseTimeout::get(),

@@ -2,7 +2,7 @@
 
 use crate::{
 	AccountIdOf, BalanceOf, ChallengeState, Config, Error, Event, HoldReason, InferenceRequest,
-	ModelExecutors, Models, NextRequestId, Pallet, PendingAssignment, RequestInput, RequestInputs,
+	ModelExecutors, Models, NextRequestId, Pallet, RequestInput, RequestInputs,
 	RequestKind, RequestStatus, Requests,
 };
 use frame_support::pallet_prelude::DispatchResult;
@@ -112,11 +112,7 @@ impl<T: Config> Pallet<T> {
 		fees: Fees<BalanceOf<T>>,
 		kind: RequestKind<AccountIdOf<T>, BalanceOf<T>>,
 	) -> Result<RequestId, DispatchError> {
-		let mut pending = PendingAssignment::<T>::get();
-		ensure!(
-			(pending.len() as u32) < T::MaxRequestsPerBlock::get(),
-			Error::<T>::TooManyRequestsThisBlock
-		);
+		Self::ensure_queue_room(&kind)?;
 		let storage_deposit = Self::storage_deposit(&model_id, input.len() as u32, redundancy);
 		Self::hold(&HoldReason::StorageDeposit, &payer, storage_deposit)?;
 		if let Err(error) = Self::hold(&HoldReason::RequestEscrow, &payer, fees.total) {
@@ -129,8 +125,7 @@ impl<T: Config> Pallet<T> {
 			*next = next.saturating_add(1);
 			id
 		});
-		pending.try_push(request_id).map_err(|_| Error::<T>::TooManyRequestsThisBlock)?;
-		PendingAssignment::<T>::put(pending);
+		Self::enqueue(request_id, &kind)?;
 
 		let input_hash = content_hash(&input);
 		let input_len = input.len() as u32;

@@ -12,6 +12,7 @@ mod impl_challenges;
 mod impl_executors;
 mod impl_hooks;
 mod impl_models;
+mod impl_queue;
 mod impl_requests;
 mod impl_settlement;
 pub mod interface;
@@ -27,6 +28,7 @@ pub mod types;
 pub mod weights;
 
 pub use impl_attestations::ANSWER_PRIORITY;
+pub use impl_queue::{CheckRequestRoom, OpensRequests, QUEUE_FULL};
 pub use interface::{InferenceProvider, OnRequestFinalized, RequestOutcome};
 pub use pallet::*;
 pub use types::*;
@@ -56,6 +58,10 @@ pub mod pallet {
 	pub trait Config:
 		frame_system::Config + frame_system::offchain::CreateAuthorizedTransaction<Call<Self>>
 	{
+		/// The randomness executors are drawn with: for assignments, re-runs and audits. It
+		/// must be unknown when a request is submitted and not choosable by a block author
+		/// (the runtime's is each author's VRF output; see `impl_assignment.rs`).
+		type Randomness: frame_support::traits::Randomness<Self::Hash, BlockNumberFor<Self>>;
 		/// The currency fees are paid in and bonds are held in.
 		type Currency: fungible::Inspect<Self::AccountId>
 			+ fungible::Mutate<Self::AccountId>
@@ -117,10 +123,17 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxConsecutiveMisses: Get<u32>;
 
-		/// Most requests (including challenges and audits) opened, settled or expired per block;
-		/// bounds every hook's work.
+		/// Most requests (including challenges and audits) assigned, settled or expired per
+		/// block; bounds every hook's work.
 		#[pallet::constant]
 		type MaxRequestsPerBlock: Get<u32>;
+
+		/// Most requests waiting in the assignment queue. Transactions may fill it up to
+		/// `2 * MaxRequestsPerBlock` short of this; the rest is kept for the audits the hooks
+		/// open. Beyond that, requests are refused in the transaction pool (`CheckRequestRoom`),
+		/// before inclusion, so no fee is charged for a request that would not run.
+		#[pallet::constant]
+		type MaxQueuedRequests: Get<u32>;
 
 		/// The protocol's cut on top of the executors' fees.
 		#[pallet::constant]
@@ -237,10 +250,17 @@ pub mod pallet {
 		OptionQuery,
 	>;
 
-	/// Requests opened in this block, assigned at the start of the next one.
+	/// Requests waiting for executors, first come, first served, by queue position. At the
+	/// start of each block up to `MaxRequestsPerBlock` are assigned from the front; a request
+	/// opened when the queue is short is assigned in the next block. At most
+	/// `MaxQueuedRequests` entries.
 	#[pallet::storage]
-	pub type PendingAssignment<T: Config> =
-		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
+	pub type AssignmentQueue<T: Config> = StorageMap<_, Twox64Concat, u32, RequestId, OptionQuery>;
+
+	/// The assignment queue's front (the next position to assign) and back (the next free
+	/// position); its length is their wrapping difference.
+	#[pallet::storage]
+	pub type AssignmentQueueEnds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
 
 	/// Requests that reached quorum in this block, settled at the start of the next one.
 	#[pallet::storage]
@@ -632,8 +652,9 @@ pub mod pallet {
 		FeeAboveMax,
 		/// Fewer live executors serve the model than its redundancy.
 		NotEnoughExecutors,
-		/// `MaxRequestsPerBlock` requests were already opened in this block.
-		TooManyRequestsThisBlock,
+		/// The assignment queue is full (`MaxQueuedRequests`, less the share kept for audits).
+		/// The transaction pool refuses such a request before inclusion (`CheckRequestRoom`).
+		RequestQueueFull,
 		/// No request with this id exists.
 		UnknownRequest,
 		/// The request does not accept attestations (not assigned yet, or past its deadline).
@@ -842,8 +863,9 @@ pub mod pallet {
 			Self::do_withdraw_bond(who)
 		}
 
-		/// Ask for an inference: the fee is held in escrow and executors are drawn at the start
-		/// of the next block.
+		/// Ask for an inference: the fee is held in escrow and the request joins the assignment
+		/// queue; executors are drawn at the start of the next block, or, when more requests
+		/// wait than a block assigns, as soon as its turn comes (first come, first served).
 		///
 		/// - Origin: signed; pays the fee.
 		/// - `model_id`: an active model.
@@ -859,7 +881,7 @@ pub mod pallet {
 		///
 		/// Errors: `UnknownModel`, `ModelNotActive`, `InputTooLarge`, `MalformedInput`,
 		/// `InputSpecMismatch`, `InvalidUtf8Input`, `InvalidBoolInput`, `EmptyInputAxis`,
-		/// `FeeAboveMax`, `NotEnoughExecutors`, `TooManyRequestsThisBlock`,
+		/// `FeeAboveMax`, `NotEnoughExecutors`, `RequestQueueFull`,
 		/// `InsufficientBalance`.
 		#[pallet::call_index(7)]
 		#[pallet::weight(T::WeightInfo::request_inference(input.len() as u32))]
@@ -932,7 +954,7 @@ pub mod pallet {
 		///
 		/// Errors: `UnknownRequest`, `NotChallengeable`, `NotFinalized`, `ChallengePeriodOver`,
 		/// `AlreadyChallenged`, `ChallengeBondTooLow`, `NotEnoughFreshExecutors`,
-		/// `TooManyRequestsThisBlock`, `InsufficientBalance`.
+		/// `RequestQueueFull`, `InsufficientBalance`.
 		#[pallet::call_index(9)]
 		pub fn challenge(
 			origin: OriginFor<T>,

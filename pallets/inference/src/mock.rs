@@ -147,7 +147,27 @@ impl pallet_inference::OnRequestFinalized for RecordingHook {
 	}
 }
 
+/// Every call of the inference pallet that opens a request, as the runtime counts them.
+impl crate::OpensRequests for RuntimeCall {
+	fn requests_opened(&self) -> u32 {
+		match self {
+			RuntimeCall::Inference(call) => call.requests_opened(),
+			_ => 0,
+		}
+	}
+}
+
+/// The tests' randomness: the parent hash, which `run_to_block` sets to the block number.
+pub struct ParentHashRandomness;
+
+impl frame_support::traits::Randomness<sp_core::H256, u64> for ParentHashRandomness {
+	fn random(_subject: &[u8]) -> (sp_core::H256, u64) {
+		(System::parent_hash(), System::block_number())
+	}
+}
+
 impl pallet_inference::Config for Test {
+	type Randomness = ParentHashRandomness;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type ModelOrigin = EnsureRoot<AccountId>;
@@ -164,6 +184,7 @@ impl pallet_inference::Config for Test {
 	type CommitTimeout = ConstU64<COMMIT_TIMEOUT>;
 	type MaxConsecutiveMisses = ConstU32<MAX_CONSECUTIVE_MISSES>;
 	type MaxRequestsPerBlock = ConstU32<8>;
+	type MaxQueuedRequests = ConstU32<40>;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;
 	type MissSlash = MissSlash;

@@ -2,11 +2,14 @@
 
 use crate::{
 	AccountIdOf, Assignments, BalanceOf, ChallengeState, Config, Deadlines, ExecutorByKey,
-	HoldReason, ModelExecutors, Models, Pallet, PendingAssignment, RequestKind, RequestStatus,
+	HoldReason, ModelExecutors, Models, Pallet, RequestKind, RequestStatus,
 	Requests,
 };
 use alloc::collections::BTreeMap;
-use frame_support::{ensure, traits::fungible::InspectHold};
+use frame_support::{
+	ensure,
+	traits::{fungible::InspectHold, Get},
+};
 use sp_runtime::{traits::Zero, Saturating, TryRuntimeError};
 
 impl<T: Config> Pallet<T> {
@@ -184,7 +187,11 @@ impl<T: Config> Pallet<T> {
 				"a request still being answered lost its input"
 			);
 		}
-		for request_id in PendingAssignment::<T>::get() {
+		ensure!(
+			Pallet::<T>::queued_requests() <= T::MaxQueuedRequests::get(),
+			"the assignment queue is longer than its bound"
+		);
+		for request_id in Pallet::<T>::queued_request_ids() {
 			let request =
 				Requests::<T>::get(request_id).ok_or("a pending entry points at no request")?;
 			ensure!(request.status == RequestStatus::Pending, "a pending entry is not pending");

@@ -32,6 +32,9 @@ parameter_types! {
 	pub const MaxConsecutiveMisses: u32 = 5;
 	/// Up to 64 requests opened, settled, audited and expired per block.
 	pub const MaxRequestsPerBlock: u32 = 64;
+	/// Up to 4,096 requests wait for executors (64 blocks' worth of assignments); transactions
+	/// may fill all but 128 places, which audits keep.
+	pub const MaxQueuedRequests: u32 = 4096;
 	/// 5% on top of the executors' fees.
 	pub const ProtocolFee: Perbill = Perbill::from_percent(5);
 	/// A wrong answer costs a tenth of the bond.
@@ -59,6 +62,7 @@ parameter_types! {
 }
 
 impl pallet_inference::Config for Runtime {
+	type Randomness = crate::AuthorVrf;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type ModelOrigin = ModelOrigin;
@@ -75,6 +79,7 @@ impl pallet_inference::Config for Runtime {
 	type CommitTimeout = CommitTimeout;
 	type MaxConsecutiveMisses = MaxConsecutiveMisses;
 	type MaxRequestsPerBlock = MaxRequestsPerBlock;
+	type MaxQueuedRequests = MaxQueuedRequests;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;
 	type MissSlash = MissSlash;
@@ -125,7 +130,30 @@ where
 			frame_system::CheckWeight::<Runtime>::new(),
 			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
 			frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
+			pallet_inference::CheckRequestRoom::<Runtime>::new(),
 			frame_system::WeightReclaim::<Runtime>::new(),
 		)
+	}
+}
+
+/// The calls that open requests in the inference protocol's assignment queue, so that
+/// `CheckRequestRoom` can refuse them in the pool when it is full.
+impl pallet_inference::OpensRequests for crate::RuntimeCall {
+	fn requests_opened(&self) -> u32 {
+		use crate::RuntimeCall;
+		match self {
+			RuntimeCall::Inference(call) => call.requests_opened(),
+			RuntimeCall::Memory(
+				pallet_memory::Call::remember { .. }
+				| pallet_memory::Call::recall { .. }
+				| pallet_memory::Call::retry_embedding { .. },
+			) => 1,
+			RuntimeCall::Sudo(
+				pallet_sudo::Call::sudo { call }
+				| pallet_sudo::Call::sudo_unchecked_weight { call, .. }
+				| pallet_sudo::Call::sudo_as { call, .. },
+			) => call.requests_opened(),
+			_ => 0,
+		}
 	}
 }

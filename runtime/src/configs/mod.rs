@@ -80,6 +80,30 @@ impl pallet_aura::Config for Runtime {
 	type SlotDuration = pallet_aura::MinimumPeriodTimesTwo<Runtime>;
 }
 
+/// The block author as Aura recorded it: the authority whose turn the block's slot is.
+pub struct AuraAuthor;
+
+impl pallet_author_vrf::BlockAuthor for AuraAuthor {
+	fn author_and_slot() -> Option<(sp_core::sr25519::Public, u64)> {
+		let slot = pallet_aura::CurrentSlot::<Runtime>::get();
+		let index = pallet_aura::Pallet::<Runtime>::slot_author_index(slot)?;
+		let key = pallet_aura::Authorities::<Runtime>::get().get(index as usize)?.clone();
+		Some((key.into(), *slot))
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn set_author_for_benchmark(key: sp_core::sr25519::Public, slot: u64) {
+		let authorities = frame_support::BoundedVec::truncate_from(alloc::vec![AuraId::from(key)]);
+		pallet_aura::Authorities::<Runtime>::put(authorities);
+		pallet_aura::CurrentSlot::<Runtime>::put(sp_consensus_aura::Slot::from(slot));
+	}
+}
+
+impl pallet_author_vrf::Config for Runtime {
+	type BlockAuthor = AuraAuthor;
+	type WeightInfo = pallet_author_vrf::weights::SubstrateWeight<Runtime>;
+}
+
 impl pallet_grandpa::Config for Runtime {
 	#[allow(deprecated)]
 	type RuntimeEvent = RuntimeEvent;

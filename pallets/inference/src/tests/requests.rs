@@ -83,11 +83,14 @@ fn request_inference_refusals_hold_nothing() {
 }
 
 #[test]
-fn requests_per_block_are_bounded() {
+fn requests_beyond_a_blocks_capacity_wait_their_turn_and_none_fails() {
+	// 300 requests sent at once used to leave all but 64 included and failed, fees paid. Now
+	// they queue: `MaxRequestsPerBlock` (8 here) are assigned per block, first come, first
+	// served, and every one of them is assigned.
 	run_test(|| {
 		let model = vector_model(1, 1);
 		executor(10, &[model]);
-		for _ in 0..8 {
+		for _ in 0..20 {
 			assert_ok!(Inference::request_inference(
 				RuntimeOrigin::signed(1),
 				model,
@@ -95,17 +98,81 @@ fn requests_per_block_are_bounded() {
 				u64::MAX
 			));
 		}
+		assert_eq!(Inference::queued_requests(), 20);
+		next_block();
+		let assigned = |ids: core::ops::Range<u64>| {
+			ids.map(status).filter(|s| matches!(s, RequestStatus::Assigned { .. })).count()
+		};
+		assert_eq!(assigned(0..8), 8, "the first eight, in order");
+		assert_eq!(assigned(8..20), 0);
+		next_block();
+		assert_eq!(assigned(8..16), 8);
+		assert_eq!(status(16), RequestStatus::Pending);
+		next_block();
+		assert_eq!(assigned(0..20), 20);
+		assert_eq!(Inference::queued_requests(), 0);
+		// A request waits without its deadline running: each was given the full timeouts
+		// from the block it was assigned in.
+		assert_eq!(status(19), RequestStatus::Assigned { deadline: 4 + RESPONSE_TIMEOUT });
+	});
+}
+
+#[test]
+fn a_full_queue_refuses_requests_in_the_pool_and_holds_nothing() {
+	// Transactions may fill the queue up to 2 * MaxRequestsPerBlock short of its bound (40
+	// - 16 = 24 here). Beyond that the transaction extension refuses the request before it
+	// is included, so no fee is charged; a request dispatched anyway is refused by name,
+	// holding nothing. Audits still find room in the reserve.
+	use crate::{CheckRequestRoom, RequestKind, QUEUE_FULL};
+	use frame_support::{
+		dispatch::GetDispatchInfo,
+		pallet_prelude::{InvalidTransaction, TransactionSource, TransactionValidityError},
+	};
+	use sp_runtime::traits::{TransactionExtension, TxBaseImplication};
+	run_test(|| {
+		let model = vector_model(1, 1);
+		executor(10, &[model]);
+		let call: RuntimeCall = crate::Call::<Test>::request_inference {
+			model_id: model,
+			input: input(),
+			max_fee: u64::MAX,
+		}
+		.into();
+		let validate = |call: &RuntimeCall| {
+			CheckRequestRoom::<Test>::new()
+				.validate(
+					RuntimeOrigin::signed(1),
+					call,
+					&call.get_dispatch_info(),
+					0,
+					(),
+					&TxBaseImplication(()),
+					TransactionSource::External,
+				)
+				.map(|_| ())
+		};
+		for _ in 0..24 {
+			assert_ok!(validate(&call));
+			assert_ok!(Inference::request_inference(
+				RuntimeOrigin::signed(1),
+				model,
+				input(),
+				u64::MAX
+			));
+		}
+		assert_eq!(
+			validate(&call),
+			Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(QUEUE_FULL)))
+		);
+		let remark: RuntimeCall = frame_system::Call::<Test>::remark { remark: vec![] }.into();
+		assert_ok!(validate(&remark));
 		assert_noop!(
 			Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX),
-			Error::<Test>::TooManyRequestsThisBlock
+			Error::<Test>::RequestQueueFull
 		);
+		assert_ok!(Inference::ensure_queue_room(&RequestKind::Audit { original: 0 }));
 		next_block();
-		assert_ok!(Inference::request_inference(
-			RuntimeOrigin::signed(1),
-			model,
-			input(),
-			u64::MAX
-		));
+		assert_ok!(validate(&call));
 	});
 }
 

@@ -1,0 +1,188 @@
+//! The assignment queue: requests waiting for executors, first come, first served.
+//!
+//! A request is never refused for lack of room in a block: it waits in the queue and is
+//! assigned when its turn comes, up to `MaxRequestsPerBlock` per block (which bounds the
+//! hook's work and the number of deadlines in any block). The queue itself is bounded
+//! (`MaxQueuedRequests`). Transactions may fill it up to `2 * MaxRequestsPerBlock` short of
+//! that, so the audits the hooks open (at most two per settled or expired request slot,
+//! `MaxRequestsPerBlock` of each per block) always find room; a request beyond that is
+//! refused, and the transaction extension [`CheckRequestRoom`] refuses it already in the
+//! transaction pool and the block builder, so the requester pays no fee for a request that
+//! would not run.
+//!
+//! What it stops: requests failing, fees paid, because many arrived in the same block. What
+//! it does not: a flood of paying requests lengthening everyone's wait (each pays its fee, its
+//! storage deposit and the congestion-adjusted length fee, and the queue is served in order).
+
+use crate::{AssignmentQueue, AssignmentQueueEnds, Config, Error, Pallet, RequestKind};
+use codec::{Decode, DecodeWithMemTracking, Encode};
+use core::marker::PhantomData;
+use frame_support::{
+	pallet_prelude::{
+		InvalidTransaction, TransactionSource, TransactionValidityError, ValidTransaction,
+	},
+	traits::Get,
+	weights::Weight,
+};
+use frame_system::pallet_prelude::BlockNumberFor;
+use scale_info::TypeInfo;
+use sp_runtime::{
+	traits::{
+		DispatchInfoOf, DispatchOriginOf, Implication, TransactionExtension, ValidateResult,
+	},
+	DispatchError,
+};
+use verity_primitives::RequestId;
+
+impl<T: Config> Pallet<T> {
+	/// How many requests wait in the assignment queue.
+	pub fn queued_requests() -> u32 {
+		let (front, back) = AssignmentQueueEnds::<T>::get();
+		back.wrapping_sub(front)
+	}
+
+	/// How many more requests transactions may queue now (the rest is kept for audits).
+	pub fn queue_room_for_transactions() -> u32 {
+		let reserve = T::MaxRequestsPerBlock::get().saturating_mul(2);
+		T::MaxQueuedRequests::get()
+			.saturating_sub(reserve)
+			.saturating_sub(Self::queued_requests())
+	}
+
+	/// Put `request_id` at the back of the queue, if a request of `kind` may take a place.
+	pub(crate) fn enqueue(
+		request_id: RequestId,
+		kind: &RequestKind<crate::AccountIdOf<T>, crate::BalanceOf<T>>,
+	) -> Result<(), DispatchError> {
+		Self::ensure_queue_room(kind)?;
+		let (front, back) = AssignmentQueueEnds::<T>::get();
+		AssignmentQueue::<T>::insert(back, request_id);
+		AssignmentQueueEnds::<T>::put((front, back.wrapping_add(1)));
+		Ok(())
+	}
+
+	/// Whether a request of `kind` may join the queue: audits may use the reserve.
+	pub(crate) fn ensure_queue_room(
+		kind: &RequestKind<crate::AccountIdOf<T>, crate::BalanceOf<T>>,
+	) -> Result<(), DispatchError> {
+		let room = match kind {
+			RequestKind::Audit { .. } =>
+				T::MaxQueuedRequests::get().saturating_sub(Self::queued_requests()),
+			_ => Self::queue_room_for_transactions(),
+		};
+		if room == 0 {
+			return Err(Error::<T>::RequestQueueFull.into());
+		}
+		Ok(())
+	}
+
+	/// Take the request at the front of the queue and assign it. Returns `false` when the
+	/// queue is empty.
+	pub(crate) fn assign_next(now: BlockNumberFor<T>) -> bool {
+		let (front, back) = AssignmentQueueEnds::<T>::get();
+		if front == back {
+			return false;
+		}
+		let next = AssignmentQueue::<T>::take(front);
+		AssignmentQueueEnds::<T>::put((front.wrapping_add(1), back));
+		if let Some(request_id) = next {
+			Self::assign_request(request_id, now);
+		}
+		true
+	}
+
+	/// The queued request ids, front first.
+	pub fn queued_request_ids() -> impl Iterator<Item = RequestId> {
+		let (front, back) = AssignmentQueueEnds::<T>::get();
+		(0..back.wrapping_sub(front))
+			.filter_map(move |offset| AssignmentQueue::<T>::get(front.wrapping_add(offset)))
+	}
+}
+
+/// Calls that open requests in the assignment queue, and how many.
+pub trait OpensRequests {
+	/// How many requests this call opens when it succeeds.
+	fn requests_opened(&self) -> u32;
+}
+
+/// A transaction extension that refuses, in the pool and in the block builder, a transaction
+/// that would open more requests than the assignment queue has room for, so it is never
+/// included and pays no fee. It carries no data.
+#[derive(Encode, Decode, DecodeWithMemTracking, TypeInfo, Clone, PartialEq, Eq)]
+#[scale_info(skip_type_params(T))]
+pub struct CheckRequestRoom<T>(PhantomData<T>);
+
+impl<T> CheckRequestRoom<T> {
+	/// The extension (it has no parameters).
+	pub fn new() -> Self {
+		Self(PhantomData)
+	}
+}
+
+impl<T> Default for CheckRequestRoom<T> {
+	fn default() -> Self {
+		Self::new()
+	}
+}
+
+impl<T> core::fmt::Debug for CheckRequestRoom<T> {
+	fn fmt(&self, f: &mut core::fmt::Formatter) -> core::fmt::Result {
+		write!(f, "CheckRequestRoom")
+	}
+}
+
+/// The custom validity code of a request refused for a full assignment queue.
+pub const QUEUE_FULL: u8 = 1;
+
+impl<T> TransactionExtension<<T as frame_system::Config>::RuntimeCall> for CheckRequestRoom<T>
+where
+	T: Config + Send + Sync,
+	<T as frame_system::Config>::RuntimeCall: OpensRequests,
+{
+	const IDENTIFIER: &'static str = "CheckRequestRoom";
+	type Implicit = ();
+	type Val = ();
+	type Pre = ();
+
+	fn weight(&self, _: &<T as frame_system::Config>::RuntimeCall) -> Weight {
+		<T as frame_system::Config>::DbWeight::get().reads(1)
+	}
+
+	fn validate(
+		&self,
+		origin: DispatchOriginOf<<T as frame_system::Config>::RuntimeCall>,
+		call: &<T as frame_system::Config>::RuntimeCall,
+		_info: &DispatchInfoOf<<T as frame_system::Config>::RuntimeCall>,
+		_len: usize,
+		_self_implicit: Self::Implicit,
+		_inherited_implication: &impl Implication,
+		_source: TransactionSource,
+	) -> ValidateResult<Self::Val, <T as frame_system::Config>::RuntimeCall> {
+		let opened = call.requests_opened();
+		if opened > 0 && Pallet::<T>::queue_room_for_transactions() < opened {
+			return Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(QUEUE_FULL)));
+		}
+		Ok((ValidTransaction::default(), (), origin))
+	}
+
+	fn prepare(
+		self,
+		_val: Self::Val,
+		_origin: &DispatchOriginOf<<T as frame_system::Config>::RuntimeCall>,
+		_call: &<T as frame_system::Config>::RuntimeCall,
+		_info: &DispatchInfoOf<<T as frame_system::Config>::RuntimeCall>,
+		_len: usize,
+	) -> Result<Self::Pre, TransactionValidityError> {
+		Ok(())
+	}
+}
+
+impl<T: Config> crate::Call<T> {
+	/// How many requests this call opens in the assignment queue when it succeeds.
+	pub fn requests_opened(&self) -> u32 {
+		match self {
+			Self::request_inference { .. } | Self::challenge { .. } => 1,
+			_ => 0,
+		}
+	}
+}
