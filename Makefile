@@ -12,7 +12,7 @@ NODE := $(CARGO_TARGET_DIR)/release/verity-node
 WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
 WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 
-.PHONY: setup build run test fmt fmt-check clippy bench bench-executor metadata
+.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-capacity bench-recall metadata
 
 ## setup: install what the build needs (idempotent; run by every other target)
 setup:
@@ -62,3 +62,12 @@ bench-executor: setup
 	cargo build $(CARGO_FLAGS) -p verity-executor
 	python3 -m pip install --quiet numpy onnxruntime
 	python3 scripts/bench-executor.py $(CARGO_TARGET_DIR)/release/verity-executor
+
+## bench-capacity: three validators under a steady load from @polkadot/api (npm): requests finalized per block, latency, failures, CPU
+bench-capacity: build
+	cd scripts/capacity && npm ci --no-audit --no-fund --silent
+	node scripts/capacity/bench-capacity.mjs --node $(NODE) $(CAPACITY_ARGS)
+
+## bench-recall: `verity memory recall` embedded here and ranked by the runtime API, against --on-chain, with the ratio
+bench-recall: build
+	python3 scripts/bench-recall.py $(NODE) $(CARGO_TARGET_DIR)/release/verity

@@ -45,6 +45,23 @@ impl Chain {
 			.map_err(|error| CliError::new(format!("{method} failed at {}: {error}", self.url)))
 	}
 
+	/// Every registered model, `[id, info]` pairs read page by page through `inference_models`.
+	pub async fn all_models(&self) -> Result<Vec<Value>, CliError> {
+		const PAGE: u32 = 1000;
+		let mut models = Vec::new();
+		let mut start_after: Option<String> = None;
+		loop {
+			let page = self.call("inference_models", rpc_params![start_after, PAGE]).await?;
+			let page = page.as_array().cloned().unwrap_or_default();
+			let full = page.len() == PAGE as usize;
+			start_after = page.last().and_then(|entry| entry[0].as_str().map(String::from));
+			models.extend(page);
+			if !full || start_after.is_none() {
+				return Ok(models);
+			}
+		}
+	}
+
 	/// A request's view, or a clear error if there is none.
 	pub async fn request(&self, request_id: u64) -> Result<Value, CliError> {
 		let request = self.call("inference_request", rpc_params![request_id]).await?;

@@ -26,7 +26,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			crate::memory::run(&chain, cli.suri.as_deref(), &out, command).await?;
 		},
 		Command::Models(ModelsCommand::List) => {
-			let models = chain.call("inference_models", rpc_params![]).await?;
+			let models = serde_json::Value::Array(chain.all_models().await?);
 			out.print(&models, || {
 				let mut lines = Vec::new();
 				for entry in models.as_array().into_iter().flatten() {

@@ -112,7 +112,10 @@ pub enum MemoryCommand {
 		#[arg(long)]
 		wait: bool,
 	},
-	/// Recall the entries closest to a question; the chain's ranking is recomputed locally.
+	/// Recall the entries closest to a question. By default the question is embedded here,
+	/// with the space's registered model under its profile, and ranked by the chain's
+	/// `MemoryApi` without a transaction; `--on-chain` asks the chain instead (a transaction,
+	/// an inference request, the ranking recomputed here).
 	Recall {
 		/// The space.
 		#[arg(long)]
@@ -122,6 +125,18 @@ pub enum MemoryCommand {
 		/// How many entries.
 		#[arg(short, long, default_value_t = 3)]
 		k: u32,
+		/// Embed the question through an inference request on chain (the ranking then rests
+		/// on the executors' attestations, not on this machine).
+		#[arg(long)]
+		on_chain: bool,
+		/// Where model artifacts are kept (fetched from their URI when missing).
+		#[arg(long, conflicts_with = "executor_url")]
+		models_dir: Option<PathBuf>,
+		/// Embed the question with the executor serving at this URL (one that keeps the model
+		/// planned, e.g. `http://127.0.0.1:9955`) instead of in this process; its reply must
+		/// name the model's execution profile.
+		#[arg(long, conflicts_with = "on_chain")]
+		executor_url: Option<String>,
 	},
 	/// List a space's entries.
 	List {

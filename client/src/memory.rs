@@ -85,7 +85,42 @@ pub async fn run(
 				None => format!("remembered entry {entry} in space {space} (opaque, not embedded)"),
 			});
 		},
-		MemoryCommand::Recall { space, question, k } => {
+		MemoryCommand::Recall { space, question, k, on_chain: false, models_dir, executor_url } => {
+			let info = ensure_space(chain, space).await?;
+			let embedder = match executor_url {
+				Some(url) => Embedder::Executor(url),
+				None => Embedder::InProcess(models_dir),
+			};
+			let report = recall_locally(chain, &info, &question, k, embedder).await?;
+			out.print(&report, || {
+				let mut lines: Vec<String> = report["matches"]
+					.as_array()
+					.into_iter()
+					.flatten()
+					.enumerate()
+					.map(|(rank, m)| {
+						format!(
+							"{}. entry {} score {}: {}",
+							rank + 1,
+							m["entry"],
+							m["score"],
+							m["text"].as_str().unwrap_or("(opaque)")
+						)
+					})
+					.collect();
+				lines.push(format!(
+					"question embedded {} under {} in {} ms, ranked by the chain over {} \
+					 entries in {} ms",
+					report["embedded_by"].as_str().unwrap_or("here"),
+					report["profile"].as_str().unwrap_or("?"),
+					report["embedding_ms"],
+					report["space_entries"],
+					report["ranking_ms"],
+				));
+				lines.join("\n")
+			});
+		},
+		MemoryCommand::Recall { space, question, k, on_chain: true, .. } => {
 			let signer = chain.signer(suri).await?;
 			ensure_space(chain, space).await?;
 			let report = recall(chain, &signer, space, &question, k, out).await?;
@@ -193,8 +228,7 @@ pub async fn run(
 
 /// The registered model called [`DEFAULT_EMBEDDING_MODEL`].
 async fn default_model(chain: &Chain) -> Result<sp_core::H256, CliError> {
-	let models = chain.call("inference_models", rpc_params![]).await?;
-	for entry in models.as_array().into_iter().flatten() {
+	for entry in chain.all_models().await? {
 		let name: Vec<u8> =
 			serde_json::from_value(entry[1]["metadata"]["name"].clone()).unwrap_or_default();
 		if name == DEFAULT_EMBEDDING_MODEL.as_bytes() {
@@ -354,10 +388,157 @@ async fn recall(
 	}))
 }
 
+/// Where the question's embedding is computed for a local recall.
+enum Embedder {
+	/// In this process, the artifact from this store (default: `$HOME/.cache/verity/models`).
+	InProcess(Option<std::path::PathBuf>),
+	/// By the executor serving at this URL.
+	Executor(String),
+}
+
+/// Embed `question` off chain with the space's model under the model's profile, then have the
+/// chain rank it (`memory_rank`, a runtime API read; no transaction, nothing paid).
+async fn recall_locally(
+	chain: &Chain,
+	space: &Value,
+	question: &str,
+	k: u32,
+	embedder: Embedder,
+) -> Result<Value, CliError> {
+	let space_id = space["space"].clone();
+	let model_hex = space["embedding_model"].as_str().unwrap_or_default().to_string();
+	let model = chain.model(&model_hex).await?;
+	let model_id = parse_id(&model_hex)?;
+	let embedded_by = match &embedder {
+		Embedder::InProcess(_) => "here".to_string(),
+		Embedder::Executor(url) => format!("by {url}"),
+	};
+	let (embedding, profile, embedding_ms) = match embedder {
+		Embedder::InProcess(models_dir) => embed_here(&model, &model_id, question, models_dir)?,
+		Embedder::Executor(url) => embed_by_executor(&url, &model, &model_id, question)?,
+	};
+	let started = std::time::Instant::now();
+	let ranked = chain.call("memory_rank", rpc_params![space_id.clone(), embedding, k]).await?;
+	let ranking_ms = started.elapsed().as_millis() as u64;
+	let ranking: Vec<(u64, i32)> = serde_json::from_value(ranked.clone())
+		.map_err(|error| CliError::new(format!("memory_rank answered {ranked}: {error}")))?;
+	let listed = match ranking.is_empty() {
+		true => Vec::new(),
+		false => entries(chain, space_id.as_u64().unwrap_or_default(), None).await?,
+	};
+	let matches: Vec<Value> = ranking
+		.iter()
+		.map(|(entry, score)| {
+			let text = listed
+				.iter()
+				.find(|e| e["entry"] == *entry)
+				.map(readable_entry)
+				.map(|e| e["text"].clone())
+				.unwrap_or(Value::Null);
+			json!({ "entry": entry, "score": score, "text": text })
+		})
+		.collect();
+	Ok(json!({
+		"space": space_id,
+		"question": question,
+		"matches": matches,
+		"space_entries": space["entries"],
+		"embedded_locally": true,
+		"embedded_by": embedded_by,
+		"profile": profile,
+		"embedding_ms": embedding_ms,
+		"ranking_ms": ranking_ms,
+	}))
+}
+
+/// The int8 embedding of `question` by `model`, from the executor at `url`, which must have run
+/// it under the model's profile; with the profile's id and the milliseconds it took.
+fn embed_by_executor(
+	url: &str,
+	model: &Value,
+	model_id: &sp_core::H256,
+	question: &str,
+) -> Result<(Vec<i8>, String, u64), CliError> {
+	let profile: Vec<u8> =
+		serde_json::from_value(model["metadata"]["execution_profile"].clone()).unwrap_or_default();
+	let profile = String::from_utf8_lossy(&profile).into_owned();
+	let input = codec::Encode::encode(&TensorMap::text(question.as_bytes()));
+	let endpoint = format!("{}/v1/infer", url.trim_end_matches('/'));
+	let body = json!({
+		"model_id": format!("{model_id:#x}"),
+		"input": sp_core::bytes::to_hex(&input, false),
+	});
+	let started = std::time::Instant::now();
+	let agent: ureq::Agent = ureq::Agent::config_builder()
+		.http_status_as_error(false)
+		.timeout_global(Some(Duration::from_secs(60)))
+		.build()
+		.into();
+	let failed = |reason: String| CliError::new(format!("the executor at {url} {reason}"));
+	let mut response =
+		agent.post(&endpoint).send_json(&body).map_err(|e| failed(format!("is unreachable: {e}")))?;
+	let status = response.status().as_u16();
+	let reply: Value = response
+		.body_mut()
+		.read_json()
+		.map_err(|e| failed(format!("answered {status} with no JSON: {e}")))?;
+	if status != 200 {
+		return Err(failed(format!("refused the question ({status}): {}", reply["error"])));
+	}
+	if reply["profile"].as_str() != Some(profile.as_str()) {
+		return Err(failed(format!(
+			"ran {} instead of the model's profile {profile}",
+			reply["profile"]
+		)));
+	}
+	let output = from_hex(reply["output"].as_str().unwrap_or("0x"))?;
+	let elapsed = started.elapsed().as_millis() as u64;
+	Ok((embedding_in(&output)?, profile, elapsed))
+}
+
+/// The int8 embedding of `question` by `model` (its `inference_model` record), run here under
+/// the model's execution profile; with the profile's id and the milliseconds it took.
+fn embed_here(
+	model: &Value,
+	model_id: &sp_core::H256,
+	question: &str,
+	models_dir: Option<std::path::PathBuf>,
+) -> Result<(Vec<i8>, String, u64), CliError> {
+	let bytes = |field: &str| -> Vec<u8> {
+		serde_json::from_value(model["metadata"][field].clone()).unwrap_or_default()
+	};
+	let profile_id = String::from_utf8_lossy(&bytes("execution_profile")).into_owned();
+	let profile: verity_executor::ExecutionProfile = profile_id
+		.parse()
+		.and_then(|profile: verity_executor::ExecutionProfile| profile.activate().map(|()| profile))
+		.map_err(|error| {
+			CliError::new(format!("cannot embed under {profile_id} here: {error}; use --on-chain"))
+		})?;
+	let dir = models_dir.unwrap_or_else(|| {
+		std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+			.join(".cache/verity/models")
+	});
+	let store = verity_executor::ModelStore::open(&dir)
+		.map_err(|error| CliError::new(format!("cannot open {}: {error}", dir.display())))?;
+	let uri = String::from_utf8_lossy(&bytes("artifact_uri")).into_owned();
+	let started = std::time::Instant::now();
+	let engine = verity_executor::Engine::new(store, profile, 1 << 30);
+	let input = codec::Encode::encode(&TensorMap::text(question.as_bytes()));
+	let output = engine
+		.infer(model_id, Some(&uri), &input)
+		.map_err(|error| CliError::new(format!("the question could not be embedded: {error}")))?;
+	let elapsed = started.elapsed().as_millis() as u64;
+	Ok((embedding_in(&output.output)?, profile_id, elapsed))
+}
+
 /// The int8 embedding in a finalized request's output.
 fn embedding_of(request: &Value) -> Result<Vec<i8>, CliError> {
-	let output = from_hex(request["output"].as_str().unwrap_or("0x"))?;
-	let map = TensorMap::decode_canonical(&output)
+	embedding_in(&from_hex(request["output"].as_str().unwrap_or("0x"))?)
+}
+
+/// The int8 embedding in an embedding model's output.
+fn embedding_in(output: &[u8]) -> Result<Vec<i8>, CliError> {
+	let map = TensorMap::decode_canonical(output)
 		.map_err(|error| CliError::new(format!("the query output is not canonical: {error:?}")))?;
 	let tensor = map
 		.get(EMBEDDING_OUTPUT.as_bytes())

@@ -154,6 +154,13 @@ impl Engine {
 		&self.store
 	}
 
+	/// How many plans the cache holds, and the bytes it counts for them (never above the
+	/// budget, unless one plan alone is larger).
+	pub fn cached_plans(&self) -> (usize, usize) {
+		let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+		(cache.len(), cache.iter().map(|entry| entry.bytes).sum())
+	}
+
 	/// Run `model_id` on the canonical `input`; the artifact is fetched from `artifact_uri`
 	/// if the store lacks it.
 	pub fn infer(

@@ -6,24 +6,26 @@
 //! - `GET /health` answers `{"status": "ok", "profile"}`.
 //!
 //! Errors are JSON `{"error": "…"}` with a 4xx status for bad requests (unknown model 404,
-//! unusable artifact 422, input not matching the model 400, body too large 413) and 503 when
-//! every slot is busy, 504 when a job exceeds its time limit. An input that cannot be run for
+//! fetching an artifact without authentication 403, unusable artifact 422, store full 507, input not matching
+//! the model 400, body too large 413) and 503 when every slot is busy, 504 when a job exceeds
+//! its time limit (the job keeps its slot until it really ends). An input that cannot be run for
 //! a reason every honest executor meets the same way is a 422 that also names the canonical
 //! rejection code, `{"error": "…", "rejection": "InvalidUtf8" | "InvalidBool" | "EmptyAxis" |
-//! "UnsupportedShape" | "ModelError"}`: executors attest it as the request's outcome.
+//! "UnsupportedShape" | "ModelError", "profile"}`: executors attest it as the request's
+//! outcome.
 
 use crate::engine::{Engine, EngineError};
 use crate::store::{hex, StoreError};
 use axum::{
-	extract::{DefaultBodyLimit, State},
-	http::StatusCode,
+	extract::{ConnectInfo, DefaultBodyLimit, State},
+	http::{header::AUTHORIZATION, HeaderMap, StatusCode},
 	response::{IntoResponse, Response},
 	routing::{get, post},
 	Json, Router,
 };
 use serde::{Deserialize, Serialize};
 use sp_core::H256;
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::sync::Semaphore;
 
 /// Limits of a server.
@@ -45,6 +47,40 @@ impl Default for Limits {
 			job_timeout: Duration::from_secs(30),
 		}
 	}
+}
+
+/// Who may have the executor fetch an artifact it does not hold.
+///
+/// Fetching is what a hostile caller would abuse (the executor downloads and plans whatever it
+/// is pointed at), so a request naming an `artifact_uri` for a model outside the store is
+/// served only to an authenticated caller: one presenting `Authorization: Bearer <token>`
+/// when the executor has a token, or any loopback caller (the node on the same host) when it
+/// has none. Everyone else runs only what the store holds. The artifact is checked against
+/// the model id (its content hash) whoever asked.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+	/// The token authenticated callers present; `None` trusts loopback callers only.
+	pub auth_token: Option<String>,
+}
+
+impl Access {
+	/// Whether the caller at `peer` presenting `headers` may have artifacts fetched.
+	pub fn may_fetch(&self, peer: &SocketAddr, headers: &HeaderMap) -> bool {
+		match &self.auth_token {
+			None => peer.ip().is_loopback(),
+			Some(token) => headers
+				.get(AUTHORIZATION)
+				.and_then(|value| value.to_str().ok())
+				.and_then(|value| value.strip_prefix("Bearer "))
+				.is_some_and(|presented| same_secret(presented.as_bytes(), token.as_bytes())),
+		}
+	}
+}
+
+/// Compare two secrets in time independent of where they differ.
+fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
+	presented.len() == expected.len()
+		&& presented.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
 /// `POST /v1/infer`'s body.
@@ -80,18 +116,25 @@ pub struct ErrorResponse {
 	/// The canonical rejection, when the input cannot be run on any honest executor.
 	#[serde(default, skip_serializing_if = "Option::is_none")]
 	pub rejection: Option<verity_primitives::RejectionCode>,
+	/// The execution profile a rejection was judged under; the chain's workers refuse a
+	/// rejection made under another profile than the model's.
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	pub profile: Option<String>,
 }
 
 struct Shared {
 	engine: Engine,
-	slots: Semaphore,
+	slots: Arc<Semaphore>,
 	limits: Limits,
+	access: Access,
 }
 
-/// The router serving `engine` within `limits`.
-pub fn router(engine: Engine, limits: Limits) -> Router {
-	let shared =
-		Arc::new(Shared { engine, slots: Semaphore::new(limits.max_concurrent_jobs), limits });
+/// The router serving `engine` within `limits` to callers under `access`. Serve it with
+/// connection info (`into_make_service_with_connect_info::<SocketAddr>`): the caller's
+/// address decides what it may fetch.
+pub fn router(engine: Engine, limits: Limits, access: Access) -> Router {
+	let slots = Arc::new(Semaphore::new(limits.max_concurrent_jobs));
+	let shared = Arc::new(Shared { engine, slots, limits, access });
 	Router::new()
 		.route("/v1/infer", post(infer))
 		.route("/v1/models", get(models))
@@ -105,20 +148,28 @@ pub async fn serve(
 	listener: tokio::net::TcpListener,
 	engine: Engine,
 	limits: Limits,
+	access: Access,
 ) -> std::io::Result<()> {
-	axum::serve(listener, router(engine, limits)).await
+	let app = router(engine, limits, access);
+	axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
 }
 
 fn error(status: StatusCode, message: impl ToString) -> Response {
-	(status, Json(ErrorResponse { error: message.to_string(), rejection: None })).into_response()
+	(status, Json(ErrorResponse { error: message.to_string(), rejection: None, profile: None }))
+		.into_response()
 }
 
-/// The answer for an engine error: a rejection carries its code.
-fn engine_error(error: EngineError) -> Response {
+/// The answer for an engine error: a rejection carries its code and the `profile` it was
+/// judged under.
+fn engine_error(error: EngineError, profile: String) -> Response {
 	match error.rejection() {
 		Some(code) => (
 			StatusCode::UNPROCESSABLE_ENTITY,
-			Json(ErrorResponse { error: error.to_string(), rejection: Some(code) }),
+			Json(ErrorResponse {
+				error: error.to_string(),
+				rejection: Some(code),
+				profile: Some(profile),
+			}),
 		)
 			.into_response(),
 		None => self::error(status_of(&error), error),
@@ -136,6 +187,7 @@ fn status_of(error: &EngineError) -> StatusCode {
 		| EngineError::InputMismatch(_)
 		| EngineError::Conversion(_) => StatusCode::BAD_REQUEST,
 		EngineError::Store(StoreError::Unreadable { .. }) => StatusCode::BAD_GATEWAY,
+		EngineError::Store(StoreError::QuotaExceeded { .. }) => StatusCode::INSUFFICIENT_STORAGE,
 		EngineError::Execution(_) | EngineError::Rejected { .. } => {
 			StatusCode::UNPROCESSABLE_ENTITY
 		},
@@ -144,23 +196,39 @@ fn status_of(error: &EngineError) -> StatusCode {
 
 async fn infer(
 	State(shared): State<Arc<Shared>>,
+	ConnectInfo(peer): ConnectInfo<SocketAddr>,
+	headers: HeaderMap,
 	request: Result<Json<InferRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-	let Json(request) = match request {
+	let Json(mut request) = match request {
 		Ok(request) => request,
 		Err(rejection) => return error(rejection.status(), rejection.body_text()),
 	};
-	let Ok(permit) = shared.slots.try_acquire() else {
+	if request.artifact_uri.is_some() && !shared.access.may_fetch(&peer, &headers) {
+		if !shared.engine.store().path_of(&request.model_id).exists() {
+			return error(
+				StatusCode::FORBIDDEN,
+				"the model is not in the store, and fetching an artifact needs the executor's \
+				 auth token (Authorization: Bearer …) or, without a token, a loopback caller",
+			);
+		}
+		request.artifact_uri = None;
+	}
+	// The slot is held by the job itself: a job past its time limit keeps it until it ends.
+	let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
 		return error(StatusCode::SERVICE_UNAVAILABLE, "every inference slot is busy; retry later");
 	};
 	let job_shared = shared.clone();
 	let job = tokio::task::spawn_blocking(move || {
-		job_shared
-			.engine
-			.infer(&request.model_id, request.artifact_uri.as_deref(), &request.input)
+		let outcome = job_shared.engine.infer(
+			&request.model_id,
+			request.artifact_uri.as_deref(),
+			&request.input,
+		);
+		drop(permit);
+		outcome
 	});
 	let outcome = tokio::time::timeout(shared.limits.job_timeout, job).await;
-	drop(permit);
 	match outcome {
 		Err(_) => error(
 			StatusCode::GATEWAY_TIMEOUT,
@@ -169,7 +237,7 @@ async fn infer(
 		Ok(Err(panic)) => {
 			error(StatusCode::INTERNAL_SERVER_ERROR, format!("the job failed: {panic}"))
 		},
-		Ok(Ok(Err(failure))) => engine_error(failure),
+		Ok(Ok(Err(failure))) => engine_error(failure, shared.engine.profile().id()),
 		Ok(Ok(Ok(output))) => Json(InferResponse {
 			output: output.output.into(),
 			output_hash: output.output_hash,

@@ -35,6 +35,19 @@ pub enum StoreError {
 	/// The artifact is larger than [`MAX_ARTIFACT_BYTES`].
 	#[error("artifact from {0} is larger than {MAX_ARTIFACT_BYTES} bytes")]
 	TooLarge(String),
+	/// Keeping the artifact would take the store past its disk quota.
+	#[error(
+		"the artifact store is full: {stored} bytes stored, {incoming} more would pass its \
+		 quota of {quota} bytes"
+	)]
+	QuotaExceeded {
+		/// Bytes the store holds.
+		stored: u64,
+		/// Bytes of the artifact refused.
+		incoming: u64,
+		/// The quota.
+		quota: u64,
+	},
 	/// The bytes do not hash to the model id: not the registered artifact.
 	#[error("artifact for model {expected:?} hashes to {actual:?}: refusing it")]
 	HashMismatch {
@@ -45,10 +58,15 @@ pub enum StoreError {
 	},
 }
 
-/// A directory of artifacts named by their hash.
+/// A directory of artifacts named by their hash, holding at most `quota` bytes.
+///
+/// A fetch that would pass the quota is refused rather than evicting: an artifact in the
+/// store may be one that was imported and cannot be fetched again, so freeing room is the
+/// operator's call.
 #[derive(Clone, Debug)]
 pub struct ModelStore {
 	dir: PathBuf,
+	quota: u64,
 }
 
 impl ModelStore {
@@ -56,7 +74,24 @@ impl ModelStore {
 	pub fn open(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
 		let dir = dir.into();
 		std::fs::create_dir_all(&dir)?;
-		Ok(Self { dir })
+		Ok(Self { dir, quota: u64::MAX })
+	}
+
+	/// The same store, keeping at most `quota` bytes of artifacts.
+	pub fn with_quota(mut self, quota: u64) -> Self {
+		self.quota = quota;
+		self
+	}
+
+	/// Bytes of the artifacts in the store.
+	pub fn stored_bytes(&self) -> u64 {
+		let Ok(entries) = std::fs::read_dir(&self.dir) else { return 0 };
+		entries
+			.filter_map(|entry| entry.ok())
+			.filter(|entry| entry.file_name().to_string_lossy().ends_with(".onnx"))
+			.filter_map(|entry| entry.metadata().ok())
+			.map(|metadata| metadata.len())
+			.sum()
 	}
 
 	/// Where the artifact of `model_id` lives.
@@ -85,6 +120,9 @@ impl ModelStore {
 		let uri = path.display().to_string();
 		let bytes = read_bounded(std::fs::File::open(path), &uri)?;
 		let model_id = content_hash(&bytes);
+		if !self.path_of(&model_id).exists() {
+			self.check_quota(bytes.len() as u64)?;
+		}
 		self.write(&model_id, &bytes)?;
 		Ok(model_id)
 	}
@@ -102,8 +140,18 @@ impl ModelStore {
 		let uri = uri.ok_or(StoreError::UnknownModel(*model_id))?;
 		let bytes = fetch(uri)?;
 		check_hash(model_id, &bytes)?;
+		self.check_quota(bytes.len() as u64)?;
 		self.write(model_id, &bytes)?;
 		Ok(bytes)
+	}
+
+	/// Refuse `incoming` more bytes if they would pass the quota.
+	fn check_quota(&self, incoming: u64) -> Result<(), StoreError> {
+		let stored = self.stored_bytes();
+		if stored.saturating_add(incoming) > self.quota {
+			return Err(StoreError::QuotaExceeded { stored, incoming, quota: self.quota });
+		}
+		Ok(())
 	}
 
 	fn write(&self, model_id: &ModelId, bytes: &[u8]) -> Result<(), StoreError> {
@@ -194,5 +242,26 @@ mod tests {
 		assert!(matches!(store.load(&other, Some(&uri)), Err(StoreError::HashMismatch { .. })));
 		assert!(!store.path_of(&other).exists());
 		assert!(matches!(store.load(&other, Some("ftp://x")), Err(StoreError::UnsupportedUri(_))));
+	}
+
+	#[test]
+	fn a_fetch_past_the_quota_is_refused_and_keeps_nothing() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = ModelStore::open(dir.path().join("store")).unwrap().with_quota(20);
+		let write = |name: &str, bytes: &[u8]| {
+			let path = dir.path().join(name);
+			std::fs::write(&path, bytes).unwrap();
+			(content_hash(bytes), format!("file://{}", path.display()))
+		};
+		let (first, first_uri) = write("first.onnx", b"twelve bytes");
+		let (second, second_uri) = write("second.onnx", b"another twelve");
+		assert!(store.load(&first, Some(&first_uri)).is_ok());
+		assert_eq!(store.stored_bytes(), 12);
+		match store.load(&second, Some(&second_uri)) {
+			Err(StoreError::QuotaExceeded { stored: 12, incoming: 14, quota: 20 }) => {},
+			other => panic!("expected the quota to refuse, got {other:?}"),
+		}
+		assert!(!store.path_of(&second).exists());
+		assert_eq!(store.list(), vec![first], "what was stored stays");
 	}
 }

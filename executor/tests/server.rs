@@ -8,6 +8,11 @@ use verity_executor::{server, Engine, ExecutionProfile, ModelStore};
 
 /// Serve the demo store on a free loopback port; returns its base URL.
 fn serve(limits: server::Limits) -> String {
+	serve_store(models_dir(), limits, server::Access::default())
+}
+
+/// Serve the store in `dir` on a free loopback port to callers under `access`.
+fn serve_store(dir: std::path::PathBuf, limits: server::Limits, access: server::Access) -> String {
 	ExecutionProfile::Generic.activate().expect("the generic profile runs anywhere");
 	let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
 	listener.set_nonblocking(true).unwrap();
@@ -16,21 +21,27 @@ fn serve(limits: server::Limits) -> String {
 		let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
 		runtime.block_on(async move {
 			let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-			let engine = Engine::new(
-				ModelStore::open(models_dir()).unwrap(),
-				ExecutionProfile::Generic,
-				1 << 30,
-			);
-			server::serve(listener, engine, limits).await.unwrap();
+			let engine =
+				Engine::new(ModelStore::open(dir).unwrap(), ExecutionProfile::Generic, 1 << 30);
+			server::serve(listener, engine, limits, access).await.unwrap();
 		});
 	});
 	format!("http://{address}")
 }
 
 fn post(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+	post_as(url, None, body)
+}
+
+/// POST `body` presenting `token` as the bearer, if any.
+fn post_as(url: &str, token: Option<&str>, body: &serde_json::Value) -> (u16, serde_json::Value) {
 	let agent: ureq::Agent =
 		ureq::Agent::config_builder().http_status_as_error(false).build().into();
-	let mut response = agent.post(url).send_json(body).expect("the server answers");
+	let mut request = agent.post(url);
+	if let Some(token) = token {
+		request = request.header("Authorization", &format!("Bearer {token}"));
+	}
+	let mut response = request.send_json(body).expect("the server answers");
 	let status = response.status().as_u16();
 	let json = response.body_mut().read_json().unwrap_or(serde_json::Value::Null);
 	(status, json)
@@ -96,17 +107,31 @@ fn the_api_answers_and_refuses_with_clear_statuses() {
 	);
 	assert_eq!(status, 422, "{body}");
 	assert_eq!(body["rejection"], "EmptyAxis", "{body}");
+	assert_eq!(body["profile"], "tract-0.23/generic", "a rejection names its profile: {body}");
 	assert!(body["error"].as_str().unwrap().contains("EmptyAxis"), "{body}");
 
 	let (status, _) = post(&infer, &serde_json::json!({ "model_id": "nonsense" }));
 	assert!((400..500).contains(&status), "a malformed body is a client error, got {status}");
 
+	// A body over the limit is refused with 413 as soon as its length is known; the server
+	// then closes the connection, so a client still writing the body may see that instead.
 	let oversize = serde_json::json!({
 		"model_id": format!("0x{TEXT_DIRECTION}"),
-		"input": hex(&vec![0u8; 300 * 1024]),
+		"input": hex(&vec![0u8; 140 * 1024]),
 	});
-	let (status, _) = post(&infer, &oversize);
-	assert_eq!(status, 413);
+	let agent: ureq::Agent =
+		ureq::Agent::config_builder().http_status_as_error(false).build().into();
+	match agent.post(&infer).send_json(&oversize) {
+		Ok(response) => assert_eq!(response.status().as_u16(), 413),
+		Err(ureq::Error::Io(error)) => assert!(
+			matches!(
+				error.kind(),
+				std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+			),
+			"{error}"
+		),
+		Err(error) => panic!("an oversize body gets 413 or a closed connection, got {error}"),
+	}
 
 	let health: serde_json::Value = ureq::get(&format!("{base}/health"))
 		.call()
@@ -126,4 +151,65 @@ fn the_api_answers_and_refuses_with_clear_statuses() {
 		.unwrap()
 		.iter()
 		.any(|m| m == &format!("0x{TEXT_DIRECTION}")));
+}
+
+#[test]
+fn a_job_past_its_time_limit_keeps_its_slot_until_it_really_ends() {
+	// One slot, and a limit no cold run of the 90 MB embedding model meets.
+	let base = serve(server::Limits {
+		max_concurrent_jobs: 1,
+		job_timeout: Duration::from_millis(1),
+		..Default::default()
+	});
+	std::thread::sleep(Duration::from_millis(200));
+	let infer = format!("{base}/v1/infer");
+	let job = serde_json::json!({
+		"model_id": format!("0x{SENTENCE_EMBEDDING}"),
+		"input": hex(&codec::Encode::encode(&verity_primitives::TensorMap::text(b"slot"))),
+	});
+	let (status, body) = post(&infer, &job);
+	assert_eq!(status, 504, "{body}");
+	// The timed-out job still runs (loading and planning take seconds), so it holds the slot.
+	let (status, body) = post(&infer, &job);
+	assert_eq!(status, 503, "a timed-out job that still runs keeps its slot: {body}");
+	// Once it really ends, the slot is free again.
+	let freed = (0..600).any(|_| {
+		std::thread::sleep(Duration::from_millis(200));
+		post(&infer, &job).0 != 503
+	});
+	assert!(freed, "the slot came back when the job ended");
+}
+
+#[test]
+fn fetching_an_artifact_takes_the_auth_token_and_running_a_stored_model_does_not() {
+	let empty_store = tempfile::tempdir().unwrap();
+	let base = serve_store(
+		empty_store.path().to_path_buf(),
+		server::Limits::default(),
+		server::Access { auth_token: Some("correct horse".into()) },
+	);
+	std::thread::sleep(Duration::from_millis(200));
+	let infer = format!("{base}/v1/infer");
+	let artifact = models_dir().join(format!("{TEXT_DIRECTION}.onnx"));
+	let job = serde_json::json!({
+		"model_id": format!("0x{TEXT_DIRECTION}"),
+		"input": hex(&text_line()),
+		"artifact_uri": format!("file://{}", artifact.display()),
+	});
+
+	// Without the token, or with another, the executor fetches nothing.
+	for token in [None, Some("wrong horse"), Some("correct hors")] {
+		let (status, body) = post_as(&infer, token, &job);
+		assert_eq!(status, 403, "{token:?}: {body}");
+		assert!(body["error"].as_str().unwrap().contains("auth token"), "{body}");
+		assert!(empty_store.path().read_dir().unwrap().next().is_none(), "nothing was fetched");
+	}
+
+	// With it, the artifact is fetched (and checked against the id).
+	let (status, body) = post_as(&infer, Some("correct horse"), &job);
+	assert_eq!(status, 200, "{body}");
+
+	// Once stored, anyone may run the model; a URI they add is ignored, not fetched.
+	let (status, body) = post_as(&infer, None, &job);
+	assert_eq!(status, 200, "{body}");
 }

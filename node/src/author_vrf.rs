@@ -28,7 +28,8 @@ impl AuthorVrfProvider {
 		slot: Slot,
 	) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
 		let authorities = client.runtime_api().authorities(parent)?;
-		let Some(author) = authorities.get((*slot % authorities.len().max(1) as u64) as usize) else {
+		let Some(author) = authorities.get((*slot % authorities.len().max(1) as u64) as usize)
+		else {
 			return Ok(Self(None));
 		};
 		let key = StorageKey(
@@ -52,12 +53,10 @@ impl sp_inherents::InherentDataProvider for AuthorVrfProvider {
 		inherent_data: &mut InherentData,
 	) -> Result<(), sp_inherents::Error> {
 		match &self.0 {
-			Some(signature) => {
-				inherent_data.put_data(
-					pallet_author_vrf::INHERENT_IDENTIFIER,
-					&pallet_author_vrf::AuthorVrfSignature::from(signature),
-				)
-			},
+			Some(signature) => inherent_data.put_data(
+				pallet_author_vrf::INHERENT_IDENTIFIER,
+				&pallet_author_vrf::AuthorVrfSignature::from(signature),
+			),
 			None => Ok(()),
 		}
 	}

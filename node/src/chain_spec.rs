@@ -1,4 +1,4 @@
-//! The built-in chain specifications: `dev` and `local`.
+//! The built-in chain specifications: `dev`, `local` and `local4`.
 
 use sc_service::ChainType;
 use verity_runtime::WASM_BINARY;
@@ -38,6 +38,20 @@ pub fn local_chain_spec() -> Result<ChainSpec, String> {
 		.with_id("verity_local")
 		.with_chain_type(ChainType::Local)
 		.with_genesis_config_preset_name(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET)
+		.with_properties(token_properties())
+		.build())
+}
+
+/// A local network of four validators: Alice, Bob, Charlie and Dave; finality goes on with any
+/// one of them down.
+pub fn local_4_chain_spec() -> Result<ChainSpec, String> {
+	Ok(ChainSpec::builder(wasm_binary()?, None)
+		.with_name("Verity Local Testnet (4 validators)")
+		.with_id("verity_local_4")
+		.with_chain_type(ChainType::Local)
+		.with_genesis_config_preset_name(
+			verity_runtime::genesis_config_presets::LOCAL_TESTNET_4_PRESET,
+		)
 		.with_properties(token_properties())
 		.build())
 }

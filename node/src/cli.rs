@@ -38,6 +38,16 @@ pub struct ExecutorOptions {
 	#[arg(long, default_value = "generic", value_name = "PROFILE")]
 	pub executor_profile: verity_executor::ExecutionProfile,
 
+	/// The `verity-executor` program the embedded executor runs. Default: the one beside this
+	/// node's binary.
+	#[arg(long, value_name = "PATH")]
+	pub executor_bin: Option<PathBuf>,
+
+	/// The token to present to the executor (`Authorization: Bearer`), which it needs to fetch
+	/// an artifact it lacks when it is not on this host (its `--auth-token`).
+	#[arg(long, value_name = "TOKEN")]
+	pub executor_auth_token: Option<String>,
+
 	/// TEST ONLY: the embedded executor alters every output, as a faulty executor would.
 	#[arg(long, hide = true)]
 	pub executor_faulty: bool,

@@ -1,20 +1,19 @@
 //! How the node's offchain worker reaches a model executor: at a URL given with
-//! `--executor-url`, or embedded in the node (`--executor`, the default with `--dev`).
+//! `--executor-url`, or embedded (`--executor`, the default with `--dev`): a child process the
+//! node supervises.
 
-use crate::cli::ExecutorOptions;
+use crate::{cli::ExecutorOptions, embedded_executor::EmbeddedExecutor};
 use codec::Encode;
 use sc_service::{error::Error as ServiceError, SpawnTaskHandle};
 use sp_core::offchain::{OffchainStorage, STORAGE_PREFIX};
 use std::path::PathBuf;
-use verity_executor::{server, Engine, ExecutionProfile, ModelStore};
-
-/// Memory the embedded executor may use for model plans.
-const EMBEDDED_CACHE_BYTES: usize = 512 * 1024 * 1024;
 
 /// The executor this node dispatches to, and whether its keys answer as a copycat (test only).
 pub struct ExecutorSetup {
 	/// Where jobs go.
 	target: ExecutorTarget,
+	/// The token the worker presents to the executor (`--executor-auth-token`).
+	auth_token: Option<String>,
 	/// Test-only copycat mode: run nothing, copy the other executors' answers.
 	copycat: bool,
 }
@@ -25,22 +24,16 @@ enum ExecutorTarget {
 	Disabled,
 	/// An executor serving elsewhere.
 	Remote(String),
-	/// An executor inside this process.
-	Embedded {
-		/// Its model store.
-		models_dir: PathBuf,
-		/// Its execution profile.
-		profile: ExecutionProfile,
-		/// Test-only faulty mode.
-		faulty: bool,
-	},
+	/// An executor in a child process of this node.
+	Embedded(EmbeddedExecutor),
 }
 
 impl ExecutorSetup {
 	/// The setup the command line asks for.
 	pub fn from_options(options: ExecutorOptions, dev: bool) -> sc_cli::Result<Self> {
 		let copycat = options.executor_copycat;
-		Ok(Self { target: ExecutorTarget::from_options(options, dev)?, copycat })
+		let auth_token = options.executor_auth_token.clone();
+		Ok(Self { target: ExecutorTarget::from_options(options, dev)?, auth_token, copycat })
 	}
 
 	/// Start the embedded executor, if any, and record where jobs go (and the copycat mode) in
@@ -56,6 +49,11 @@ impl ExecutorSetup {
 				STORAGE_PREFIX,
 				pallet_inference::offchain::EXECUTOR_URL_KEY,
 				&url.as_bytes().to_vec().encode(),
+			);
+			storage.set(
+				STORAGE_PREFIX,
+				pallet_inference::offchain::EXECUTOR_TOKEN_KEY,
+				&self.auth_token.unwrap_or_default().into_bytes().encode(),
 			);
 			storage.set(
 				STORAGE_PREFIX,
@@ -88,11 +86,17 @@ impl ExecutorTarget {
 			return Ok(Self::Disabled);
 		}
 		let models_dir = options.models_dir.unwrap_or_else(default_models_dir);
-		Ok(Self::Embedded {
+		let program = match options.executor_bin {
+			Some(path) => crate::embedded_executor::check_program(&path),
+			None => crate::embedded_executor::program_beside_node(),
+		}
+		.map_err(|error| sc_cli::Error::Input(error.to_string()))?;
+		Ok(Self::Embedded(EmbeddedExecutor {
+			program,
 			models_dir,
 			profile: options.executor_profile,
 			faulty: options.executor_faulty,
-		})
+		}))
 	}
 
 	/// Start the embedded executor, if any; returns the URL jobs go to (empty: none).
@@ -100,9 +104,7 @@ impl ExecutorTarget {
 		Ok(match self {
 			Self::Disabled => String::new(),
 			Self::Remote(url) => url,
-			Self::Embedded { models_dir, profile, faulty } => {
-				start_embedded(spawner, models_dir, profile, faulty)?
-			},
+			Self::Embedded(executor) => executor.start(spawner)?,
 		})
 	}
 }
@@ -113,37 +115,4 @@ pub fn default_models_dir() -> PathBuf {
 		.map(PathBuf::from)
 		.unwrap_or_else(|| PathBuf::from("."))
 		.join(".cache/verity/models")
-}
-
-/// Serve an executor on a free loopback port inside the node; returns its URL.
-fn start_embedded(
-	spawner: &SpawnTaskHandle,
-	models_dir: PathBuf,
-	profile: ExecutionProfile,
-	faulty: bool,
-) -> Result<String, ServiceError> {
-	profile.activate().map_err(ServiceError::Other)?;
-	let store = ModelStore::open(&models_dir).map_err(|error| {
-		ServiceError::Other(format!("cannot open model store {}: {error}", models_dir.display()))
-	})?;
-	let engine = Engine::new(store, profile, EMBEDDED_CACHE_BYTES).with_faulty_outputs(faulty);
-	let listener = std::net::TcpListener::bind("127.0.0.1:0")
-		.and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
-		.map_err(|error| ServiceError::Other(format!("cannot start the executor: {error}")))?;
-	let address = listener
-		.local_addr()
-		.map_err(|error| ServiceError::Other(format!("cannot start the executor: {error}")))?;
-	let listener = tokio::net::TcpListener::from_std(listener)
-		.map_err(|error| ServiceError::Other(format!("cannot start the executor: {error}")))?;
-	log::info!(
-		target: "verity",
-		"embedded executor serving models from {} under {profile} on {address}",
-		models_dir.display()
-	);
-	spawner.spawn("verity-executor", None, async move {
-		if let Err(error) = server::serve(listener, engine, server::Limits::default()).await {
-			log::error!(target: "verity", "embedded executor stopped: {error}");
-		}
-	});
-	Ok(format!("http://{address}"))
 }

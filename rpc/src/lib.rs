@@ -28,6 +28,9 @@ pub mod memory;
 /// The JSON-RPC error code of a failed runtime API call.
 const RUNTIME_ERROR: i32 = 1;
 
+/// Models in an `inference_models` page when the caller names no limit.
+const DEFAULT_MODELS_PAGE: u32 = 100;
+
 /// The inference protocol's reads.
 #[rpc(server)]
 pub trait InferenceRpcApi<BlockHash, AccountId, Balance, BlockNumber>
@@ -52,10 +55,14 @@ where
 		at: Option<BlockHash>,
 	) -> RpcResult<Option<ModelInfo<Balance, BlockNumber>>>;
 
-	/// Every registered model.
+	/// One page of the registered models: up to `limit` (default 100, at most 1000), from the
+	/// first or the one after `start_after`. The next page starts after the last id returned;
+	/// a page shorter than `limit` is the last.
 	#[method(name = "inference_models")]
 	fn get_models(
 		&self,
+		start_after: Option<ModelId>,
+		limit: Option<u32>,
 		at: Option<BlockHash>,
 	) -> RpcResult<Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>>;
 
@@ -102,6 +109,11 @@ fn runtime_error(method: &str, error: impl std::fmt::Debug) -> ErrorObjectOwned 
 	)
 }
 
+/// A parameter out of its range, as the JSON-RPC "invalid params" error saying why.
+fn invalid_params(message: String) -> ErrorObjectOwned {
+	ErrorObject::owned(jsonrpsee::types::error::INVALID_PARAMS_CODE, message, None::<()>)
+}
+
 impl<C, Block, AccountId, Balance, BlockNumber>
 	InferenceRpcApiServer<Block::Hash, AccountId, Balance, BlockNumber> for Inference<C, Block>
 where
@@ -130,9 +142,18 @@ where
 
 	fn get_models(
 		&self,
+		start_after: Option<ModelId>,
+		limit: Option<u32>,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>> {
-		self.call("inference_models", at, |api, at| api.models(at))
+		let limit = limit.unwrap_or(DEFAULT_MODELS_PAGE);
+		if limit == 0 || limit > pallet_inference::runtime_api::MAX_MODELS_PAGE {
+			return Err(invalid_params(format!(
+				"limit must be between 1 and {}, got {limit}",
+				pallet_inference::runtime_api::MAX_MODELS_PAGE
+			)));
+		}
+		self.call("inference_models", at, |api, at| api.models(at, start_after, limit))
 	}
 
 	fn get_executor(

@@ -51,6 +51,17 @@ where
 		k: u32,
 		at: Option<BlockHash>,
 	) -> RpcResult<Vec<(EntryId, Score)>>;
+
+	/// The `k` entries closest to `embedding` (the caller's own embedding of its question, by
+	/// the space's model), best first; no transaction.
+	#[method(name = "memory_rank")]
+	fn get_rank(
+		&self,
+		space: SpaceId,
+		embedding: Vec<i8>,
+		k: u32,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<(EntryId, Score)>>;
 }
 
 /// The `memory_*` methods over a client.
@@ -105,6 +116,24 @@ where
 					RECALL_REFUSED,
 					format!("recall refused: {refusal:?}"),
 					Some(format!("space {space}, query request {query_request}, k {k}")),
+				)
+			})
+	}
+
+	fn get_rank(
+		&self,
+		space: SpaceId,
+		embedding: Vec<i8>,
+		k: u32,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<(EntryId, Score)>> {
+		let length = embedding.len();
+		self.call("memory_rank", at, |api, at| api.rank(at, space, embedding, k))?
+			.map_err(|refusal| {
+				ErrorObject::owned(
+					RECALL_REFUSED,
+					format!("ranking refused: {refusal:?}"),
+					Some(format!("space {space}, embedding of {length} values, k {k}")),
 				)
 			})
 	}

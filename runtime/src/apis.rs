@@ -210,8 +210,11 @@ impl_runtime_apis! {
 			pallet_inference::Models::<Runtime>::get(model_id)
 		}
 
-		fn models() -> Vec<(verity_primitives::ModelId, verity_primitives::ModelInfo<Balance, BlockNumber>)> {
-			Inference::all_models()
+		fn models(
+			start_after: Option<verity_primitives::ModelId>,
+			limit: u32,
+		) -> Vec<(verity_primitives::ModelId, verity_primitives::ModelInfo<Balance, BlockNumber>)> {
+			Inference::models_page(start_after, limit)
 		}
 
 		fn executor(
@@ -254,6 +257,14 @@ impl_runtime_apis! {
 			k: u32,
 		) -> Result<Vec<(verity_primitives::EntryId, verity_primitives::Score)>, pallet_memory::RecallError> {
 			Memory::recall_by_request(space, query_request, k)
+		}
+
+		fn rank(
+			space: verity_primitives::SpaceId,
+			embedding: Vec<i8>,
+			k: u32,
+		) -> Result<Vec<(verity_primitives::EntryId, verity_primitives::Score)>, pallet_memory::RecallError> {
+			Memory::rank_by_embedding(space, &embedding, k)
 		}
 	}
 

@@ -1,5 +1,5 @@
-//! Genesis presets: `development` (one validator, Alice) and `local_testnet` (Alice, Bob and
-//! Charlie validate).
+//! Genesis presets: `development` (one validator, Alice), `local_testnet` (Alice, Bob and
+//! Charlie validate) and `local_testnet_4` (Dave too, so finality survives one of them down).
 
 use crate::{
 	AccountId, BalancesConfig, Inference, InferenceConfig, RuntimeGenesisConfig, SudoConfig,
@@ -112,11 +112,32 @@ pub fn local_config_genesis() -> Value {
 	)
 }
 
+/// The name of the four-validator preset.
+pub const LOCAL_TESTNET_4_PRESET: &str = "local_testnet_4";
+
+/// Four validators: Alice, Bob, Charlie and Dave. GRANDPA needs more than two thirds of them,
+/// so it keeps finalizing with any one down.
+pub fn local_4_config_genesis() -> Value {
+	testnet_genesis(
+		vec![
+			Sr25519Keyring::Alice,
+			Sr25519Keyring::Bob,
+			Sr25519Keyring::Charlie,
+			Sr25519Keyring::Dave,
+		],
+		development_accounts(),
+		Sr25519Keyring::Alice.to_account_id(),
+		development_committee(),
+		3,
+	)
+}
+
 /// The JSON patch of the preset named `id`, if there is one.
 pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
 	let patch = match id.as_ref() {
 		sp_genesis_builder::DEV_RUNTIME_PRESET => development_config_genesis(),
 		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_config_genesis(),
+		LOCAL_TESTNET_4_PRESET => local_4_config_genesis(),
 		_ => return None,
 	};
 	serde_json::to_vec(&patch).ok()
@@ -127,5 +148,6 @@ pub fn preset_names() -> Vec<PresetId> {
 	vec![
 		PresetId::from(sp_genesis_builder::DEV_RUNTIME_PRESET),
 		PresetId::from(sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET),
+		PresetId::from(LOCAL_TESTNET_4_PRESET),
 	]
 }

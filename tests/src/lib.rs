@@ -221,6 +221,13 @@ impl Node {
 		panic!("verity-node did not open its RPC port in time:\n{}", self.log());
 	}
 
+	/// Kill the node with SIGKILL, as a crash or a power cut would, and reap it.
+	pub fn kill(&mut self) {
+		let mut child = self.child.take().expect("the node is running");
+		let _ = child.kill();
+		let _ = child.wait();
+	}
+
 	/// Stop the node with SIGINT, as Ctrl-C would, and wait for it to exit.
 	pub fn stop(&mut self) -> ExitStatus {
 		let mut child = self.child.take().expect("the node is running");

@@ -50,16 +50,10 @@ fn model_id(hex: &str) -> ModelId {
 	ModelId::from_slice(&bytes)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dev_node_finalizes_a_real_inference_that_reruns_to_the_same_bytes() {
-	let node = Node::start("inference", &["--dev", "--tmp"]);
-	let client = node.client().await;
-	let rpc = node.rpc().await;
-	let model = model_id(TEXT_DIRECTION);
-	let input = text_line();
-
-	let call =
-		dynamic::transaction("Inference", "request_inference", (model.0, input.clone(), u128::MAX));
+/// Bob requests `model` on `input`; returns the request id once the request is finalized in a
+/// block.
+async fn request_inference(client: &verity_tests::Client, model: ModelId, input: Vec<u8>) -> u64 {
+	let call = dynamic::transaction("Inference", "request_inference", (model.0, input, u128::MAX));
 	let events = client
 		.transactions()
 		.await
@@ -79,6 +73,64 @@ async fn a_dev_node_finalizes_a_real_inference_that_reruns_to_the_same_bytes() {
 		.map(|event| event.decode_fields_unchecked_as::<InferenceRequested>().expect("decodes"))
 		.expect("the block holds InferenceRequested")
 		.request_id;
+	request_id
+}
+
+/// The process ids of the embedded executors the node's log says it started, in order.
+fn executor_pids(node: &Node) -> Vec<u32> {
+	node.log()
+		.lines()
+		.filter_map(|line| line.split("embedded executor started (pid ").nth(1))
+		.filter_map(|rest| rest.split(')').next()?.parse().ok())
+		.collect()
+}
+
+/// The attack (or accident): a model aborts its executor process. The embedded executor is a
+/// child the node supervises, so block production and finality go on, the node starts a new
+/// executor, and a request made afterwards is answered and finalized.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_executor_that_dies_is_restarted_and_block_production_goes_on() {
+	let node = Node::start("executor-restart", &["--dev", "--tmp"]);
+	let client = node.client().await;
+	let rpc = node.rpc().await;
+	let first = wait_until(|| executor_pids(&node).first().copied(), "the executor starts").await;
+	let finalized = wait_for_finalized(&client, 1, Duration::from_secs(60)).await;
+
+	let killed = std::process::Command::new("kill").args(["-KILL", &first.to_string()]).status();
+	assert!(killed.is_ok_and(|status| status.success()), "the executor {first} can be killed");
+	let second = wait_until(
+		|| executor_pids(&node).get(1).copied(),
+		"the node starts a new executor after the first died",
+	)
+	.await;
+	assert_ne!(first, second);
+	wait_for_finalized(&client, finalized + 3, Duration::from_secs(60)).await;
+
+	let request_id = request_inference(&client, model_id(TEXT_DIRECTION), text_line()).await;
+	let request = wait_for_request_finalized(&rpc, request_id, Duration::from_secs(120)).await;
+	assert_eq!(request["attestations"].as_array().map(Vec::len), Some(1), "{request}");
+}
+
+/// Poll `probe` every half second for up to a minute until it gives a value.
+async fn wait_until<T>(probe: impl Fn() -> Option<T>, what: &str) -> T {
+	for _ in 0..120 {
+		if let Some(value) = probe() {
+			return value;
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+	panic!("timed out waiting until {what}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dev_node_finalizes_a_real_inference_that_reruns_to_the_same_bytes() {
+	let node = Node::start("inference", &["--dev", "--tmp"]);
+	let client = node.client().await;
+	let rpc = node.rpc().await;
+	let model = model_id(TEXT_DIRECTION);
+	let input = text_line();
+
+	let request_id = request_inference(&client, model, input.clone()).await;
 
 	let request = wait_for_request_finalized(&rpc, request_id, Duration::from_secs(120)).await;
 	let on_chain_hash = request["status"]["Finalized"]["output_hash"]

@@ -2,7 +2,41 @@
 //! through the inference protocol, recall by a paraphrased question, the ranking re-checked
 //! locally, export with proofs, import into a new space, and the errors a user can act on.
 
-use verity_tests::{verity, Node};
+use verity_tests::{cli_binary, free_port, models_dir, verity, Node};
+
+/// A `verity-executor` serving the demo models on a free loopback port, stopped when dropped.
+struct RunningExecutor {
+	child: std::process::Child,
+	url: String,
+}
+
+impl RunningExecutor {
+	fn start() -> Self {
+		let port = free_port();
+		let child = std::process::Command::new(cli_binary().with_file_name("verity-executor"))
+			.args(["--listen", &format!("127.0.0.1:{port}")])
+			.arg("--models-dir")
+			.arg(models_dir())
+			.stdout(std::process::Stdio::null())
+			.stderr(std::process::Stdio::null())
+			.spawn()
+			.expect("verity-executor starts");
+		for _ in 0..100 {
+			if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+				break;
+			}
+			std::thread::sleep(std::time::Duration::from_millis(100));
+		}
+		Self { child, url: format!("http://127.0.0.1:{port}") }
+	}
+}
+
+impl Drop for RunningExecutor {
+	fn drop(&mut self) {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+	}
+}
 
 const FACTS: [&str; 5] = [
 	"The user's favourite colour is green.",
@@ -61,6 +95,7 @@ fn facts_are_recalled_by_a_paraphrase_and_survive_export_and_import() {
 			"What food must Alice stay away from?",
 			"-k",
 			"3",
+			"--on-chain",
 		],
 	);
 	assert_eq!(recalled.code, 0, "{recalled:?}");
@@ -71,11 +106,56 @@ fn facts_are_recalled_by_a_paraphrase_and_survive_export_and_import() {
 	assert_eq!(matches.len(), 3);
 	assert_eq!(matches[0]["text"], FACTS[2], "{report}");
 	assert!(matches[0]["score"].as_i64() > matches[1]["score"].as_i64(), "{report}");
-	let text =
-		verity(&url, &["memory", "recall", "--space", &space, "When do I see Bob each week?"]);
+	let question = "When do I see Bob each week?";
+	let text = verity(&url, &["memory", "recall", "--space", &space, question, "--on-chain"]);
 	assert_eq!(text.code, 0, "{text:?}");
 	assert!(text.stdout.lines().next().unwrap().contains(FACTS[1]), "{text:?}");
 	assert!(text.stdout.contains("re-checked locally"), "{text:?}");
+
+	// Embedded here and ranked by the chain's runtime API, no transaction: the same ranking.
+	let local = verity(
+		&url,
+		&[
+			"--json",
+			"memory",
+			"recall",
+			"--space",
+			&space,
+			"What food must Alice stay away from?",
+			"-k",
+			"3",
+		],
+	);
+	assert_eq!(local.code, 0, "{local:?}");
+	let local = local.json();
+	assert_eq!(local["embedded_locally"], true);
+	assert_eq!(local["profile"], "tract-0.23/generic");
+	assert_eq!(local["matches"], report["matches"], "the same entries and scores: {local}");
+	let text = verity(&url, &["memory", "recall", "--space", &space, question]);
+	assert_eq!(text.code, 0, "{text:?}");
+	assert!(text.stdout.lines().next().unwrap().contains(FACTS[1]), "{text:?}");
+	assert!(text.stdout.contains("ranked by the chain"), "{text:?}");
+
+	// Embedded by a running executor (which keeps the model planned): the same ranking.
+	let executor = RunningExecutor::start();
+	let served = verity(
+		&url,
+		&[
+			"--json",
+			"memory",
+			"recall",
+			"--space",
+			&space,
+			"What food must Alice stay away from?",
+			"-k",
+			"3",
+			"--executor-url",
+			&executor.url,
+		],
+	);
+	assert_eq!(served.code, 0, "{served:?}");
+	assert_eq!(served.json()["matches"], report["matches"], "{served:?}");
+	drop(executor);
 
 	// Forget one, export with proofs, import into a new space: same contents.
 	let forgot = verity(&url, &["--json", "memory", "forget", "--space", &space, "--entry", "3"]);
@@ -117,7 +197,8 @@ fn facts_are_recalled_by_a_paraphrase_and_survive_export_and_import() {
 
 	// Errors say what was wrong.
 	let long_question = "why ".repeat(150);
-	let too_long = verity(&url, &["memory", "recall", "--space", &space, &long_question]);
+	let too_long =
+		verity(&url, &["memory", "recall", "--space", &space, &long_question, "--on-chain"]);
 	assert_eq!(too_long.code, 1);
 	assert!(too_long.stderr.contains("at most 512 bytes"), "{too_long:?}");
 	let unknown = verity(&url, &["memory", "list", "--space", "999"]);

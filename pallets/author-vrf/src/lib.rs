@@ -126,7 +126,10 @@ pub mod pallet {
 		fn on_finalize(_: BlockNumberFor<T>) {
 			// Like the timestamp: a block without its author's VRF output is invalid, so no
 			// author can skip it to leave the previous randomness in place.
-			assert!(SetThisBlock::<T>::take(), "the block author's VRF output must be set once per block");
+			assert!(
+				SetThisBlock::<T>::take(),
+				"the block author's VRF output must be set once per block"
+			);
 		}
 	}
 
@@ -136,10 +139,14 @@ pub mod pallet {
 		/// randomness and the block's slot (an inherent, once per block, from no origin).
 		#[pallet::call_index(0)]
 		#[pallet::weight((T::WeightInfo::set_randomness(), DispatchClass::Mandatory))]
-		pub fn set_randomness(origin: OriginFor<T>, signature: AuthorVrfSignature) -> DispatchResult {
+		pub fn set_randomness(
+			origin: OriginFor<T>,
+			signature: AuthorVrfSignature,
+		) -> DispatchResult {
 			ensure_none(origin)?;
 			ensure!(!SetThisBlock::<T>::get(), Error::<T>::AlreadySet);
-			let (author, slot) = T::BlockAuthor::author_and_slot().ok_or(Error::<T>::UnknownAuthor)?;
+			let (author, slot) =
+				T::BlockAuthor::author_and_slot().ok_or(Error::<T>::UnknownAuthor)?;
 			let previous = Randomness::<T>::get();
 			let output = Self::verified_output(&author, &previous, slot, &signature)
 				.ok_or(Error::<T>::InvalidVrf)?;
@@ -157,7 +164,8 @@ pub mod pallet {
 		const INHERENT_IDENTIFIER: InherentIdentifier = INHERENT_IDENTIFIER;
 
 		fn create_inherent(data: &InherentData) -> Option<Self::Call> {
-			let signature: AuthorVrfSignature = data.get_data(&INHERENT_IDENTIFIER).ok().flatten()?;
+			let signature: AuthorVrfSignature =
+				data.get_data(&INHERENT_IDENTIFIER).ok().flatten()?;
 			Some(Call::set_randomness { signature })
 		}
 
@@ -183,7 +191,9 @@ pub mod pallet {
 			if !author.vrf_verify(&vrf_sign_data(previous, slot), &signature) {
 				return None;
 			}
-			author.make_bytes::<32>(OUTPUT_CONTEXT, &vrf_input(previous, slot), &signature.pre_output).ok()
+			author
+				.make_bytes::<32>(OUTPUT_CONTEXT, &vrf_input(previous, slot), &signature.pre_output)
+				.ok()
 		}
 	}
 

@@ -73,7 +73,9 @@ pub fn authority(name: &str) -> sr25519::Pair {
 /// Externalities at block 1 with no author set.
 pub fn new_test_ext() -> sp_io::TestExternalities {
 	AUTHOR.with(|author| *author.borrow_mut() = None);
-	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().expect("genesis builds");
+	let storage = frame_system::GenesisConfig::<Test>::default()
+		.build_storage()
+		.expect("genesis builds");
 	let mut ext = sp_io::TestExternalities::new(storage);
 	ext.execute_with(|| System::set_block_number(1));
 	ext

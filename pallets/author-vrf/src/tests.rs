@@ -1,6 +1,9 @@
 //! The beacon's rules, each played by the author it is meant to stop.
 
-use crate::{mock::*, vrf_sign_data, AuthorVrfSignature, Call, Error, Randomness, RandomnessSetAt, SetThisBlock};
+use crate::{
+	mock::*, vrf_sign_data, AuthorVrfSignature, Call, Error, Randomness, RandomnessSetAt,
+	SetThisBlock,
+};
 use frame_support::{
 	assert_noop, assert_ok,
 	inherent::{InherentData, ProvideInherent},
@@ -174,7 +177,10 @@ fn random_values_differ_by_subject_and_name_the_block_that_fixed_them() {
 		let (assign, _) = AuthorVrf::random(b"assign");
 		assert_ne!(audit, assign);
 		assert_eq!(at, 1);
-		let expected = <Test as frame_system::Config>::Hashing::hash_of(&(Randomness::<Test>::get(), &b"audit"[..]));
+		let expected = <Test as frame_system::Config>::Hashing::hash_of(&(
+			Randomness::<Test>::get(),
+			&b"audit"[..],
+		));
 		assert_eq!(audit, expected);
 	});
 }

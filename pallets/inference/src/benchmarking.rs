@@ -64,8 +64,10 @@ fn max_redundancy<T: Config>() -> u8 {
 }
 
 /// A one-input, one-output model for request benchmarks: `x` and `y`, f32 vectors.
-fn vector_model<T: Config>(seed: u8, redundancy: u8) -> ModelId {
-	let model_id = H256::repeat_byte(seed);
+fn vector_model<T: Config>(seed: u32, redundancy: u8) -> ModelId {
+	let mut id = [0xaa; 32];
+	id[28..].copy_from_slice(&seed.to_be_bytes());
+	let model_id = H256(id);
 	let spec = |name: &[u8]| TensorSpec {
 		name: name.to_vec().try_into().expect("within the bound"),
 		dtype: DType::F32,
@@ -200,12 +202,31 @@ fn commit<T: Config>(request_id: RequestId, indices: core::ops::Range<usize>, ou
 	}
 }
 
-/// Reveal `output` for `request_id` by every assigned executor in `indices`.
+/// Reveal `output` for `request_id` by every assigned executor in `indices`; a reveal that
+/// completes the quorum settles the request.
 fn reveal<T: Config>(request_id: RequestId, indices: core::ops::Range<usize>, output: &[u8]) {
 	let request = Requests::<T>::get(request_id).expect("the request exists");
 	for assignee in &request.assigned[indices] {
 		let signature = attestation::<T>(request_id, &assignee.attestation_key, output);
 		Pallet::<T>::do_submit_attestation(
+			request_id,
+			InferenceOutcome::Output(output.to_vec()),
+			signature,
+		)
+		.expect("a valid reveal");
+	}
+}
+
+/// [`reveal`], leaving a quorum it completes unsettled (`QuorumReached`).
+fn reveal_unsettled<T: Config>(
+	request_id: RequestId,
+	indices: core::ops::Range<usize>,
+	output: &[u8],
+) {
+	let request = Requests::<T>::get(request_id).expect("the request exists");
+	for assignee in &request.assigned[indices] {
+		let signature = attestation::<T>(request_id, &assignee.attestation_key, output);
+		Pallet::<T>::record_reveal(
 			request_id,
 			InferenceOutcome::Output(output.to_vec()),
 			signature,
@@ -300,7 +321,7 @@ mod benchmarks {
 	#[benchmark]
 	fn register_executor() {
 		let models: Vec<ModelId> = (0..T::MaxModelsPerExecutor::get())
-			.map(|i| vector_model::<T>(i as u8 + 10, 1))
+			.map(|i| vector_model::<T>(i + 10, 1))
 			.collect();
 		for model_id in &models {
 			crowd_pool::<T>(*model_id, 1);
@@ -320,8 +341,8 @@ mod benchmarks {
 	#[benchmark]
 	fn update_executor() {
 		let max = T::MaxModelsPerExecutor::get();
-		let old: Vec<ModelId> = (0..max).map(|i| vector_model::<T>(i as u8 + 10, 1)).collect();
-		let new: Vec<ModelId> = (0..max).map(|i| vector_model::<T>(i as u8 + 100, 1)).collect();
+		let old: Vec<ModelId> = (0..max).map(|i| vector_model::<T>(i + 10, 1)).collect();
+		let new: Vec<ModelId> = (0..max).map(|i| vector_model::<T>(i + 10 + max, 1)).collect();
 		let (who, _) = executor::<T>(0, &old);
 		for model_id in &new {
 			crowd_pool::<T>(*model_id, 1);
@@ -354,7 +375,7 @@ mod benchmarks {
 	#[benchmark]
 	fn unregister_executor() {
 		let models: Vec<ModelId> = (0..T::MaxModelsPerExecutor::get())
-			.map(|i| vector_model::<T>(i as u8 + 10, 1))
+			.map(|i| vector_model::<T>(i + 10, 1))
 			.collect();
 		let (who, _) = executor::<T>(0, &models);
 
@@ -398,7 +419,7 @@ mod benchmarks {
 	}
 
 	/// `o`: output bytes. Worst case: the reveal that completes the quorum of the highest
-	/// redundancy with a new candidate output.
+	/// redundancy with a new candidate output (its settlement weighed apart).
 	#[benchmark]
 	fn submit_attestation(o: Linear<64, { T::MaxOutputLen::get() }>) {
 		let redundancy = max_redundancy::<T>();
@@ -420,13 +441,12 @@ mod benchmarks {
 			.clone();
 		let signature = attestation::<T>(request_id, &last, &output);
 
-		#[extrinsic_call]
-		_(
-			frame_system::Origin::<T>::Authorized,
-			request_id,
-			InferenceOutcome::Output(output),
-			signature,
-		);
+		// Recording the reveal; the settlement it triggers is weighed by `settle_request`.
+		#[block]
+		{
+			Pallet::<T>::record_reveal(request_id, InferenceOutcome::Output(output), signature)
+				.expect("a valid reveal");
+		}
 
 		assert!(matches!(
 			Requests::<T>::get(request_id).map(|r| r.status),
@@ -569,8 +589,7 @@ mod benchmarks {
 		commit::<T>(rerun, 0..quorum, &agreed);
 		commit::<T>(rerun, quorum..usize::from(redundancy), &dissent);
 		reveal::<T>(rerun, quorum..usize::from(redundancy), &dissent);
-		reveal::<T>(rerun, 0..quorum, &agreed);
-		PendingSettlement::<T>::kill();
+		reveal_unsettled::<T>(rerun, 0..quorum, &agreed);
 
 		#[block]
 		{
@@ -580,6 +599,32 @@ mod benchmarks {
 		assert!(matches!(
 			Requests::<T>::get(original).map(|r| r.challenge),
 			Some(ChallengeState::Upheld { .. })
+		));
+	}
+
+	/// Settling one ordinary request: the highest redundancy, its quorum paid, the rest slashed
+	/// as dissenters, the finalization hook told.
+	#[benchmark]
+	fn settle_ordinary_request() {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
+		let quorum = usize::from(quorum_of(redundancy));
+		let (agreed, dissent) = (vector(b"y", T::MaxOutputLen::get()), vector(b"y", 96));
+		commit::<T>(request_id, 0..quorum, &agreed);
+		commit::<T>(request_id, quorum..usize::from(redundancy), &dissent);
+		reveal::<T>(request_id, quorum..usize::from(redundancy), &dissent);
+		reveal_unsettled::<T>(request_id, 0..quorum, &agreed);
+
+		#[block]
+		{
+			Pallet::<T>::settle_request(request_id);
+		}
+
+		assert!(matches!(
+			Requests::<T>::get(request_id).map(|r| r.status),
+			Some(RequestStatus::Finalized { .. })
 		));
 	}
 
@@ -607,7 +652,7 @@ mod benchmarks {
 	}
 
 	/// Expiring one request, in the worst case: a challenge re-execution whose quorum formed
-	/// too late for that block's settlement queue, so its expiry settles it (paying the quorum,
+	/// but never settled (reveals settle at once; this is the expiry's own fallback), so its expiry settles it (paying the quorum,
 	/// overturning the original, slashing its executors) and slashes the rest as no-shows.
 	#[benchmark]
 	fn expire_request() {
@@ -620,8 +665,7 @@ mod benchmarks {
 		commit::<T>(rerun, 0..quorum, &output);
 		let commit_deadline = Requests::<T>::get(rerun).expect("exists").commit_deadline;
 		frame_system::Pallet::<T>::set_block_number(commit_deadline);
-		reveal::<T>(rerun, 0..quorum, &output);
-		PendingSettlement::<T>::kill();
+		reveal_unsettled::<T>(rerun, 0..quorum, &output);
 
 		#[block]
 		{

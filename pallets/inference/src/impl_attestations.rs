@@ -28,7 +28,7 @@
 
 use crate::{
 	Attestation, CandidateOutput, Commitment, Config, Error, Event, InferenceRequest, Models,
-	Pallet, PendingSettlement, RequestStatus, Requests, SignedAttestation, StoredOutcome,
+	Pallet, RequestStatus, Requests, SignedAttestation, StoredOutcome,
 };
 use frame_support::{
 	ensure,
@@ -239,12 +239,29 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Record a reveal and, when it completes a quorum, queue the request for settlement.
+	/// Record a reveal and, when it completes a quorum, settle the request at once: the
+	/// executors are paid and the result stands in the block that carries the deciding reveal.
+	/// (A reveal arriving after that is settled at the deadline, against the output standing
+	/// then, which a challenge may have corrected.) Returns whether it settled.
 	pub(crate) fn do_submit_attestation(
 		request_id: RequestId,
 		outcome: InferenceOutcome,
 		signature: SignedAttestation,
-	) -> DispatchResult {
+	) -> Result<bool, sp_runtime::DispatchError> {
+		let quorum_reached = Self::record_reveal(request_id, outcome, signature)?;
+		if quorum_reached {
+			Self::settle_request(request_id);
+		}
+		Ok(quorum_reached)
+	}
+
+	/// Record a reveal; returns whether it completed a quorum (the request is then
+	/// `QuorumReached`, to be settled).
+	pub(crate) fn record_reveal(
+		request_id: RequestId,
+		outcome: InferenceOutcome,
+		signature: SignedAttestation,
+	) -> Result<bool, sp_runtime::DispatchError> {
 		let CheckedReveal { mut request, executor_index, outcome, output_hash, matches_commitment } =
 			Self::check_reveal(request_id, &outcome, &signature, false)?;
 		let now = frame_system::Pallet::<T>::block_number();
@@ -272,6 +289,7 @@ impl<T: Config> Pallet<T> {
 			.map_err(|_| Error::<T>::AlreadyAttested)?;
 		let executor = Self::assignee_account(&request, executor_index)?;
 
+		let mut quorum_reached = false;
 		if let RequestStatus::Assigned { deadline } = request.status {
 			let votes = request
 				.candidates
@@ -280,11 +298,7 @@ impl<T: Config> Pallet<T> {
 				.map_or(0, |c| c.votes);
 			if matches_commitment && votes >= request.quorum() {
 				request.status = RequestStatus::QuorumReached { deadline, output_hash };
-				// When this block's settlement queue is full the request settles at its
-				// deadline instead.
-				PendingSettlement::<T>::mutate(|queue| {
-					let _ = queue.try_push(request_id);
-				});
+				quorum_reached = true;
 			}
 		}
 		Requests::<T>::insert(request_id, request);
@@ -300,7 +314,7 @@ impl<T: Config> Pallet<T> {
 			output_hash,
 			matches_commitment,
 		});
-		Ok(())
+		Ok(quorum_reached)
 	}
 
 	/// The account of the executor at `executor_index`.

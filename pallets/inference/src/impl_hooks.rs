@@ -1,12 +1,9 @@
 //! The per-block work: assign queued requests (up to `MaxRequestsPerBlock`, first come,
-//! first served), settle last block's quorums (drawing their audits), expire requests whose
-//! deadline is now, prune what left its challenge window. Each list holds at most
+//! first served), expire requests whose deadline is now, prune what left its challenge window.
+//! (Quorums settle in the reveal that completes them, not here.) Each list holds at most
 //! `MaxRequestsPerBlock` entries, and the weight charged is the benchmarked cost per entry.
 
-use crate::{
-	Config, Deadlines, OnRequestFinalized, Pallet, PendingSettlement, PruneAt,
-	WeightInfo,
-};
+use crate::{Config, Deadlines, OnRequestFinalized, Pallet, PruneAt, WeightInfo};
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::traits::Saturating;
@@ -18,13 +15,9 @@ impl<T: Config> Pallet<T> {
 		while assigned < T::MaxRequestsPerBlock::get() as usize && Self::assign_next(now) {
 			assigned = assigned.saturating_add(1);
 		}
-		let to_settle = PendingSettlement::<T>::take();
 		let to_expire = Deadlines::<T>::take(now);
 		let to_prune = PruneAt::<T>::take(now);
 
-		for request_id in &to_settle {
-			Self::settle_request(*request_id);
-		}
 		for request_id in &to_expire {
 			Self::expire_request(*request_id);
 		}
@@ -34,16 +27,30 @@ impl<T: Config> Pallet<T> {
 
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), assigned))
-			.saturating_add(per_item(Self::settle_weight(), to_settle.len()))
 			.saturating_add(per_item(Self::expire_weight(), to_expire.len()))
 			.saturating_add(per_item(T::WeightInfo::prune_request(), to_prune.len()))
 	}
 
-	/// Settling one request, including what the finalization hook may do and its audit draw.
-	fn settle_weight() -> Weight {
+	/// Settling one request of any kind, in the most expensive (a challenge re-execution that
+	/// overturns its original), including what the finalization hook may do and its audit draw.
+	pub fn settle_weight() -> Weight {
 		T::WeightInfo::settle_request()
+			.max(T::WeightInfo::settle_ordinary_request())
 			.saturating_add(T::OnFinalized::weight())
 			.saturating_add(T::WeightInfo::draw_audit())
+	}
+
+	/// Settling one request of `kind`: an ordinary request (or an audit) costs far less than
+	/// a challenge re-execution, which judges its original too.
+	pub fn settle_weight_of(
+		kind: &crate::RequestKind<crate::AccountIdOf<T>, crate::BalanceOf<T>>,
+	) -> Weight {
+		match kind {
+			crate::RequestKind::Challenge { .. } => Self::settle_weight(),
+			_ => T::WeightInfo::settle_ordinary_request()
+				.saturating_add(T::OnFinalized::weight())
+				.saturating_add(T::WeightInfo::draw_audit()),
+		}
 	}
 
 	/// Expiring one request, in its most expensive path: one that settles at its deadline.
@@ -58,7 +65,6 @@ impl<T: Config> Pallet<T> {
 		let full = T::MaxRequestsPerBlock::get() as usize;
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), full))
-			.saturating_add(per_item(Self::settle_weight(), full))
 			.saturating_add(per_item(Self::expire_weight(), full))
 			.saturating_add(per_item(T::WeightInfo::prune_request(), full))
 	}
@@ -101,9 +107,11 @@ impl<T: Config> Pallet<T> {
 			("request_inference", T::WeightInfo::request_inference(T::MaxInputLen::get())),
 			(
 				"submit_attestation",
-				T::WeightInfo::submit_attestation(T::MaxOutputLen::get()).saturating_add(
-					T::WeightInfo::authorize_submit_attestation(T::MaxOutputLen::get()),
-				),
+				T::WeightInfo::submit_attestation(T::MaxOutputLen::get())
+					.saturating_add(Self::settle_weight())
+					.saturating_add(T::WeightInfo::authorize_submit_attestation(
+						T::MaxOutputLen::get(),
+					)),
 			),
 			(
 				"submit_commitment",

@@ -28,7 +28,8 @@ use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
 use sp_runtime::{
 	traits::{
-		DispatchInfoOf, DispatchOriginOf, Implication, TransactionExtension, ValidateResult,
+		DispatchInfoOf, DispatchOriginOf, Implication, Saturating, TransactionExtension,
+		ValidateResult,
 	},
 	DispatchError,
 };
@@ -66,8 +67,9 @@ impl<T: Config> Pallet<T> {
 		kind: &RequestKind<crate::AccountIdOf<T>, crate::BalanceOf<T>>,
 	) -> Result<(), DispatchError> {
 		let room = match kind {
-			RequestKind::Audit { .. } =>
-				T::MaxQueuedRequests::get().saturating_sub(Self::queued_requests()),
+			RequestKind::Audit { .. } => {
+				T::MaxQueuedRequests::get().saturating_sub(Self::queued_requests())
+			},
 			_ => Self::queue_room_for_transactions(),
 		};
 		if room == 0 {
@@ -89,6 +91,25 @@ impl<T: Config> Pallet<T> {
 			Self::assign_request(request_id, now);
 		}
 		true
+	}
+
+	/// Assign `request_id` in the block that carries it, if it is alone in the queue and this
+	/// block's assignments (their deadlines, all in one block) leave room; otherwise it waits
+	/// its turn.
+	///
+	/// Nothing is lost by not waiting a block: the draw's randomness is the same either way
+	/// (the VRF output of the author of this block, which a later block's hook would read
+	/// too), and so is what the author can do with it (choose which requests meet it).
+	pub(crate) fn assign_at_once(request_id: RequestId) {
+		let (front, back) = AssignmentQueueEnds::<T>::get();
+		let alone =
+			back.wrapping_sub(front) == 1 && AssignmentQueue::<T>::get(front) == Some(request_id);
+		let now = frame_system::Pallet::<T>::block_number();
+		let deadline = now.saturating_add(T::ResponseTimeout::get());
+		let assigned_here = crate::Deadlines::<T>::decode_len(deadline).unwrap_or(0) as u32;
+		if alone && assigned_here < T::MaxRequestsPerBlock::get() {
+			Self::assign_next(now);
+		}
 	}
 
 	/// The queued request ids, front first.

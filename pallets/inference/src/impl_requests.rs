@@ -2,8 +2,8 @@
 
 use crate::{
 	AccountIdOf, BalanceOf, ChallengeState, Config, Error, Event, HoldReason, InferenceRequest,
-	ModelExecutors, Models, NextRequestId, Pallet, RequestInput, RequestInputs,
-	RequestKind, RequestStatus, Requests,
+	ModelExecutors, Models, NextRequestId, Pallet, RequestInput, RequestInputs, RequestKind,
+	RequestStatus, Requests,
 };
 use frame_support::pallet_prelude::DispatchResult;
 use frame_support::{ensure, traits::Get, BoundedVec};

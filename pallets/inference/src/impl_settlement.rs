@@ -64,7 +64,8 @@ impl<T: Config> Pallet<T> {
 			Requests::<T>::get(request_id).map(|r| r.status),
 			Some(RequestStatus::QuorumReached { .. })
 		) {
-			// Its settlement did not fit in a block's queue: settle it now.
+			// Reveals settle their quorum at once; only a state written without that (a
+			// benchmark's) is settled here.
 			Self::settle_request(request_id);
 		}
 		let Some(mut request) = Requests::<T>::get(request_id) else { return };

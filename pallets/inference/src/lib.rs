@@ -262,11 +262,6 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type AssignmentQueueEnds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
 
-	/// Requests that reached quorum in this block, settled at the start of the next one.
-	#[pallet::storage]
-	pub type PendingSettlement<T: Config> =
-		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
-
 	/// Finalized ordinary requests by the block their input and output bytes leave state in, and their storage deposit returns: their deadline plus
 	/// `ChallengePeriod`, once no challenge can copy them any more. The bytes stay in the
 	/// bodies of the blocks that carried the request (`created_at`) and the reveals.
@@ -863,9 +858,10 @@ pub mod pallet {
 			Self::do_withdraw_bond(who)
 		}
 
-		/// Ask for an inference: the fee is held in escrow and the request joins the assignment
-		/// queue; executors are drawn at the start of the next block, or, when more requests
-		/// wait than a block assigns, as soon as its turn comes (first come, first served).
+		/// Ask for an inference: the fee is held in escrow and executors are drawn in this very
+		/// block, when no request waits before it and the block's assignments leave room;
+		/// otherwise the request joins the assignment queue and is drawn as soon as its turn
+		/// comes (first come, first served, from the next block's start).
 		///
 		/// - Origin: signed; pays the fee.
 		/// - `model_id`: an active model.
@@ -884,7 +880,10 @@ pub mod pallet {
 		/// `FeeAboveMax`, `NotEnoughExecutors`, `RequestQueueFull`,
 		/// `InsufficientBalance`.
 		#[pallet::call_index(7)]
-		#[pallet::weight(T::WeightInfo::request_inference(input.len() as u32))]
+		#[pallet::weight(
+			T::WeightInfo::request_inference(input.len() as u32)
+				.saturating_add(T::WeightInfo::assign_request())
+		)]
 		pub fn request_inference(
 			origin: OriginFor<T>,
 			model_id: ModelId,
@@ -892,7 +891,9 @@ pub mod pallet {
 			max_fee: BalanceOf<T>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_request_inference(who, model_id, input, max_fee).map(|_| ())
+			let request_id = Self::do_request_inference(who, model_id, input, max_fee)?;
+			Self::assign_at_once(request_id);
+			Ok(())
 		}
 
 		/// An assigned executor's reveal: its outcome (the output, or a rejection of the
@@ -911,15 +912,18 @@ pub mod pallet {
 		///   hash.
 		///
 		/// A reveal whose payload does not hash to the executor's commitment is recorded and
-		/// slashed as dissent. When matching reveals reach the quorum, the request is settled
-		/// at the start of the next block. Emits `AttestationSubmitted`.
+		/// slashed as dissent. The reveal that brings matching reveals to the quorum settles
+		/// the request at once (its weight covers the settlement; a reveal that settles
+		/// nothing is charged less). Emits `AttestationSubmitted`, and `RequestFinalized` when
+		/// it settles.
 		///
 		/// Errors (as transaction validity errors whose custom code is the error's index):
 		/// `UnknownRequest`, `RequestNotOpen`, `NotAssigned`, `CommitPhaseOpen`, `NotCommitted`,
 		/// `AlreadyAttested`, `OutputTooLarge`, `MalformedOutput`, `BadSignature`.
 		#[pallet::call_index(8)]
 		#[pallet::weight((
-			T::WeightInfo::submit_attestation(outcome_len(outcome)),
+			T::WeightInfo::submit_attestation(outcome_len(outcome))
+				.saturating_add(Pallet::<T>::settle_weight()),
 			DispatchClass::Operational,
 		))]
 		#[pallet::authorize(Pallet::<T>::authorize_attestation)]
@@ -931,9 +935,15 @@ pub mod pallet {
 			request_id: RequestId,
 			outcome: InferenceOutcome,
 			signature: SignedAttestation,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			frame_system::ensure_authorized(origin)?;
-			Self::do_submit_attestation(request_id, outcome, signature)
+			let recorded = T::WeightInfo::submit_attestation(outcome_len(&outcome));
+			let settled = Self::do_submit_attestation(request_id, outcome, signature)?;
+			let settlement = match (settled, Requests::<T>::get(request_id)) {
+				(true, Some(request)) => Self::settle_weight_of(&request.kind),
+				_ => Weight::zero(),
+			};
+			Ok(Some(recorded.saturating_add(settlement)).into())
 		}
 
 		/// Dispute a finalized result: fresh executors re-run the request, twice as many as ran

@@ -147,6 +147,9 @@ fn hex_signature<S: serde::Serializer>(
 	hex_bytes(signature.as_ref(), serializer)
 }
 
+/// The most models one page of [`InferenceApi::models`] holds.
+pub const MAX_MODELS_PAGE: u32 = 1000;
+
 sp_api::decl_runtime_apis! {
 	/// Reads of the inference protocol.
 	pub trait InferenceApi<AccountId, Balance, BlockNumber>
@@ -159,8 +162,13 @@ sp_api::decl_runtime_apis! {
 		fn request(request_id: RequestId) -> Option<RequestView<AccountId, Balance, BlockNumber>>;
 		/// A registered model.
 		fn model(model_id: ModelId) -> Option<ModelInfo<Balance, BlockNumber>>;
-		/// Every registered model.
-		fn models() -> Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>;
+		/// Up to `limit` (at most [`MAX_MODELS_PAGE`]) registered models in storage order, from
+		/// the first (or the one after `start_after`): a page; the next page starts after the
+		/// last model of this one.
+		fn models(
+			start_after: Option<ModelId>,
+			limit: u32,
+		) -> Vec<(ModelId, ModelInfo<Balance, BlockNumber>)>;
 		/// A registered executor.
 		fn executor(account: AccountId) -> Option<ExecutorView<Balance, BlockNumber>>;
 		/// The executor an attestation key belongs to.
@@ -245,8 +253,17 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Every registered model.
-	pub fn all_models() -> Vec<(ModelId, crate::ModelInfoOf<T>)> {
-		Models::<T>::iter().collect()
+	pub fn models_page(
+		start_after: Option<ModelId>,
+		limit: u32,
+	) -> Vec<(ModelId, crate::ModelInfoOf<T>)> {
+		let limit = limit.min(MAX_MODELS_PAGE) as usize;
+		match start_after {
+			Some(model_id) => Models::<T>::iter_from(Models::<T>::hashed_key_for(model_id))
+				.take(limit)
+				.collect(),
+			None => Models::<T>::iter().take(limit).collect(),
+		}
 	}
 
 	/// The executor holding `attestation_key`.

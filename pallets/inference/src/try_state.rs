@@ -2,8 +2,7 @@
 
 use crate::{
 	AccountIdOf, Assignments, BalanceOf, ChallengeState, Config, Deadlines, ExecutorByKey,
-	HoldReason, ModelExecutors, Models, Pallet, RequestKind, RequestStatus,
-	Requests,
+	HoldReason, ModelExecutors, Models, Pallet, RequestKind, RequestStatus, Requests,
 };
 use alloc::collections::BTreeMap;
 use frame_support::{

@@ -143,8 +143,7 @@ pub enum RequestKind<AccountId, Balance> {
 /// | `Pending` | the next block's hook | `Assigned` (executors drawn, commit phase opens) | `assign_request` (`impl_assignment.rs`) |
 /// | `Pending` | the next block's hook, too few live executors | `Unassignable` (escrow returned) | `assign_request` |
 /// | `Assigned` | `submit_commitment` | `Assigned` (the commitment recorded) | `do_submit_commitment` (`impl_attestations.rs`) |
-/// | `Assigned` | `submit_attestation` (a reveal) reaching the quorum | `QuorumReached` | `do_submit_attestation` |
-/// | `QuorumReached` | the next block's hook (or the deadline's, when that block's queue was full) | `Finalized` (agreeing executors paid, dissenters slashed) | `settle_request` (`impl_settlement.rs`) |
+/// | `Assigned` | `submit_attestation` (a reveal) reaching the quorum | `QuorumReached`, then at once `Finalized` (agreeing executors paid, dissenters slashed) | `do_submit_attestation`, `settle_request` (`impl_settlement.rs`) |
 /// | `Assigned` | the deadline's hook | `Expired` (no quorum: escrow returned, nobody slashed for missing) | `expire_request` |
 /// | `Finalized` | the deadline's hook | `Finalized` (late reveals settled, no-shows slashed, the rest of the escrow returned) | `expire_request` |
 /// | `Finalized` | `challenge`, a failed audit | `Finalized`, with [`ChallengeState::Open`] | `do_challenge`, `resolve_audit` (`impl_challenges.rs`) |

@@ -108,6 +108,22 @@ impl<T: Config> Pallet<T> {
 		Ok(Self::rank_space(space, &embedding, k))
 	}
 
+	/// The ranking of a caller's own `embedding`, as the runtime API serves it: the chain
+	/// vouches for the entries and the ranking, the caller for its embedding.
+	pub fn rank_by_embedding(
+		space: SpaceId,
+		embedding: &[i8],
+		k: u32,
+	) -> Result<alloc::vec::Vec<(EntryId, Score)>, RecallError> {
+		ensure!(Spaces::<T>::contains_key(space), RecallError::UnknownSpace);
+		ensure!(k > 0 && k <= T::MaxRecall::get(), RecallError::InvalidK);
+		ensure!(
+			!embedding.is_empty() && embedding.len() as u32 <= T::MaxEmbeddingLen::get(),
+			RecallError::MalformedEmbedding
+		);
+		Ok(Self::rank_space(space, embedding, k))
+	}
+
 	/// The weight of `recall` with `query` over a space of `entries` entries.
 	pub fn recall_weight(query: &RecallQuery<T>, entries: u32) -> Weight {
 		match query {

@@ -81,6 +81,10 @@ sp_api::decl_runtime_apis! {
 		fn entries(space: SpaceId) -> Vec<EntryView<AccountId, Balance, BlockNumber>>;
 		/// The `k` entries closest to the embedding finalized by `query_request`, best first.
 		fn recall(space: SpaceId, query_request: RequestId, k: u32) -> Result<Vec<(EntryId, Score)>, RecallError>;
+		/// The `k` entries closest to `embedding` (the caller's own embedding of its question,
+		/// by the space's model), best first: the same ranking as `recall`, read without a
+		/// transaction.
+		fn rank(space: SpaceId, embedding: Vec<i8>, k: u32) -> Result<Vec<(EntryId, Score)>, RecallError>;
 	}
 }
 

@@ -16,8 +16,8 @@ parameter_types! {
 	pub const MaxArtifactSize: u64 = 256 * 1024 * 1024;
 	/// An executor bonds at least 100 units.
 	pub const MinExecutorBond: Balance = 100 * UNIT;
-	/// An executor serves up to 16 models.
-	pub const MaxModelsPerExecutor: u32 = 16;
+	/// An executor serves up to 128 models.
+	pub const MaxModelsPerExecutor: u32 = 128;
 	/// Up to 64 executors serve one model.
 	pub const MaxExecutorsPerModel: u32 = 64;
 	/// Inputs up to 256 KiB: an image for the demo models fits.

@@ -2,9 +2,7 @@
 //! every error, in the dispatch and in transaction validation; the copycat and the liar.
 
 use super::*;
-use crate::{
-	Assignments, Call, Error, Event, Executors, HoldReason, PendingSettlement, SlashReason,
-};
+use crate::{Assignments, Call, Error, Event, Executors, HoldReason, SlashReason};
 use frame_support::{
 	assert_noop, assert_ok,
 	pallet_prelude::{InvalidTransaction, TransactionSource, TransactionValidityError},
@@ -110,10 +108,13 @@ fn answers_commit_first_and_reveal_once_every_executor_committed() {
 		assert_eq!(request.candidates[0].votes, 1);
 		assert!(matches!(request.status, RequestStatus::Assigned { .. }));
 
-		// A quorum of 2 of 3 matching reveals marks the request for settlement.
+		// The reveal that makes a quorum of 2 of 3 settles the request in its own block.
 		assert_ok!(reveal_outcome(id, &drawn[1].1, &honest));
-		assert!(matches!(status(id), RequestStatus::QuorumReached { .. }));
-		assert_eq!(PendingSettlement::<Test>::get().to_vec(), vec![id]);
+		assert!(matches!(status(id), RequestStatus::Finalized { .. }));
+		System::assert_has_event(
+			Event::RequestFinalized { request_id: id, output_hash: honest.hash(), rejection: None }
+				.into(),
+		);
 	});
 }
 
@@ -276,26 +277,29 @@ fn answers_are_refused_before_assignment_and_after_the_deadline() {
 	run_test(|| {
 		let model = vector_model(1, 1);
 		let key = executor(10, &[model]);
+		fill_this_blocks_assignments();
+		let id = crate::NextRequestId::<Test>::get();
 		assert_ok!(Inference::request_inference(
 			RuntimeOrigin::signed(1),
 			model,
 			input(),
 			u64::MAX
 		));
+		assert_eq!(status(id), RequestStatus::Pending);
 		assert_noop!(
-			commit_outcome(0, &key, &out(&honest_output())),
+			commit_outcome(id, &key, &out(&honest_output())),
 			Error::<Test>::CommitPhaseOver
 		);
 		next_block();
-		assert_ok!(commit_outcome(0, &key, &out(&honest_output())));
-		let RequestStatus::Assigned { deadline } = status(0) else { panic!("assigned") };
+		assert_ok!(commit_outcome(id, &key, &out(&honest_output())));
+		let RequestStatus::Assigned { deadline } = status(id) else { panic!("assigned") };
 		while System::block_number() < deadline {
 			next_block();
 		}
 		// The deadline block's hook closed the request.
-		assert_eq!(status(0), RequestStatus::Expired);
+		assert_eq!(status(id), RequestStatus::Expired);
 		assert_noop!(
-			reveal_outcome(0, &key, &out(&honest_output())),
+			reveal_outcome(id, &key, &out(&honest_output())),
 			Error::<Test>::RequestNotOpen
 		);
 	});
@@ -308,7 +312,7 @@ fn the_commit_deadline_opens_reveals_without_the_silent_executor() {
 	run_test(|| {
 		let (id, drawn) = three_way_request();
 		answer(id, &[(&drawn[0].1, honest_output()), (&drawn[1].1, honest_output())]);
-		assert!(matches!(status(id), RequestStatus::QuorumReached { .. }));
+		assert!(matches!(status(id), RequestStatus::Finalized { .. }));
 		assert!(
 			Inference::open_assignments(drawn[2].1.clone()).is_empty(),
 			"too late to commit: nothing left to do"
@@ -340,7 +344,7 @@ fn a_copied_commitment_cannot_be_revealed() {
 		assert_ok!(reveal_outcome(id, &third.1, &honest));
 		// The copycat reveals the honest output it now sees: it does not match its commitment.
 		assert_ok!(reveal_outcome(id, &copycat.1, &honest));
-		System::assert_last_event(
+		System::assert_has_event(
 			Event::AttestationSubmitted {
 				request_id: id,
 				executor: copycat.0,
@@ -350,9 +354,10 @@ fn a_copied_commitment_cannot_be_revealed() {
 			.into(),
 		);
 		assert_eq!(Requests::<Test>::get(id).unwrap().candidates[0].votes, 2);
-		next_block();
-
+		// The honest pair's quorum settled the request; the copycat's late reveal is settled at
+		// the deadline.
 		assert!(matches!(status(id), RequestStatus::Finalized { .. }));
+		run_to_deadline(id);
 		let slash = DissentSlash::get() * MIN_BOND;
 		assert_eq!(Executors::<Test>::get(copycat.0).unwrap().bond, MIN_BOND - slash);
 		assert_eq!(free(copycat.0), ENDOWMENT - MIN_BOND, "the copycat earns nothing");

@@ -308,7 +308,8 @@ fn challenging_ones_own_wrong_result_loses_money() {
 		let rerun = rerun_of(id);
 		next_block();
 		answer_all(rerun, &honest_output());
-		next_block();
+		// The re-run's last reveal, after its quorum, is paid from the escrow at its deadline.
+		run_to_deadline(rerun);
 		assert!(matches!(
 			Requests::<Test>::get(id).unwrap().challenge,
 			ChallengeState::Upheld { .. }
@@ -368,18 +369,21 @@ fn an_auditor_contradicting_a_decided_challenge_is_slashed() {
 		AuditProbability::set(sp_runtime::Permill::one());
 		let (_, id) = finalized_on(&honest_output());
 		let audit = crate::NextRequestId::<Test>::get() - 1;
+		// The auditor commits to its wrong answer in time, and waits.
+		let auditor = assignees(audit);
+		assert_ok!(commit_outcome(audit, &auditor[0].1, &out(&wrong_output())));
 		assert_ok!(Inference::challenge(RuntimeOrigin::signed(3), id, MIN_CHALLENGE_BOND));
 		let rerun = rerun_of(id);
 		next_block();
 		answer_all(rerun, &honest_output());
-		next_block();
 		assert!(matches!(
 			Requests::<Test>::get(id).unwrap().challenge,
 			ChallengeState::Rejected { .. }
 		));
-		let auditor = assignees(audit);
+		// Then reveals it, once the challenge has decided the request.
 		let bond = Executors::<Test>::get(auditor[0].0).unwrap().bond;
-		assert_ok!(attest(audit, &auditor[0].1, &wrong_output()));
+		close_commit_phase(audit);
+		assert_ok!(reveal_outcome(audit, &auditor[0].1, &out(&wrong_output())));
 		next_block();
 		System::assert_has_event(Event::AuditFailed { request_id: id }.into());
 		let slash = DissentSlash::get() * bond;
@@ -417,7 +421,8 @@ fn an_upheld_challenge_refunds_the_honest_dissenter() {
 				(&drawn[2].1, honest_output()),
 			],
 		);
-		next_block();
+		// Its reveal came after the colluders' quorum: it is judged at the deadline.
+		run_to_deadline(id);
 		let penalty = DissentSlash::get() * MIN_BOND;
 		assert_eq!(Executors::<Test>::get(honest).unwrap().bond, MIN_BOND - penalty);
 

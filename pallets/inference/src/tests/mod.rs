@@ -4,6 +4,7 @@ mod attestations;
 mod challenges;
 mod executors;
 mod models;
+mod offchain;
 mod random_calls;
 mod requests;
 mod settlement;
@@ -105,6 +106,31 @@ pub fn executor_with_bond(who: AccountId, models: &[ModelId], bond: Balance) -> 
 	key
 }
 
+/// Run blocks until `request_id`'s deadline has closed it (late reveals settled, no-shows
+/// slashed).
+pub fn run_to_deadline(request_id: RequestId) {
+	let deadline = status(request_id).deadline().expect("an open or finalized request");
+	while System::block_number() < deadline {
+		next_block();
+	}
+}
+
+/// Take every assignment this block has room for (`MaxRequestsPerBlock`) with requests of
+/// another model, served by executor 19, so that the next request waits in the queue.
+pub fn fill_this_blocks_assignments() {
+	let model = vector_model(0xee, 1);
+	executor(19, &[model]);
+	for _ in 0..8 {
+		assert_ok!(Inference::request_inference(
+			RuntimeOrigin::signed(2),
+			model,
+			input(),
+			u64::MAX
+		));
+	}
+	assert_eq!(Inference::queued_requests(), 0, "all eight drawn at once");
+}
+
 /// What the fee of one request of a model of this redundancy totals, protocol cut included.
 pub fn total_fee(redundancy: u8) -> Balance {
 	let executors = FEE * Balance::from(redundancy);
@@ -198,6 +224,8 @@ pub fn submit_reveal(
 		outcome,
 		signature,
 	)
+	.map(|_| ())
+	.map_err(|error| error.error)
 }
 
 /// Commit to `outcome` for `request_id` as the executor holding `key`.

@@ -289,3 +289,30 @@ fn genesis_refuses_an_invalid_model() {
 	}
 	.build_storage();
 }
+
+#[test]
+fn the_registry_reads_in_pages_that_cover_every_model_once() {
+	run_test(|| {
+		let registered: Vec<ModelId> = (0..25u64).map(H256::from_low_u64_be).collect();
+		for model_id in &registered {
+			assert_ok!(Inference::register_model(RuntimeOrigin::root(), *model_id, metadata()));
+		}
+		let mut seen = Vec::new();
+		let mut pages = Vec::new();
+		let mut start_after = None;
+		loop {
+			let page = Inference::models_page(start_after, 10);
+			pages.push(page.len());
+			start_after = page.last().map(|(model_id, _)| *model_id);
+			seen.extend(page.into_iter().map(|(model_id, _)| model_id));
+			if pages.last() != Some(&10) {
+				break;
+			}
+		}
+		assert_eq!(pages, vec![10, 10, 5]);
+		seen.sort();
+		assert_eq!(seen, registered, "every model once, none twice");
+		let limit = crate::runtime_api::MAX_MODELS_PAGE;
+		assert_eq!(Inference::models_page(None, u32::MAX).len(), 25, "a page is capped at {limit}");
+	});
+}

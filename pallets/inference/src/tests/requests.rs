@@ -6,7 +6,7 @@ use frame_support::{assert_noop, assert_ok};
 use verity_primitives::ModelStatus;
 
 #[test]
-fn request_inference_escrows_the_fee_and_assigns_next_block() {
+fn request_inference_escrows_the_fee_and_assigns_in_its_own_block() {
 	run_test(|| {
 		let model = vector_model(1, 2);
 		for who in 10..13 {
@@ -16,13 +16,12 @@ fn request_inference_escrows_the_fee_and_assigns_next_block() {
 		assert_ok!(Inference::request_inference(RuntimeOrigin::signed(1), model, input(), fee));
 		assert_eq!(held(HoldReason::RequestEscrow, 1), fee);
 		assert_eq!(free(1), ENDOWMENT - fee);
-		System::assert_last_event(
+		System::assert_has_event(
 			Event::InferenceRequested { request_id: 0, requester: 1, model_id: model, fee }.into(),
 		);
-		assert_eq!(status(0), RequestStatus::Pending);
 
-		next_block();
-		let deadline = 2 + RESPONSE_TIMEOUT;
+		// No request waits before it and the block has room: drawn at once, no block lost.
+		let deadline = 1 + RESPONSE_TIMEOUT;
 		assert_eq!(status(0), RequestStatus::Assigned { deadline });
 		let drawn = assignees(0);
 		assert_eq!(drawn.len(), 2);
@@ -85,8 +84,9 @@ fn request_inference_refusals_hold_nothing() {
 #[test]
 fn requests_beyond_a_blocks_capacity_wait_their_turn_and_none_fails() {
 	// 300 requests sent at once used to leave all but 64 included and failed, fees paid. Now
-	// they queue: `MaxRequestsPerBlock` (8 here) are assigned per block, first come, first
-	// served, and every one of them is assigned.
+	// `MaxRequestsPerBlock` (8 here) are assigned in the block that carries them and the rest
+	// queue, assigned as room frees up, first come, first served: every one of them is
+	// assigned.
 	run_test(|| {
 		let model = vector_model(1, 1);
 		executor(10, &[model]);
@@ -98,29 +98,28 @@ fn requests_beyond_a_blocks_capacity_wait_their_turn_and_none_fails() {
 				u64::MAX
 			));
 		}
-		assert_eq!(Inference::queued_requests(), 20);
-		next_block();
 		let assigned = |ids: core::ops::Range<u64>| {
 			ids.map(status).filter(|s| matches!(s, RequestStatus::Assigned { .. })).count()
 		};
-		assert_eq!(assigned(0..8), 8, "the first eight, in order");
+		assert_eq!(assigned(0..8), 8, "the first eight, at once");
 		assert_eq!(assigned(8..20), 0);
+		assert_eq!(Inference::queued_requests(), 12);
 		next_block();
-		assert_eq!(assigned(8..16), 8);
+		assert_eq!(assigned(8..16), 8, "the next eight, in order");
 		assert_eq!(status(16), RequestStatus::Pending);
 		next_block();
 		assert_eq!(assigned(0..20), 20);
 		assert_eq!(Inference::queued_requests(), 0);
 		// A request waits without its deadline running: each was given the full timeouts
 		// from the block it was assigned in.
-		assert_eq!(status(19), RequestStatus::Assigned { deadline: 4 + RESPONSE_TIMEOUT });
+		assert_eq!(status(19), RequestStatus::Assigned { deadline: 3 + RESPONSE_TIMEOUT });
 	});
 }
 
 #[test]
 fn a_full_queue_refuses_requests_in_the_pool_and_holds_nothing() {
-	// Transactions may fill the queue up to 2 * MaxRequestsPerBlock short of its bound (40
-	// - 16 = 24 here). Beyond that the transaction extension refuses the request before it
+	// The block assigns 8 at once; then transactions may fill the queue up to 2 *
+	// MaxRequestsPerBlock short of its bound (40 - 16 = 24 here). Beyond that the transaction extension refuses the request before it
 	// is included, so no fee is charged; a request dispatched anyway is refused by name,
 	// holding nothing. Audits still find room in the reserve.
 	use crate::{CheckRequestRoom, RequestKind, QUEUE_FULL};
@@ -151,7 +150,7 @@ fn a_full_queue_refuses_requests_in_the_pool_and_holds_nothing() {
 				)
 				.map(|_| ())
 		};
-		for _ in 0..24 {
+		for _ in 0..8 + 24 {
 			assert_ok!(validate(&call));
 			assert_ok!(Inference::request_inference(
 				RuntimeOrigin::signed(1),
@@ -181,18 +180,21 @@ fn a_request_is_refunded_when_its_executors_leave_before_assignment() {
 	run_test(|| {
 		let model = vector_model(1, 1);
 		executor(10, &[model]);
+		fill_this_blocks_assignments();
+		let id = crate::NextRequestId::<Test>::get();
 		assert_ok!(Inference::request_inference(
 			RuntimeOrigin::signed(1),
 			model,
 			input(),
 			u64::MAX
 		));
+		assert_eq!(status(id), RequestStatus::Pending, "queued: the block's room is taken");
 		assert_ok!(Inference::unregister_executor(RuntimeOrigin::signed(10)));
 		next_block();
-		assert_eq!(status(0), RequestStatus::Unassignable);
+		assert_eq!(status(id), RequestStatus::Unassignable);
 		assert_eq!(held(HoldReason::RequestEscrow, 1), 0);
 		assert_eq!(free(1), ENDOWMENT);
-		System::assert_has_event(Event::RequestUnassignable { request_id: 0 }.into());
+		System::assert_has_event(Event::RequestUnassignable { request_id: id }.into());
 	});
 }
 

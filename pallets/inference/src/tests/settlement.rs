@@ -22,13 +22,15 @@ fn a_unanimous_quorum_is_finalized_and_paid() {
 		let protocol_before = free(protocol);
 		let drawn = assignees(id);
 		answer(id, &drawn.iter().map(|(_, key)| (key, honest_output())).collect::<Vec<_>>());
-		next_block();
 
+		// The second matching reveal made the quorum and settled the request in its block.
 		let RequestStatus::Finalized { output_hash, finalized_at, .. } = status(id) else {
 			panic!("finalized, got {:?}", status(id))
 		};
 		assert_eq!(output_hash, content_hash(&honest_output()));
 		assert_eq!(finalized_at, System::block_number());
+		// The third, after the quorum, is paid at the deadline.
+		run_to_deadline(id);
 		assert_eq!(
 			Requests::<Test>::get(id).unwrap().agreed_output().unwrap().to_vec(),
 			honest_output()

@@ -1,0 +1,200 @@
+//! Claims on the steps of a job, kept in the node's persistent offchain storage.
+//!
+//! Offchain workers of consecutive blocks run side by side, and one inference over HTTP can
+//! outlast several blocks. A claim makes each step of each job dispatched once:
+//!
+//! - while a worker runs the step, the claim is [`Claim::Running`] until the step's HTTP
+//!   deadline (a crashed worker's claim lapses then; the request's own deadline ends the job
+//!   earlier, as the job is no longer open);
+//! - once its transaction is in the pool, the claim is [`Claim::Submitted`]: nobody dispatches
+//!   the step again unless the chain still does not show it `RESUBMIT_BLOCKS` later (a
+//!   transaction the pool dropped is sent again, a transaction in flight is not doubled).
+//!
+//! Every job a node touches is noted in one ledger. When a job leaves the node's open
+//! assignments (answered, or past its deadline), its claims and its kept outcome are cleared
+//! with it, so the offchain database holds state for open jobs only.
+
+use crate::runtime_api::AssignmentView;
+use alloc::vec::Vec;
+use codec::{Decode, Encode};
+use sp_runtime::{
+	offchain::storage::{MutateStorageError, StorageValueRef},
+	traits::Saturating,
+};
+use verity_primitives::{ExecutorPublic, RequestId};
+
+/// Prefix of the per-step claims.
+const CLAIM_PREFIX: &[u8] = b"verity::dispatch::";
+
+/// Prefix of the outcomes kept between commit and reveal.
+const OUTCOME_PREFIX: &[u8] = b"verity::outcome::";
+
+/// Key of the ledger of jobs with offchain state.
+pub const LEDGER_KEY: &[u8] = b"verity::jobs";
+
+/// Blocks after a submission before the step is sent again if the chain does not show it.
+pub const RESUBMIT_BLOCKS: u32 = 4;
+
+/// Attempts at a ledger update that another worker changed at the same time.
+const LEDGER_ATTEMPTS: usize = 8;
+
+/// The two steps of answering, each claimed on its own.
+#[derive(Clone, Copy, Debug, Encode, PartialEq)]
+pub enum Step {
+	/// Run the job and commit to its outcome.
+	Commit,
+	/// Reveal the committed outcome.
+	Reveal,
+}
+
+/// What a node holds on one step of one job.
+#[derive(Clone, Copy, Debug, Decode, Encode, PartialEq)]
+pub enum Claim<BlockNumber> {
+	/// A worker runs the step until this offchain timestamp (unix milliseconds).
+	Running {
+		/// When the step's HTTP deadline (plus signing and submission) has passed.
+		until_ms: u64,
+	},
+	/// The step's transaction went to the pool.
+	Submitted {
+		/// The first block at which the step may be sent again if still not on chain.
+		retry_from: BlockNumber,
+	},
+}
+
+/// One job with offchain state.
+#[derive(Clone, Debug, Decode, Encode, PartialEq)]
+pub struct LedgerEntry<BlockNumber> {
+	/// The request.
+	pub request_id: RequestId,
+	/// The node's executor key answering it.
+	pub key: ExecutorPublic,
+	/// The latest block whose worker touched it: a worker of an older block, which may not
+	/// see the job yet, never clears it.
+	pub noted_at: BlockNumber,
+}
+
+/// The storage key of the claim on one step of one job.
+pub fn claim_key(request_id: RequestId, key: &ExecutorPublic, step: Step) -> Vec<u8> {
+	let mut storage_key = CLAIM_PREFIX.to_vec();
+	storage_key.extend((request_id, key, step).encode());
+	storage_key
+}
+
+/// The storage key of the outcome kept for one job between commit and reveal.
+pub fn outcome_key(request_id: RequestId, key: &ExecutorPublic) -> Vec<u8> {
+	let mut storage_key = OUTCOME_PREFIX.to_vec();
+	storage_key.extend((request_id, key).encode());
+	storage_key
+}
+
+/// Take the claim on `step` of `assignment` for a run ending by `until_ms`, unless a worker
+/// runs it now or its transaction is recent. Notes the job in the ledger.
+pub fn take<N>(
+	assignment: &AssignmentView<N>,
+	key: &ExecutorPublic,
+	step: Step,
+	now: N,
+	now_ms: u64,
+	until_ms: u64,
+) -> bool
+where
+	N: Encode + Decode + Copy + PartialOrd,
+{
+	let storage_key = claim_key(assignment.request_id, key, step);
+	let taken = StorageValueRef::persistent(&storage_key)
+		.mutate(|held: Result<Option<Claim<N>>, _>| match held {
+			Ok(Some(Claim::Running { until_ms: held_until })) if now_ms < held_until => Err(()),
+			Ok(Some(Claim::Submitted { retry_from })) if now < retry_from => Err(()),
+			_ => Ok(Claim::<N>::Running { until_ms }),
+		})
+		.is_ok();
+	if taken {
+		note(assignment.request_id, key, now);
+	}
+	taken
+}
+
+/// Record that `step`'s transaction is in the pool as of block `now`.
+pub fn submitted<N>(request_id: RequestId, key: &ExecutorPublic, step: Step, now: N)
+where
+	N: Encode + Saturating + From<u32>,
+{
+	let retry_from = now.saturating_add(RESUBMIT_BLOCKS.into());
+	StorageValueRef::persistent(&claim_key(request_id, key, step))
+		.set(&Claim::Submitted { retry_from });
+}
+
+/// Give a claim back after a failed step, so a later block retries it.
+pub fn release(request_id: RequestId, key: &ExecutorPublic, step: Step) {
+	StorageValueRef::persistent(&claim_key(request_id, key, step)).clear();
+}
+
+/// The chain shows `step` done: its claim is no longer needed.
+pub fn done(request_id: RequestId, key: &ExecutorPublic, step: Step) {
+	release(request_id, key, step);
+}
+
+/// Note a job in the ledger as touched by the worker of block `now`.
+fn note<N>(request_id: RequestId, key: &ExecutorPublic, now: N)
+where
+	N: Encode + Decode + Copy + PartialOrd,
+{
+	update_ledger(|ledger: &mut Vec<LedgerEntry<N>>| {
+		match ledger
+			.iter_mut()
+			.find(|entry| entry.request_id == request_id && entry.key == *key)
+		{
+			Some(entry) if entry.noted_at < now => entry.noted_at = now,
+			Some(_) => {},
+			None => ledger.push(LedgerEntry { request_id, key: key.clone(), noted_at: now }),
+		}
+	});
+}
+
+/// Clear every job noted at or before `now` that is not in `open` (the node's open
+/// assignments at `now`): its claims, its kept outcome and its ledger entry.
+pub fn forget_closed_jobs<N>(open: &[(RequestId, ExecutorPublic)], now: N)
+where
+	N: Encode + Decode + Copy + PartialOrd,
+{
+	let mut closed = Vec::new();
+	update_ledger(|ledger: &mut Vec<LedgerEntry<N>>| {
+		closed.clear();
+		ledger.retain(|entry| {
+			let keep = entry.noted_at > now
+				|| open.iter().any(|(id, key)| *id == entry.request_id && *key == entry.key);
+			if !keep {
+				closed.push((entry.request_id, entry.key.clone()));
+			}
+			keep
+		});
+	});
+	for (request_id, key) in closed {
+		release(request_id, &key, Step::Commit);
+		release(request_id, &key, Step::Reveal);
+		StorageValueRef::persistent(&outcome_key(request_id, &key)).clear();
+	}
+}
+
+/// The jobs in the ledger.
+pub fn ledger<N: Decode>() -> Vec<LedgerEntry<N>> {
+	StorageValueRef::persistent(LEDGER_KEY).get().ok().flatten().unwrap_or_default()
+}
+
+/// Apply `change` to the ledger atomically, retrying when another worker changed it first.
+fn update_ledger<N: Encode + Decode>(mut change: impl FnMut(&mut Vec<LedgerEntry<N>>)) {
+	let storage = StorageValueRef::persistent(LEDGER_KEY);
+	for _ in 0..LEDGER_ATTEMPTS {
+		let outcome = storage.mutate(|held: Result<Option<Vec<LedgerEntry<N>>>, _>| {
+			let mut ledger = held.ok().flatten().unwrap_or_default();
+			change(&mut ledger);
+			Ok::<_, ()>(ledger)
+		});
+		match outcome {
+			Err(MutateStorageError::ConcurrentModification(_)) => continue,
+			_ => return,
+		}
+	}
+	log::warn!(target: "runtime::inference", "the offchain job ledger stayed contended; left as is");
+}

@@ -1,0 +1,247 @@
+//! The offchain worker against a scripted executor: replies checked (profile, size), each
+//! step dispatched once, and nothing kept once the job closes.
+
+use super::*;
+use crate::offchain::{
+	claims::{self, Claim, Step},
+	executor_http::{HttpFailure, Job},
+	EXECUTOR_URL_KEY,
+};
+use codec::Decode;
+use frame_support::traits::Hooks;
+use parking_lot::RwLock;
+use sp_core::offchain::{
+	testing::{OffchainState, PendingRequest, PoolState, TestOffchainExt, TestTransactionPoolExt},
+	OffchainDbExt, OffchainWorkerExt, TransactionPoolExt,
+};
+use sp_runtime::offchain::storage::StorageValueRef;
+use std::sync::Arc;
+use verity_primitives::RejectionCode;
+
+/// Where the scripted executor answers.
+const URL: &str = "http://executor.test";
+
+/// The profile the test models name.
+const PROFILE: &str = "tract-0.23/generic";
+
+/// The offchain side of a test: the executor's script and the transaction pool. A job sent
+/// to the executor without a scripted answer panics the test, and a scripted answer left
+/// unasked panics it when the state is dropped: each test sends exactly the jobs it scripts.
+struct Node {
+	offchain: Arc<RwLock<OffchainState>>,
+	pool: Arc<RwLock<PoolState>>,
+}
+
+impl Node {
+	/// Script the executor's next answer to the job `request_id` asks for.
+	fn executor_answers(&self, request_id: RequestId, reply: impl Into<Vec<u8>>) {
+		let request = Requests::<Test>::get(request_id).unwrap();
+		let model = crate::Models::<Test>::get(request.model_id).unwrap();
+		let artifact_uri = String::from_utf8(model.metadata.artifact_uri.to_vec()).unwrap();
+		let input = Inference::request_input(request_id);
+		let job = job(&request.model_id, &artifact_uri, &input);
+		self.offchain.write().expect_request(PendingRequest {
+			method: "POST".into(),
+			uri: format!("{URL}/v1/infer"),
+			headers: vec![("Content-Type".into(), "application/json".into())],
+			body: job.body().unwrap().into_bytes(),
+			response: Some(reply.into()),
+			sent: true,
+			..Default::default()
+		});
+	}
+
+	/// The calls the worker submitted so far, taken out of the pool.
+	fn take_submitted(&self) -> Vec<crate::Call<Test>> {
+		std::mem::take(&mut self.pool.write().transactions)
+			.into_iter()
+			.map(|bytes| match Extrinsic::decode(&mut &bytes[..]).unwrap().function {
+				RuntimeCall::Inference(call) => call,
+				other => panic!("the worker submitted {other:?}"),
+			})
+			.collect()
+	}
+}
+
+/// A job as the worker builds it.
+fn job<'a>(model_id: &'a ModelId, artifact_uri: &'a str, input: &'a [u8]) -> Job<'a> {
+	Job {
+		url: URL,
+		auth_token: None,
+		model_id,
+		artifact_uri,
+		profile: PROFILE.as_bytes(),
+		input,
+		max_output_len: 4096,
+	}
+}
+
+/// An executor's 200 reply with `output` under `profile`.
+fn reply(output: &[u8], profile: &str) -> Vec<u8> {
+	serde_json::json!({
+		"output": crate::offchain::executor_http::to_hex(output),
+		"output_hash": format!("{:#x}", verity_primitives::content_hash(output)),
+		"profile": profile,
+		"elapsed_ms": 3,
+	})
+	.to_string()
+	.into_bytes()
+}
+
+/// Run `test` with a worker whose node has an executor URL, a scripted executor and a pool.
+fn with_worker(test: impl FnOnce(&Node)) {
+	let mut ext = new_test_ext();
+	let (offchain, offchain_state) = TestOffchainExt::new();
+	let (pool, pool_state) = TestTransactionPoolExt::new();
+	ext.register_extension(OffchainDbExt::new(offchain.clone()));
+	ext.register_extension(OffchainWorkerExt::new(offchain));
+	ext.register_extension(TransactionPoolExt::new(pool));
+	ext.execute_with(|| {
+		StorageValueRef::persistent(EXECUTOR_URL_KEY).set(&URL.as_bytes().to_vec());
+		test(&Node { offchain: offchain_state, pool: pool_state });
+	});
+}
+
+/// Run the worker for the current block.
+fn run_worker() {
+	Inference::offchain_worker(System::block_number());
+}
+
+/// The claim held on `step` of the job.
+fn claim_on(request_id: RequestId, key: &ExecutorPublic, step: Step) -> Option<Claim<u64>> {
+	StorageValueRef::persistent(&claims::claim_key(request_id, key, step))
+		.get()
+		.unwrap()
+}
+
+/// One executor (the node's key) of a redundancy-1 model, with a request assigned to it.
+fn one_assigned_job() -> (RequestId, ExecutorPublic) {
+	let model_id = vector_model(1, 1);
+	let key = executor(10, &[model_id]);
+	(assigned_request(1, model_id), key)
+}
+
+#[test]
+fn each_step_is_dispatched_once_and_the_closed_job_leaves_nothing_behind() {
+	with_worker(|node| {
+		let (request_id, key) = one_assigned_job();
+		node.executor_answers(request_id, reply(&honest_output(), PROFILE));
+		run_worker();
+		let submitted = node.take_submitted();
+		let [crate::Call::submit_commitment { commitment, signature, .. }] = &submitted[..] else {
+			panic!("expected one commitment, got {submitted:?}");
+		};
+
+		// Another worker of this block neither runs the job again nor resubmits while the
+		// commitment is on its way.
+		run_worker();
+		assert!(node.take_submitted().is_empty(), "no double dispatch (and no job sent again)");
+
+		// On chain, the commitment ends the commit phase; the reveal uses the kept outcome.
+		assert_ok!(submit_commitment(request_id, *commitment, signature.clone()));
+		next_block();
+		// Nothing is scripted: the reveal does not run the job again.
+		run_worker();
+		assert_eq!(claim_on(request_id, &key, Step::Commit), None, "a step on chain is let go");
+		let submitted = node.take_submitted();
+		let [crate::Call::submit_attestation { outcome, signature, .. }] = &submitted[..] else {
+			panic!("expected one reveal, got {submitted:?}");
+		};
+		assert_eq!(outcome, &out(&honest_output()));
+		assert_ok!(submit_reveal(request_id, outcome.clone(), signature.clone()));
+
+		// The job is closed: its claims, its kept outcome and its ledger entry are gone.
+		run_worker();
+		assert_eq!(claim_on(request_id, &key, Step::Reveal), None);
+		let kept = StorageValueRef::persistent(&claims::outcome_key(request_id, &key))
+			.get::<InferenceOutcome>()
+			.unwrap();
+		assert_eq!(kept, None);
+		assert!(claims::ledger::<u64>().is_empty());
+	});
+}
+
+#[test]
+fn a_reply_under_another_profile_is_refused_and_the_job_retried() {
+	with_worker(|node| {
+		let (request_id, key) = one_assigned_job();
+		node.executor_answers(request_id, reply(&honest_output(), "tract-0.23/native"));
+		run_worker();
+		assert!(node.take_submitted().is_empty(), "nothing is committed for a foreign profile");
+		assert_eq!(claim_on(request_id, &key, Step::Commit), None, "the claim is given back");
+
+		node.executor_answers(request_id, reply(&honest_output(), PROFILE));
+		run_worker();
+		assert!(matches!(&node.take_submitted()[..], [crate::Call::submit_commitment { .. }]));
+	});
+}
+
+#[test]
+fn a_reply_longer_than_any_honest_one_is_refused() {
+	with_worker(|node| {
+		let (request_id, _) = one_assigned_job();
+		let limit = job(&ModelId::zero(), "", &[]).reply_limit();
+		let mut bloated = reply(&honest_output(), PROFILE);
+		bloated.resize(limit + 1, b' ');
+		node.executor_answers(request_id, bloated);
+		run_worker();
+		assert!(node.take_submitted().is_empty(), "a reply past the limit is no outcome");
+	});
+}
+
+#[test]
+fn a_rejection_counts_only_under_the_models_profile() {
+	let model_id = ModelId::repeat_byte(1);
+	let job = job(&model_id, "", &[]);
+	let rejection = |profile: Option<&str>| {
+		let mut body =
+			serde_json::json!({ "error": "text is not UTF-8", "rejection": "InvalidUtf8" });
+		if let Some(profile) = profile {
+			body["profile"] = profile.into();
+		}
+		body.to_string().into_bytes()
+	};
+	assert_eq!(
+		job.outcome_of(422, &rejection(Some(PROFILE))),
+		Ok(InferenceOutcome::Rejected(RejectionCode::InvalidUtf8))
+	);
+	assert_eq!(
+		job.outcome_of(422, &rejection(Some("tract-0.23/native"))),
+		Err(HttpFailure::ProfileMismatch { executor: "tract-0.23/native".into() })
+	);
+	assert_eq!(
+		job.outcome_of(422, &rejection(None)),
+		Err(HttpFailure::ProfileMismatch { executor: String::new() }),
+		"a rejection that names no profile is refused"
+	);
+	assert_eq!(
+		job.outcome_of(422, br#"{"error": "the model is malformed"}"#),
+		Err(HttpFailure::Status(422)),
+		"a 422 without a rejection code is a failure to retry"
+	);
+	assert_eq!(job.outcome_of(503, br#"{"error": "busy"}"#), Err(HttpFailure::Status(503)));
+	assert_eq!(job.outcome_of(200, b"not json"), Err(HttpFailure::BadReply));
+}
+
+#[test]
+fn a_running_claim_lasts_until_its_http_deadline_and_a_submitted_one_a_few_blocks() {
+	with_worker(|_| {
+		let (request_id, key) = one_assigned_job();
+		let assignment = Inference::open_assignments(key.clone()).pop().unwrap();
+		assert!(claims::take(&assignment, &key, Step::Commit, 2u64, 0, 70_000));
+		assert!(!claims::take(&assignment, &key, Step::Commit, 3, 69_999, 139_999));
+		assert!(claims::take(&assignment, &key, Step::Commit, 3, 70_000, 140_000), "lapsed");
+
+		claims::submitted(request_id, &key, Step::Commit, 5u64);
+		let retry_from = 5 + u64::from(claims::RESUBMIT_BLOCKS);
+		assert!(!claims::take(&assignment, &key, Step::Commit, retry_from - 1, u64::MAX, 0));
+		assert!(claims::take(&assignment, &key, Step::Commit, retry_from, 0, 1), "resent");
+
+		// A worker of an older block, which may not see the job yet, does not clear it.
+		claims::forget_closed_jobs::<u64>(&[], retry_from - 1);
+		assert_eq!(claims::ledger::<u64>().len(), 1);
+		claims::forget_closed_jobs::<u64>(&[], retry_from);
+		assert!(claims::ledger::<u64>().is_empty());
+		assert_eq!(claim_on(request_id, &key, Step::Commit), None);
+	});
+}

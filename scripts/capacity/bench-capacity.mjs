@@ -1,0 +1,310 @@
+// Capacity of a local Verity network under a steady load, measured from a generic client.
+//
+// Starts three validators (`--chain local`: Alice, Bob and Charlie, each with its embedded
+// executor; the demo models run with redundancy 3), then, for every new best block, submits
+// `--rate` `Inference.request_inference` calls for silero-vad through @polkadot/api, for
+// `--blocks` blocks. Finalized blocks are read back and the script prints:
+//
+// - requests finalized per block, sustained (median over the load window) and peak;
+// - latency in blocks from the block that included a request to the block that finalized it
+//   (p50, p99);
+// - requests failed (refused by the pool, failed in a block, expired, unassignable) and lost
+//   (included but never ended);
+// - CPU use of the three nodes and their executors, in cores.
+//
+// Usage: node bench-capacity.mjs --node PATH [--rate 300] [--blocks 20] [--drain-blocks 30]
+
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import { Keyring } from '@polkadot/keyring';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const SILERO_VAD = '0x5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256';
+const ALICE_NODE_KEY = '0000000000000000000000000000000000000000000000000000000000000001';
+const ALICE_PEER_ID = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp';
+const MAX_FEE = (2n ** 128n - 1n).toString();
+const SENDERS = ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie'].flatMap((name) => [
+	`//${name}`,
+	`//${name}//stash`,
+]);
+
+function options() {
+	const args = process.argv.slice(2);
+	const value = (flag, fallback) => {
+		const at = args.indexOf(flag);
+		return at >= 0 ? args[at + 1] : fallback;
+	};
+	const node = value('--node');
+	if (!node) {
+		throw new Error('--node PATH (the verity-node binary) is required');
+	}
+	return {
+		node,
+		rate: Number(value('--rate', '300')),
+		blocks: Number(value('--blocks', '20')),
+		drainBlocks: Number(value('--drain-blocks', '30')),
+	};
+}
+
+// SCALE compact encoding of a length.
+function compact(n) {
+	if (n < 1 << 6) return Buffer.from([n << 2]);
+	if (n < 1 << 14) {
+		const b = Buffer.alloc(2);
+		b.writeUInt16LE((n << 2) | 1);
+		return b;
+	}
+	const b = Buffer.alloc(4);
+	b.writeUInt32LE(((n << 2) | 2) >>> 0);
+	return b;
+}
+
+// The canonical encoding of one f32 tensor (`DType::F32` is variant 0).
+function f32Tensor(name, shape, values) {
+	const data = Buffer.alloc(values.length * 4);
+	values.forEach((v, i) => data.writeFloatLE(v, i * 4));
+	const dims = Buffer.alloc(shape.length * 4);
+	shape.forEach((d, i) => dims.writeUInt32LE(d, i * 4));
+	const nameBytes = Buffer.from(name, 'utf8');
+	return Buffer.concat([
+		compact(nameBytes.length), nameBytes,
+		Buffer.from([0]),
+		compact(shape.length), dims,
+		compact(data.length), data,
+	]);
+}
+
+// A 576-sample window (a tone whose pitch depends on `seed`) and a zero state: silero-vad's
+// input.
+function vadInput(seed) {
+	const samples = Array.from({ length: 576 }, (_, n) =>
+		0.3 * Math.sin((2 * Math.PI * (200 + (seed % 800)) * n) / 16000));
+	const tensors = [
+		f32Tensor('input', [1, 576], samples),
+		f32Tensor('state', [2, 1, 128], new Array(256).fill(0)),
+	];
+	return '0x' + Buffer.concat([compact(tensors.length), ...tensors]).toString('hex');
+}
+
+function freePort() {
+	return new Promise((resolve) => {
+		const server = createServer();
+		server.listen(0, '127.0.0.1', () => {
+			const { port } = server.address();
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+async function startValidator(nodeBinary, base, name, bootPort) {
+	const ports = { p2p: await freePort(), rpc: await freePort() };
+	const args = [
+		'--chain', 'local', `--${name}`, '--executor', '--allow-private-ip',
+		'--base-path', join(base, name),
+		'--port', String(ports.p2p), '--rpc-port', String(ports.rpc),
+		'--no-prometheus', '--no-mdns', '--no-telemetry',
+		'--pool-limit', '100000', '--pool-kbytes', '2000000',
+	];
+	if (bootPort) {
+		args.push('--bootnodes', `/ip4/127.0.0.1/tcp/${bootPort}/p2p/${ALICE_PEER_ID}`,
+			'--unsafe-force-node-key-generation');
+	} else {
+		args.push('--node-key', ALICE_NODE_KEY);
+	}
+	const log = openSync(join(base, `${name}.log`), 'w');
+	const child = spawn(nodeBinary, args, { stdio: ['ignore', 'ignore', log] });
+	return { name, child, ports };
+}
+
+// CPU seconds used so far by `pid` and its descendants (the executors are children).
+function cpuSeconds(pid) {
+	let ticks = 0;
+	const visit = (p) => {
+		try {
+			const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+			const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+			ticks += Number(fields[11]) + Number(fields[12]);
+			for (const task of readdirSync(`/proc/${p}/task`)) {
+				const children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim();
+				for (const child of children ? children.split(' ') : []) visit(child);
+			}
+		} catch {
+			// The process ended.
+		}
+	};
+	visit(pid);
+	return ticks / 100;
+}
+
+function percentile(sorted, p) {
+	if (sorted.length === 0) return null;
+	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function connect(port) {
+	for (let attempt = 0; attempt < 120; attempt++) {
+		try {
+			const provider = new WsProvider(`ws://127.0.0.1:${port}`, false);
+			await provider.connect();
+			await provider.isReadyOrError;
+			return await ApiPromise.create({ provider, noInitWarn: true });
+		} catch {
+			await new Promise((r) => setTimeout(r, 1000));
+		}
+	}
+	throw new Error(`no node answered on port ${port}`);
+}
+
+async function main() {
+	const opts = options();
+	await cryptoWaitReady();
+	const base = mkdtempSync(join(tmpdir(), 'verity-capacity-'));
+	const alice = await startValidator(opts.node, base, 'alice');
+	const others = [
+		await startValidator(opts.node, base, 'bob', alice.ports.p2p),
+		await startValidator(opts.node, base, 'charlie', alice.ports.p2p),
+	];
+	const validators = [alice, ...others];
+	const stop = () => {
+		for (const v of validators) v.child.kill('SIGKILL');
+		rmSync(base, { recursive: true, force: true });
+	};
+	process.on('exit', stop);
+
+	try {
+		const api = await connect(alice.ports.rpc);
+		const keyring = new Keyring({ type: 'sr25519' });
+		const senders = SENDERS.map((uri) => keyring.addFromUri(uri));
+		const nonces = new Map();
+		for (const sender of senders) {
+			nonces.set(sender.address, (await api.rpc.system.accountNextIndex(sender.address)).toNumber());
+		}
+		// Wait until the network finalizes, so the load meets a settled network.
+		await new Promise((resolve) => {
+			const unsubscribe = api.rpc.chain.subscribeFinalizedHeads((header) => {
+				if (header.number.toNumber() >= 2) {
+					unsubscribe.then((u) => u());
+					resolve();
+				}
+			});
+		});
+
+		const included = new Map(); // request id -> block
+		const ended = new Map(); // request id -> { block, how }
+		const finalizedPerBlock = new Map();
+		let submitted = 0;
+		let refused = 0;
+		let failedInBlock = 0;
+		let loadStart = null;
+		let loadEnd = null;
+		let lastFinalized = 0;
+
+		const readBlock = async (number) => {
+			const hash = await api.rpc.chain.getBlockHash(number);
+			const events = await api.query.system.events.at(hash);
+			let finalized = 0;
+			for (const { event } of events) {
+				if (event.section === 'system' && event.method === 'ExtrinsicFailed') failedInBlock++;
+				if (event.section !== 'inference') continue;
+				const id = event.data[0]?.toString();
+				if (event.method === 'InferenceRequested') included.set(id, number);
+				if (event.method === 'RequestFinalized') {
+					ended.set(id, { block: number, how: 'finalized' });
+					finalized++;
+				}
+				if (event.method === 'RequestExpired') ended.set(id, { block: number, how: 'expired' });
+				if (event.method === 'RequestUnassignable') {
+					ended.set(id, { block: number, how: 'unassignable' });
+				}
+			}
+			finalizedPerBlock.set(number, finalized);
+		};
+		const unsubscribeFinalized = await api.rpc.chain.subscribeFinalizedHeads(async (header) => {
+			const number = header.number.toNumber();
+			for (let n = lastFinalized + 1; n <= number; n++) await readBlock(n);
+			lastFinalized = Math.max(lastFinalized, number);
+		});
+
+		const cpuBefore = validators.map((v) => cpuSeconds(v.child.pid));
+		const wallBefore = Date.now();
+		let seed = 0;
+		let loadBlocks = 0;
+		await new Promise((resolve) => {
+			const unsubscribe = api.rpc.chain.subscribeNewHeads(async (header) => {
+				const number = header.number.toNumber();
+				if (loadStart === null) loadStart = number + 1;
+				if (loadBlocks >= opts.blocks) {
+					loadEnd = number;
+					unsubscribe.then((u) => u());
+					resolve();
+					return;
+				}
+				loadBlocks++;
+				const batch = [];
+				for (let i = 0; i < opts.rate; i++) {
+					const sender = senders[i % senders.length];
+					const nonce = nonces.get(sender.address);
+					nonces.set(sender.address, nonce + 1);
+					const call = api.tx.inference.requestInference(SILERO_VAD, vadInput(seed++), MAX_FEE);
+					batch.push(call.signAndSend(sender, { nonce }).then(() => submitted++, () => refused++));
+				}
+				await Promise.all(batch);
+			});
+		});
+
+		// Drain: wait until every included request ended, or the drain window passed.
+		const drainUntil = loadEnd + opts.drainBlocks;
+		while (lastFinalized < drainUntil) {
+			const open = [...included.keys()].filter((id) => !ended.has(id)).length;
+			if (open === 0 && included.size >= submitted && lastFinalized > loadEnd) break;
+			await new Promise((r) => setTimeout(r, 1000));
+		}
+		const wall = (Date.now() - wallBefore) / 1000;
+		const cpu = validators.map((v, i) => cpuSeconds(v.child.pid) - cpuBefore[i]);
+		(await unsubscribeFinalized)();
+
+		const window = [...finalizedPerBlock.entries()]
+			.filter(([number]) => number > loadStart + 3 && number <= loadEnd)
+			.map(([, count]) => count)
+			.sort((a, b) => a - b);
+		const latencies = [...ended.entries()]
+			.filter(([id, end]) => end.how === 'finalized' && included.has(id))
+			.map(([id, end]) => end.block - included.get(id))
+			.sort((a, b) => a - b);
+		const expired = [...ended.values()].filter((e) => e.how === 'expired').length;
+		const unassignable = [...ended.values()].filter((e) => e.how === 'unassignable').length;
+		const lost = [...included.keys()].filter((id) => !ended.has(id)).length;
+		const report = {
+			validators: 3,
+			redundancy: 3,
+			model: 'silero-vad',
+			rate_per_block: opts.rate,
+			load_blocks: opts.blocks,
+			submitted,
+			refused_by_pool: refused,
+			included: included.size,
+			finalized_per_block: {
+				sustained_median: percentile(window, 50),
+				peak: Math.max(0, ...finalizedPerBlock.values()),
+			},
+			latency_blocks: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+			failed: { extrinsics_failed: failedInBlock, expired, unassignable },
+			lost,
+			cpu_cores: { nodes_and_executors: Number((cpu.reduce((a, b) => a + b, 0) / wall).toFixed(2)) },
+			wall_seconds: Math.round(wall),
+		};
+		console.log(JSON.stringify(report, null, 2));
+		await api.disconnect();
+	} finally {
+		stop();
+	}
+}
+
+main().then(() => process.exit(0), (error) => {
+	console.error(`bench-capacity: ${error.message}`);
+	process.exit(1);
+});
