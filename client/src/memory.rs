@@ -475,8 +475,10 @@ fn embed_by_executor(
 		.build()
 		.into();
 	let failed = |reason: String| CliError::new(format!("the executor at {url} {reason}"));
-	let mut response =
-		agent.post(&endpoint).send_json(&body).map_err(|e| failed(format!("is unreachable: {e}")))?;
+	let mut response = agent
+		.post(&endpoint)
+		.send_json(&body)
+		.map_err(|e| failed(format!("is unreachable: {e}")))?;
 	let status = response.status().as_u16();
 	let reply: Value = response
 		.body_mut()

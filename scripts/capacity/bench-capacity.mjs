@@ -90,6 +90,11 @@ function vadInput(seed) {
 	return '0x' + Buffer.concat([compact(tensors.length), ...tensors]).toString('hex');
 }
 
+// A progress line on stderr.
+function progress(line) {
+	console.error(`bench-capacity: ${line}`);
+}
+
 function freePort() {
 	return new Promise((resolve) => {
 		const server = createServer();
@@ -145,18 +150,10 @@ function percentile(sorted, p) {
 	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+// An API client for the node at `port`, retrying every second until the node is up.
 async function connect(port) {
-	for (let attempt = 0; attempt < 120; attempt++) {
-		try {
-			const provider = new WsProvider(`ws://127.0.0.1:${port}`, false);
-			await provider.connect();
-			await provider.isReadyOrError;
-			return await ApiPromise.create({ provider, noInitWarn: true });
-		} catch {
-			await new Promise((r) => setTimeout(r, 1000));
-		}
-	}
-	throw new Error(`no node answered on port ${port}`);
+	const provider = new WsProvider(`ws://127.0.0.1:${port}`, 1000);
+	return await ApiPromise.create({ provider, noInitWarn: true });
 }
 
 async function main() {
@@ -164,6 +161,7 @@ async function main() {
 	await cryptoWaitReady();
 	const base = mkdtempSync(join(tmpdir(), 'verity-capacity-'));
 	const alice = await startValidator(opts.node, base, 'alice');
+	progress(`starting three validators in ${base}`);
 	const others = [
 		await startValidator(opts.node, base, 'bob', alice.ports.p2p),
 		await startValidator(opts.node, base, 'charlie', alice.ports.p2p),
@@ -177,13 +175,16 @@ async function main() {
 
 	try {
 		const api = await connect(alice.ports.rpc);
+		progress('connected to Alice; waiting for finality');
 		const keyring = new Keyring({ type: 'sr25519' });
 		const senders = SENDERS.map((uri) => keyring.addFromUri(uri));
+		const senderAddresses = new Set(senders.map((sender) => sender.address));
 		const nonces = new Map();
 		for (const sender of senders) {
 			nonces.set(sender.address, (await api.rpc.system.accountNextIndex(sender.address)).toNumber());
 		}
 		// Wait until the network finalizes, so the load meets a settled network.
+		progress('network up');
 		await new Promise((resolve) => {
 			const unsubscribe = api.rpc.chain.subscribeFinalizedHeads((header) => {
 				if (header.number.toNumber() >= 2) {
@@ -211,7 +212,11 @@ async function main() {
 				if (event.section === 'system' && event.method === 'ExtrinsicFailed') failedInBlock++;
 				if (event.section !== 'inference') continue;
 				const id = event.data[0]?.toString();
-				if (event.method === 'InferenceRequested') included.set(id, number);
+				// Audits the chain opens itself are requested by the protocol account: not load.
+				if (event.method === 'InferenceRequested' && senderAddresses.has(event.data[1].toString())) {
+					included.set(id, number);
+				}
+				if (!included.has(id)) continue;
 				if (event.method === 'RequestFinalized') {
 					ended.set(id, { block: number, how: 'finalized' });
 					finalized++;
@@ -227,6 +232,7 @@ async function main() {
 			const number = header.number.toNumber();
 			for (let n = lastFinalized + 1; n <= number; n++) await readBlock(n);
 			lastFinalized = Math.max(lastFinalized, number);
+			progress(`finalized #${number}: ${included.size} requests included, ${ended.size} ended`);
 		});
 
 		const cpuBefore = validators.map((v) => cpuSeconds(v.child.pid));
@@ -244,6 +250,7 @@ async function main() {
 					return;
 				}
 				loadBlocks++;
+				progress(`best #${number}: submitting ${opts.rate} requests`);
 				const batch = [];
 				for (let i = 0; i < opts.rate; i++) {
 					const sender = senders[i % senders.length];
