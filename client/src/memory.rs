@@ -93,21 +93,7 @@ pub async fn run(
 			};
 			let report = recall_locally(chain, &info, &question, k, embedder).await?;
 			out.print(&report, || {
-				let mut lines: Vec<String> = report["matches"]
-					.as_array()
-					.into_iter()
-					.flatten()
-					.enumerate()
-					.map(|(rank, m)| {
-						format!(
-							"{}. entry {} score {}: {}",
-							rank + 1,
-							m["entry"],
-							m["score"],
-							m["text"].as_str().unwrap_or("(opaque)")
-						)
-					})
-					.collect();
+				let mut lines = match_lines(&report);
 				lines.push(format!(
 					"question embedded {} under {} in {} ms, ranked by the chain over {} \
 					 entries in {} ms",
@@ -125,21 +111,7 @@ pub async fn run(
 			ensure_space(chain, space).await?;
 			let report = recall(chain, &signer, space, &question, k, out).await?;
 			out.print(&report, || {
-				let mut lines: Vec<String> = report["matches"]
-					.as_array()
-					.into_iter()
-					.flatten()
-					.enumerate()
-					.map(|(rank, m)| {
-						format!(
-							"{}. entry {} score {}: {}",
-							rank + 1,
-							m["entry"],
-							m["score"],
-							m["text"].as_str().unwrap_or("(opaque)")
-						)
-					})
-					.collect();
+				let mut lines = match_lines(&report);
 				lines.push(format!(
 					"ranking re-checked locally over {} embedded entries: identical",
 					report["ranked_entries"]
@@ -366,18 +338,7 @@ async fn recall(
 			code: 2,
 		});
 	}
-	let matches: Vec<Value> = local
-		.iter()
-		.map(|(entry, score)| {
-			let text = listed
-				.iter()
-				.find(|e| e["entry"] == *entry)
-				.map(readable_entry)
-				.map(|e| e["text"].clone())
-				.unwrap_or(Value::Null);
-			json!({ "entry": entry, "score": score, "text": text })
-		})
-		.collect();
+	let matches = ranked_matches(&local, &listed);
 	Ok(json!({
 		"space": space,
 		"question": question,
@@ -426,18 +387,7 @@ async fn recall_locally(
 		true => Vec::new(),
 		false => entries(chain, space_id.as_u64().unwrap_or_default(), None).await?,
 	};
-	let matches: Vec<Value> = ranking
-		.iter()
-		.map(|(entry, score)| {
-			let text = listed
-				.iter()
-				.find(|e| e["entry"] == *entry)
-				.map(readable_entry)
-				.map(|e| e["text"].clone())
-				.unwrap_or(Value::Null);
-			json!({ "entry": entry, "score": score, "text": text })
-		})
-		.collect();
+	let matches = ranked_matches(&ranking, &listed);
 	Ok(json!({
 		"space": space_id,
 		"question": question,
@@ -531,6 +481,41 @@ fn embed_here(
 		.map_err(|error| CliError::new(format!("the question could not be embedded: {error}")))?;
 	let elapsed = started.elapsed().as_millis() as u64;
 	Ok((embedding_in(&output.output)?, profile_id, elapsed))
+}
+
+/// Each ranked entry with its score and, for a text entry, its text (from `listed`).
+fn ranked_matches(ranking: &[(u64, i32)], listed: &[Value]) -> Vec<Value> {
+	ranking
+		.iter()
+		.map(|(entry, score)| {
+			let text = listed
+				.iter()
+				.find(|e| e["entry"] == *entry)
+				.map(readable_entry)
+				.map(|e| e["text"].clone())
+				.unwrap_or(Value::Null);
+			json!({ "entry": entry, "score": score, "text": text })
+		})
+		.collect()
+}
+
+/// A recall report's matches as numbered lines, best first.
+fn match_lines(report: &Value) -> Vec<String> {
+	report["matches"]
+		.as_array()
+		.into_iter()
+		.flatten()
+		.enumerate()
+		.map(|(rank, m)| {
+			format!(
+				"{}. entry {} score {}: {}",
+				rank + 1,
+				m["entry"],
+				m["score"],
+				m["text"].as_str().unwrap_or("(opaque)")
+			)
+		})
+		.collect()
 }
 
 /// The int8 embedding in a finalized request's output.
