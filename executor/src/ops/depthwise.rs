@@ -5,8 +5,9 @@
 //! times that input point: one multiply and one add, each rounded. That is tract's own
 //! depthwise arithmetic. What differs is the walk: tract visits its padding zones point by
 //! point, which on the short planes of small models (three rows, a 5x5 window) is every point;
-//! here blocks of output points (two rows of 96 or 32, in 512-bit vectors on CPUs with
-//! AVX-512) stay in registers while every tap sweeps them. The batch normalisation and
+//! here blocks of output points (two rows of 96, 48 or 32) stay in registers while every tap
+//! sweeps them, in one block walk written against [`super::lanes`] and run in 512-bit,
+//! 256-bit or portable vectors, whichever the CPU has. The batch normalisation and
 //! activation that follow run on each finished plane as its epilogue ([`super::epilogue`]).
 //!
 //! When no bias is `-0.0` and every weight is finite, the plane is first copied into a
@@ -15,7 +16,13 @@
 //! only for `-0.0 + -0.0`), and adding `±0.0` to anything else leaves it unchanged, so the
 //! result is bit for bit the one that skips them, without a border case.
 
-use super::{epilogue::Epilogue, PlaneGeometry};
+#[cfg(target_arch = "x86_64")]
+use super::lanes::{Avx256, Avx512};
+use super::{
+	epilogue::Epilogue,
+	lanes::{self, Lanes, Portable, VectorPath},
+	PlaneGeometry,
+};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{
 	internal::*,
@@ -39,8 +46,8 @@ pub struct DepthwiseConv {
 
 impl DepthwiseConv {
 	/// This operator for `conv`, if it is a float depthwise convolution this covers: one
-	/// group per channel, OIHW constant weights, a constant bias, a concrete channels-first
-	/// input.
+	/// group per channel and at least two channels (what tract runs with its own depthwise
+	/// operator), OIHW constant weights, a constant bias, a concrete channels-first input.
 	pub fn for_conv(
 		model: &TypedModel,
 		node: &TypedNode,
@@ -67,7 +74,11 @@ impl DepthwiseConv {
 		};
 		let channels = geometry.channels;
 		let taps = geometry.window.0 * geometry.window.1;
-		if conv.group != channels
+		// tract runs a single-channel convolution (one group) as a matrix product or a direct
+		// spatial convolution, with other arithmetic: only its depthwise operator's bytes are
+		// the ones this reproduces.
+		if channels < 2
+			|| conv.group != channels
 			|| conv.pool_spec.output_channels != channels
 			|| weights.shape() != [channels, 1, geometry.window.0, geometry.window.1]
 		{
@@ -244,23 +255,24 @@ fn convolve_padded_plane(
 	output: &mut [f32],
 ) {
 	let width = g.output.1;
+	if g.strides.1 == 1 && width >= Portable::LANES * 4 {
+		let rows = PaddedRows { g, padded, scratch, taps, bias };
+		match lanes::widest_available() {
+			// SAFETY: the CPU has AVX-512F (`widest_available`); the rows hold a block.
+			#[cfg(target_arch = "x86_64")]
+			VectorPath::Avx512 if width >= Avx512::LANES * 6 => unsafe { rows.avx512(output) },
+			// SAFETY: the CPU has AVX (`widest_available`); the rows hold a block.
+			#[cfg(target_arch = "x86_64")]
+			VectorPath::Avx512 | VectorPath::Avx256 => unsafe { rows.avx256(output) },
+			_ => rows.portable(output),
+		}
+		return;
+	}
+	lanes::record(VectorPath::Scalar);
 	let line = |row: usize, window_row: usize| {
 		let y = row * g.strides.0 + window_row * g.dilations.0;
 		&scratch[y * padded.columns..][..padded.columns]
 	};
-	if g.strides.1 == 1 {
-		#[cfg(target_arch = "x86_64")]
-		if width >= wide::POINTS && super::wide_vectors() {
-			// SAFETY: the CPU has AVX-512F, checked by `wide_vectors`.
-			return unsafe { wide::convolve_rows(g, padded, scratch, taps, bias, output) };
-		}
-		// The widest block the rows hold: fewer, longer sweeps of each tap.
-		match width {
-			96.. => return convolve_padded_rows::<96>(g, &line, taps, bias, output),
-			32.. => return convolve_padded_rows::<32>(g, &line, taps, bias, output),
-			_ => {},
-		}
-	}
 	for (row, out) in output.chunks_exact_mut(width).enumerate() {
 		for (column, out) in out.iter_mut().enumerate() {
 			let mut sum = bias;
@@ -276,60 +288,129 @@ fn convolve_padded_plane(
 	}
 }
 
-/// Convolve a plane whose rows are at least `BLOCK` wide, in blocks of `BLOCK` points of
-/// [`ROWS`] rows.
-#[inline(always)]
-fn convolve_padded_rows<'a, const BLOCK: usize>(
-	g: &PlaneGeometry,
-	line: &impl Fn(usize, usize) -> &'a [f32],
-	taps: &[f32],
+/// A zero-padded plane of stride-1 rows at least one block wide, and its channel's taps: what
+/// the block walk convolves, in whichever lanes the CPU has.
+struct PaddedRows<'a> {
+	g: &'a PlaneGeometry,
+	padded: &'a PaddedPlane,
+	scratch: &'a [f32],
+	taps: &'a [f32],
 	bias: f32,
-	output: &mut [f32],
-) {
-	let width = g.output.1;
-	let mut store = |row: usize, first: usize, sums: &[[f32; BLOCK]]| {
-		for (r, sums) in sums.iter().enumerate() {
-			output[(row + r) * width + first..][..BLOCK].copy_from_slice(sums);
-		}
-	};
-	for (row, rows) in super::groups(g.output.0, ROWS) {
-		for first in super::block_starts(width, BLOCK) {
-			if rows == ROWS {
-				store(row, first, &padded_block::<ROWS, BLOCK>(g, line, taps, bias, row, first));
-			} else {
-				store(row, first, &padded_block::<1, BLOCK>(g, line, taps, bias, row, first));
+}
+
+impl PaddedRows<'_> {
+	/// In 512-bit vectors, blocks of 96 points.
+	///
+	/// # Safety
+	///
+	/// The CPU must have AVX-512F.
+	#[cfg(target_arch = "x86_64")]
+	#[target_feature(enable = "avx512f")]
+	unsafe fn avx512(&self, output: &mut [f32]) {
+		// SAFETY: the CPU has AVX-512F, the caller guarantees.
+		unsafe { self.walk::<Avx512, 6>(output) }
+	}
+
+	/// In 256-bit vectors, blocks of 48 points where the rows hold them, else 32: two rows of
+	/// six vectors fill twelve of the sixteen registers.
+	///
+	/// # Safety
+	///
+	/// The CPU must have AVX.
+	#[cfg(target_arch = "x86_64")]
+	#[target_feature(enable = "avx")]
+	unsafe fn avx256(&self, output: &mut [f32]) {
+		// SAFETY: the CPU has AVX, the caller guarantees.
+		unsafe {
+			match self.g.output.1 {
+				48.. => self.walk::<Avx256, 6>(output),
+				_ => self.walk::<Avx256, 4>(output),
 			}
 		}
 	}
-}
 
-/// `BLOCK` points from column `first` of `R` consecutive output rows from `row`, kept in
-/// registers across all the taps.
-#[inline(always)]
-fn padded_block<'a, const R: usize, const BLOCK: usize>(
-	g: &PlaneGeometry,
-	line: &impl Fn(usize, usize) -> &'a [f32],
-	taps: &[f32],
-	bias: f32,
-	row: usize,
-	first: usize,
-) -> [[f32; BLOCK]; R] {
-	let mut sums = [[bias; BLOCK]; R];
-	for window_row in 0..g.window.0 {
-		let lines: [&[f32]; R] = std::array::from_fn(|r| line(row + r, window_row));
-		for window_column in 0..g.window.1 {
-			let weight = taps[window_row * g.window.1 + window_column];
-			let x = first + window_column * g.dilations.1;
-			let points: [&[f32; BLOCK]; R] =
-				std::array::from_fn(|r| lines[r][x..x + BLOCK].try_into().expect("BLOCK"));
-			for r in 0..R {
-				for i in 0..BLOCK {
-					sums[r][i] += weight * points[r][i];
+	/// In portable lanes, blocks of 96 points where the rows hold them, else 32.
+	fn portable(&self, output: &mut [f32]) {
+		// SAFETY: portable lanes run on any CPU.
+		unsafe {
+			match self.g.output.1 {
+				96.. => self.walk::<Portable, 12>(output),
+				_ => self.walk::<Portable, 4>(output),
+			}
+		}
+	}
+
+	/// Every output point, in blocks of `VECTORS` vectors of `L` by [`ROWS`] rows (one row for
+	/// the last when the height is odd), each block held in registers while every tap sweeps
+	/// it.
+	///
+	/// # Safety
+	///
+	/// The CPU must have `L`'s target features.
+	#[inline(always)]
+	unsafe fn walk<L: Lanes, const VECTORS: usize>(&self, output: &mut [f32]) {
+		let (height, width) = self.g.output;
+		assert!(width >= L::LANES * VECTORS && self.g.strides.1 == 1, "rows narrower than a block");
+		lanes::record(L::PATH);
+		for (row, rows) in super::groups(height, ROWS) {
+			for first in super::block_starts(width, L::LANES * VECTORS) {
+				// SAFETY: the caller's guarantee; the block lies within the plane.
+				unsafe {
+					if rows == ROWS {
+						self.block::<L, ROWS, VECTORS>(row, first, output)
+					} else {
+						self.block::<L, 1, VECTORS>(row, first, output)
+					}
 				}
 			}
 		}
 	}
-	sums
+
+	/// `VECTORS` vectors of points from column `first` of `R` output rows from `row`: the
+	/// bias, plus each tap's weight times its point, taps in row-major order.
+	///
+	/// # Safety
+	///
+	/// The CPU must have `L`'s target features.
+	#[inline(always)]
+	unsafe fn block<L: Lanes, const R: usize, const VECTORS: usize>(
+		&self,
+		row: usize,
+		first: usize,
+		output: &mut [f32],
+	) {
+		let (g, columns) = (self.g, self.padded.columns);
+		let points = L::LANES * VECTORS;
+		// SAFETY (every vector step below): the CPU has `L`'s features, the caller guarantees;
+		// each load reads LANES values of a slice of `points` values from `LANES * v`, each
+		// store writes them.
+		let mut sums = [[unsafe { L::splat(self.bias) }; VECTORS]; R];
+		for window_row in 0..g.window.0 {
+			let lines: [&[f32]; R] = std::array::from_fn(|r| {
+				let y = (row + r) * g.strides.0 + window_row * g.dilations.0;
+				&self.scratch[y * columns..][..columns]
+			});
+			for window_column in 0..g.window.1 {
+				let weight =
+					unsafe { L::splat(self.taps[window_row * g.window.1 + window_column]) };
+				let x = first + window_column * g.dilations.1;
+				for (sums, line) in sums.iter_mut().zip(&lines) {
+					let line = &line[x..][..points];
+					for (v, sum) in sums.iter_mut().enumerate() {
+						let point = unsafe { L::load(line[L::LANES * v..].as_ptr()) };
+						*sum = unsafe { sum.add_product(weight, point) };
+					}
+				}
+			}
+		}
+		let width = g.output.1;
+		for (r, sums) in sums.iter().enumerate() {
+			let out = &mut output[(row + r) * width + first..][..points];
+			for (v, sum) in sums.iter().enumerate() {
+				unsafe { sum.store(out[L::LANES * v..].as_mut_ptr()) };
+			}
+		}
+	}
 }
 
 /// Convolve one channel plane point by point: `output = bias + Σ weight[tap] * input[tap's
@@ -337,6 +418,7 @@ fn padded_block<'a, const R: usize, const BLOCK: usize>(
 /// inert come here (a `-0.0` bias or a non-finite weight), which real models do not have.
 #[inline(always)]
 fn convolve_plane(g: &PlaneGeometry, input: &[f32], taps: &[f32], bias: f32, output: &mut [f32]) {
+	lanes::record(VectorPath::Scalar);
 	for (row, out) in output.chunks_exact_mut(g.output.1).enumerate() {
 		for (column, out) in out.iter_mut().enumerate() {
 			*out = convolve_point(g, input, taps, bias, row, column);
@@ -364,90 +446,4 @@ fn convolve_point(
 		}
 	}
 	sum
-}
-
-/// The padded-plane convolution in 512-bit vectors, on CPUs with AVX-512: the same sums in the
-/// same order, more of them at a time.
-#[cfg(target_arch = "x86_64")]
-mod wide {
-	use super::{PaddedPlane, PlaneGeometry, ROWS};
-	use std::arch::x86_64::*;
-
-	/// Lanes of a vector.
-	const LANES: usize = 16;
-	/// Vectors of points per block.
-	const VECTORS: usize = 6;
-	/// Points per block: with [`ROWS`] rows, 12 of the 32 vector registers hold sums.
-	pub const POINTS: usize = LANES * VECTORS;
-
-	/// Convolve one zero-padded plane of stride-1 rows at least [`POINTS`] wide.
-	///
-	/// # Safety
-	///
-	/// The CPU must have AVX-512F.
-	#[target_feature(enable = "avx512f")]
-	pub unsafe fn convolve_rows(
-		g: &PlaneGeometry,
-		padded: &PaddedPlane,
-		scratch: &[f32],
-		taps: &[f32],
-		bias: f32,
-		output: &mut [f32],
-	) {
-		let (height, width) = g.output;
-		assert!(width >= POINTS && g.strides.1 == 1, "rows narrower than a block");
-		for (row, rows) in super::super::groups(height, ROWS) {
-			for first in super::super::block_starts(width, POINTS) {
-				if rows == ROWS {
-					block::<ROWS>(g, padded, scratch, taps, bias, row, first, output);
-				} else {
-					block::<1>(g, padded, scratch, taps, bias, row, first, output);
-				}
-			}
-		}
-	}
-
-	/// [`POINTS`] points from column `first` of `R` output rows from `row`: the bias, plus
-	/// each tap's weight times its point, taps in row-major order.
-	#[target_feature(enable = "avx512f")]
-	#[allow(clippy::too_many_arguments)]
-	fn block<const R: usize>(
-		g: &PlaneGeometry,
-		padded: &PaddedPlane,
-		scratch: &[f32],
-		taps: &[f32],
-		bias: f32,
-		row: usize,
-		first: usize,
-		output: &mut [f32],
-	) {
-		let mut sums = [[_mm512_set1_ps(bias); VECTORS]; R];
-		for window_row in 0..g.window.0 {
-			let mut lines = [&scratch[..0]; R];
-			for (r, line) in lines.iter_mut().enumerate() {
-				let y = (row + r) * g.strides.0 + window_row * g.dilations.0;
-				*line = &scratch[y * padded.columns..][..padded.columns];
-			}
-			for window_column in 0..g.window.1 {
-				let weight = _mm512_set1_ps(taps[window_row * g.window.1 + window_column]);
-				let x = first + window_column * g.dilations.1;
-				for (sums, line) in sums.iter_mut().zip(&lines) {
-					let points = &line[x..][..POINTS];
-					for (v, sum) in sums.iter_mut().enumerate() {
-						// SAFETY: `points` holds POINTS values, LANES from `LANES * v`.
-						let point = unsafe { _mm512_loadu_ps(points[LANES * v..].as_ptr()) };
-						*sum = _mm512_add_ps(*sum, _mm512_mul_ps(weight, point));
-					}
-				}
-			}
-		}
-		let width = g.output.1;
-		for (r, sums) in sums.iter().enumerate() {
-			let out = &mut output[(row + r) * width + first..][..POINTS];
-			for (v, sum) in sums.iter().enumerate() {
-				// SAFETY: `out` holds POINTS values, LANES from `LANES * v`.
-				unsafe { _mm512_storeu_ps(out[LANES * v..].as_mut_ptr(), *sum) };
-			}
-		}
-	}
 }

@@ -5,9 +5,10 @@
 //! reassociation; a fused multiply-add exactly where tract's kernels in this process use one,
 //! see [`pointwise`]), so a plan gives the same bytes with or without them. They are plain
 //! Rust that the compiler vectorises for the host (AVX where present), and the two
-//! convolutions also have explicit 512-bit code for CPUs with AVX-512 (see
-//! [`allow_512_bit_vectors`]): the vector width changes how many elements an instruction
-//! handles, never what is computed for one.
+//! convolutions walk their blocks once, generic over [`lanes::Lanes`], in 512-bit vectors on
+//! CPUs with AVX-512 (see [`allow_512_bit_vectors`]), 256-bit ones with AVX, portable ones
+//! elsewhere: the vector width changes how many elements an instruction handles, never what
+//! is computed for one.
 //!
 //! - [`depthwise`]: two-dimensional depthwise convolution (MobileNet's separable blocks).
 //! - [`pointwise`]: 1x1 convolution (MobileNet's expansions and projections).
@@ -15,6 +16,7 @@
 //! - [`elementwise`]: chains of element-wise operations (hard-swish, batch normalisation) and
 //!   operations by one value per channel (squeeze-and-excitation scales).
 //! - [`epilogue`]: the element-wise steps a convolution takes over from the chains after it.
+//! - [`lanes`]: the vectors the convolutions' block walks are written against.
 //!
 //! [`substitute`] walks a decluttered model and [`substitute_optimized`] an optimized one, and
 //! replace the operators these cover; anything they do not cover (other layouts, types,
@@ -81,15 +83,16 @@ pub fn allow_512_bit_vectors(allow: bool) {
 }
 
 /// Whether to take the 512-bit code: allowed, and the CPU has AVX-512F.
+/// Whether the process lets the operators use 512-bit vectors (see [`allow_512_bit_vectors`]).
 #[cfg(target_arch = "x86_64")]
-fn wide_vectors() -> bool {
+fn wide_vectors_allowed() -> bool {
 	WIDE_VECTORS.load(std::sync::atomic::Ordering::Relaxed)
-		&& std::arch::is_x86_feature_detected!("avx512f")
 }
 
 pub mod depthwise;
 pub mod elementwise;
 pub mod epilogue;
+pub mod lanes;
 pub mod max_pool;
 pub mod pointwise;
 

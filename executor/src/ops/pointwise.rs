@@ -13,16 +13,18 @@
 //!
 //! tract packs the activations into panels on every run before multiplying; here the
 //! activation rows are already what the product walks along, so blocks of four output channels
-//! by twenty-four points (256-bit vectors) or by ninety-six points (512-bit vectors, on CPUs
-//! with AVX-512) stay in registers over the input channels, with no packing.
+//! by twenty-four points (256-bit or portable vectors) or by ninety-six points (512-bit
+//! vectors, on CPUs with AVX-512) stay in registers over the input channels, with no packing:
+//! one block walk, written against [`super::lanes`].
 
-use super::epilogue::Epilogue;
+#[cfg(target_arch = "x86_64")]
+use super::lanes::{Avx256, Avx512};
+use super::{
+	epilogue::Epilogue,
+	lanes::{self, Lanes, Portable, VectorPath},
+};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::{internal::*, ops::einsum::EinSum};
-
-/// Output channels and points computed together: twelve of the sixteen 256-bit registers hold
-/// sums.
-const NARROW: (usize, usize) = (4, 24);
 
 /// A 1x1 convolution with constant weights.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -110,8 +112,11 @@ impl PointwiseConv {
 		let inputs = input_shape[channels_at];
 		let points: usize = input_shape[channels_at + 1..].iter().product();
 		let outputs = weights.shape().first().copied().unwrap_or(0);
+		// One point per plane makes tract's product a matrix-vector one, whose kernels split
+		// each sum over several accumulators: other bytes than the in-order sum here.
 		if weights.shape() != [outputs, inputs]
 			|| output_shape.iter().product::<usize>() != batch * outputs * points
+			|| points < 2
 		{
 			return Ok(None);
 		}
@@ -227,7 +232,7 @@ impl TypedOp for PointwiseConv {
 	as_op!();
 }
 
-/// One image's product, with the process's rounding.
+/// One image's product, with the process's rounding, in the widest lanes the CPU has.
 fn multiply(
 	op: &PointwiseConv,
 	weights: &[f32],
@@ -235,51 +240,57 @@ fn multiply(
 	input: &[f32],
 	output: &mut [f32],
 ) {
-	#[cfg(target_arch = "x86_64")]
-	if op.points >= wide::POINTS && super::wide_vectors() {
-		// SAFETY: the CPU has AVX-512F, checked by `wide_vectors`, and every plane holds a block.
-		unsafe {
+	if op.points < Portable::LANES * NARROW_VECTORS {
+		lanes::record(VectorPath::Scalar);
+		return point_by_point(op, weights, epilogue, input, output);
+	}
+	let product = Product { op, weights, epilogue, input };
+	match lanes::widest_available() {
+		// SAFETY: the CPU has AVX-512F (`widest_available`); every plane holds a block.
+		#[cfg(target_arch = "x86_64")]
+		VectorPath::Avx512 if op.points >= Avx512::LANES * WIDE_VECTORS => unsafe {
 			if op.fused {
-				wide::multiply::<true>(op, weights, epilogue, input, output)
+				product.avx512::<true>(output)
 			} else {
-				wide::multiply::<false>(op, weights, epilogue, input, output)
+				product.avx512::<false>(output)
 			}
-		}
-		return;
-	}
-	if op.fused {
-		multiply_fused(op, weights, epilogue, input, output)
-	} else {
-		multiply_separately(op, weights, epilogue, input, output)
+		},
+		// SAFETY: the CPU has AVX (`widest_available`); every plane holds a block.
+		#[cfg(target_arch = "x86_64")]
+		VectorPath::Avx512 | VectorPath::Avx256 if !op.fused => unsafe { product.avx256(output) },
+		// SAFETY: the CPU has AVX (`widest_available`) and FMA; every plane holds a block.
+		#[cfg(target_arch = "x86_64")]
+		VectorPath::Avx512 | VectorPath::Avx256 if lanes::has_fma() => unsafe {
+			product.avx256_fused(output)
+		},
+		_ if op.fused => product.portable::<true>(output),
+		_ => product.portable::<false>(output),
 	}
 }
 
+/// Vectors of points per block in 256-bit and portable lanes: with [`CHANNELS`] output
+/// channels, twelve of the sixteen 256-bit registers hold sums.
+const NARROW_VECTORS: usize = 3;
+/// Vectors of points per block in 512-bit lanes: 24 of the 32 registers hold sums.
+const WIDE_VECTORS: usize = 6;
+/// Output channels per block.
+const CHANNELS: usize = 4;
+
 with_target_features! {
-	/// [`multiply_blocks`] with fused multiply-adds, with AVX and FMA where the host has them.
-	fn multiply_fused(
+	/// [`products_point_by_point`], with AVX (and FMA) where the host has them.
+	fn point_by_point(
 		op: &PointwiseConv,
 		weights: &[f32],
 		epilogue: &Epilogue,
 		input: &[f32],
 		output: &mut [f32],
-	) => multiply_blocks::<true, { NARROW.0 }, { NARROW.1 }>, ["avx", "fma"]
+	) => products_point_by_point, ["avx", "fma"], ["avx"]
 }
 
-with_target_features! {
-	/// [`multiply_blocks`] with separate multiplies and adds, with AVX where the host has it.
-	fn multiply_separately(
-		op: &PointwiseConv,
-		weights: &[f32],
-		epilogue: &Epilogue,
-		input: &[f32],
-		output: &mut [f32],
-	) => multiply_blocks::<false, { NARROW.0 }, { NARROW.1 }>, ["avx"]
-}
-
-/// `output[o][p] = Σ_i weights[o][i] × input[i][p]`, `i` in order from a `+0.0` start, in
-/// blocks of `CHANNELS` output channels by `POINTS` points.
+/// `output[o][p] = Σ_i weights[o][i] × input[i][p]`, `i` in order from a `+0.0` start, one
+/// point at a time: for planes smaller than a block.
 #[inline(always)]
-fn multiply_blocks<const FUSED: bool, const CHANNELS: usize, const POINTS: usize>(
+fn products_point_by_point(
 	op: &PointwiseConv,
 	weights: &[f32],
 	epilogue: &Epilogue,
@@ -287,178 +298,140 @@ fn multiply_blocks<const FUSED: bool, const CHANNELS: usize, const POINTS: usize
 	output: &mut [f32],
 ) {
 	let points = op.points;
-	if points < POINTS {
-		for (o, out) in output.chunks_exact_mut(points).enumerate() {
-			for (p, out) in out.iter_mut().enumerate() {
-				let mut sum = 0.0f32;
-				for i in 0..op.inputs {
-					sum = step::<FUSED>(sum, weights[i * op.outputs + o], input[i * points + p]);
-				}
-				*out = sum;
+	for (o, out) in output.chunks_exact_mut(points).enumerate() {
+		for (p, out) in out.iter_mut().enumerate() {
+			let mut sum = 0.0f32;
+			for i in 0..op.inputs {
+				let (weight, point) = (weights[i * op.outputs + o], input[i * points + p]);
+				sum = if op.fused { weight.mul_add(point, sum) } else { sum + weight * point };
 			}
-			epilogue.apply(o, out);
+			*out = sum;
 		}
-		return;
-	}
-	let store = |output: &mut [f32], channel: usize, first: usize, sums: &[[f32; POINTS]]| {
-		for (c, sums) in sums.iter().enumerate() {
-			output[(channel + c) * points + first..][..POINTS].copy_from_slice(sums);
-		}
-	};
-	for (channel, count) in super::groups(op.outputs, CHANNELS) {
-		for first in super::block_starts(points, POINTS) {
-			if count == CHANNELS {
-				let sums = block::<CHANNELS, POINTS, FUSED>(op, weights, input, channel, first);
-				store(output, channel, first, &sums);
-			} else {
-				store(
-					output,
-					channel,
-					first,
-					&block::<1, POINTS, FUSED>(op, weights, input, channel, first),
-				);
-			}
-		}
-		for c in channel..channel + count {
-			epilogue.apply(c, &mut output[c * points..][..points]);
-		}
+		epilogue.apply(o, out);
 	}
 }
 
-/// `POINTS` points from `first` of `C` output channels from `channel`.
-#[inline(always)]
-fn block<const C: usize, const POINTS: usize, const FUSED: bool>(
-	op: &PointwiseConv,
-	weights: &[f32],
-	input: &[f32],
-	channel: usize,
-	first: usize,
-) -> [[f32; POINTS]; C] {
-	let mut sums = [[0.0f32; POINTS]; C];
-	let (inputs, points, outputs) = (op.inputs, op.points, op.outputs);
-	if inputs == 0 {
-		return sums;
-	}
-	// Every row and weight column read below lies inside its slice: the last row read ends at
-	// `first + (inputs - 1) * points + POINTS`, the last column at
-	// `channel + (inputs - 1) * outputs + C`.
-	assert!(first + (inputs - 1) * points + POINTS <= input.len(), "a row outside the input");
-	assert!(channel + (inputs - 1) * outputs + C <= weights.len(), "a weight outside");
-	let mut row = input[first..].as_ptr();
-	let mut column = weights[channel..].as_ptr();
-	for _ in 0..inputs {
-		// SAFETY: in bounds by the assertions above (`inputs` rows `points` apart from `first`,
-		// `inputs` columns `outputs` apart from `channel`); the loop walks pointers rather than
-		// slices so that each input channel costs its multiply-adds and little else.
-		let (points_here, w) =
-			unsafe { (&*(row as *const [f32; POINTS]), &*(column as *const [f32; C])) };
-		for c in 0..C {
-			for p in 0..POINTS {
-				sums[c][p] = step::<FUSED>(sums[c][p], w[c], points_here[p]);
-			}
-		}
-		// SAFETY: one past the last row or column read at most, within or one past the slice.
-		unsafe {
-			row = row.add(points);
-			column = column.add(outputs);
-		}
-	}
-	sums
+/// One image's product to compute: what the block walk multiplies, in whichever lanes the CPU
+/// has.
+struct Product<'a> {
+	op: &'a PointwiseConv,
+	/// `[inputs, outputs]`.
+	weights: &'a [f32],
+	epilogue: &'a Epilogue,
+	/// `[inputs, points]`.
+	input: &'a [f32],
 }
 
-/// `sum + weight × point`, rounded once (fused) or twice.
-#[inline(always)]
-fn step<const FUSED: bool>(sum: f32, weight: f32, point: f32) -> f32 {
-	if FUSED {
-		weight.mul_add(point, sum)
-	} else {
-		sum + weight * point
-	}
-}
-
-/// The product in 512-bit vectors, on CPUs with AVX-512: the same sums in the same order, more of
-/// them at a time.
-#[cfg(target_arch = "x86_64")]
-mod wide {
-	use super::{Epilogue, PointwiseConv};
-	use std::arch::x86_64::*;
-
-	/// Lanes of a vector.
-	const LANES: usize = 16;
-	/// Vectors of points per block.
-	const VECTORS: usize = 6;
-	/// Points per block.
-	pub const POINTS: usize = LANES * VECTORS;
-	/// Output channels per block: with the points, 24 of the 32 vector registers hold sums.
-	const CHANNELS: usize = 4;
-
-	/// One image's product, in blocks of [`CHANNELS`] by [`POINTS`] sums held in registers over
-	/// the input channels, each output channel's epilogue applied once its plane is done.
+impl Product<'_> {
+	/// In 512-bit vectors, blocks of four channels by 96 points.
 	///
 	/// # Safety
 	///
 	/// The CPU must have AVX-512F.
+	#[cfg(target_arch = "x86_64")]
 	#[target_feature(enable = "avx512f")]
-	pub unsafe fn multiply<const FUSED: bool>(
-		op: &PointwiseConv,
-		weights: &[f32],
-		epilogue: &Epilogue,
-		input: &[f32],
-		output: &mut [f32],
-	) {
-		let points = op.points;
-		assert!(points >= POINTS, "a plane smaller than a block");
-		for (channel, count) in super::super::groups(op.outputs, CHANNELS) {
-			for first in super::super::block_starts(points, POINTS) {
-				if count == CHANNELS {
-					block::<CHANNELS, FUSED>(op, weights, input, channel, first, output);
-				} else {
-					block::<1, FUSED>(op, weights, input, channel, first, output);
+	unsafe fn avx512<const FUSED: bool>(&self, output: &mut [f32]) {
+		// SAFETY: the CPU has AVX-512F, the caller guarantees.
+		unsafe { self.walk::<Avx512, FUSED, WIDE_VECTORS>(output) }
+	}
+
+	/// In 256-bit vectors, blocks of four channels by 24 points, multiplies and adds apart.
+	///
+	/// # Safety
+	///
+	/// The CPU must have AVX.
+	#[cfg(target_arch = "x86_64")]
+	#[target_feature(enable = "avx")]
+	unsafe fn avx256(&self, output: &mut [f32]) {
+		// SAFETY: the CPU has AVX, the caller guarantees.
+		unsafe { self.walk::<Avx256, false, NARROW_VECTORS>(output) }
+	}
+
+	/// In 256-bit vectors, blocks of four channels by 24 points, multiply-adds fused.
+	///
+	/// # Safety
+	///
+	/// The CPU must have AVX and FMA.
+	#[cfg(target_arch = "x86_64")]
+	#[target_feature(enable = "avx,fma")]
+	unsafe fn avx256_fused(&self, output: &mut [f32]) {
+		// SAFETY: the CPU has AVX and FMA, the caller guarantees.
+		unsafe { self.walk::<Avx256, true, NARROW_VECTORS>(output) }
+	}
+
+	/// In portable lanes, blocks of four channels by 24 points.
+	fn portable<const FUSED: bool>(&self, output: &mut [f32]) {
+		// SAFETY: portable lanes run on any CPU.
+		unsafe { self.walk::<Portable, FUSED, NARROW_VECTORS>(output) }
+	}
+
+	/// Every output, in blocks of [`CHANNELS`] output channels (one for the last ones when
+	/// they do not fill a block) by `VECTORS` vectors of `L`, held in registers over the input
+	/// channels, each output channel's epilogue applied once its plane is done.
+	///
+	/// # Safety
+	///
+	/// The CPU must have `L`'s target features (and FMA for `FUSED` 256-bit lanes).
+	#[inline(always)]
+	unsafe fn walk<L: Lanes, const FUSED: bool, const VECTORS: usize>(&self, output: &mut [f32]) {
+		let points = self.op.points;
+		assert!(points >= L::LANES * VECTORS, "a plane smaller than a block");
+		lanes::record(L::PATH);
+		for (channel, count) in super::groups(self.op.outputs, CHANNELS) {
+			for first in super::block_starts(points, L::LANES * VECTORS) {
+				// SAFETY: the caller's guarantee; the block lies within the image.
+				unsafe {
+					if count == CHANNELS {
+						self.block::<L, FUSED, CHANNELS, VECTORS>(channel, first, output)
+					} else {
+						self.block::<L, FUSED, 1, VECTORS>(channel, first, output)
+					}
 				}
 			}
 			for c in channel..channel + count {
-				epilogue.apply(c, &mut output[c * points..][..points]);
+				self.epilogue.apply(c, &mut output[c * points..][..points]);
 			}
 		}
 	}
 
-	/// [`POINTS`] points from `first` of `C` output channels from `channel`, stored into the
-	/// image's `output`.
-	#[target_feature(enable = "avx512f")]
-	fn block<const C: usize, const FUSED: bool>(
-		op: &PointwiseConv,
-		weights: &[f32],
-		input: &[f32],
+	/// `VECTORS` vectors of points from `first` of `C` output channels from `channel`: each
+	/// sum from `+0.0` over the input channels in order, stored into the image's `output`.
+	///
+	/// # Safety
+	///
+	/// The CPU must have `L`'s target features (and FMA for `FUSED` 256-bit lanes).
+	#[inline(always)]
+	unsafe fn block<L: Lanes, const FUSED: bool, const C: usize, const VECTORS: usize>(
+		&self,
 		channel: usize,
 		first: usize,
 		output: &mut [f32],
 	) {
-		let (inputs, points, outputs) = (op.inputs, op.points, op.outputs);
-		let mut sums = [[_mm512_setzero_ps(); VECTORS]; C];
+		let (inputs, points, outputs) = (self.op.inputs, self.op.points, self.op.outputs);
+		let block = L::LANES * VECTORS;
+		// SAFETY (every vector step below): the CPU has `L`'s features, the caller guarantees;
+		// the pointers stay in bounds as the assertions below state.
+		let mut sums = [[unsafe { L::splat(0.0) }; VECTORS]; C];
 		if inputs > 0 {
-			// Every row, weight column and output row touched below lies inside its slice.
-			assert!(first + (inputs - 1) * points + POINTS <= input.len(), "a row outside");
-			assert!(channel + (inputs - 1) * outputs + C <= weights.len(), "a weight outside");
-			let mut row = input[first..].as_ptr();
-			let mut column = weights[channel..].as_ptr();
+			// Every row and weight column read below lies inside its slice: the last row read
+			// ends at `first + (inputs - 1) * points + block`, the last column at
+			// `channel + (inputs - 1) * outputs + C`.
+			assert!(first + (inputs - 1) * points + block <= self.input.len(), "a row outside");
+			assert!(channel + (inputs - 1) * outputs + C <= self.weights.len(), "a weight outside");
+			let mut row = self.input[first..].as_ptr();
+			let mut column = self.weights[channel..].as_ptr();
+			// The loop walks pointers rather than slices so that each input channel costs its
+			// multiply-adds and little else.
 			for _ in 0..inputs {
-				let mut x = [_mm512_setzero_ps(); VECTORS];
-				for (v, x) in x.iter_mut().enumerate() {
-					// SAFETY: within the row, by the assertion above.
-					*x = unsafe { _mm512_loadu_ps(row.add(LANES * v)) };
-				}
+				let x: [L; VECTORS] =
+					std::array::from_fn(|v| unsafe { L::load(row.add(L::LANES * v)) });
 				for (c, sums) in sums.iter_mut().enumerate() {
-					// SAFETY: within the column, by the assertion above.
-					let w = _mm512_set1_ps(unsafe { *column.add(c) });
+					let w = unsafe { L::splat(*column.add(c)) };
 					for (sum, x) in sums.iter_mut().zip(&x) {
-						*sum = if FUSED {
-							_mm512_fmadd_ps(w, *x, *sum)
-						} else {
-							_mm512_add_ps(*sum, _mm512_mul_ps(w, *x))
-						};
+						*sum = unsafe { sum.step::<FUSED>(w, *x) };
 					}
 				}
-				// SAFETY: one past the last row or column read at most.
+				// One past the last row or column read at most.
 				unsafe {
 					row = row.add(points);
 					column = column.add(outputs);
@@ -466,10 +439,9 @@ mod wide {
 			}
 		}
 		for (c, sums) in sums.iter().enumerate() {
-			let out = &mut output[(channel + c) * points + first..][..POINTS];
+			let out = &mut output[(channel + c) * points + first..][..block];
 			for (v, sum) in sums.iter().enumerate() {
-				// SAFETY: `out` holds POINTS values, LANES from `LANES * v`.
-				unsafe { _mm512_storeu_ps(out[LANES * v..].as_mut_ptr(), *sum) };
+				unsafe { sum.store(out[L::LANES * v..].as_mut_ptr()) };
 			}
 		}
 	}
