@@ -316,3 +316,33 @@ fn the_registry_reads_in_pages_that_cover_every_model_once() {
 		assert_eq!(Inference::models_page(None, u32::MAX).len(), 25, "a page is capped at {limit}");
 	});
 }
+
+#[test]
+fn the_registry_holds_ten_thousand_models_and_reads_them_in_capped_pages() {
+	run_test(|| {
+		let count = 10_000u64;
+		for index in 0..count {
+			let model_id = H256::from_low_u64_be(index + 1);
+			assert_ok!(Inference::register_model(RuntimeOrigin::root(), model_id, metadata()));
+		}
+		let limit = crate::runtime_api::MAX_MODELS_PAGE;
+		let mut seen = std::collections::BTreeSet::new();
+		let mut start_after = None;
+		let mut pages = 0;
+		loop {
+			let page = Inference::models_page(start_after, u32::MAX);
+			assert!(page.len() <= limit as usize, "a page is capped at {limit}");
+			if page.is_empty() {
+				break;
+			}
+			pages += 1;
+			start_after = page.last().map(|(model_id, _)| *model_id);
+			for (model_id, _) in page {
+				assert!(seen.insert(model_id), "{model_id:?} read twice");
+			}
+		}
+		assert_eq!(seen.len() as u64, count, "every model read");
+		assert_eq!(pages, count.div_ceil(u64::from(limit)));
+		assert!(crate::Models::<Test>::contains_key(H256::from_low_u64_be(count)), "the last one");
+	});
+}
