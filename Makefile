@@ -12,7 +12,7 @@ NODE := $(CARGO_TARGET_DIR)/release/verity-node
 WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
 WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 
-.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-capacity bench-recall metadata
+.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-capacity bench-recall metadata
 
 ## setup: install what the build needs (idempotent; run by every other target)
 setup:
@@ -62,6 +62,11 @@ bench-executor: setup
 	cargo build $(CARGO_FLAGS) -p verity-executor
 	python3 -m pip install --quiet numpy onnxruntime
 	python3 scripts/bench-executor.py $(CARGO_TARGET_DIR)/release/verity-executor
+
+## bench-models: cold and warm latency of one executor over 120 models in a 64 MiB plan cache, against onnxruntime (PyPI)
+bench-models: build
+	python3 -m pip install --quiet numpy onnxruntime
+	python3 scripts/bench-models.py $(CARGO_TARGET_DIR)/release/examples/bench_models $(MODELS_ARGS)
 
 ## bench-capacity: three validators under a steady load from @polkadot/api (npm): requests finalized per block, latency, failures, CPU
 bench-capacity: build

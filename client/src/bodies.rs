@@ -5,13 +5,18 @@
 //! The input is in the block the request was made in (`created_at`): the `input` of an
 //! `Inference.request_inference`, or the text of a `Memory.remember` / `Memory.recall`, which
 //! the chain wraps as a text model's input. An output is in the block its reveal came in: the
-//! `outcome` of an `Inference.submit_attestation`. Whatever is found is accepted only if it
-//! hashes to what the chain recorded, so a node cannot pass off other bytes.
+//! `outcome` of an `Inference.submit_attestation`, or of an item of an
+//! `Inference.submit_attestations` batch. Whatever is found is accepted only if it hashes to
+//! what the chain recorded, so a node cannot pass off other bytes.
 
 use crate::{chain::Chain, CliError};
 use codec::Decode;
 use sp_core::H256;
-use verity_primitives::{content_hash, InferenceOutcome, TensorMap};
+use verity_primitives::{content_hash, InferenceOutcome, RequestId, TensorMap};
+
+/// An item of a `submit_attestations` batch as SCALE lays it out: the request, the outcome,
+/// the attestation key (32 bytes) and its signature (64 bytes).
+type RevealItem = (RequestId, InferenceOutcome, [u8; 32], [u8; 64]);
 
 /// The input hashing to `input_hash` among the calls of block `number`.
 pub async fn input_from_block(
@@ -61,12 +66,24 @@ pub async fn output_from_block(
 	number: u64,
 	output_hash: H256,
 ) -> Result<Vec<u8>, CliError> {
-	let candidates = call_fields(chain, number, |pallet, call, field| {
+	let single = call_fields(chain, number, |pallet, call, field| {
 		(pallet, call, field) == ("Inference", "submit_attestation", "outcome")
-	})
-	.await?;
-	for bytes in candidates {
-		if let Ok(InferenceOutcome::Output(output)) = InferenceOutcome::decode(&mut &bytes[..]) {
+	});
+	let batched = call_fields(chain, number, |pallet, call, field| {
+		(pallet, call, field) == ("Inference", "submit_attestations", "batch")
+	});
+	let (single, batched) = (single.await?, batched.await?);
+	let outcomes = single
+		.iter()
+		.filter_map(|bytes| InferenceOutcome::decode(&mut &bytes[..]).ok())
+		.chain(batched.iter().flat_map(|bytes| {
+			Vec::<RevealItem>::decode(&mut &bytes[..])
+				.unwrap_or_default()
+				.into_iter()
+				.map(|(_, outcome, _, _)| outcome)
+		}));
+	for outcome in outcomes {
+		if let InferenceOutcome::Output(output) = outcome {
 			if content_hash(&output) == output_hash {
 				return Ok(output);
 			}

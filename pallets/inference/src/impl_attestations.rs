@@ -37,6 +37,7 @@ use frame_support::{
 		TransactionValidityError, TransactionValidityWithRefund, ValidTransaction,
 	},
 	weights::Weight,
+	BoundedVec,
 };
 use sp_core::H256;
 use sp_runtime::{traits::Saturating, RuntimeAppPublic, SaturatedConversion};
@@ -108,6 +109,69 @@ impl<T: Config> Pallet<T> {
 			.propagate(true)
 			.build()?;
 		Ok((validity, Weight::zero()))
+	}
+
+	/// Validity of a `submit_commitments` transaction: every item valid, one key, no request
+	/// twice; it provides each item's tag, so it conflicts with a single commitment of the same
+	/// answer, and lives until the earliest item's commit deadline.
+	pub(crate) fn authorize_commitments(
+		_source: TransactionSource,
+		batch: &BoundedVec<crate::CommitmentItem, T::MaxAnswersPerBatch>,
+	) -> TransactionValidityWithRefund {
+		let key = Self::batch_key(batch.iter().map(|item| (item.request_id, &item.signature)))?;
+		let mut validity = ValidTransaction::with_tag_prefix("VerityCommitment")
+			.priority(ANSWER_PRIORITY)
+			.propagate(true);
+		let mut longevity = u64::MAX;
+		for item in batch {
+			let checked =
+				Self::check_commitment(item.request_id, item.commitment, &item.signature, true)
+					.map_err(|error| TransactionValidityError::Invalid(invalid(error)))?;
+			longevity = longevity.min(blocks_until::<T>(checked.request.commit_deadline));
+			validity = validity.and_provides((item.request_id, key));
+		}
+		Ok((validity.longevity(longevity).build()?, Weight::zero()))
+	}
+
+	/// Validity of a `submit_attestations` transaction: every item valid, one key, no request
+	/// twice; it provides each item's tag and lives until the earliest item's deadline.
+	pub(crate) fn authorize_attestations(
+		_source: TransactionSource,
+		batch: &BoundedVec<crate::RevealItem, T::MaxAnswersPerBatch>,
+	) -> TransactionValidityWithRefund {
+		let key = Self::batch_key(batch.iter().map(|item| (item.request_id, &item.signature)))?;
+		let mut validity = ValidTransaction::with_tag_prefix("VerityAttestation")
+			.priority(ANSWER_PRIORITY)
+			.propagate(true);
+		let mut longevity = u64::MAX;
+		for item in batch {
+			let checked = Self::check_reveal(item.request_id, &item.outcome, &item.signature, true)
+				.map_err(|error| TransactionValidityError::Invalid(invalid(error)))?;
+			let lives = checked.request.status.deadline().map_or(1, blocks_until::<T>);
+			longevity = longevity.min(lives);
+			validity = validity.and_provides((item.request_id, key));
+		}
+		Ok((validity.longevity(longevity).build()?, Weight::zero()))
+	}
+
+	/// The one key that signed every item of a batch; refuses an empty batch, one signed by
+	/// several keys (a batch is one executor's) and one answering a request twice.
+	fn batch_key<'a>(
+		items: impl Iterator<Item = (RequestId, &'a SignedAttestation)>,
+	) -> Result<&'a verity_primitives::ExecutorPublic, TransactionValidityError> {
+		let refuse = |error: Error<T>| TransactionValidityError::Invalid(invalid(error));
+		let mut key = None;
+		let mut seen = alloc::collections::BTreeSet::new();
+		for (request_id, signature) in items {
+			let first = *key.get_or_insert(&signature.attestation_key);
+			if *first != signature.attestation_key {
+				return Err(refuse(Error::<T>::MixedBatch));
+			}
+			if !seen.insert(request_id) {
+				return Err(refuse(Error::<T>::DuplicateInBatch));
+			}
+		}
+		key.ok_or_else(|| refuse(Error::<T>::EmptyBatch))
 	}
 
 	/// Every check a commitment must pass. `verify_signature` is false only at dispatch, whose

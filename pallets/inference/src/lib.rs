@@ -128,6 +128,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxRequestsPerBlock: Get<u32>;
 
+		/// Most answers (commitments, or reveals) one `submit_commitments` or
+		/// `submit_attestations` transaction carries.
+		#[pallet::constant]
+		type MaxAnswersPerBatch: Get<u32>;
+
 		/// Most requests waiting in the assignment queue. Transactions may fill it up to
 		/// `2 * MaxRequestsPerBlock` short of this; the rest is kept for the audits the hooks
 		/// open. Beyond that, requests are refused in the transaction pool (`CheckRequestRoom`),
@@ -694,6 +699,12 @@ pub mod pallet {
 		/// Fewer live executors outside the original set than a re-execution needs (the
 		/// original redundancy plus one).
 		NotEnoughFreshExecutors,
+		/// A batch of answers with no answer in it.
+		EmptyBatch,
+		/// A batch of answers signed by more than one executor key: a batch is one executor's.
+		MixedBatch,
+		/// A batch answering the same request twice.
+		DuplicateInBatch,
 	}
 
 	#[pallet::hooks]
@@ -1003,6 +1014,89 @@ pub mod pallet {
 			frame_system::ensure_authorized(origin)?;
 			Self::do_submit_commitment(request_id, commitment, signature)
 		}
+
+		/// One executor's commitments to many requests in one transaction: each item is what
+		/// `submit_commitment` takes and passes the same checks.
+		///
+		/// - Origin: none needed; authorized by the items' signatures (a general transaction
+		///   validated by `#[pallet::authorize]`, no fee). Operational, at the top pool priority.
+		/// - `batch`: at least one and at most `MaxAnswersPerBatch` items, all signed by one
+		///   attestation key, no request twice.
+		///
+		/// Weighs what its items would weigh as single transactions (each item's benchmarked
+		/// dispatch and authorization), without an extrinsic's base and envelope per item. A
+		/// batch is valid only when every item is, so a free transaction carries no junk; an
+		/// item answered meanwhile by a single transaction of the same executor conflicts with
+		/// it in the pool (they provide the same tag). Emits `CommitmentSubmitted` per item.
+		///
+		/// Errors (as transaction validity errors whose custom code is the error's index):
+		/// `EmptyBatch`, `MixedBatch`, `DuplicateInBatch`, and any of `submit_commitment`'s.
+		#[pallet::call_index(11)]
+		#[pallet::weight((
+			T::WeightInfo::submit_commitment().saturating_mul(batch.len() as u64),
+			DispatchClass::Operational,
+		))]
+		#[pallet::authorize(Pallet::<T>::authorize_commitments)]
+		#[pallet::weight_of_authorize(
+			T::WeightInfo::authorize_submit_commitment().saturating_mul(batch.len() as u64)
+		)]
+		pub fn submit_commitments(
+			origin: OriginFor<T>,
+			batch: BoundedVec<CommitmentItem, T::MaxAnswersPerBatch>,
+		) -> DispatchResult {
+			frame_system::ensure_authorized(origin)?;
+			for item in batch {
+				Self::do_submit_commitment(item.request_id, item.commitment, item.signature)?;
+			}
+			Ok(())
+		}
+
+		/// One executor's reveals for many requests in one transaction: each item is what
+		/// `submit_attestation` takes, passes the same checks and has the same effects (a
+		/// reveal that completes a quorum settles its request in this transaction).
+		///
+		/// - Origin: none needed; authorized by the items' signatures, no fee. Operational.
+		/// - `batch`: at least one and at most `MaxAnswersPerBatch` items, all signed by one
+		///   attestation key, no request twice.
+		///
+		/// Weighs what its items would weigh as single reveals, settlements included; what no
+		/// item settled is refunded. Emits `AttestationSubmitted` per item, and
+		/// `RequestFinalized` for each request settled.
+		///
+		/// Errors (as transaction validity errors whose custom code is the error's index):
+		/// `EmptyBatch`, `MixedBatch`, `DuplicateInBatch`, and any of `submit_attestation`'s.
+		#[pallet::call_index(12)]
+		#[pallet::weight((
+			batch.iter().fold(Weight::zero(), |total, item| {
+				total
+					.saturating_add(T::WeightInfo::submit_attestation(outcome_len(&item.outcome)))
+					.saturating_add(Pallet::<T>::settle_weight())
+			}),
+			DispatchClass::Operational,
+		))]
+		#[pallet::authorize(Pallet::<T>::authorize_attestations)]
+		#[pallet::weight_of_authorize(batch.iter().fold(Weight::zero(), |total, item| {
+			total.saturating_add(T::WeightInfo::authorize_submit_attestation(outcome_len(
+				&item.outcome,
+			)))
+		}))]
+		pub fn submit_attestations(
+			origin: OriginFor<T>,
+			batch: BoundedVec<RevealItem, T::MaxAnswersPerBatch>,
+		) -> DispatchResultWithPostInfo {
+			frame_system::ensure_authorized(origin)?;
+			let mut actual = Weight::zero();
+			for RevealItem { request_id, outcome, signature } in batch {
+				let recorded = T::WeightInfo::submit_attestation(outcome_len(&outcome));
+				let settled = Self::do_submit_attestation(request_id, outcome, signature)?;
+				let settlement = match (settled, Requests::<T>::get(request_id)) {
+					(true, Some(request)) => Self::settle_weight_of(&request.kind),
+					_ => Weight::zero(),
+				};
+				actual = actual.saturating_add(recorded).saturating_add(settlement);
+			}
+			Ok(Some(actual).into())
+		}
 	}
 }
 
@@ -1012,6 +1106,46 @@ pub fn outcome_len(outcome: &verity_primitives::InferenceOutcome) -> u32 {
 		verity_primitives::InferenceOutcome::Output(output) => output.len() as u32,
 		verity_primitives::InferenceOutcome::Rejected(_) => 0,
 	}
+}
+
+/// One commitment of a `submit_commitments` batch: what `submit_commitment` takes.
+#[derive(
+	Clone,
+	codec::Encode,
+	codec::Decode,
+	codec::DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	Debug,
+	scale_info::TypeInfo,
+)]
+pub struct CommitmentItem {
+	/// The request committed to.
+	pub request_id: verity_primitives::RequestId,
+	/// The commitment (see `submit_commitment`).
+	pub commitment: sp_core::H256,
+	/// The executor's key and its signature over the commitment message.
+	pub signature: SignedAttestation,
+}
+
+/// One reveal of a `submit_attestations` batch: what `submit_attestation` takes.
+#[derive(
+	Clone,
+	codec::Encode,
+	codec::Decode,
+	codec::DecodeWithMemTracking,
+	Eq,
+	PartialEq,
+	Debug,
+	scale_info::TypeInfo,
+)]
+pub struct RevealItem {
+	/// The request answered.
+	pub request_id: verity_primitives::RequestId,
+	/// The outcome revealed (see `submit_attestation`).
+	pub outcome: verity_primitives::InferenceOutcome,
+	/// The executor's key and its signature over the attestation payload.
+	pub signature: SignedAttestation,
 }
 
 /// An executor's attestation key with its signature over an attestation payload or a

@@ -184,6 +184,7 @@ impl pallet_inference::Config for Test {
 	type CommitTimeout = ConstU64<COMMIT_TIMEOUT>;
 	type MaxConsecutiveMisses = ConstU32<MAX_CONSECUTIVE_MISSES>;
 	type MaxRequestsPerBlock = ConstU32<8>;
+	type MaxAnswersPerBatch = ConstU32<4>;
 	type MaxQueuedRequests = ConstU32<40>;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;

@@ -1,16 +1,17 @@
 //! The offchain worker: the node's executor keys answer their assignments.
 //!
 //! Each block, for every executor key in the node's keystore, every open assignment is claimed
-//! under an offchain lock (so one step is dispatched once, not once per block) and answered in
-//! two steps:
+//! under an offchain lock (so one step is dispatched once, not once per block), the nearest
+//! deadline first, and answered in two steps:
 //!
 //! 1. **Commit**, in the commit phase: the job goes to the executor at the URL the node was
 //!    started with (`--executor-url`, or the embedded executor); its outcome (the output, or
 //!    the executor's rejection of the input) is kept in the node's offchain storage, and the
-//!    commitment to it is signed with the keystore key and submitted as an authorized
-//!    `submit_commitment` transaction.
+//!    commitment to it is signed with the keystore key and submitted in an authorized
+//!    `submit_commitments` transaction, with the key's other commitments of this block.
 //! 2. **Reveal**, once the commit phase is over: the kept outcome (or, if the node lost it, a
-//!    re-run, which gives the same bytes) is signed and submitted as `submit_attestation`.
+//!    re-run, which gives the same bytes) is signed and submitted in a `submit_attestations`
+//!    transaction, with the key's other reveals of this block.
 //!
 //! A step is claimed until its HTTP deadline while it runs, and after its transaction went
 //! to the pool until the chain shows it or a few blocks pass (see [`claims`]); a failed step
@@ -26,16 +27,20 @@
 pub mod claims;
 pub mod executor_http;
 
-use crate::{runtime_api::AssignmentView, Call, Config, Models, Pallet, SignedAttestation};
+use crate::{
+	runtime_api::AssignmentView, Call, CommitmentItem, Config, Models, Pallet, RevealItem,
+	SignedAttestation,
+};
 use alloc::{string::String, vec::Vec};
 use claims::Step;
 use codec::Encode;
 use executor_http::{HttpFailure, Job, HTTP_TIMEOUT_MS};
-use frame_support::traits::Get;
+use frame_support::{traits::Get, BoundedVec};
 use frame_system::{
 	offchain::{CreateAuthorizedTransaction, SubmitTransaction},
 	pallet_prelude::BlockNumberFor,
 };
+use sp_core::H256;
 use sp_runtime::{offchain::storage::StorageValueRef, RuntimeAppPublic};
 use verity_primitives::{
 	commitment, commitment_message, AttestationPayload, ExecutorPublic, InferenceOutcome,
@@ -81,7 +86,12 @@ impl<T: Config> Pallet<T> {
 		let Some(url) = executor_url() else { return };
 		let mut open = Vec::new();
 		for key in ExecutorPublic::all() {
-			for assignment in Self::open_assignments(key.clone()) {
+			let mut assignments = Self::open_assignments(key.clone());
+			// The nearest deadline first: behind a backlog, what would be missed soonest
+			// goes first.
+			assignments.sort_by_key(|assignment| (assignment.deadline, assignment.request_id));
+			let mut batches = Batches::<T>::new(key.clone(), now);
+			for assignment in assignments {
 				open.push((assignment.request_id, key.clone()));
 				if assignment.committed {
 					claims::done(assignment.request_id, &key, Step::Commit);
@@ -104,7 +114,7 @@ impl<T: Config> Pallet<T> {
 					(Step::Reveal, true) => Self::copy_reveal(&assignment, &key),
 				};
 				match answered {
-					Ok(()) => claims::submitted(assignment.request_id, &key, step, now),
+					Ok(answer) => batches.push(answer),
 					Err(failure) => {
 						log::warn!(
 							target: "runtime::inference",
@@ -115,27 +125,36 @@ impl<T: Config> Pallet<T> {
 					},
 				}
 			}
+			batches.flush();
 		}
 		claims::forget_closed_jobs(&open, now);
 	}
 
-	/// Run the job (or take the outcome kept from an earlier run), keep its outcome and submit
-	/// the signed commitment to it.
+	/// Run the job (or take the outcome kept from an earlier run), keep its outcome and sign
+	/// the commitment to it.
 	fn commit(
 		url: &str,
 		assignment: &AssignmentView<BlockNumberFor<T>>,
 		key: &ExecutorPublic,
-	) -> Result<(), DispatchFailure> {
+	) -> Result<Answer, DispatchFailure> {
 		let outcome = Self::kept_or_run(url, assignment, key)?;
 		let payload = Self::payload_for(assignment, &outcome);
-		let committed = commitment(&payload, key);
+		Self::signed_commitment(assignment, key, commitment(&payload, key))
+	}
+
+	/// `committed`, signed with `key` as the commitment to `assignment`.
+	fn signed_commitment(
+		assignment: &AssignmentView<BlockNumberFor<T>>,
+		key: &ExecutorPublic,
+		committed: H256,
+	) -> Result<Answer, DispatchFailure> {
 		let message = commitment_message(Self::genesis_hash(), assignment.request_id, committed);
 		let signature = key.sign(&message).ok_or(DispatchFailure::Signing)?;
-		Self::submit(Call::<T>::submit_commitment {
+		Ok(Answer::Commit(CommitmentItem {
 			request_id: assignment.request_id,
 			commitment: committed,
 			signature: SignedAttestation { attestation_key: key.clone(), signature },
-		})
+		}))
 	}
 
 	/// Reveal the outcome committed to; re-run the job if this node no longer has it (the
@@ -144,9 +163,9 @@ impl<T: Config> Pallet<T> {
 		url: &str,
 		assignment: &AssignmentView<BlockNumberFor<T>>,
 		key: &ExecutorPublic,
-	) -> Result<(), DispatchFailure> {
+	) -> Result<Answer, DispatchFailure> {
 		let outcome = Self::kept_or_run(url, assignment, key)?;
-		Self::submit_reveal(assignment, key, outcome)
+		Self::signed_reveal(assignment, key, outcome)
 	}
 
 	/// The outcome kept for the job, or the executor's, then kept until the job closes.
@@ -169,43 +188,37 @@ impl<T: Config> Pallet<T> {
 	fn copy_commitment(
 		assignment: &AssignmentView<BlockNumberFor<T>>,
 		key: &ExecutorPublic,
-	) -> Result<(), DispatchFailure> {
+	) -> Result<Answer, DispatchFailure> {
 		let copied = crate::Requests::<T>::get(assignment.request_id)
 			.and_then(|request| request.commitments.first().map(|c| c.commitment))
 			.ok_or(DispatchFailure::NothingToCopy)?;
-		let message = commitment_message(Self::genesis_hash(), assignment.request_id, copied);
-		let signature = key.sign(&message).ok_or(DispatchFailure::Signing)?;
-		Self::submit(Call::<T>::submit_commitment {
-			request_id: assignment.request_id,
-			commitment: copied,
-			signature: SignedAttestation { attestation_key: key.clone(), signature },
-		})
+		Self::signed_commitment(assignment, key, copied)
 	}
 
 	/// Copycat mode: reveal, signed with `key`, the first outcome another executor revealed.
 	fn copy_reveal(
 		assignment: &AssignmentView<BlockNumberFor<T>>,
 		key: &ExecutorPublic,
-	) -> Result<(), DispatchFailure> {
+	) -> Result<Answer, DispatchFailure> {
 		let outcome = crate::Requests::<T>::get(assignment.request_id)
 			.and_then(|request| request.candidates.first().and_then(|c| c.outcome.to_outcome()))
 			.ok_or(DispatchFailure::NothingToCopy)?;
-		Self::submit_reveal(assignment, key, outcome)
+		Self::signed_reveal(assignment, key, outcome)
 	}
 
-	/// Sign `outcome` as the answer to `assignment` with `key` and submit the reveal.
-	fn submit_reveal(
+	/// `outcome`, signed with `key` as the answer to `assignment`: a reveal to submit.
+	fn signed_reveal(
 		assignment: &AssignmentView<BlockNumberFor<T>>,
 		key: &ExecutorPublic,
 		outcome: InferenceOutcome,
-	) -> Result<(), DispatchFailure> {
+	) -> Result<Answer, DispatchFailure> {
 		let payload = Self::payload_for(assignment, &outcome);
 		let signature = key.sign(&payload.encode()).ok_or(DispatchFailure::Signing)?;
-		Self::submit(Call::<T>::submit_attestation {
+		Ok(Answer::Reveal(RevealItem {
 			request_id: assignment.request_id,
 			outcome,
 			signature: SignedAttestation { attestation_key: key.clone(), signature },
-		})
+		}))
 	}
 
 	/// The job's outcome from the executor.
@@ -249,6 +262,95 @@ impl<T: Config> Pallet<T> {
 			<T as CreateAuthorizedTransaction<Call<T>>>::create_authorized_transaction(call.into());
 		SubmitTransaction::<T, Call<T>>::submit_transaction(xt)
 			.map_err(|()| DispatchFailure::Submission)
+	}
+}
+
+/// A signed answer, ready to travel in a batch.
+pub(crate) enum Answer {
+	/// A commitment.
+	Commit(CommitmentItem),
+	/// A reveal.
+	Reveal(RevealItem),
+}
+
+/// One executor key's answers of one worker run, submitted as `submit_commitments` and
+/// `submit_attestations` transactions of at most `MaxAnswersPerBatch` items each: one per kind
+/// when they fit, which is what lets hundreds of answers per block through (a transaction's
+/// base weight, envelope and pool work paid once per batch, not once per answer).
+struct Batches<T: Config> {
+	key: ExecutorPublic,
+	now: BlockNumberFor<T>,
+	commitments: Vec<CommitmentItem>,
+	reveals: Vec<RevealItem>,
+}
+
+impl<T: Config> Batches<T> {
+	fn new(key: ExecutorPublic, now: BlockNumberFor<T>) -> Self {
+		Self { key, now, commitments: Vec::new(), reveals: Vec::new() }
+	}
+
+	/// Add `answer`; submit its kind's batch once it is full.
+	fn push(&mut self, answer: Answer) {
+		let full = T::MaxAnswersPerBatch::get() as usize;
+		match answer {
+			Answer::Commit(item) => {
+				self.commitments.push(item);
+				if self.commitments.len() >= full {
+					self.submit_commitments();
+				}
+			},
+			Answer::Reveal(item) => {
+				self.reveals.push(item);
+				if self.reveals.len() >= full {
+					self.submit_reveals();
+				}
+			},
+		}
+	}
+
+	/// Submit what is left.
+	fn flush(mut self) {
+		self.submit_commitments();
+		self.submit_reveals();
+	}
+
+	fn submit_commitments(&mut self) {
+		let items = core::mem::take(&mut self.commitments);
+		let ids: Vec<_> = items.iter().map(|item| item.request_id).collect();
+		let batch = BoundedVec::truncate_from(items);
+		self.settle_claims(&ids, Step::Commit, Call::<T>::submit_commitments { batch });
+	}
+
+	fn submit_reveals(&mut self) {
+		let items = core::mem::take(&mut self.reveals);
+		let ids: Vec<_> = items.iter().map(|item| item.request_id).collect();
+		let batch = BoundedVec::truncate_from(items);
+		self.settle_claims(&ids, Step::Reveal, Call::<T>::submit_attestations { batch });
+	}
+
+	/// Submit `call` for the answers to `ids`, and mark their claims submitted, or release them
+	/// for a later block if the pool refused it.
+	fn settle_claims(&self, ids: &[verity_primitives::RequestId], step: Step, call: Call<T>) {
+		if ids.is_empty() {
+			return;
+		}
+		match Pallet::<T>::submit(call) {
+			Ok(()) => {
+				for id in ids {
+					claims::submitted(*id, &self.key, step, self.now);
+				}
+			},
+			Err(failure) => {
+				log::warn!(
+					target: "runtime::inference",
+					"{} answers not submitted: {failure:?}; retrying in a later block",
+					ids.len(),
+				);
+				for id in ids {
+					claims::release(*id, &self.key, step);
+				}
+			},
+		}
 	}
 }
 

@@ -67,10 +67,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
 	fn register_model() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1864`
+		//  Measured:  `4216`
 		//  Estimated: `10502`
-		// Minimum execution time: 34_708_000 picoseconds.
-		Weight::from_parts(38_341_000, 0)
+		// Minimum execution time: 157_389_000 picoseconds.
+		Weight::from_parts(192_543_000, 0)
 			.saturating_add(Weight::from_parts(0, 10502))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -79,10 +79,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
 	fn set_model_status() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1864`
+		//  Measured:  `3262`
 		//  Estimated: `5746`
-		// Minimum execution time: 21_452_000 picoseconds.
-		Weight::from_parts(23_116_000, 0)
+		// Minimum execution time: 116_782_000 picoseconds.
+		Weight::from_parts(138_673_000, 0)
 			.saturating_add(Weight::from_parts(0, 5746))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -105,8 +105,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `24943`
 		//  Estimated: `609758`
-		// Minimum execution time: 1_908_245_000 picoseconds.
-		Weight::from_parts(2_252_831_000, 0)
+		// Minimum execution time: 2_107_062_000 picoseconds.
+		Weight::from_parts(2_738_870_000, 0)
 			.saturating_add(Weight::from_parts(0, 609758))
 			.saturating_add(T::DbWeight::get().reads(261_u64))
 			.saturating_add(T::DbWeight::get().writes(132_u64))
@@ -127,8 +127,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `43646`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_457_985_000 picoseconds.
-		Weight::from_parts(3_029_030_000, 0)
+		// Minimum execution time: 2_830_459_000 picoseconds.
+		Weight::from_parts(3_592_734_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(T::DbWeight::get().reads(388_u64))
 			.saturating_add(T::DbWeight::get().writes(259_u64))
@@ -145,8 +145,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `748`
 		//  Estimated: `7700`
-		// Minimum execution time: 66_541_000 picoseconds.
-		Weight::from_parts(71_856_000, 0)
+		// Minimum execution time: 71_247_000 picoseconds.
+		Weight::from_parts(91_810_000, 0)
 			.saturating_add(Weight::from_parts(0, 7700))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -161,8 +161,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15441`
 		//  Estimated: `586334`
-		// Minimum execution time: 587_945_000 picoseconds.
-		Weight::from_parts(624_125_000, 0)
+		// Minimum execution time: 676_762_000 picoseconds.
+		Weight::from_parts(798_324_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(T::DbWeight::get().reads(130_u64))
 			.saturating_add(T::DbWeight::get().writes(129_u64))
@@ -179,8 +179,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `576`
 		//  Estimated: `7700`
-		// Minimum execution time: 52_752_000 picoseconds.
-		Weight::from_parts(58_310_000, 0)
+		// Minimum execution time: 58_586_000 picoseconds.
+		Weight::from_parts(76_427_000, 0)
 			.saturating_add(Weight::from_parts(0, 7700))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -216,13 +216,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `i` is `[64, 262144]`.
 	fn request_inference(i: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14888`
+		//  Measured:  `16323`
 		//  Estimated: `430430`
-		// Minimum execution time: 634_743_000 picoseconds.
-		Weight::from_parts(651_098_561, 0)
+		// Minimum execution time: 971_416_000 picoseconds.
+		Weight::from_parts(1_073_362_063, 0)
 			.saturating_add(Weight::from_parts(0, 430430))
-			// Standard Error: 52
-			.saturating_add(Weight::from_parts(4_009, 0).saturating_mul(i.into()))
+			// Standard Error: 175
+			.saturating_add(Weight::from_parts(5_765, 0).saturating_mul(i.into()))
 			.saturating_add(T::DbWeight::get().reads(73_u64))
 			.saturating_add(T::DbWeight::get().writes(13_u64))
 	}
@@ -239,11 +239,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2513 + o * (1 ±0)`
 		//  Estimated: `332777`
-		// Minimum execution time: 65_184_000 picoseconds.
-		Weight::from_parts(73_857_626, 0)
+		// Minimum execution time: 85_632_000 picoseconds.
+		Weight::from_parts(100_487_371, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 20
-			.saturating_add(Weight::from_parts(3_657, 0).saturating_mul(o.into()))
+			// Standard Error: 59
+			.saturating_add(Weight::from_parts(4_766, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -258,11 +258,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1590`
 		//  Estimated: `332777`
-		// Minimum execution time: 93_066_000 picoseconds.
-		Weight::from_parts(99_804_539, 0)
+		// Minimum execution time: 113_215_000 picoseconds.
+		Weight::from_parts(133_163_175, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 7
-			.saturating_add(Weight::from_parts(2_747, 0).saturating_mul(o.into()))
+			// Standard Error: 21
+			.saturating_add(Weight::from_parts(3_179, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -271,8 +271,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `966`
 		//  Estimated: `332777`
-		// Minimum execution time: 31_279_000 picoseconds.
-		Weight::from_parts(38_368_000, 0)
+		// Minimum execution time: 40_737_000 picoseconds.
+		Weight::from_parts(54_715_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -285,8 +285,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1020`
 		//  Estimated: `332777`
-		// Minimum execution time: 67_181_000 picoseconds.
-		Weight::from_parts(74_297_000, 0)
+		// Minimum execution time: 69_624_000 picoseconds.
+		Weight::from_parts(89_022_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
@@ -314,8 +314,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16603`
 		//  Estimated: `664564`
-		// Minimum execution time: 462_224_000 picoseconds.
-		Weight::from_parts(491_820_000, 0)
+		// Minimum execution time: 498_301_000 picoseconds.
+		Weight::from_parts(630_532_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(T::DbWeight::get().reads(63_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -330,8 +330,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `3991`
-		// Minimum execution time: 4_819_000 picoseconds.
-		Weight::from_parts(5_494_000, 0)
+		// Minimum execution time: 4_944_000 picoseconds.
+		Weight::from_parts(6_860_000, 0)
 			.saturating_add(Weight::from_parts(0, 3991))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
@@ -357,8 +357,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `13879`
 		//  Estimated: `430430`
-		// Minimum execution time: 350_375_000 picoseconds.
-		Weight::from_parts(371_337_000, 0)
+		// Minimum execution time: 350_784_000 picoseconds.
+		Weight::from_parts(453_828_000, 0)
 			.saturating_add(Weight::from_parts(0, 430430))
 			.saturating_add(T::DbWeight::get().reads(71_u64))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
@@ -379,8 +379,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `77077`
 		//  Estimated: `664564`
-		// Minimum execution time: 704_392_000 picoseconds.
-		Weight::from_parts(778_355_000, 0)
+		// Minimum execution time: 745_156_000 picoseconds.
+		Weight::from_parts(923_491_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(T::DbWeight::get().reads(28_u64))
 			.saturating_add(T::DbWeight::get().writes(27_u64))
@@ -405,8 +405,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `73940`
 		//  Estimated: `332777`
-		// Minimum execution time: 500_528_000 picoseconds.
-		Weight::from_parts(546_597_000, 0)
+		// Minimum execution time: 504_250_000 picoseconds.
+		Weight::from_parts(630_573_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(20_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
@@ -435,8 +435,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3190`
 		//  Estimated: `332777`
-		// Minimum execution time: 156_583_000 picoseconds.
-		Weight::from_parts(175_628_000, 0)
+		// Minimum execution time: 169_925_000 picoseconds.
+		Weight::from_parts(209_771_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
@@ -461,8 +461,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `76638`
 		//  Estimated: `664564`
-		// Minimum execution time: 841_189_000 picoseconds.
-		Weight::from_parts(920_513_000, 0)
+		// Minimum execution time: 881_695_000 picoseconds.
+		Weight::from_parts(1_179_764_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(33_u64))
@@ -479,8 +479,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `330374`
 		//  Estimated: `332777`
-		// Minimum execution time: 317_659_000 picoseconds.
-		Weight::from_parts(361_020_000, 0)
+		// Minimum execution time: 396_481_000 picoseconds.
+		Weight::from_parts(492_620_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -493,10 +493,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
 	fn register_model() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1864`
+		//  Measured:  `4216`
 		//  Estimated: `10502`
-		// Minimum execution time: 34_708_000 picoseconds.
-		Weight::from_parts(38_341_000, 0)
+		// Minimum execution time: 157_389_000 picoseconds.
+		Weight::from_parts(192_543_000, 0)
 			.saturating_add(Weight::from_parts(0, 10502))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -505,10 +505,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
 	fn set_model_status() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1864`
+		//  Measured:  `3262`
 		//  Estimated: `5746`
-		// Minimum execution time: 21_452_000 picoseconds.
-		Weight::from_parts(23_116_000, 0)
+		// Minimum execution time: 116_782_000 picoseconds.
+		Weight::from_parts(138_673_000, 0)
 			.saturating_add(Weight::from_parts(0, 5746))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -531,8 +531,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `24943`
 		//  Estimated: `609758`
-		// Minimum execution time: 1_908_245_000 picoseconds.
-		Weight::from_parts(2_252_831_000, 0)
+		// Minimum execution time: 2_107_062_000 picoseconds.
+		Weight::from_parts(2_738_870_000, 0)
 			.saturating_add(Weight::from_parts(0, 609758))
 			.saturating_add(ParityDbWeight::get().reads(261_u64))
 			.saturating_add(ParityDbWeight::get().writes(132_u64))
@@ -553,8 +553,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `43646`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_457_985_000 picoseconds.
-		Weight::from_parts(3_029_030_000, 0)
+		// Minimum execution time: 2_830_459_000 picoseconds.
+		Weight::from_parts(3_592_734_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(ParityDbWeight::get().reads(388_u64))
 			.saturating_add(ParityDbWeight::get().writes(259_u64))
@@ -571,8 +571,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `748`
 		//  Estimated: `7700`
-		// Minimum execution time: 66_541_000 picoseconds.
-		Weight::from_parts(71_856_000, 0)
+		// Minimum execution time: 71_247_000 picoseconds.
+		Weight::from_parts(91_810_000, 0)
 			.saturating_add(Weight::from_parts(0, 7700))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -587,8 +587,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `15441`
 		//  Estimated: `586334`
-		// Minimum execution time: 587_945_000 picoseconds.
-		Weight::from_parts(624_125_000, 0)
+		// Minimum execution time: 676_762_000 picoseconds.
+		Weight::from_parts(798_324_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(ParityDbWeight::get().reads(130_u64))
 			.saturating_add(ParityDbWeight::get().writes(129_u64))
@@ -605,8 +605,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `576`
 		//  Estimated: `7700`
-		// Minimum execution time: 52_752_000 picoseconds.
-		Weight::from_parts(58_310_000, 0)
+		// Minimum execution time: 58_586_000 picoseconds.
+		Weight::from_parts(76_427_000, 0)
 			.saturating_add(Weight::from_parts(0, 7700))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -642,13 +642,13 @@ impl WeightInfo for () {
 	/// The range of component `i` is `[64, 262144]`.
 	fn request_inference(i: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14888`
+		//  Measured:  `16323`
 		//  Estimated: `430430`
-		// Minimum execution time: 634_743_000 picoseconds.
-		Weight::from_parts(651_098_561, 0)
+		// Minimum execution time: 971_416_000 picoseconds.
+		Weight::from_parts(1_073_362_063, 0)
 			.saturating_add(Weight::from_parts(0, 430430))
-			// Standard Error: 52
-			.saturating_add(Weight::from_parts(4_009, 0).saturating_mul(i.into()))
+			// Standard Error: 175
+			.saturating_add(Weight::from_parts(5_765, 0).saturating_mul(i.into()))
 			.saturating_add(ParityDbWeight::get().reads(73_u64))
 			.saturating_add(ParityDbWeight::get().writes(13_u64))
 	}
@@ -665,11 +665,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `2513 + o * (1 ±0)`
 		//  Estimated: `332777`
-		// Minimum execution time: 65_184_000 picoseconds.
-		Weight::from_parts(73_857_626, 0)
+		// Minimum execution time: 85_632_000 picoseconds.
+		Weight::from_parts(100_487_371, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 20
-			.saturating_add(Weight::from_parts(3_657, 0).saturating_mul(o.into()))
+			// Standard Error: 59
+			.saturating_add(Weight::from_parts(4_766, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
@@ -684,11 +684,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1590`
 		//  Estimated: `332777`
-		// Minimum execution time: 93_066_000 picoseconds.
-		Weight::from_parts(99_804_539, 0)
+		// Minimum execution time: 113_215_000 picoseconds.
+		Weight::from_parts(133_163_175, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 7
-			.saturating_add(Weight::from_parts(2_747, 0).saturating_mul(o.into()))
+			// Standard Error: 21
+			.saturating_add(Weight::from_parts(3_179, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -697,8 +697,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `966`
 		//  Estimated: `332777`
-		// Minimum execution time: 31_279_000 picoseconds.
-		Weight::from_parts(38_368_000, 0)
+		// Minimum execution time: 40_737_000 picoseconds.
+		Weight::from_parts(54_715_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -711,8 +711,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1020`
 		//  Estimated: `332777`
-		// Minimum execution time: 67_181_000 picoseconds.
-		Weight::from_parts(74_297_000, 0)
+		// Minimum execution time: 69_624_000 picoseconds.
+		Weight::from_parts(89_022_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
@@ -740,8 +740,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `16603`
 		//  Estimated: `664564`
-		// Minimum execution time: 462_224_000 picoseconds.
-		Weight::from_parts(491_820_000, 0)
+		// Minimum execution time: 498_301_000 picoseconds.
+		Weight::from_parts(630_532_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(ParityDbWeight::get().reads(63_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -756,8 +756,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `3991`
-		// Minimum execution time: 4_819_000 picoseconds.
-		Weight::from_parts(5_494_000, 0)
+		// Minimum execution time: 4_944_000 picoseconds.
+		Weight::from_parts(6_860_000, 0)
 			.saturating_add(Weight::from_parts(0, 3991))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
@@ -783,8 +783,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `13879`
 		//  Estimated: `430430`
-		// Minimum execution time: 350_375_000 picoseconds.
-		Weight::from_parts(371_337_000, 0)
+		// Minimum execution time: 350_784_000 picoseconds.
+		Weight::from_parts(453_828_000, 0)
 			.saturating_add(Weight::from_parts(0, 430430))
 			.saturating_add(ParityDbWeight::get().reads(71_u64))
 			.saturating_add(ParityDbWeight::get().writes(9_u64))
@@ -805,8 +805,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `77077`
 		//  Estimated: `664564`
-		// Minimum execution time: 704_392_000 picoseconds.
-		Weight::from_parts(778_355_000, 0)
+		// Minimum execution time: 745_156_000 picoseconds.
+		Weight::from_parts(923_491_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(ParityDbWeight::get().reads(28_u64))
 			.saturating_add(ParityDbWeight::get().writes(27_u64))
@@ -831,8 +831,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `73940`
 		//  Estimated: `332777`
-		// Minimum execution time: 500_528_000 picoseconds.
-		Weight::from_parts(546_597_000, 0)
+		// Minimum execution time: 504_250_000 picoseconds.
+		Weight::from_parts(630_573_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(20_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
@@ -861,8 +861,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3190`
 		//  Estimated: `332777`
-		// Minimum execution time: 156_583_000 picoseconds.
-		Weight::from_parts(175_628_000, 0)
+		// Minimum execution time: 169_925_000 picoseconds.
+		Weight::from_parts(209_771_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
@@ -887,8 +887,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `76638`
 		//  Estimated: `664564`
-		// Minimum execution time: 841_189_000 picoseconds.
-		Weight::from_parts(920_513_000, 0)
+		// Minimum execution time: 881_695_000 picoseconds.
+		Weight::from_parts(1_179_764_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(33_u64))
@@ -905,8 +905,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `330374`
 		//  Estimated: `332777`
-		// Minimum execution time: 317_659_000 picoseconds.
-		Weight::from_parts(361_020_000, 0)
+		// Minimum execution time: 396_481_000 picoseconds.
+		Weight::from_parts(492_620_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))

@@ -68,8 +68,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `679`
 		//  Estimated: `5746`
-		// Minimum execution time: 59_807_000 picoseconds.
-		Weight::from_parts(63_862_000, 0)
+		// Minimum execution time: 67_751_000 picoseconds.
+		Weight::from_parts(85_894_000, 0)
 			.saturating_add(Weight::from_parts(0, 5746))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -82,8 +82,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `317`
 		//  Estimated: `3617`
-		// Minimum execution time: 18_682_000 picoseconds.
-		Weight::from_parts(20_900_000, 0)
+		// Minimum execution time: 22_361_000 picoseconds.
+		Weight::from_parts(32_717_000, 0)
 			.saturating_add(Weight::from_parts(0, 3617))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -96,8 +96,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `404`
 		//  Estimated: `3617`
-		// Minimum execution time: 19_182_000 picoseconds.
-		Weight::from_parts(21_246_000, 0)
+		// Minimum execution time: 19_184_000 picoseconds.
+		Weight::from_parts(30_986_000, 0)
 			.saturating_add(Weight::from_parts(0, 3617))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -132,15 +132,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Memory::Entries` (`max_values`: None, `max_size`: Some(1152), added: 3627, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 1024]`.
 	/// The range of component `n` is `[0, 9999]`.
-	fn remember(_l: u32, n: u32, ) -> Weight {
+	fn remember(l: u32, n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1357 + n * (40 ±0)`
 		//  Estimated: `403483`
-		// Minimum execution time: 189_825_000 picoseconds.
-		Weight::from_parts(182_863_150, 0)
+		// Minimum execution time: 241_059_000 picoseconds.
+		Weight::from_parts(118_567_671, 0)
 			.saturating_add(Weight::from_parts(0, 403483))
-			// Standard Error: 759
-			.saturating_add(Weight::from_parts(460_675, 0).saturating_mul(n.into()))
+			// Standard Error: 19_895
+			.saturating_add(Weight::from_parts(57_814, 0).saturating_mul(l.into()))
+			// Standard Error: 2_036
+			.saturating_add(Weight::from_parts(547_124, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
@@ -163,11 +165,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1822 + n * (40 ±0)`
 		//  Estimated: `403483`
-		// Minimum execution time: 68_499_000 picoseconds.
-		Weight::from_parts(43_237_037, 0)
+		// Minimum execution time: 86_626_000 picoseconds.
+		Weight::from_parts(37_648_851, 0)
 			.saturating_add(Weight::from_parts(0, 403483))
-			// Standard Error: 596
-			.saturating_add(Weight::from_parts(458_372, 0).saturating_mul(n.into()))
+			// Standard Error: 1_499
+			.saturating_add(Weight::from_parts(512_772, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -182,11 +184,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `257902 + n * (51 ±0)`
 		//  Estimated: `332777 + n * (3533 ±0)`
-		// Minimum execution time: 34_721_000 picoseconds.
-		Weight::from_parts(36_398_000, 0)
+		// Minimum execution time: 43_989_000 picoseconds.
+		Weight::from_parts(51_886_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 21_552
-			.saturating_add(Weight::from_parts(6_071_930, 0).saturating_mul(n.into()))
+			// Standard Error: 27_163
+			.saturating_add(Weight::from_parts(7_859_676, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3533).saturating_mul(n.into()))
@@ -217,8 +219,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1313`
 		//  Estimated: `7700`
-		// Minimum execution time: 125_715_000 picoseconds.
-		Weight::from_parts(139_396_000, 0)
+		// Minimum execution time: 132_690_000 picoseconds.
+		Weight::from_parts(174_494_000, 0)
 			.saturating_add(Weight::from_parts(0, 7700))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
@@ -253,8 +255,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2769`
 		//  Estimated: `7700`
-		// Minimum execution time: 145_590_000 picoseconds.
-		Weight::from_parts(160_826_000, 0)
+		// Minimum execution time: 148_035_000 picoseconds.
+		Weight::from_parts(197_677_000, 0)
 			.saturating_add(Weight::from_parts(0, 7700))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
@@ -274,11 +276,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `550 + g * (54 ±0)`
 		//  Estimated: `3658 + g * (2540 ±0)`
-		// Minimum execution time: 54_916_000 picoseconds.
-		Weight::from_parts(61_601_975, 0)
+		// Minimum execution time: 63_188_000 picoseconds.
+		Weight::from_parts(79_403_138, 0)
 			.saturating_add(Weight::from_parts(0, 3658))
-			// Standard Error: 5_804
-			.saturating_add(Weight::from_parts(1_482_534, 0).saturating_mul(g.into()))
+			// Standard Error: 7_705
+			.saturating_add(Weight::from_parts(1_706_553, 0).saturating_mul(g.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(g.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -295,8 +297,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `427`
 		//  Estimated: `4617`
-		// Minimum execution time: 19_849_000 picoseconds.
-		Weight::from_parts(21_535_000, 0)
+		// Minimum execution time: 22_716_000 picoseconds.
+		Weight::from_parts(30_045_000, 0)
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -311,8 +313,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `460`
 		//  Estimated: `4617`
-		// Minimum execution time: 19_946_000 picoseconds.
-		Weight::from_parts(21_412_000, 0)
+		// Minimum execution time: 22_169_000 picoseconds.
+		Weight::from_parts(29_735_000, 0)
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -335,8 +337,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `679`
 		//  Estimated: `5746`
-		// Minimum execution time: 59_807_000 picoseconds.
-		Weight::from_parts(63_862_000, 0)
+		// Minimum execution time: 67_751_000 picoseconds.
+		Weight::from_parts(85_894_000, 0)
 			.saturating_add(Weight::from_parts(0, 5746))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -349,8 +351,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `317`
 		//  Estimated: `3617`
-		// Minimum execution time: 18_682_000 picoseconds.
-		Weight::from_parts(20_900_000, 0)
+		// Minimum execution time: 22_361_000 picoseconds.
+		Weight::from_parts(32_717_000, 0)
 			.saturating_add(Weight::from_parts(0, 3617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -363,8 +365,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `404`
 		//  Estimated: `3617`
-		// Minimum execution time: 19_182_000 picoseconds.
-		Weight::from_parts(21_246_000, 0)
+		// Minimum execution time: 19_184_000 picoseconds.
+		Weight::from_parts(30_986_000, 0)
 			.saturating_add(Weight::from_parts(0, 3617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -399,15 +401,17 @@ impl WeightInfo for () {
 	/// Proof: `Memory::Entries` (`max_values`: None, `max_size`: Some(1152), added: 3627, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 1024]`.
 	/// The range of component `n` is `[0, 9999]`.
-	fn remember(_l: u32, n: u32, ) -> Weight {
+	fn remember(l: u32, n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `1357 + n * (40 ±0)`
 		//  Estimated: `403483`
-		// Minimum execution time: 189_825_000 picoseconds.
-		Weight::from_parts(182_863_150, 0)
+		// Minimum execution time: 241_059_000 picoseconds.
+		Weight::from_parts(118_567_671, 0)
 			.saturating_add(Weight::from_parts(0, 403483))
-			// Standard Error: 759
-			.saturating_add(Weight::from_parts(460_675, 0).saturating_mul(n.into()))
+			// Standard Error: 19_895
+			.saturating_add(Weight::from_parts(57_814, 0).saturating_mul(l.into()))
+			// Standard Error: 2_036
+			.saturating_add(Weight::from_parts(547_124, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(11_u64))
 	}
@@ -430,11 +434,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1822 + n * (40 ±0)`
 		//  Estimated: `403483`
-		// Minimum execution time: 68_499_000 picoseconds.
-		Weight::from_parts(43_237_037, 0)
+		// Minimum execution time: 86_626_000 picoseconds.
+		Weight::from_parts(37_648_851, 0)
 			.saturating_add(Weight::from_parts(0, 403483))
-			// Standard Error: 596
-			.saturating_add(Weight::from_parts(458_372, 0).saturating_mul(n.into()))
+			// Standard Error: 1_499
+			.saturating_add(Weight::from_parts(512_772, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
@@ -449,11 +453,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `257902 + n * (51 ±0)`
 		//  Estimated: `332777 + n * (3533 ±0)`
-		// Minimum execution time: 34_721_000 picoseconds.
-		Weight::from_parts(36_398_000, 0)
+		// Minimum execution time: 43_989_000 picoseconds.
+		Weight::from_parts(51_886_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 21_552
-			.saturating_add(Weight::from_parts(6_071_930, 0).saturating_mul(n.into()))
+			// Standard Error: 27_163
+			.saturating_add(Weight::from_parts(7_859_676, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3533).saturating_mul(n.into()))
@@ -484,8 +488,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1313`
 		//  Estimated: `7700`
-		// Minimum execution time: 125_715_000 picoseconds.
-		Weight::from_parts(139_396_000, 0)
+		// Minimum execution time: 132_690_000 picoseconds.
+		Weight::from_parts(174_494_000, 0)
 			.saturating_add(Weight::from_parts(0, 7700))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
@@ -520,8 +524,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `2769`
 		//  Estimated: `7700`
-		// Minimum execution time: 145_590_000 picoseconds.
-		Weight::from_parts(160_826_000, 0)
+		// Minimum execution time: 148_035_000 picoseconds.
+		Weight::from_parts(197_677_000, 0)
 			.saturating_add(Weight::from_parts(0, 7700))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
@@ -541,11 +545,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `550 + g * (54 ±0)`
 		//  Estimated: `3658 + g * (2540 ±0)`
-		// Minimum execution time: 54_916_000 picoseconds.
-		Weight::from_parts(61_601_975, 0)
+		// Minimum execution time: 63_188_000 picoseconds.
+		Weight::from_parts(79_403_138, 0)
 			.saturating_add(Weight::from_parts(0, 3658))
-			// Standard Error: 5_804
-			.saturating_add(Weight::from_parts(1_482_534, 0).saturating_mul(g.into()))
+			// Standard Error: 7_705
+			.saturating_add(Weight::from_parts(1_706_553, 0).saturating_mul(g.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(g.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -562,8 +566,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `427`
 		//  Estimated: `4617`
-		// Minimum execution time: 19_849_000 picoseconds.
-		Weight::from_parts(21_535_000, 0)
+		// Minimum execution time: 22_716_000 picoseconds.
+		Weight::from_parts(30_045_000, 0)
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -578,8 +582,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `460`
 		//  Estimated: `4617`
-		// Minimum execution time: 19_946_000 picoseconds.
-		Weight::from_parts(21_412_000, 0)
+		// Minimum execution time: 22_169_000 picoseconds.
+		Weight::from_parts(29_735_000, 0)
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))

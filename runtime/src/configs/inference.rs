@@ -30,10 +30,12 @@ parameter_types! {
 	pub const CommitTimeout: BlockNumber = 5;
 	/// Five misses in a row take an executor out of its pools.
 	pub const MaxConsecutiveMisses: u32 = 5;
-	/// Up to 64 requests opened, settled, audited and expired per block.
-	pub const MaxRequestsPerBlock: u32 = 64;
-	/// Up to 4,096 requests wait for executors (64 blocks' worth of assignments); transactions
-	/// may fill all but 128 places, which audits keep.
+	/// Up to 128 requests opened, settled, audited and expired per block.
+	pub const MaxRequestsPerBlock: u32 = 128;
+	/// An executor's commitments (or reveals) travel up to 64 to a transaction.
+	pub const MaxAnswersPerBatch: u32 = 64;
+	/// Up to 4,096 requests wait for executors (32 blocks' worth of assignments); transactions
+	/// may fill all but 256 places, which audits keep.
 	pub const MaxQueuedRequests: u32 = 4096;
 	/// 5% on top of the executors' fees.
 	pub const ProtocolFee: Perbill = Perbill::from_percent(5);
@@ -79,6 +81,7 @@ impl pallet_inference::Config for Runtime {
 	type CommitTimeout = CommitTimeout;
 	type MaxConsecutiveMisses = MaxConsecutiveMisses;
 	type MaxRequestsPerBlock = MaxRequestsPerBlock;
+	type MaxAnswersPerBatch = MaxAnswersPerBatch;
 	type MaxQueuedRequests = MaxQueuedRequests;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;

@@ -1,6 +1,7 @@
 //! Unit tests of the inference pallet on the mock runtime.
 
 mod attestations;
+mod batches;
 mod challenges;
 mod executors;
 mod models;

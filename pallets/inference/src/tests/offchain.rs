@@ -128,8 +128,11 @@ fn each_step_is_dispatched_once_and_the_closed_job_leaves_nothing_behind() {
 		node.executor_answers(request_id, reply(&honest_output(), PROFILE));
 		run_worker();
 		let submitted = node.take_submitted();
-		let [crate::Call::submit_commitment { commitment, signature, .. }] = &submitted[..] else {
-			panic!("expected one commitment, got {submitted:?}");
+		let [crate::Call::submit_commitments { batch }] = &submitted[..] else {
+			panic!("expected one batch of commitments, got {submitted:?}");
+		};
+		let [crate::CommitmentItem { commitment, signature, .. }] = &batch[..] else {
+			panic!("expected one commitment, got {batch:?}");
 		};
 
 		// Another worker of this block neither runs the job again nor resubmits while the
@@ -144,8 +147,11 @@ fn each_step_is_dispatched_once_and_the_closed_job_leaves_nothing_behind() {
 		run_worker();
 		assert_eq!(claim_on(request_id, &key, Step::Commit), None, "a step on chain is let go");
 		let submitted = node.take_submitted();
-		let [crate::Call::submit_attestation { outcome, signature, .. }] = &submitted[..] else {
-			panic!("expected one reveal, got {submitted:?}");
+		let [crate::Call::submit_attestations { batch }] = &submitted[..] else {
+			panic!("expected one batch of reveals, got {submitted:?}");
+		};
+		let [crate::RevealItem { outcome, signature, .. }] = &batch[..] else {
+			panic!("expected one reveal, got {batch:?}");
 		};
 		assert_eq!(outcome, &out(&honest_output()));
 		assert_ok!(submit_reveal(request_id, outcome.clone(), signature.clone()));
@@ -172,7 +178,7 @@ fn a_reply_under_another_profile_is_refused_and_the_job_retried() {
 
 		node.executor_answers(request_id, reply(&honest_output(), PROFILE));
 		run_worker();
-		assert!(matches!(&node.take_submitted()[..], [crate::Call::submit_commitment { .. }]));
+		assert!(matches!(&node.take_submitted()[..], [crate::Call::submit_commitments { .. }]));
 	});
 }
 
@@ -243,5 +249,59 @@ fn a_running_claim_lasts_until_its_http_deadline_and_a_submitted_one_a_few_block
 		claims::forget_closed_jobs::<u64>(&[], retry_from);
 		assert!(claims::ledger::<u64>().is_empty());
 		assert_eq!(claim_on(request_id, &key, Step::Commit), None);
+	});
+}
+
+#[test]
+fn a_blocks_answers_travel_in_full_batches_nearest_deadline_first() {
+	with_worker(|node| {
+		let model_id = vector_model(1, 1);
+		let key = executor(10, &[model_id]);
+		// Two requests a block before five others: drawn in the block that carries them (the
+		// queue is empty), their deadline is a block earlier.
+		let mut ids = Vec::new();
+		for (count, then_next_block) in [(2, true), (5, false)] {
+			let first = crate::NextRequestId::<Test>::get();
+			for _ in 0..count {
+				assert_ok!(Inference::request_inference(
+					RuntimeOrigin::signed(1),
+					model_id,
+					input(),
+					u64::MAX
+				));
+			}
+			ids.extend(first..first + count);
+			if then_next_block {
+				next_block();
+			}
+		}
+		let first = ids[0];
+		for id in &ids {
+			node.executor_answers(*id, reply(&honest_output(), PROFILE));
+		}
+		run_worker();
+		let submitted = node.take_submitted();
+		let batches: Vec<Vec<RequestId>> = submitted
+			.iter()
+			.map(|call| match call {
+				crate::Call::submit_commitments { batch } => {
+					batch.iter().map(|item| item.request_id).collect()
+				},
+				other => panic!("expected batches of commitments, got {other:?}"),
+			})
+			.collect();
+		let full = <<Test as crate::Config>::MaxAnswersPerBatch as frame_support::traits::Get<u32>>::get() as usize;
+		assert_eq!(batches.len(), ids.len().div_ceil(full), "{batches:?}");
+		assert!(batches.iter().all(|batch| batch.len() <= full));
+		let order: Vec<RequestId> = batches.concat();
+		let deadline = |id: &RequestId| crate::Requests::<Test>::get(id).unwrap().status.deadline();
+		assert!(order.windows(2).all(|pair| deadline(&pair[0]) <= deadline(&pair[1])), "{order:?}");
+		assert!(deadline(&first) < deadline(&ids[6]), "two deadlines to order");
+		let mut answered = order.clone();
+		answered.sort();
+		assert_eq!(answered, ids, "every job answered once");
+		for id in &ids {
+			assert!(claim_on(*id, &key, Step::Commit).is_some(), "request {id} stays claimed");
+		}
 	});
 }
