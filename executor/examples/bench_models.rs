@@ -47,7 +47,8 @@ fn main() -> Result<(), String> {
 		let bytes = affine::affine_model(index);
 		let path = sources.join(format!("affine-{index}.onnx"));
 		std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-		entries.push((verity_primitives::content_hash(&bytes), format!("file://{}", path.display())));
+		entries
+			.push((verity_primitives::content_hash(&bytes), format!("file://{}", path.display())));
 	}
 	let run = |index: usize, uri: Option<&str>| -> Result<f64, String> {
 		let started = Instant::now();
@@ -66,7 +67,9 @@ fn main() -> Result<(), String> {
 	let (plans_kept, cached_bytes) = engine.cached_plans();
 	// In the same order again: the least recently used plan is always the next one, so each
 	// was evicted and is planned again from the store.
-	let replanned = (0..entries.len()).map(|index| run(index, None)).collect::<Result<Vec<_>, _>>()?;
+	let replanned = (0..entries.len())
+		.map(|index| run(index, None))
+		.collect::<Result<Vec<_>, _>>()?;
 	// The most recently used, whose plans the cache holds.
 	let warm_from = entries.len().saturating_sub(WARM_MODELS.min(plans_kept));
 	let mut warm = Vec::new();

@@ -202,9 +202,12 @@ impl GgufFile {
 	}
 }
 
+/// A GGUF header: the version, the metadata, the tensor directory.
+pub type Header = (u32, BTreeMap<String, Value>, Vec<TensorInfo>);
+
 /// Parse a whole GGUF file's header: version, metadata, tensor directory (with each tensor's
 /// place checked against `bytes`).
-pub fn parse(bytes: &[u8]) -> Result<(u32, BTreeMap<String, Value>, Vec<TensorInfo>), GgufError> {
+pub fn parse(bytes: &[u8]) -> Result<Header, GgufError> {
 	let mut cursor = Cursor { bytes, at: 0 };
 	let magic: [u8; 4] = cursor.take(4, "the magic")?.try_into().expect("four bytes");
 	if &magic != b"GGUF" {
@@ -269,9 +272,10 @@ pub fn parse(bytes: &[u8]) -> Result<(u32, BTreeMap<String, Value>, Vec<TensorIn
 			.checked_add(offset)
 			.filter(|start| start % alignment == 0)
 			.ok_or_else(|| bad(format!("offset {offset} is not aligned to {alignment}")))?;
-		let end = start.checked_add(len).filter(|end| *end <= bytes.len() as u64).ok_or_else(|| {
-			bad(format!("{len} bytes from {start} run past the file's {} bytes", bytes.len()))
-		})?;
+		let end =
+			start.checked_add(len).filter(|end| *end <= bytes.len() as u64).ok_or_else(|| {
+				bad(format!("{len} bytes from {start} run past the file's {} bytes", bytes.len()))
+			})?;
 		tensors.push(TensorInfo {
 			name,
 			dims,

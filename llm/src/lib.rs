@@ -8,6 +8,10 @@
 //!   one with a named error.
 //! - [`quant`]: the quantized block formats the model's tensors use (Q8_0, Q5_0, Q4_K, Q6_K, and
 //!   plain F32/F16), with their exact dequantization.
+//! - [`tokenizer`]: Gemma's SentencePiece tokenizer from the file's metadata.
+//! - [`kernels`]: the arithmetic contract below, in code: activation quantization, integer
+//!   block dot products, fixed-order sums, norms, softmax, GELU.
+//! - [`model`]: Gemma 3's forward pass, position by position, weights kept quantized.
 //!
 //! The arithmetic contract the decoder is built to (and its tests enforce as the parts land):
 //! activations quantized per row deterministically; block dot products in integers (exact, so
@@ -18,4 +22,7 @@
 //! fixed-order reductions for norms and softmax.
 
 pub mod gguf;
+pub mod kernels;
+pub mod model;
 pub mod quant;
+pub mod tokenizer;

@@ -89,8 +89,12 @@ pub enum QuantError {
 /// Dequantize `bytes` of `ggml_type` into `out`, which must hold exactly their values.
 pub fn dequantize(ggml_type: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<(), QuantError> {
 	let (len, size) = (ggml_type.block_len(), ggml_type.block_bytes());
-	if out.len() % len != 0 || bytes.len() != out.len() / len * size {
-		return Err(QuantError::LengthMismatch { ggml_type, bytes: bytes.len(), values: out.len() });
+	if !out.len().is_multiple_of(len) || bytes.len() != out.len() / len * size {
+		return Err(QuantError::LengthMismatch {
+			ggml_type,
+			bytes: bytes.len(),
+			values: out.len(),
+		});
 	}
 	for (block, out) in bytes.chunks_exact(size).zip(out.chunks_exact_mut(len)) {
 		match ggml_type {
@@ -134,7 +138,10 @@ pub fn q4_k_scale_min(j: usize, packed: &[u8]) -> (u8, u8) {
 	if j < 4 {
 		(packed[j] & 63, packed[j + 4] & 63)
 	} else {
-		((packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4), (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))
+		(
+			(packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4),
+			(packed[j + 4] >> 4) | ((packed[j] >> 6) << 4),
+		)
 	}
 }
 
@@ -183,6 +190,8 @@ fn q6_k(block: &[u8], out: &mut [f32]) {
 }
 
 #[cfg(test)]
+// The tests index blocks by position on purpose: the positions are the formats' layout.
+#[allow(clippy::needless_range_loop)]
 mod tests {
 	use super::*;
 

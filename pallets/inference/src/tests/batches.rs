@@ -30,7 +30,12 @@ fn requests_of_one_executor(count: usize) -> (ExecutorPublic, Vec<RequestId>) {
 	let key = executor(10, &[model]);
 	let first = crate::NextRequestId::<Test>::get();
 	for _ in 0..count {
-		assert_ok!(Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX));
+		assert_ok!(Inference::request_inference(
+			RuntimeOrigin::signed(1),
+			model,
+			input(),
+			u64::MAX
+		));
 	}
 	next_block();
 	let ids: Vec<RequestId> = (first..first + count as RequestId).collect();
@@ -72,9 +77,7 @@ fn reveal_call(items: Vec<RevealItem>) -> Call<Test> {
 fn include(call: Call<Test>) {
 	assert_ok!(validity(call.clone()));
 	let origin: RuntimeOrigin = frame_system::Origin::<Test>::Authorized.into();
-	assert_ok!(frame_support::traits::UnfilteredDispatchable::dispatch_bypass_filter(
-		call, origin
-	));
+	assert_ok!(frame_support::traits::UnfilteredDispatchable::dispatch_bypass_filter(call, origin));
 }
 
 #[test]

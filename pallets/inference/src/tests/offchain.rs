@@ -290,7 +290,9 @@ fn a_blocks_answers_travel_in_full_batches_nearest_deadline_first() {
 				other => panic!("expected batches of commitments, got {other:?}"),
 			})
 			.collect();
-		let full = <<Test as crate::Config>::MaxAnswersPerBatch as frame_support::traits::Get<u32>>::get() as usize;
+		let full = <<Test as crate::Config>::MaxAnswersPerBatch as frame_support::traits::Get<
+			u32,
+		>>::get() as usize;
 		assert_eq!(batches.len(), ids.len().div_ceil(full), "{batches:?}");
 		assert!(batches.iter().all(|batch| batch.len() <= full));
 		let order: Vec<RequestId> = batches.concat();

@@ -1,0 +1,341 @@
+//! Gemma 3's forward pass over a GGUF file, position by position, weights kept quantized.
+//!
+//! Per position: the embedding row times `sqrt(640)`; then each block: RMS-normalized input,
+//! query/key/value projections, per-head RMS normalization of queries and keys, rotary
+//! positions (NeoX layout: the two halves of each head rotate together; base 1,000,000 on the
+//! global blocks, every sixth, and 10,000 on the others), attention of the four query heads
+//! over the one key/value head at every earlier position (the last 512 on sliding-window
+//! blocks), the output projection, its RMS normalization, the residual; then the feed-forward
+//! (`down(gelu_tanh(gate(h)) × up(h))`) the same way; finally the RMS-normalized state times
+//! the tied embedding gives the logits.
+//!
+//! Positions are absolute and each is computed with the same operations in the same order
+//! whether it comes alone (decoding) or with others (a prompt, a verification pass): the
+//! logits of a position do not depend on how the positions were grouped.
+
+use crate::{
+	gguf::{GgufFile, TensorInfo, Value},
+	kernels::{dot, dot_row, gelu_tanh, quantize_row, rms_norm, softmax},
+	quant::{dequantize, GgmlType},
+};
+
+/// Why a file cannot be run as Gemma 3.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+	/// The file is not a Gemma 3 model.
+	#[error("not a Gemma 3 model: {0}")]
+	NotGemma3(String),
+	/// A tensor is missing or has another shape or type than the architecture needs.
+	#[error("tensor {0}: {1}")]
+	Tensor(String, String),
+	/// A position beyond the model's context.
+	#[error("position {position} is past the context of {context}")]
+	ContextFull {
+		/// The position asked for.
+		position: usize,
+		/// The context length.
+		context: usize,
+	},
+	/// A token id outside the vocabulary.
+	#[error("token {0} is not in the vocabulary")]
+	UnknownToken(u32),
+}
+
+/// The architecture's numbers, read from the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+	/// Blocks.
+	pub blocks: usize,
+	/// Width of the residual stream.
+	pub embedding: usize,
+	/// Width of the feed-forward.
+	pub feed_forward: usize,
+	/// Query heads.
+	pub heads: usize,
+	/// Key/value heads.
+	pub kv_heads: usize,
+	/// Width of a head.
+	pub head: usize,
+	/// RMS normalization's epsilon.
+	pub epsilon: f32,
+	/// Positions a sliding-window block attends to.
+	pub window: usize,
+	/// The rotary base of global blocks.
+	pub global_base: f64,
+	/// The rotary base of sliding-window blocks.
+	pub local_base: f64,
+	/// Positions the model takes.
+	pub context: usize,
+	/// Vocabulary size.
+	pub vocabulary: usize,
+}
+
+impl Config {
+	/// Whether block `index` attends globally (every sixth block) rather than to a window.
+	pub fn is_global(&self, index: usize) -> bool {
+		index % 6 == 5
+	}
+}
+
+/// One block's tensors.
+struct Block {
+	attn_norm: Vec<f32>,
+	q: TensorInfo,
+	k: TensorInfo,
+	v: TensorInfo,
+	q_norm: Vec<f32>,
+	k_norm: Vec<f32>,
+	output: TensorInfo,
+	post_attention_norm: Vec<f32>,
+	ffn_norm: Vec<f32>,
+	gate: TensorInfo,
+	up: TensorInfo,
+	down: TensorInfo,
+	post_ffw_norm: Vec<f32>,
+}
+
+/// Gemma 3 over a mapped GGUF file.
+pub struct Gemma3 {
+	file: GgufFile,
+	/// The architecture.
+	pub config: Config,
+	embedding: TensorInfo,
+	output_norm: Vec<f32>,
+	blocks: Vec<Block>,
+}
+
+/// The keys and values of every position so far, per block.
+pub struct Cache {
+	/// Per block, per position, the key (one head).
+	keys: Vec<Vec<Vec<f32>>>,
+	/// Per block, per position, the value (one head).
+	values: Vec<Vec<Vec<f32>>>,
+}
+
+impl Cache {
+	/// Positions held.
+	pub fn len(&self) -> usize {
+		self.keys.first().map_or(0, Vec::len)
+	}
+
+	/// Whether no position is held.
+	pub fn is_empty(&self) -> bool {
+		self.len() == 0
+	}
+
+	/// Forget every position from `len` on.
+	pub fn truncate(&mut self, len: usize) {
+		for keys in &mut self.keys {
+			keys.truncate(len);
+		}
+		for values in &mut self.values {
+			values.truncate(len);
+		}
+	}
+}
+
+impl Gemma3 {
+	/// The model in `file`, its tensors checked against the architecture.
+	pub fn new(file: GgufFile) -> Result<Self, ModelError> {
+		let arch = file.get("general.architecture").and_then(Value::as_str);
+		if arch != Some("gemma3") {
+			return Err(ModelError::NotGemma3(format!("architecture {arch:?}")));
+		}
+		let number = |key: &str| {
+			file.get(key)
+				.and_then(Value::as_f64)
+				.ok_or_else(|| ModelError::NotGemma3(format!("{key} is missing")))
+		};
+		let heads = number("gemma3.attention.head_count")? as usize;
+		let embedding = number("gemma3.embedding_length")? as usize;
+		let vocabulary = file
+			.get("tokenizer.ggml.tokens")
+			.and_then(Value::as_array)
+			.map_or(0, <[Value]>::len);
+		let config = Config {
+			blocks: number("gemma3.block_count")? as usize,
+			embedding,
+			feed_forward: number("gemma3.feed_forward_length")? as usize,
+			heads,
+			kv_heads: number("gemma3.attention.head_count_kv")? as usize,
+			head: number("gemma3.attention.key_length")? as usize,
+			epsilon: number("gemma3.attention.layer_norm_rms_epsilon")? as f32,
+			window: number("gemma3.attention.sliding_window")? as usize,
+			global_base: number("gemma3.rope.freq_base")?,
+			local_base: 10_000.0,
+			context: number("gemma3.context_length")? as usize,
+			vocabulary,
+		};
+		if config.kv_heads != 1 || config.heads == 0 || !config.head.is_multiple_of(2) {
+			return Err(ModelError::NotGemma3(format!("{config:?}")));
+		}
+		let c = &config;
+		let matrix =
+			|name: String, columns: usize, rows: usize| -> Result<TensorInfo, ModelError> {
+				let tensor = file
+					.tensor(&name)
+					.ok_or_else(|| ModelError::Tensor(name.clone(), "missing".into()))?;
+				if tensor.dims != [columns as u64, rows as u64] || tensor.ggml_type.block_len() == 1
+				{
+					return Err(ModelError::Tensor(
+						name,
+						format!(
+							"{:?} {:?}, not [{columns}, {rows}] quantized",
+							tensor.dims, tensor.ggml_type
+						),
+					));
+				}
+				Ok(tensor.clone())
+			};
+		let vector = |name: String, len: usize| -> Result<Vec<f32>, ModelError> {
+			let tensor = file
+				.tensor(&name)
+				.ok_or_else(|| ModelError::Tensor(name.clone(), "missing".into()))?;
+			if tensor.dims != [len as u64] || tensor.ggml_type != GgmlType::F32 {
+				return Err(ModelError::Tensor(
+					name,
+					format!("{:?}, not [{len}] f32", tensor.dims),
+				));
+			}
+			let mut values = vec![0f32; len];
+			dequantize(tensor.ggml_type, file.data(tensor), &mut values)
+				.map_err(|e| ModelError::Tensor(name, e.to_string()))?;
+			Ok(values)
+		};
+		let mut blocks = Vec::with_capacity(c.blocks);
+		for i in 0..c.blocks {
+			let name = |part: &str| format!("blk.{i}.{part}.weight");
+			blocks.push(Block {
+				attn_norm: vector(name("attn_norm"), c.embedding)?,
+				q: matrix(name("attn_q"), c.embedding, c.heads * c.head)?,
+				k: matrix(name("attn_k"), c.embedding, c.head)?,
+				v: matrix(name("attn_v"), c.embedding, c.head)?,
+				q_norm: vector(name("attn_q_norm"), c.head)?,
+				k_norm: vector(name("attn_k_norm"), c.head)?,
+				output: matrix(name("attn_output"), c.heads * c.head, c.embedding)?,
+				post_attention_norm: vector(name("post_attention_norm"), c.embedding)?,
+				ffn_norm: vector(name("ffn_norm"), c.embedding)?,
+				gate: matrix(name("ffn_gate"), c.embedding, c.feed_forward)?,
+				up: matrix(name("ffn_up"), c.embedding, c.feed_forward)?,
+				down: matrix(name("ffn_down"), c.feed_forward, c.embedding)?,
+				post_ffw_norm: vector(name("post_ffw_norm"), c.embedding)?,
+			});
+		}
+		let embedding = matrix("token_embd.weight".into(), c.embedding, c.vocabulary)?;
+		let output_norm = vector("output_norm.weight".into(), c.embedding)?;
+		Ok(Self { file, config, embedding, output_norm, blocks })
+	}
+
+	/// An empty cache for this model.
+	pub fn cache(&self) -> Cache {
+		Cache {
+			keys: vec![Vec::new(); self.config.blocks],
+			values: vec![Vec::new(); self.config.blocks],
+		}
+	}
+
+	/// `matrix × activations`: one output per row.
+	fn project(&self, matrix: &TensorInfo, activations: &crate::kernels::QuantizedRow) -> Vec<f32> {
+		let data = self.file.data(matrix);
+		let row_bytes =
+			matrix.row_len() / matrix.ggml_type.block_len() * matrix.ggml_type.block_bytes();
+		data.chunks_exact(row_bytes)
+			.map(|row| dot_row(matrix.ggml_type, row, activations))
+			.collect()
+	}
+
+	/// Run `token` at the next position of `cache` and return the logits of what follows it.
+	pub fn forward(&self, token: u32, cache: &mut Cache) -> Result<Vec<f32>, ModelError> {
+		let c = &self.config;
+		let position = cache.len();
+		if position >= c.context {
+			return Err(ModelError::ContextFull { position, context: c.context });
+		}
+		if token as usize >= c.vocabulary {
+			return Err(ModelError::UnknownToken(token));
+		}
+		let mut x = self.embed(token);
+		for (index, block) in self.blocks.iter().enumerate() {
+			let mut h = x.clone();
+			rms_norm(&mut h, &block.attn_norm, c.epsilon);
+			let h = quantize_row(&h);
+			let mut q = self.project(&block.q, &h);
+			let mut k = self.project(&block.k, &h);
+			let v = self.project(&block.v, &h);
+			let base = if c.is_global(index) { c.global_base } else { c.local_base };
+			for head in q.chunks_exact_mut(c.head) {
+				rms_norm(head, &block.q_norm, c.epsilon);
+				rotate(head, position, base);
+			}
+			rms_norm(&mut k, &block.k_norm, c.epsilon);
+			rotate(&mut k, position, base);
+			cache.keys[index].push(k);
+			cache.values[index].push(v);
+			let first =
+				if c.is_global(index) { 0 } else { (position + 1).saturating_sub(c.window) };
+			let attended =
+				self.attend(&q, &cache.keys[index][first..], &cache.values[index][first..]);
+			let mut out = self.project(&block.output, &quantize_row(&attended));
+			rms_norm(&mut out, &block.post_attention_norm, c.epsilon);
+			for (x, o) in x.iter_mut().zip(&out) {
+				*x += o;
+			}
+			let mut h = x.clone();
+			rms_norm(&mut h, &block.ffn_norm, c.epsilon);
+			let h = quantize_row(&h);
+			let gate = self.project(&block.gate, &h);
+			let up = self.project(&block.up, &h);
+			let hidden: Vec<f32> = gate.iter().zip(&up).map(|(g, u)| gelu_tanh(*g) * u).collect();
+			let mut out = self.project(&block.down, &quantize_row(&hidden));
+			rms_norm(&mut out, &block.post_ffw_norm, c.epsilon);
+			for (x, o) in x.iter_mut().zip(&out) {
+				*x += o;
+			}
+		}
+		rms_norm(&mut x, &self.output_norm, c.epsilon);
+		Ok(self.project(&self.embedding, &quantize_row(&x)))
+	}
+
+	/// The embedding row of `token` times `sqrt(embedding width)`.
+	fn embed(&self, token: u32) -> Vec<f32> {
+		let e = &self.embedding;
+		let row_bytes = e.row_len() / e.ggml_type.block_len() * e.ggml_type.block_bytes();
+		let bytes = &self.file.data(e)[token as usize * row_bytes..][..row_bytes];
+		let mut row = vec![0f32; e.row_len()];
+		dequantize(e.ggml_type, bytes, &mut row).expect("a whole row");
+		let scale = (self.config.embedding as f32).sqrt();
+		row.iter_mut().for_each(|x| *x *= scale);
+		row
+	}
+
+	/// Attention of each query head over `keys` and `values` (one head, shared).
+	fn attend(&self, q: &[f32], keys: &[Vec<f32>], values: &[Vec<f32>]) -> Vec<f32> {
+		let head = self.config.head;
+		// 1/sqrt(256) = 1/16: a power of two, so the scaling is exact.
+		let scale = 1.0 / (head as f32).sqrt();
+		let mut out = vec![0f32; q.len()];
+		for (query, out) in q.chunks_exact(head).zip(out.chunks_exact_mut(head)) {
+			let mut scores: Vec<f32> = keys.iter().map(|key| dot(query, key) * scale).collect();
+			softmax(&mut scores);
+			for (weight, value) in scores.iter().zip(values) {
+				for (out, v) in out.iter_mut().zip(value) {
+					*out += weight * v;
+				}
+			}
+		}
+		out
+	}
+}
+
+/// Rotate `head` (NeoX layout: element `i` pairs with `i + half`) for `position`.
+fn rotate(head: &mut [f32], position: usize, base: f64) {
+	let half = head.len() / 2;
+	for i in 0..half {
+		let frequency = libm::pow(base, -2.0 * i as f64 / head.len() as f64);
+		let angle = position as f64 * frequency;
+		let (sin, cos) = (libm::sin(angle) as f32, libm::cos(angle) as f32);
+		let (a, b) = (head[i], head[i + half]);
+		head[i] = a * cos - b * sin;
+		head[i + half] = a * sin + b * cos;
+	}
+}
