@@ -200,6 +200,7 @@ async function main() {
 		let submitted = 0;
 		let refused = 0;
 		let failedInBlock = 0;
+		const failures = new Map(); // dispatch error name -> count
 		let loadStart = null;
 		let loadEnd = null;
 		let lastFinalized = 0;
@@ -209,7 +210,14 @@ async function main() {
 			const events = await api.query.system.events.at(hash);
 			let finalized = 0;
 			for (const { event } of events) {
-				if (event.section === 'system' && event.method === 'ExtrinsicFailed') failedInBlock++;
+				if (event.section === 'system' && event.method === 'ExtrinsicFailed') {
+					failedInBlock++;
+					const error = event.data[0];
+					const name = error.isModule
+						? (({ section, name }) => `${section}.${name}`)(api.registry.findMetaError(error.asModule))
+						: error.type;
+					failures.set(name, (failures.get(name) ?? 0) + 1);
+				}
 				if (event.section !== 'inference') continue;
 				const id = event.data[0]?.toString();
 				// Audits the chain opens itself are requested by the protocol account: not load.
@@ -299,7 +307,12 @@ async function main() {
 				peak: Math.max(0, ...finalizedPerBlock.values()),
 			},
 			latency_blocks: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
-			failed: { extrinsics_failed: failedInBlock, expired, unassignable },
+			failed: {
+				extrinsics_failed: failedInBlock,
+				by_error: Object.fromEntries(failures),
+				expired,
+				unassignable,
+			},
 			lost,
 			cpu_cores: { nodes_and_executors: Number((cpu.reduce((a, b) => a + b, 0) / wall).toFixed(2)) },
 			wall_seconds: Math.round(wall),
