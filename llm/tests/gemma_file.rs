@@ -290,3 +290,37 @@ fn argmax(logits: &[f32]) -> u32 {
 		.map(|(id, _)| id as u32)
 		.expect("logits")
 }
+
+/// blake2-256 of the logits' little-endian bytes after each prompt, recorded on this machine:
+/// the decoder's arithmetic is fixed, so every machine (and both build profiles) must give
+/// these bytes, and one that does not fails here.
+const RECORDED_LOGITS: [(&str, &str); 2] = [
+	(
+		"The capital of France is",
+		"1aa869b8b71b2ffc02ec1c897548274af68a19d8e2be9888b28efa04d360b8dc",
+	),
+	("1, 2, 3, 4, 5,", "e7af1f2aed70be8b62162dec634778ec95890a7f0598e65811b162b41008eca9"),
+];
+
+#[test]
+fn the_logits_bytes_are_the_recorded_ones() {
+	use blake2::{digest::consts::U32, Blake2b, Digest};
+	let file = gemma();
+	let tokenizer = verity_llm::tokenizer::Tokenizer::from_gguf(&file).expect("a tokenizer");
+	let model = verity_llm::model::Gemma3::new(gemma()).expect("Gemma 3");
+	// The debug profile checks the first (it runs the model some fifty times slower).
+	let prompts = if cfg!(debug_assertions) { 1 } else { RECORDED_LOGITS.len() };
+	for (prompt, recorded) in RECORDED_LOGITS.into_iter().take(prompts) {
+		let mut cache = model.cache();
+		let mut logits = Vec::new();
+		for token in tokenizer.encode(prompt, true) {
+			logits = model.forward(token, &mut cache).expect("a position");
+		}
+		let bytes: Vec<u8> = logits.iter().flat_map(|logit| logit.to_le_bytes()).collect();
+		let hash: String = Blake2b::<U32>::digest(&bytes)
+			.iter()
+			.map(|byte| format!("{byte:02x}"))
+			.collect();
+		assert_eq!(hash, recorded, "the logits after {prompt:?}");
+	}
+}
