@@ -28,17 +28,8 @@ fn refused(error: Error<Test>) -> TransactionValidityError {
 fn requests_of_one_executor(count: usize) -> (ExecutorPublic, Vec<RequestId>) {
 	let model = vector_model(1, 1);
 	let key = executor(10, &[model]);
-	let first = crate::NextRequestId::<Test>::get();
-	for _ in 0..count {
-		assert_ok!(Inference::request_inference(
-			RuntimeOrigin::signed(1),
-			model,
-			input(),
-			u64::MAX
-		));
-	}
+	let ids = request_many(1, model, count as u64);
 	next_block();
-	let ids: Vec<RequestId> = (first..first + count as RequestId).collect();
 	for id in &ids {
 		assert!(matches!(status(*id), RequestStatus::Assigned { .. }), "request {id}");
 	}

@@ -152,6 +152,21 @@ pub fn assigned_request(who: AccountId, model_id: ModelId) -> RequestId {
 	id
 }
 
+/// `count` requests from `who` for `model_id` in this block (not yet drawn unless the queue
+/// was empty); their ids, in order.
+pub fn request_many(who: AccountId, model_id: ModelId, count: u64) -> Vec<RequestId> {
+	let first = crate::NextRequestId::<Test>::get();
+	for _ in 0..count {
+		assert_ok!(Inference::request_inference(
+			RuntimeOrigin::signed(who),
+			model_id,
+			input(),
+			u64::MAX
+		));
+	}
+	(first..first + count).collect()
+}
+
 /// An output as an outcome.
 pub fn out(output: &[u8]) -> InferenceOutcome {
 	InferenceOutcome::Output(output.to_vec())

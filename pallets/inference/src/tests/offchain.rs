@@ -261,16 +261,7 @@ fn a_blocks_answers_travel_in_full_batches_nearest_deadline_first() {
 		// queue is empty), their deadline is a block earlier.
 		let mut ids = Vec::new();
 		for (count, then_next_block) in [(2, true), (5, false)] {
-			let first = crate::NextRequestId::<Test>::get();
-			for _ in 0..count {
-				assert_ok!(Inference::request_inference(
-					RuntimeOrigin::signed(1),
-					model_id,
-					input(),
-					u64::MAX
-				));
-			}
-			ids.extend(first..first + count);
+			ids.extend(request_many(1, model_id, count));
 			if then_next_block {
 				next_block();
 			}
