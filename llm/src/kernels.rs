@@ -15,7 +15,7 @@
 //!   crate, pure Rust, the same code on every target; square roots are IEEE's correctly
 //!   rounded ones. No approximate reciprocal or square-root instruction is used.
 
-use crate::quant::{q4_k_scale_min, GgmlType};
+use crate::quant::{q4_k_scale_min, q4_k_values, q5_0_values, q6_k_values, GgmlType};
 use half::f16;
 
 /// Values per activation block.
@@ -99,14 +99,7 @@ fn dot_q8_0(weights: &[u8], a: &QuantizedRow) -> f32 {
 fn dot_q5_0(weights: &[u8], a: &QuantizedRow) -> f32 {
 	let mut total = 0f32;
 	for (block, w) in weights.chunks_exact(22).enumerate() {
-		let high = u32::from_le_bytes([w[2], w[3], w[4], w[5]]);
-		let nibbles = &w[6..22];
-		let mut q = [0i8; 32];
-		for j in 0..16 {
-			q[j] = ((nibbles[j] & 0x0f) | ((((high >> j) & 1) << 4) as u8)) as i8 - 16;
-			q[j + 16] = ((nibbles[j] >> 4) | ((((high >> (j + 16)) & 1) << 4) as u8)) as i8 - 16;
-		}
-		let sum = dot32(&q, &a.values[BLOCK * block..][..BLOCK]);
+		let sum = dot32(&q5_0_values(w), &a.values[BLOCK * block..][..BLOCK]);
 		total += (half(w, 0) * a.scales[block]) * sum as f32;
 	}
 	total
@@ -116,22 +109,16 @@ fn dot_q4_k(weights: &[u8], a: &QuantizedRow) -> f32 {
 	let mut total = 0f32;
 	for (super_block, w) in weights.chunks_exact(144).enumerate() {
 		let (d, dmin) = (half(w, 0), half(w, 2));
-		let packed = &w[4..16];
-		for (pair, bytes) in w[16..144].chunks_exact(32).enumerate() {
-			for half_index in 0..2 {
-				let sub = 2 * pair + half_index;
-				let block = 8 * super_block + sub;
-				let mut q = [0i8; 32];
-				for (q, byte) in q.iter_mut().zip(bytes) {
-					*q = if half_index == 0 { byte & 0x0f } else { byte >> 4 } as i8;
-				}
-				let (scale, min) = q4_k_scale_min(sub, packed);
-				let sum = dot32(&q, &a.values[BLOCK * block..][..BLOCK]);
-				let scaled = (i32::from(scale) * sum) as f32;
-				let offset = (i32::from(min) * a.sums[block]) as f32;
-				total += (d * a.scales[block]) * scaled;
-				total -= (dmin * a.scales[block]) * offset;
-			}
+		let values = q4_k_values(w);
+		for (sub, nibbles) in values.chunks_exact(32).enumerate() {
+			let block = 8 * super_block + sub;
+			let q: [i8; 32] = std::array::from_fn(|i| nibbles[i] as i8);
+			let (scale, min) = q4_k_scale_min(sub, &w[4..16]);
+			let sum = dot32(&q, &a.values[BLOCK * block..][..BLOCK]);
+			let scaled = (i32::from(scale) * sum) as f32;
+			let offset = (i32::from(min) * a.sums[block]) as f32;
+			total += (d * a.scales[block]) * scaled;
+			total -= (dmin * a.scales[block]) * offset;
 		}
 	}
 	total
@@ -140,38 +127,17 @@ fn dot_q4_k(weights: &[u8], a: &QuantizedRow) -> f32 {
 fn dot_q6_k(weights: &[u8], a: &QuantizedRow) -> f32 {
 	let mut total = 0f32;
 	for (super_block, w) in weights.chunks_exact(210).enumerate() {
-		let (low, high, scales) = (&w[..128], &w[128..192], &w[192..208]);
-		let d = half(w, 208);
-		// Values in storage order: two halves of 128, each four runs of 32.
-		let mut q = [0i8; 256];
-		for part in 0..2 {
-			let (low, high) = (&low[64 * part..][..64], &high[32 * part..][..32]);
-			for l in 0..32 {
-				let value = |nibble: u8, shift: u32| {
-					(i32::from(nibble) | ((i32::from(high[l] >> shift) & 3) << 4)) as i8 - 32
-				};
-				q[128 * part + l] = value(low[l] & 0x0f, 0);
-				q[128 * part + l + 32] = value(low[l + 32] & 0x0f, 2);
-				q[128 * part + l + 64] = value(low[l] >> 4, 4);
-				q[128 * part + l + 96] = value(low[l + 32] >> 4, 6);
-			}
-		}
+		let (scales, d) = (&w[192..208], half(w, 208));
+		let q = q6_k_values(w);
 		for sub in 0..8 {
 			let block = 8 * super_block + sub;
 			let activations = &a.values[BLOCK * block..][..BLOCK];
 			let weights: &[i8] = &q[BLOCK * sub..][..BLOCK];
-			let first: i32 = weights[..16]
-				.iter()
-				.zip(activations)
-				.map(|(w, a)| i32::from(*w) * i32::from(*a))
-				.sum();
-			let second: i32 = weights[16..]
-				.iter()
-				.zip(&activations[16..])
-				.map(|(w, a)| i32::from(*w) * i32::from(*a))
-				.sum();
-			let sum = i32::from(scales[2 * sub] as i8) * first
-				+ i32::from(scales[2 * sub + 1] as i8) * second;
+			let product = |range: std::ops::Range<usize>| -> i32 {
+				range.map(|i| i32::from(weights[i]) * i32::from(activations[i])).sum()
+			};
+			let sum = i32::from(scales[2 * sub] as i8) * product(0..16)
+				+ i32::from(scales[2 * sub + 1] as i8) * product(16..32);
 			total += (d * a.scales[block]) * sum as f32;
 		}
 	}

@@ -123,14 +123,23 @@ fn q8_0(block: &[u8], out: &mut [f32]) {
 
 fn q5_0(block: &[u8], out: &mut [f32]) {
 	let d = half(block, 0);
+	for (out, q) in out.iter_mut().zip(q5_0_values(block)) {
+		*out = d * f32::from(q);
+	}
+}
+
+/// A Q5_0 block's 32 values, `q - 16`: four bits from the nibbles (value `j` in the low
+/// nibble of byte `j`, value `j + 16` in its high nibble), the fifth from bit `j` of the mask.
+pub fn q5_0_values(block: &[u8]) -> [i8; 32] {
 	let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
 	let nibbles = &block[6..22];
+	let mut values = [0i8; 32];
 	for j in 0..16 {
-		let low = i32::from(nibbles[j] & 0x0f) | ((((high >> j) & 1) << 4) as i32);
-		let up = i32::from(nibbles[j] >> 4) | ((((high >> (j + 16)) & 1) << 4) as i32);
-		out[j] = d * (low - 16) as f32;
-		out[j + 16] = d * (up - 16) as f32;
+		let fifth = |bit: usize| (((high >> bit) & 1) << 4) as u8;
+		values[j] = ((nibbles[j] & 0x0f) | fifth(j)) as i8 - 16;
+		values[j + 16] = ((nibbles[j] >> 4) | fifth(j + 16)) as i8 - 16;
 	}
+	values
 }
 
 /// The 6-bit scale and minimum of sub-block `j` (of 8) from Q4_K's twelve packed bytes.
@@ -145,47 +154,57 @@ pub fn q4_k_scale_min(j: usize, packed: &[u8]) -> (u8, u8) {
 	}
 }
 
+/// A Q4_K super-block's 256 nibbles in value order: each 32 bytes hold two sub-blocks, the
+/// low nibbles, then the high ones.
+pub fn q4_k_values(block: &[u8]) -> [u8; 256] {
+	let mut values = [0u8; 256];
+	for (pair, bytes) in block[16..144].chunks_exact(32).enumerate() {
+		for (l, byte) in bytes.iter().enumerate() {
+			values[64 * pair + l] = byte & 0x0f;
+			values[64 * pair + 32 + l] = byte >> 4;
+		}
+	}
+	values
+}
+
 fn q4_k(block: &[u8], out: &mut [f32]) {
 	let (d, dmin) = (half(block, 0), half(block, 2));
-	let packed = &block[4..16];
-	let nibbles = &block[16..144];
-	// Each 32 bytes of nibbles hold two sub-blocks: the low nibbles, then the high ones.
-	for (pair, bytes) in nibbles.chunks_exact(32).enumerate() {
-		for half_index in 0..2 {
-			let (scale, min) = q4_k_scale_min(2 * pair + half_index, packed);
-			let (step, offset) = (d * f32::from(scale), dmin * f32::from(min));
-			let out = &mut out[64 * pair + 32 * half_index..][..32];
-			for (out, byte) in out.iter_mut().zip(bytes) {
-				let q = if half_index == 0 { byte & 0x0f } else { byte >> 4 };
-				*out = step * f32::from(q) - offset;
-			}
+	let values = q4_k_values(block);
+	for (sub, (out, q)) in out.chunks_exact_mut(32).zip(values.chunks_exact(32)).enumerate() {
+		let (scale, min) = q4_k_scale_min(sub, &block[4..16]);
+		let (step, offset) = (d * f32::from(scale), dmin * f32::from(min));
+		for (out, q) in out.iter_mut().zip(q) {
+			*out = step * f32::from(*q) - offset;
 		}
 	}
 }
 
-fn q6_k(block: &[u8], out: &mut [f32]) {
-	let (low, high, scales) = (&block[..128], &block[128..192], &block[192..208]);
-	let d = half(block, 208);
-	// Two halves of 128 values, each from 64 bytes of low nibbles and 32 of high bit pairs.
+/// A Q6_K super-block's 256 values, `q - 32`, in value order: two halves of 128, each from 64
+/// bytes of low nibbles and 32 of high bit pairs.
+pub fn q6_k_values(block: &[u8]) -> [i8; 256] {
+	let (low, high) = (&block[..128], &block[128..192]);
+	let mut values = [0i8; 256];
 	for part in 0..2 {
 		let (low, high) = (&low[64 * part..][..64], &high[32 * part..][..32]);
-		let scales = &scales[8 * part..][..8];
-		let out = &mut out[128 * part..][..128];
 		for l in 0..32 {
-			let quarter = |nibble: u8, shift: u32| -> i32 {
-				i32::from(nibble) | ((i32::from(high[l] >> shift) & 3) << 4)
+			let value = |nibble: u8, shift: u32| {
+				(i32::from(nibble) | ((i32::from(high[l] >> shift) & 3) << 4)) as i8 - 32
 			};
-			let q = [
-				quarter(low[l] & 0x0f, 0),
-				quarter(low[l + 32] & 0x0f, 2),
-				quarter(low[l] >> 4, 4),
-				quarter(low[l + 32] >> 4, 6),
-			];
-			for (k, q) in q.into_iter().enumerate() {
-				let scale = f32::from(scales[l / 16 + 2 * k] as i8);
-				out[l + 32 * k] = (d * scale) * (q - 32) as f32;
-			}
+			values[128 * part + l] = value(low[l] & 0x0f, 0);
+			values[128 * part + l + 32] = value(low[l + 32] & 0x0f, 2);
+			values[128 * part + l + 64] = value(low[l] >> 4, 4);
+			values[128 * part + l + 96] = value(low[l + 32] >> 4, 6);
 		}
+	}
+	values
+}
+
+fn q6_k(block: &[u8], out: &mut [f32]) {
+	let d = half(block, 208);
+	let scales = &block[192..208];
+	// Sub-block `i / 16` of sixteen values each has its own scale.
+	for (i, (out, q)) in out.iter_mut().zip(q6_k_values(block)).enumerate() {
+		*out = (d * f32::from(scales[i / 16] as i8)) * f32::from(q);
 	}
 }
 
