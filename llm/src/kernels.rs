@@ -18,6 +18,9 @@
 use crate::quant::{q4_k_scale_min, q4_k_values, q5_0_values, q6_k_values, GgmlType};
 use half::f16;
 
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
 /// Values per activation block.
 pub const BLOCK: usize = 32;
 
@@ -61,24 +64,183 @@ fn round_half_away(x: f32) -> i32 {
 	x.round() as i32
 }
 
-/// The dot product of a weight row of `ggml_type` (its bytes) with `activations`.
-pub fn dot_row(ggml_type: GgmlType, weights: &[u8], activations: &QuantizedRow) -> f32 {
+/// The instruction sets the integer block dot products can run on. Every path gives the same
+/// integers (they are exact), so the same bits: the tests run each one the host has on the
+/// same inputs and compare the bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KernelPath {
+	/// Plain Rust, on every CPU.
+	Scalar,
+	/// x86-64 AVX2: `vpmaddubsw` then `vpmaddwd`.
+	Avx2,
+	/// x86-64 AVX-512 VNNI (with AVX-512VL): `vpdpbusd`, one instruction per multiply-add.
+	Avx512Vnni,
+}
+
+impl KernelPath {
+	/// Every path, narrowest first.
+	pub const ALL: [Self; 3] = [Self::Scalar, Self::Avx2, Self::Avx512Vnni];
+
+	/// Whether this CPU runs the path.
+	pub fn is_available(self) -> bool {
+		match self {
+			Self::Scalar => true,
+			#[cfg(target_arch = "x86_64")]
+			Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+			#[cfg(target_arch = "x86_64")]
+			Self::Avx512Vnni => {
+				std::arch::is_x86_feature_detected!("avx2")
+					&& std::arch::is_x86_feature_detected!("avx512vnni")
+					&& std::arch::is_x86_feature_detected!("avx512vl")
+			},
+			#[cfg(not(target_arch = "x86_64"))]
+			_ => false,
+		}
+	}
+
+	/// The paths this CPU runs, narrowest first.
+	pub fn available() -> Vec<Self> {
+		Self::ALL.into_iter().filter(|path| path.is_available()).collect()
+	}
+
+	/// The widest path this CPU runs.
+	pub fn widest() -> Self {
+		Self::available().pop().unwrap_or(Self::Scalar)
+	}
+}
+
+/// The dot product of a weight row of `ggml_type` (its bytes) with `activations`, its integer
+/// block sums computed on `path` (which must be available: see [`KernelPath::is_available`];
+/// an unavailable one falls back to the scalar code).
+pub fn dot_row(
+	path: KernelPath,
+	ggml_type: GgmlType,
+	weights: &[u8],
+	activations: &QuantizedRow,
+) -> f32 {
+	match path {
+		#[cfg(target_arch = "x86_64")]
+		KernelPath::Avx2 if path.is_available() => {
+			// SAFETY: the CPU has AVX2, checked just above.
+			unsafe { x86::dot_row_avx2(ggml_type, weights, activations) }
+		},
+		#[cfg(target_arch = "x86_64")]
+		KernelPath::Avx512Vnni if path.is_available() => {
+			// SAFETY: the CPU has AVX2, AVX-512 VNNI and AVX-512VL, checked just above.
+			unsafe { x86::dot_row_vnni(ggml_type, weights, activations) }
+		},
+		_ => dot_row_with::<Scalar>(ggml_type, weights, activations),
+	}
+}
+
+/// The integer block dot products, one implementation per instruction set. Each returns exact
+/// integer sums; the float step around them ([`dot_row_with`]) is shared.
+pub(crate) trait IntegerDots {
+	/// `Σ q × a` over a Q8_0 block's 32 values and 32 activations.
+	///
+	/// # Safety
+	/// The implementation's instruction set must be available.
+	unsafe fn q8_0(block: &[u8; 34], activations: &[i8; 32]) -> i32;
+
+	/// `Σ (q - 16) × a` over a Q5_0 block's 32 values and 32 activations.
+	///
+	/// # Safety
+	/// As [`IntegerDots::q8_0`].
+	unsafe fn q5_0(block: &[u8; 22], activations: &[i8; 32]) -> i32;
+
+	/// Per sub-block of 32, `Σ nibble × a` over a Q4_K super-block and 256 activations.
+	///
+	/// # Safety
+	/// As [`IntegerDots::q8_0`].
+	unsafe fn q4_k(block: &[u8; 144], activations: &[i8; 256]) -> [i32; 8];
+
+	/// Per sub-block of 32, `scale₁ × Σ (q - 32) × a + scale₂ × Σ (q - 32) × a` over its two
+	/// halves of 16 (each with its `i8` scale), over a Q6_K super-block and 256 activations.
+	///
+	/// # Safety
+	/// As [`IntegerDots::q8_0`].
+	unsafe fn q6_k(block: &[u8; 210], activations: &[i8; 256]) -> [i32; 8];
+}
+
+/// The row's dot product: integer block sums from `D`, then the contract's float step, in
+/// block order. Inlined into each instruction set's entry point.
+#[inline(always)]
+pub(crate) fn dot_row_with<D: IntegerDots>(
+	ggml_type: GgmlType,
+	weights: &[u8],
+	a: &QuantizedRow,
+) -> f32 {
+	let values = &a.values;
+	let mut total = 0f32;
 	match ggml_type {
-		GgmlType::Q8_0 => dot_q8_0(weights, activations),
-		GgmlType::Q5_0 => dot_q5_0(weights, activations),
-		GgmlType::Q4K => dot_q4_k(weights, activations),
-		GgmlType::Q6K => dot_q6_k(weights, activations),
+		GgmlType::Q8_0 => {
+			for (block, (w, x)) in
+				weights.chunks_exact(34).zip(values.chunks_exact(BLOCK)).enumerate()
+			{
+				// SAFETY: `D` is the caller's instruction set, checked by `dot_row`.
+				let sum = unsafe { D::q8_0(array(w), array(x)) };
+				total += (half(w, 0) * a.scales[block]) * sum as f32;
+			}
+		},
+		GgmlType::Q5_0 => {
+			for (block, (w, x)) in
+				weights.chunks_exact(22).zip(values.chunks_exact(BLOCK)).enumerate()
+			{
+				// SAFETY: as above.
+				let sum = unsafe { D::q5_0(array(w), array(x)) };
+				total += (half(w, 0) * a.scales[block]) * sum as f32;
+			}
+		},
+		GgmlType::Q4K => {
+			for (super_block, (w, x)) in
+				weights.chunks_exact(144).zip(values.chunks_exact(256)).enumerate()
+			{
+				let (d, dmin) = (half(w, 0), half(w, 2));
+				// SAFETY: as above.
+				let sums = unsafe { D::q4_k(array(w), array(x)) };
+				for (sub, sum) in sums.into_iter().enumerate() {
+					let block = 8 * super_block + sub;
+					let (scale, min) = q4_k_scale_min(sub, &w[4..16]);
+					let scaled = (i32::from(scale) * sum) as f32;
+					let offset = (i32::from(min) * a.sums[block]) as f32;
+					total += (d * a.scales[block]) * scaled;
+					total -= (dmin * a.scales[block]) * offset;
+				}
+			}
+		},
+		GgmlType::Q6K => {
+			for (super_block, (w, x)) in
+				weights.chunks_exact(210).zip(values.chunks_exact(256)).enumerate()
+			{
+				let d = half(w, 208);
+				// SAFETY: as above.
+				let sums = unsafe { D::q6_k(array(w), array(x)) };
+				for (sub, sum) in sums.into_iter().enumerate() {
+					total += (d * a.scales[8 * super_block + sub]) * sum as f32;
+				}
+			}
+		},
 		GgmlType::F32 | GgmlType::F16 => unimplemented!("plain float matrices are not used"),
 	}
+	total
+}
+
+/// A chunk as the fixed-size array it is.
+#[inline(always)]
+fn array<T, const N: usize>(chunk: &[T]) -> &[T; N] {
+	chunk.try_into().expect("chunks of the format's size")
 }
 
 fn half(bytes: &[u8], at: usize) -> f32 {
 	f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
 }
 
+/// The integer dot products in plain Rust.
+pub(crate) struct Scalar;
+
 /// The integer dot product of 32 weights and 32 activations.
 #[inline(always)]
-fn dot32(weights: &[i8; 32], activations: &[i8]) -> i32 {
+fn dot32(weights: &[i8], activations: &[i8]) -> i32 {
 	weights
 		.iter()
 		.zip(activations)
@@ -86,70 +248,43 @@ fn dot32(weights: &[i8; 32], activations: &[i8]) -> i32 {
 		.sum()
 }
 
-fn dot_q8_0(weights: &[u8], a: &QuantizedRow) -> f32 {
-	let mut total = 0f32;
-	for (block, w) in weights.chunks_exact(34).enumerate() {
-		let q: &[i8; 32] = bytemuck_i8(&w[2..34]);
-		let sum = dot32(q, &a.values[BLOCK * block..][..BLOCK]);
-		total += (half(w, 0) * a.scales[block]) * sum as f32;
+impl IntegerDots for Scalar {
+	unsafe fn q8_0(block: &[u8; 34], activations: &[i8; 32]) -> i32 {
+		block[2..]
+			.iter()
+			.zip(activations)
+			.map(|(q, a)| i32::from(*q as i8) * i32::from(*a))
+			.sum()
 	}
-	total
-}
 
-fn dot_q5_0(weights: &[u8], a: &QuantizedRow) -> f32 {
-	let mut total = 0f32;
-	for (block, w) in weights.chunks_exact(22).enumerate() {
-		let sum = dot32(&q5_0_values(w), &a.values[BLOCK * block..][..BLOCK]);
-		total += (half(w, 0) * a.scales[block]) * sum as f32;
+	unsafe fn q5_0(block: &[u8; 22], activations: &[i8; 32]) -> i32 {
+		dot32(&q5_0_values(block), activations)
 	}
-	total
-}
 
-fn dot_q4_k(weights: &[u8], a: &QuantizedRow) -> f32 {
-	let mut total = 0f32;
-	for (super_block, w) in weights.chunks_exact(144).enumerate() {
-		let (d, dmin) = (half(w, 0), half(w, 2));
-		let values = q4_k_values(w);
-		for (sub, nibbles) in values.chunks_exact(32).enumerate() {
-			let block = 8 * super_block + sub;
-			let q: [i8; 32] = std::array::from_fn(|i| nibbles[i] as i8);
-			let (scale, min) = q4_k_scale_min(sub, &w[4..16]);
-			let sum = dot32(&q, &a.values[BLOCK * block..][..BLOCK]);
-			let scaled = (i32::from(scale) * sum) as f32;
-			let offset = (i32::from(min) * a.sums[block]) as f32;
-			total += (d * a.scales[block]) * scaled;
-			total -= (dmin * a.scales[block]) * offset;
-		}
+	unsafe fn q4_k(block: &[u8; 144], activations: &[i8; 256]) -> [i32; 8] {
+		let values = q4_k_values(block);
+		std::array::from_fn(|sub| {
+			let nibbles = &values[32 * sub..][..32];
+			nibbles
+				.iter()
+				.zip(&activations[32 * sub..][..32])
+				.map(|(q, a)| i32::from(*q) * i32::from(*a))
+				.sum()
+		})
 	}
-	total
-}
 
-fn dot_q6_k(weights: &[u8], a: &QuantizedRow) -> f32 {
-	let mut total = 0f32;
-	for (super_block, w) in weights.chunks_exact(210).enumerate() {
-		let (scales, d) = (&w[192..208], half(w, 208));
-		let q = q6_k_values(w);
-		for sub in 0..8 {
-			let block = 8 * super_block + sub;
-			let activations = &a.values[BLOCK * block..][..BLOCK];
-			let weights: &[i8] = &q[BLOCK * sub..][..BLOCK];
-			let product = |range: std::ops::Range<usize>| -> i32 {
-				range.map(|i| i32::from(weights[i]) * i32::from(activations[i])).sum()
+	unsafe fn q6_k(block: &[u8; 210], activations: &[i8; 256]) -> [i32; 8] {
+		let values = q6_k_values(block);
+		let scales = &block[192..208];
+		std::array::from_fn(|sub| {
+			let half = |h: usize| {
+				let at = 32 * sub + 16 * h;
+				i32::from(scales[2 * sub + h] as i8)
+					* dot32(&values[at..][..16], &activations[at..][..16])
 			};
-			let sum = i32::from(scales[2 * sub] as i8) * product(0..16)
-				+ i32::from(scales[2 * sub + 1] as i8) * product(16..32);
-			total += (d * a.scales[block]) * sum as f32;
-		}
+			half(0) + half(1)
+		})
 	}
-	total
-}
-
-/// Reinterpret 32 bytes as 32 `i8`.
-fn bytemuck_i8(bytes: &[u8]) -> &[i8; 32] {
-	let bytes: &[u8; 32] = bytes.try_into().expect("32 bytes");
-	// SAFETY: `u8` and `i8` have the same size and alignment, and every bit pattern is valid
-	// for both.
-	unsafe { &*(bytes as *const [u8; 32] as *const [i8; 32]) }
 }
 
 /// `Σ a_i × b_i` in the contract's order: eight interleaved partial sums, combined pairwise.
@@ -260,7 +395,7 @@ mod tests {
 					f64::from(*w) * f64::from(a.values[i]) * f64::from(a.scales[block])
 				})
 				.sum();
-			let ours = f64::from(dot_row(ggml_type, &weights, &a));
+			let ours = f64::from(dot_row(KernelPath::Scalar, ggml_type, &weights, &a));
 			let magnitude: f64 = dequantized
 				.iter()
 				.enumerate()
@@ -273,6 +408,78 @@ mod tests {
 				"{ggml_type:?}: {ours} against {exact}"
 			);
 		}
+	}
+
+	#[test]
+	fn every_kernel_path_gives_the_scalar_integer_sums() {
+		// Block scales of 1 and activation scales of 1 make the float step exact (every sum
+		// is far below 2^24), so equal results mean equal integer sums. Random blocks plus
+		// the extremes: every byte 0x80 (a Q8_0 weight of -128, whose magnitude the sign trick
+		// must carry as 128), every byte 0xff, every byte zero; activations random and at ±127.
+		let paths = KernelPath::available();
+		let one = f16::from_f32(1.0).to_le_bytes();
+		let mut checked = 0;
+		for ggml_type in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K] {
+			for seed in 0..400u64 {
+				let len = 2 * ggml_type.block_len().max(256);
+				let blocks = len / ggml_type.block_len();
+				let fill = |b: u64| -> Vec<u8> {
+					match seed {
+						0 => vec![0x80; ggml_type.block_bytes()],
+						1 => vec![0xff; ggml_type.block_bytes()],
+						2 => vec![0; ggml_type.block_bytes()],
+						_ => bytes(ggml_type.block_bytes(), seed * 1_000 + b),
+					}
+				};
+				let mut weights = Vec::new();
+				for b in 0..blocks {
+					let mut block = fill(b as u64);
+					let at: &[usize] = match ggml_type {
+						GgmlType::Q6K => &[208],
+						GgmlType::Q4K => &[0],
+						_ => &[0],
+					};
+					for at in at {
+						block[*at..*at + 2].copy_from_slice(&one);
+					}
+					if ggml_type == GgmlType::Q4K {
+						block[2..4].copy_from_slice(&f16::from_f32(0.0).to_le_bytes());
+					}
+					weights.extend(block);
+				}
+				let values: Vec<i8> = match seed % 3 {
+					0 => vec![127; len],
+					1 => vec![-127; len],
+					_ => bytes(len, seed + 7).iter().map(|b| (*b as i8).max(-127)).collect(),
+				};
+				let row = QuantizedRow {
+					sums: values
+						.chunks_exact(BLOCK)
+						.map(|b| b.iter().map(|v| i32::from(*v)).sum())
+						.collect(),
+					scales: vec![1.0; len / BLOCK],
+					values,
+				};
+				let scalar = dot_row(KernelPath::Scalar, ggml_type, &weights, &row);
+				for path in &paths {
+					let ours = dot_row(*path, ggml_type, &weights, &row);
+					assert_eq!(
+						ours.to_bits(),
+						scalar.to_bits(),
+						"{ggml_type:?} seed {seed} {path:?}"
+					);
+					checked += 1;
+				}
+			}
+		}
+		assert!(checked >= 4 * 400, "every format on every path");
+	}
+
+	#[test]
+	fn the_scalar_path_always_runs_and_is_listed_first() {
+		assert!(KernelPath::Scalar.is_available());
+		assert_eq!(KernelPath::available()[0], KernelPath::Scalar);
+		assert!(KernelPath::widest().is_available());
 	}
 
 	#[test]

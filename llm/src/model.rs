@@ -11,11 +11,15 @@
 //!
 //! Positions are absolute and each is computed with the same operations in the same order
 //! whether it comes alone (decoding) or with others (a prompt, a verification pass): the
-//! logits of a position do not depend on how the positions were grouped.
+//! logits of a position do not depend on how the positions were grouped. A pass over several
+//! positions reads each weight row once for all of them, which is what makes checking a
+//! completion faster than generating it. Matrix rows are split among threads; each output is
+//! still one row's dot product computed whole by one thread, so the thread count changes no
+//! bit either, and neither does the kernel path ([`KernelPath`]).
 
 use crate::{
 	gguf::{GgufFile, TensorInfo, Value},
-	kernels::{dot, dot_row, gelu_tanh, quantize_row, rms_norm, softmax},
+	kernels::{dot, dot_row, gelu_tanh, quantize_row, rms_norm, softmax, KernelPath, QuantizedRow},
 	quant::{dequantize, GgmlType},
 };
 
@@ -39,6 +43,9 @@ pub enum ModelError {
 	/// A token id outside the vocabulary.
 	#[error("token {0} is not in the vocabulary")]
 	UnknownToken(u32),
+	/// A kernel path this CPU does not run.
+	#[error("this CPU cannot run the {0:?} kernels")]
+	KernelUnavailable(KernelPath),
 }
 
 /// The architecture's numbers, read from the file.
@@ -102,6 +109,8 @@ pub struct Gemma3 {
 	embedding: TensorInfo,
 	output_norm: Vec<f32>,
 	blocks: Vec<Block>,
+	path: KernelPath,
+	threads: usize,
 }
 
 /// The keys and values of every position so far, per block.
@@ -223,7 +232,35 @@ impl Gemma3 {
 		}
 		let embedding = matrix("token_embd.weight".into(), c.embedding, c.vocabulary)?;
 		let output_norm = vector("output_norm.weight".into(), c.embedding)?;
-		Ok(Self { file, config, embedding, output_norm, blocks })
+		Ok(Self {
+			file,
+			config,
+			embedding,
+			output_norm,
+			blocks,
+			path: KernelPath::widest(),
+			threads: 1,
+		})
+	}
+
+	/// Compute the integer block sums on `path` from now on (the widest available is the
+	/// default). The logits are the same bits on every path; this exists to show it.
+	pub fn set_kernel_path(&mut self, path: KernelPath) -> Result<(), ModelError> {
+		if !path.is_available() {
+			return Err(ModelError::KernelUnavailable(path));
+		}
+		self.path = path;
+		Ok(())
+	}
+
+	/// The kernel path in use.
+	pub fn kernel_path(&self) -> KernelPath {
+		self.path
+	}
+
+	/// Split matrix products among `threads` threads (at least one; one is the default).
+	pub fn set_threads(&mut self, threads: usize) {
+		self.threads = threads.max(1);
 	}
 
 	/// An empty cache for this model.
@@ -234,66 +271,142 @@ impl Gemma3 {
 		}
 	}
 
-	/// `matrix × activations`: one output per row.
-	fn project(&self, matrix: &TensorInfo, activations: &crate::kernels::QuantizedRow) -> Vec<f32> {
+	/// `matrix × inputs`: per input, one output per matrix row. Rows are split among the
+	/// threads in contiguous runs; each output is computed whole by one thread.
+	fn project(&self, matrix: &TensorInfo, inputs: &[QuantizedRow]) -> Vec<Vec<f32>> {
 		let data = self.file.data(matrix);
 		let row_bytes =
 			matrix.row_len() / matrix.ggml_type.block_len() * matrix.ggml_type.block_bytes();
-		data.chunks_exact(row_bytes)
-			.map(|row| dot_row(matrix.ggml_type, row, activations))
+		let rows = data.len() / row_bytes;
+		let positions = inputs.len();
+		// Row-major by matrix row: `by_row[row * positions + position]`.
+		let mut by_row = vec![0f32; rows * positions];
+		let run = |first_row: usize, out: &mut [f32]| {
+			for (offset, out) in out.chunks_exact_mut(positions.max(1)).enumerate() {
+				let row = &data[(first_row + offset) * row_bytes..][..row_bytes];
+				for (out, input) in out.iter_mut().zip(inputs) {
+					*out = dot_row(self.path, matrix.ggml_type, row, input);
+				}
+			}
+		};
+		// Threads only where each has enough work to pay for starting it.
+		let threads = self.threads.min(rows * positions / 256).max(1);
+		if threads == 1 || positions == 0 {
+			run(0, &mut by_row);
+		} else {
+			let rows_per_thread = rows.div_ceil(threads);
+			std::thread::scope(|scope| {
+				for (index, out) in by_row.chunks_mut(rows_per_thread * positions).enumerate() {
+					let run = &run;
+					scope.spawn(move || run(index * rows_per_thread, out));
+				}
+			});
+		}
+		(0..positions)
+			.map(|position| by_row.iter().skip(position).step_by(positions).copied().collect())
 			.collect()
 	}
 
 	/// Run `token` at the next position of `cache` and return the logits of what follows it.
 	pub fn forward(&self, token: u32, cache: &mut Cache) -> Result<Vec<f32>, ModelError> {
+		let mut logits = self.forward_batch(&[token], cache, 0)?;
+		Ok(logits.pop().unwrap_or_default())
+	}
+
+	/// Run `tokens` at the next positions of `cache` in one pass and return the logits after
+	/// each of them from index `logits_from` on (none when it is `tokens.len()`). The bits are
+	/// those of running them one by one with [`Gemma3::forward`]. Nothing is run, and the
+	/// cache is unchanged, if a token is outside the vocabulary or the positions pass the
+	/// context.
+	pub fn forward_batch(
+		&self,
+		tokens: &[u32],
+		cache: &mut Cache,
+		logits_from: usize,
+	) -> Result<Vec<Vec<f32>>, ModelError> {
 		let c = &self.config;
-		let position = cache.len();
-		if position >= c.context {
-			return Err(ModelError::ContextFull { position, context: c.context });
+		let start = cache.len();
+		if start + tokens.len() > c.context {
+			return Err(ModelError::ContextFull {
+				position: start + tokens.len() - 1,
+				context: c.context,
+			});
 		}
-		if token as usize >= c.vocabulary {
-			return Err(ModelError::UnknownToken(token));
+		if let Some(token) = tokens.iter().find(|token| **token as usize >= c.vocabulary) {
+			return Err(ModelError::UnknownToken(*token));
 		}
-		let mut x = self.embed(token);
+		let normalized = |xs: &[Vec<f32>], weight: &[f32]| -> Vec<QuantizedRow> {
+			xs.iter()
+				.map(|x| {
+					let mut h = x.clone();
+					rms_norm(&mut h, weight, c.epsilon);
+					quantize_row(&h)
+				})
+				.collect()
+		};
+		let add_normalized = |xs: &mut [Vec<f32>], mut outs: Vec<Vec<f32>>, weight: &[f32]| {
+			for (x, out) in xs.iter_mut().zip(&mut outs) {
+				rms_norm(out, weight, c.epsilon);
+				for (x, o) in x.iter_mut().zip(out.iter()) {
+					*x += o;
+				}
+			}
+		};
+		let mut xs: Vec<Vec<f32>> = tokens.iter().map(|token| self.embed(*token)).collect();
 		for (index, block) in self.blocks.iter().enumerate() {
-			let mut h = x.clone();
-			rms_norm(&mut h, &block.attn_norm, c.epsilon);
-			let h = quantize_row(&h);
-			let mut q = self.project(&block.q, &h);
-			let mut k = self.project(&block.k, &h);
-			let v = self.project(&block.v, &h);
+			let hs = normalized(&xs, &block.attn_norm);
+			let mut qs = self.project(&block.q, &hs);
+			let ks = self.project(&block.k, &hs);
+			let vs = self.project(&block.v, &hs);
 			let base = if c.is_global(index) { c.global_base } else { c.local_base };
-			for head in q.chunks_exact_mut(c.head) {
-				rms_norm(head, &block.q_norm, c.epsilon);
-				rotate(head, position, base);
+			for (offset, (q, (mut k, v))) in qs.iter_mut().zip(ks.into_iter().zip(vs)).enumerate() {
+				let position = start + offset;
+				for head in q.chunks_exact_mut(c.head) {
+					rms_norm(head, &block.q_norm, c.epsilon);
+					rotate(head, position, base);
+				}
+				rms_norm(&mut k, &block.k_norm, c.epsilon);
+				rotate(&mut k, position, base);
+				cache.keys[index].push(k);
+				cache.values[index].push(v);
 			}
-			rms_norm(&mut k, &block.k_norm, c.epsilon);
-			rotate(&mut k, position, base);
-			cache.keys[index].push(k);
-			cache.values[index].push(v);
-			let first =
-				if c.is_global(index) { 0 } else { (position + 1).saturating_sub(c.window) };
-			let attended =
-				self.attend(&q, &cache.keys[index][first..], &cache.values[index][first..]);
-			let mut out = self.project(&block.output, &quantize_row(&attended));
-			rms_norm(&mut out, &block.post_attention_norm, c.epsilon);
-			for (x, o) in x.iter_mut().zip(&out) {
-				*x += o;
-			}
-			let mut h = x.clone();
-			rms_norm(&mut h, &block.ffn_norm, c.epsilon);
-			let h = quantize_row(&h);
-			let gate = self.project(&block.gate, &h);
-			let up = self.project(&block.up, &h);
-			let hidden: Vec<f32> = gate.iter().zip(&up).map(|(g, u)| gelu_tanh(*g) * u).collect();
-			let mut out = self.project(&block.down, &quantize_row(&hidden));
-			rms_norm(&mut out, &block.post_ffw_norm, c.epsilon);
-			for (x, o) in x.iter_mut().zip(&out) {
-				*x += o;
-			}
+			let attended: Vec<QuantizedRow> = qs
+				.iter()
+				.enumerate()
+				.map(|(offset, q)| {
+					let position = start + offset;
+					let first = if c.is_global(index) {
+						0
+					} else {
+						(position + 1).saturating_sub(c.window)
+					};
+					let (keys, values) = (&cache.keys[index], &cache.values[index]);
+					quantize_row(&self.attend(
+						q,
+						&keys[first..=position],
+						&values[first..=position],
+					))
+				})
+				.collect();
+			let outs = self.project(&block.output, &attended);
+			add_normalized(&mut xs, outs, &block.post_attention_norm);
+			let hs = normalized(&xs, &block.ffn_norm);
+			let gates = self.project(&block.gate, &hs);
+			let ups = self.project(&block.up, &hs);
+			let hidden: Vec<QuantizedRow> = gates
+				.iter()
+				.zip(&ups)
+				.map(|(gate, up)| {
+					let hidden: Vec<f32> =
+						gate.iter().zip(up).map(|(g, u)| gelu_tanh(*g) * u).collect();
+					quantize_row(&hidden)
+				})
+				.collect();
+			let outs = self.project(&block.down, &hidden);
+			add_normalized(&mut xs, outs, &block.post_ffw_norm);
 		}
-		rms_norm(&mut x, &self.output_norm, c.epsilon);
-		Ok(self.project(&self.embedding, &quantize_row(&x)))
+		let finals = normalized(xs.get(logits_from..).unwrap_or_default(), &self.output_norm);
+		Ok(self.project(&self.embedding, &finals))
 	}
 
 	/// The embedding row of `token` times `sqrt(embedding width)`.

@@ -324,3 +324,103 @@ fn the_logits_bytes_are_the_recorded_ones() {
 		assert_eq!(hash, recorded, "the logits after {prompt:?}");
 	}
 }
+
+/// blake2-256 of the logits at every position, in order.
+fn logits_hash(logits: &[Vec<f32>]) -> String {
+	use blake2::{digest::consts::U32, Blake2b, Digest};
+	let mut hasher = Blake2b::<U32>::new();
+	for row in logits {
+		for logit in row {
+			hasher.update(logit.to_le_bytes());
+		}
+	}
+	hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[test]
+fn the_logits_are_the_same_bits_on_every_kernel_path_thread_count_and_grouping() {
+	// One model, its kernel path forced to each one the CPU has (scalar, AVX2, AVX-512 VNNI)
+	// and back, with one, two and three threads: decoding position by position, one batched
+	// pass over every position, and a pass split in two must all give the same bytes at
+	// every position. The debug profile runs fewer positions (the model is some fifty times
+	// slower there).
+	use verity_llm::kernels::KernelPath;
+	let file = gemma();
+	let tokenizer = verity_llm::tokenizer::Tokenizer::from_gguf(&file).expect("a tokenizer");
+	let mut model = verity_llm::model::Gemma3::new(gemma()).expect("Gemma 3");
+	let mut tokens = tokenizer.encode("Verifiable inference: 12 + 30 = 42, and ✓.", true);
+	tokens.truncate(if cfg!(debug_assertions) { 3 } else { tokens.len() });
+	let one_by_one = |model: &verity_llm::model::Gemma3| -> Vec<Vec<f32>> {
+		let mut cache = model.cache();
+		tokens
+			.iter()
+			.map(|token| model.forward(*token, &mut cache).expect("a position"))
+			.collect()
+	};
+	let batched = |model: &verity_llm::model::Gemma3| -> Vec<Vec<f32>> {
+		let mut cache = model.cache();
+		model.forward_batch(&tokens, &mut cache, 0).expect("a pass")
+	};
+	let split = |model: &verity_llm::model::Gemma3| -> Vec<Vec<f32>> {
+		let mut cache = model.cache();
+		let middle = tokens.len() / 2;
+		let mut logits = model.forward_batch(&tokens[..middle], &mut cache, 0).expect("a pass");
+		logits.extend(model.forward_batch(&tokens[middle..], &mut cache, 0).expect("a pass"));
+		logits
+	};
+	model.set_kernel_path(KernelPath::Scalar).expect("scalar runs everywhere");
+	let reference = logits_hash(&one_by_one(&model));
+	let paths = KernelPath::available();
+	// Each path with one, two and three threads, then back down the paths with two (the
+	// debug profile: each path once, with one and two threads).
+	let mut plan: Vec<(KernelPath, usize)> =
+		paths.iter().flat_map(|path| [(*path, 1), (*path, 2), (*path, 3)]).collect();
+	plan.extend(paths.iter().rev().map(|path| (*path, 2)));
+	if cfg!(debug_assertions) {
+		plan.retain(|(_, threads)| *threads < 3);
+		plan.truncate(2 * paths.len());
+	}
+	let mut runs = 0;
+	for (path, threads) in plan {
+		model.set_kernel_path(path).expect("an available path");
+		{
+			model.set_threads(threads);
+			for (how, logits) in [
+				("one by one", one_by_one(&model)),
+				("batched", batched(&model)),
+				("split", split(&model)),
+			] {
+				assert_eq!(logits.len(), tokens.len());
+				assert_eq!(logits_hash(&logits), reference, "{path:?}, {threads} threads, {how}");
+				runs += 1;
+			}
+		}
+	}
+	println!("{runs} runs over {} positions on {paths:?}: one set of bits", tokens.len());
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx2") {
+		assert!(paths.contains(&KernelPath::Avx2), "an AVX2 host runs the AVX2 kernels");
+	}
+}
+
+#[test]
+fn a_batched_pass_refuses_bad_tokens_and_a_full_context_and_keeps_the_cache() {
+	use verity_llm::model::ModelError;
+	let model = verity_llm::model::Gemma3::new(gemma()).expect("Gemma 3");
+	let mut cache = model.cache();
+	model.forward(2, &mut cache).expect("a position");
+	let unknown = model.config.vocabulary as u32;
+	assert!(matches!(
+		model.forward_batch(&[2, unknown], &mut cache, 0),
+		Err(ModelError::UnknownToken(token)) if token == unknown
+	));
+	let too_many = vec![2; model.config.context];
+	assert!(matches!(
+		model.forward_batch(&too_many, &mut cache, 0),
+		Err(ModelError::ContextFull { .. })
+	));
+	assert_eq!(cache.len(), 1, "nothing was run");
+	let logits = model.forward_batch(&[2, 3], &mut cache, 2).expect("a pass");
+	assert!(logits.is_empty(), "no logits were asked for");
+	assert_eq!(cache.len(), 3);
+}
