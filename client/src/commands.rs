@@ -63,16 +63,45 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			profile,
 			uri,
 			predecessor,
+			answer_blocks,
 		}) => {
 			let signer = chain.signer(cli.suri.as_deref()).await?;
 			let artifact = std::fs::read(&file).map_err(|error| {
 				CliError::new(format!("cannot read {}: {error}", file.display()))
 			})?;
 			let model_id = content_hash(&artifact);
-			let (inputs, outputs) =
-				verity_executor::engine::describe(&artifact).map_err(|error| {
+			let gguf = artifact.starts_with(b"GGUF");
+			let (format, (inputs, outputs), default_profile) = if gguf {
+				let (inputs, outputs) = verity_primitives::generation_specs();
+				let describe = |specs: Vec<TensorSpec>| {
+					specs
+						.into_iter()
+						.map(|spec| verity_executor::engine::DeclaredTensor {
+							name: String::from_utf8_lossy(&spec.name).into_owned(),
+							dtype: Some(spec.dtype),
+							shape: spec
+								.shape
+								.iter()
+								.map(|dim| match dim {
+									Dim::Fixed(size) => Some(*size),
+									Dim::Any => None,
+								})
+								.collect(),
+						})
+						.collect::<Vec<_>>()
+				};
+				(
+					ModelFormat::Gguf,
+					(describe(inputs), describe(outputs)),
+					verity_executor::generation::PROFILE,
+				)
+			} else {
+				let described = verity_executor::engine::describe(&artifact).map_err(|error| {
 					CliError::new(format!("{} is not a usable ONNX model: {error}", file.display()))
 				})?;
+				(ModelFormat::Onnx, described, "tract-0.23/generic")
+			};
+			let profile = profile.unwrap_or_else(|| default_profile.to_string());
 			let uri = match uri {
 				Some(uri) => uri,
 				None => format!(
@@ -85,7 +114,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			let metadata = ModelMetadata {
 				name: bounded(&name, "--name")?,
 				version: bounded(&version, "--version")?,
-				format: ModelFormat::Onnx,
+				format,
 				artifact_uri: bounded(&uri, "--uri")?,
 				artifact_size: artifact.len() as u64,
 				execution_profile: bounded(&profile, "--profile")?,
@@ -94,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 				fee_per_run: fee,
 				redundancy,
 				predecessor: predecessor.as_deref().map(parse_id).transpose()?,
+				answer_blocks,
 			};
 			// The length of the call as the committee stores it: pallet and call index, then
 			// the arguments.
@@ -182,28 +212,28 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			let record = executor_record(&chain, &account).await?;
 			out.print(&record, || pretty(&record));
 		},
+		Command::Generate {
+			model,
+			prompt,
+			max_tokens,
+			temperature,
+			top_p,
+			top_k,
+			nonce,
+			max_fee,
+			wait,
+		} => {
+			let params = crate::generate::params(max_tokens, temperature, top_p, top_k, nonce)?;
+			let request = crate::generate::GenerateRequest { model, prompt, params, max_fee, wait };
+			crate::generate::run(&chain, cli.suri.as_deref(), &out, request).await?;
+		},
 		Command::Infer { model, input, max_fee, wait } => {
 			let signer = chain.signer(cli.suri.as_deref()).await?;
 			let model = normalize_id(&model)?;
 			let info = chain.model(&model).await?;
 			let input = read_input(&input)?;
-			let max_fee = max_fee.unwrap_or(u128::MAX);
-			let call = verity::transactions().inference().request_inference(
-				subxt::utils::H256(parse_id(&model)?.0),
-				input,
-				max_fee,
-			);
-			let events = chain.submit(&call, &signer, |stage| out.progress(stage)).await?;
-			let request_id = events
-				.find_first::<verity::inference::events::InferenceRequested>()
-				.and_then(Result::ok)
-				.ok_or_else(|| {
-					CliError::new(
-						"the request was included but no InferenceRequested event was found",
-					)
-				})?
-				.request_id;
-			out.progress(&format!("request {request_id}"));
+			let request_id =
+				submit_request(&chain, &signer, parse_id(&model)?, input, max_fee, &out).await?;
 			if !wait {
 				out.print(&json!({ "request_id": request_id }), || {
 					format!("request {request_id} submitted")
@@ -303,6 +333,33 @@ impl Output {
 			eprintln!("… {stage}");
 		}
 	}
+}
+
+/// Request `model_id` on `input` as `signer`, paying at most `max_fee` (default: whatever
+/// the model costs); the new request's id.
+pub(crate) async fn submit_request(
+	chain: &Chain,
+	signer: &Keypair,
+	model_id: H256,
+	input: Vec<u8>,
+	max_fee: Option<u128>,
+	out: &Output,
+) -> Result<u64, CliError> {
+	let call = verity::transactions().inference().request_inference(
+		subxt::utils::H256(model_id.0),
+		input,
+		max_fee.unwrap_or(u128::MAX),
+	);
+	let events = chain.submit(&call, signer, |stage| out.progress(stage)).await?;
+	let request_id = events
+		.find_first::<verity::inference::events::InferenceRequested>()
+		.and_then(Result::ok)
+		.ok_or_else(|| {
+			CliError::new("the request was included but no InferenceRequested event was found")
+		})?
+		.request_id;
+	out.progress(&format!("request {request_id}"));
+	Ok(request_id)
 }
 
 /// Poll the request until it is finalized, reporting assignment and attestations.

@@ -3,6 +3,7 @@
 mod bodies;
 mod chain;
 mod commands;
+mod generate;
 mod memory;
 mod runtime;
 mod tensors;
@@ -39,6 +40,37 @@ pub enum Command {
 	/// Executors.
 	#[command(subcommand)]
 	Executor(ExecutorCommand),
+	/// Generate text with a language model (a GGUF generation model): the prompt and
+	/// sampling parameters go on chain, its executors generate, the text settles like any
+	/// other result.
+	Generate {
+		/// The generation model's id (0x…).
+		#[arg(long)]
+		model: String,
+		/// The prompt.
+		prompt: String,
+		/// Most new tokens (1 to 512).
+		#[arg(long, default_value_t = 64)]
+		max_tokens: u32,
+		/// Sampling temperature, 0 (greedy: always the most likely token) to 2.
+		#[arg(long, default_value_t = 0.0)]
+		temperature: f64,
+		/// Nucleus sampling: keep the most likely tokens up to this probability mass (0 to 1].
+		#[arg(long, default_value_t = 1.0)]
+		top_p: f64,
+		/// Sample among this many most likely tokens (0: no limit, at most 1,000).
+		#[arg(long, default_value_t = 0)]
+		top_k: u32,
+		/// Any number: another nonce draws another sample of the same prompt.
+		#[arg(long, default_value_t = 0)]
+		nonce: u32,
+		/// The most to pay, in the chain's smallest unit. Default: whatever the model costs.
+		#[arg(long)]
+		max_fee: Option<u128>,
+		/// Wait for the text and print it.
+		#[arg(long)]
+		wait: bool,
+	},
 	/// Request an inference.
 	Infer {
 		/// The model id (0x…).
@@ -185,7 +217,7 @@ pub enum ModelsCommand {
 	/// Register an ONNX artifact: sudo where the signer holds the sudo key, otherwise a
 	/// technical committee proposal.
 	Register {
-		/// The ONNX file.
+		/// The ONNX file, or a GGUF language model (registered as a generation model).
 		file: PathBuf,
 		/// The model's name.
 		#[arg(long)]
@@ -199,9 +231,14 @@ pub enum ModelsCommand {
 		/// Executors per request.
 		#[arg(long)]
 		redundancy: u8,
-		/// The execution profile it must run under.
-		#[arg(long, default_value = "tract-0.23/generic")]
-		profile: String,
+		/// The execution profile it must run under. Default: `tract-0.23/generic` for ONNX,
+		/// the decoder's profile for GGUF.
+		#[arg(long)]
+		profile: Option<String>,
+		/// Blocks executors get to answer a request (0: the chain's default). A language
+		/// model generating many tokens needs more.
+		#[arg(long, default_value_t = 0)]
+		answer_blocks: u32,
 		/// Where executors fetch it. Default: `file://` + the file's absolute path.
 		#[arg(long)]
 		uri: Option<String>,

@@ -8,9 +8,10 @@ use crate::{
 use codec::Encode;
 use serde_json::{json, Value};
 use sp_core::{crypto::Ss58Codec, sr25519, Pair, H256};
-use verity_executor::{Engine, ExecutionProfile, ModelStore};
+use verity_executor::{generation, Engine, ExecutionProfile, ModelStore};
 use verity_primitives::{
-	content_hash, AttestationPayload, ExecutionProfileId, InferenceOutcome, RejectionCode,
+	content_hash, AttestationPayload, ExecutionProfileId, Generation, InferenceOutcome,
+	RejectionCode, TensorMap,
 };
 
 /// One check and how it went.
@@ -187,7 +188,33 @@ pub async fn verify(
 		format!("{agreeing} of {redundancy} attestations match the output; {quorum} needed"),
 	));
 
-	// 4. Re-run the model here and compare bytes.
+	// 4. Re-run the model here and compare bytes; a generation is re-checked instead, all its
+	// tokens in one batched pass.
+	if profile_bytes.as_slice() == generation::PROFILE.as_bytes() {
+		checks.push(match (artifact, &outcome) {
+			(Err(_), _) => Check::new("token re-check", false, "no verified artifact to run"),
+			(Ok(_), InferenceOutcome::Output(output)) => {
+				recheck_generation(store, &model_id, &input, output)
+			},
+			(Ok(_), InferenceOutcome::Rejected(code)) => {
+				let engine = Engine::new(store.clone(), ExecutionProfile::Generic, 1 << 30);
+				match engine.infer(&model_id, None, &input) {
+					Err(error) if error.rejection() == Some(*code) => Check::new(
+						"local re-run",
+						true,
+						format!("the decoder rejects the input the same way: {error}"),
+					),
+					Err(error) => Check::new("local re-run", false, format!("{error}")),
+					Ok(_) => Check::new(
+						"local re-run",
+						false,
+						format!("the decoder generates here; the chain holds a rejection {code:?}"),
+					),
+				}
+			},
+		});
+		return Ok(checks);
+	}
 	let profile: Result<ExecutionProfile, _> = String::from_utf8_lossy(&profile_bytes).parse();
 	let profile = profile.and_then(|profile| profile.activate().map(|()| profile));
 	checks.push(match (artifact, profile) {
@@ -231,6 +258,40 @@ pub async fn verify(
 		},
 	});
 	Ok(checks)
+}
+
+/// Re-check a settled generation: one batched pass over its prompt and tokens must choose
+/// every token and the stop the output claims.
+fn recheck_generation(store: &ModelStore, model_id: &H256, input: &[u8], output: &[u8]) -> Check {
+	const NAME: &str = "token re-check";
+	let engine = Engine::new(store.clone(), ExecutionProfile::Generic, 1 << 30);
+	let generator = match engine.generator(model_id, None) {
+		Ok(Some(generator)) => generator,
+		Ok(None) => return Check::new(NAME, false, "the artifact is not a GGUF model"),
+		Err(error) => return Check::new(NAME, false, format!("cannot load the model: {error}")),
+	};
+	let decoded = TensorMap::decode_canonical(input).ok().zip(
+		TensorMap::decode_canonical(output)
+			.ok()
+			.and_then(|map| Generation::from_tensor_map(&map)),
+	);
+	let Some((input_map, generation)) = decoded else {
+		return Check::new(NAME, false, "the input or output is not a generation's tensors");
+	};
+	let started = std::time::Instant::now();
+	match generator.verify(input, &input_map, &generation) {
+		Ok(Ok(tokens)) => Check::new(
+			NAME,
+			true,
+			format!(
+				"all {tokens} tokens and the finish ({:?}) re-checked in one batched pass in {:.2} s",
+				generation.finish,
+				started.elapsed().as_secs_f64()
+			),
+		),
+		Ok(Err(difference)) => Check::new(NAME, false, difference),
+		Err(error) => Check::new(NAME, false, format!("the decoder failed: {error}")),
+	}
 }
 
 /// The agreed output, read from the block of a reveal that matched its commitment.

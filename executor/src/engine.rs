@@ -4,6 +4,7 @@
 //! input shapes in a least-recently-used cache bounded by an estimate of their memory.
 
 use crate::{
+	generation::{self, GenerationError, Generator},
 	profile::ExecutionProfile,
 	store::{ModelStore, StoreError},
 	tensors::{self, ConversionError},
@@ -121,6 +122,10 @@ pub struct Engine {
 	cache_budget: usize,
 	/// Per model: its tokenizer if it is a text model, `None` if it takes tensors.
 	front_ends: Mutex<HashMap<ModelId, Option<Arc<TextFrontEnd>>>>,
+	/// Per model: its decoder if it is a GGUF generation model, `None` if it is ONNX.
+	generators: Mutex<HashMap<ModelId, Option<Arc<Generator>>>>,
+	/// Threads a generation splits its matrix products among.
+	generation_threads: usize,
 	faulty: bool,
 }
 
@@ -133,8 +138,83 @@ impl Engine {
 			cache: Mutex::new(Vec::new()),
 			cache_budget,
 			front_ends: Mutex::new(HashMap::new()),
+			generators: Mutex::new(HashMap::new()),
+			generation_threads: 1,
 			faulty: false,
 		}
+	}
+
+	/// Split a generation's matrix products among `threads` threads (the tokens are the same
+	/// bits whatever the count).
+	pub fn with_generation_threads(mut self, threads: usize) -> Self {
+		self.generation_threads = threads.max(1);
+		self
+	}
+
+	/// The execution profile `model_id` runs under: the decoder's for a generation model
+	/// this engine has loaded, the engine's own otherwise.
+	pub fn profile_for(&self, model_id: &ModelId) -> String {
+		let generators = self.generators.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+		match generators.get(model_id) {
+			Some(Some(_)) => generation::PROFILE.to_string(),
+			_ => self.profile.id(),
+		}
+	}
+
+	/// The decoder of `model_id` if it is a GGUF generation model; loaded once.
+	pub fn generator(
+		&self,
+		model_id: &ModelId,
+		artifact_uri: Option<&str>,
+	) -> Result<Option<Arc<Generator>>, EngineError> {
+		let mut generators =
+			self.generators.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+		if let Some(known) = generators.get(model_id) {
+			return Ok(known.clone());
+		}
+		let path = self.store.path_of(model_id);
+		let gguf = if path.exists() && !path.extension().is_some_and(|e| e == "gguf") {
+			false
+		} else {
+			// Fetched (or checked against its id) once, then mapped from the store.
+			self.store.load(model_id, artifact_uri)?.starts_with(b"GGUF")
+		};
+		let generator = if gguf {
+			let generator = Generator::open(&self.store.path_of(model_id), self.generation_threads)
+				.map_err(|error| EngineError::MalformedModel {
+					model_id: *model_id,
+					reason: error.to_string(),
+				})?;
+			Some(Arc::new(generator))
+		} else {
+			None
+		};
+		generators.insert(*model_id, generator.clone());
+		Ok(generator)
+	}
+
+	/// Run the generation model `generator` on the canonical `input`.
+	fn generate(
+		&self,
+		generator: &Generator,
+		input: &[u8],
+		started: Instant,
+	) -> Result<InferenceOutput, EngineError> {
+		let map = TensorMap::decode_canonical(input).map_err(EngineError::MalformedInput)?;
+		let generation = generator.generate(input, &map).map_err(|error| match error {
+			GenerationError::Rejected { code, reason } => EngineError::Rejected { code, reason },
+			GenerationError::MalformedModel(reason) => EngineError::Execution(reason),
+		})?;
+		let mut map = generation.to_tensor_map();
+		if self.faulty {
+			corrupt(&mut map);
+		}
+		let output = map.encode();
+		Ok(InferenceOutput {
+			output_hash: content_hash(&output),
+			output,
+			elapsed: started.elapsed(),
+		})
 	}
 
 	/// Test-only faulty mode: every output is altered before it is returned, as a dishonest
@@ -170,6 +250,9 @@ impl Engine {
 		input: &[u8],
 	) -> Result<InferenceOutput, EngineError> {
 		let started = Instant::now();
+		if let Some(generator) = self.generator(model_id, artifact_uri)? {
+			return self.generate(&generator, input, started);
+		}
 		let (plan, output_names, values) = self.prepare(model_id, artifact_uri, input)?;
 		let outputs = plan.run(values).map_err(EngineError::execution)?;
 		let named =

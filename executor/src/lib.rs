@@ -8,9 +8,12 @@
 //! - [`ops`]: Verity's own implementations of tract operators that are slow on small tensors,
 //!   with tract's arithmetic.
 //! - [`text`]: text models, which carry their tokenizer and take UTF-8 text.
+//! - [`generation`]: text generation with GGUF language models on Verity's own bit-exact
+//!   decoder.
 //! - [`server`]: the HTTP API (`POST /v1/infer`, `GET /v1/models`, `GET /health`).
 
 pub mod engine;
+pub mod generation;
 pub mod ops;
 pub mod profile;
 pub mod server;

@@ -219,6 +219,7 @@ async fn infer(
 		return error(StatusCode::SERVICE_UNAVAILABLE, "every inference slot is busy; retry later");
 	};
 	let job_shared = shared.clone();
+	let model_id = request.model_id;
 	let job = tokio::task::spawn_blocking(move || {
 		let outcome = job_shared.engine.infer(
 			&request.model_id,
@@ -237,11 +238,11 @@ async fn infer(
 		Ok(Err(panic)) => {
 			error(StatusCode::INTERNAL_SERVER_ERROR, format!("the job failed: {panic}"))
 		},
-		Ok(Ok(Err(failure))) => engine_error(failure, shared.engine.profile().id()),
+		Ok(Ok(Err(failure))) => engine_error(failure, shared.engine.profile_for(&model_id)),
 		Ok(Ok(Ok(output))) => Json(InferResponse {
 			output: output.output.into(),
 			output_hash: output.output_hash,
-			profile: shared.engine.profile().id(),
+			profile: shared.engine.profile_for(&model_id),
 			elapsed_ms: output.elapsed.as_millis() as u64,
 		})
 		.into_response(),

@@ -94,9 +94,21 @@ impl ModelStore {
 			.sum()
 	}
 
-	/// Where the artifact of `model_id` lives.
+	/// Where the artifact of `model_id` lives: `<id>.gguf` for a GGUF model, `<id>.onnx`
+	/// otherwise.
 	pub fn path_of(&self, model_id: &ModelId) -> PathBuf {
+		let gguf = self.dir.join(format!("{}.gguf", hex(model_id)));
+		if gguf.exists() {
+			return gguf;
+		}
 		self.dir.join(format!("{}.onnx", hex(model_id)))
+	}
+
+	/// Where an artifact of these bytes is written: named by its id, with the extension of
+	/// its format.
+	fn path_for(&self, model_id: &ModelId, bytes: &[u8]) -> PathBuf {
+		let extension = if bytes.starts_with(b"GGUF") { "gguf" } else { "onnx" };
+		self.dir.join(format!("{}.{extension}", hex(model_id)))
 	}
 
 	/// The ids of every artifact in the store (unchecked: loading checks).
@@ -106,7 +118,7 @@ impl ModelStore {
 			.filter_map(|entry| entry.ok())
 			.filter_map(|entry| {
 				let name = entry.file_name().into_string().ok()?;
-				let hex = name.strip_suffix(".onnx")?;
+				let hex = name.strip_suffix(".onnx").or_else(|| name.strip_suffix(".gguf"))?;
 				let bytes = sp_core::bytes::from_hex(hex).ok()?;
 				(bytes.len() == 32).then(|| H256::from_slice(&bytes))
 			})
@@ -155,7 +167,7 @@ impl ModelStore {
 	}
 
 	fn write(&self, model_id: &ModelId, bytes: &[u8]) -> Result<(), StoreError> {
-		let path = self.path_of(model_id);
+		let path = self.path_for(model_id, bytes);
 		let partial = path.with_extension("partial");
 		std::fs::write(&partial, bytes)
 			.and_then(|()| std::fs::rename(&partial, &path))

@@ -15,6 +15,9 @@ pub const VOICE_ACTIVITY: &str = "5f48eef72eea99cb43e6a018c722c207e8226718a617cc
 pub const SENTENCE_EMBEDDING: &str =
 	"1f42c31ee883956655f447c17dbed65630477333ba87ffa7e9ea94d1073583f6";
 
+/// Gemma 3 270M, GGUF Q4_K_M (a generation model).
+pub const GEMMA: &str = "ae166c9b3ee16ff33d27cbc82d828508f5dc60f1d6bd0e1d794e41623cb24a5d";
+
 /// The store `make setup` fills.
 pub fn models_dir() -> PathBuf {
 	std::env::var_os("VERITY_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {

@@ -9,12 +9,14 @@
 extern crate alloc;
 
 pub mod attestation;
+pub mod generation;
 pub mod memory;
 pub mod model;
 pub mod outcome;
 pub mod tensor;
 
 pub use attestation::*;
+pub use generation::*;
 pub use memory::*;
 pub use model::*;
 pub use outcome::*;

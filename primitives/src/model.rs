@@ -163,6 +163,9 @@ pub struct TensorSpec {
 pub enum ModelFormat {
 	/// An ONNX graph.
 	Onnx,
+	/// A GGUF language model, run by Verity's own bit-exact decoder: a generation model (see
+	/// [`crate::generation`]).
+	Gguf,
 }
 
 /// Where a model is in its life cycle.
@@ -226,6 +229,11 @@ pub struct ModelMetadata<Balance> {
 	pub redundancy: u8,
 	/// The model this version replaces, if any.
 	pub predecessor: Option<ModelId>,
+	/// Blocks its executors get to answer a request, commit and reveal; 0 for the chain's
+	/// `ResponseTimeout`. A slow model (a language model generating many tokens) declares
+	/// more: the extra blocks lengthen the commit phase, in which executors compute, and the
+	/// reveal phase stays the chain's.
+	pub answer_blocks: u32,
 }
 
 /// A registered model as the chain stores it.

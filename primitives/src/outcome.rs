@@ -44,16 +44,20 @@ pub enum RejectionCode {
 	UnsupportedShape,
 	/// The model failed while running on the input.
 	ModelError,
+	/// A generation request's prompt, tokenized, leaves no room in the model's context for
+	/// the tokens it asks for.
+	PromptTooLong,
 }
 
 impl RejectionCode {
 	/// Every code, in order.
-	pub const ALL: [Self; 5] = [
+	pub const ALL: [Self; 6] = [
 		Self::InvalidUtf8,
 		Self::InvalidBool,
 		Self::EmptyAxis,
 		Self::UnsupportedShape,
 		Self::ModelError,
+		Self::PromptTooLong,
 	];
 }
 

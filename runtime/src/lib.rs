@@ -463,7 +463,7 @@ mod tests {
 				serde_json::from_value(config).expect("a full config");
 			let storage = config.build_storage().expect("the preset builds");
 			sp_io::TestExternalities::new(storage).execute_with(|| {
-				assert_eq!(pallet_inference::Models::<Runtime>::iter().count(), 3);
+				assert_eq!(pallet_inference::Models::<Runtime>::iter().count(), 4);
 				assert!(pallet_inference::Executors::<Runtime>::iter().count() >= 1);
 				Inference::do_try_state().expect("the preset keeps the pallet's invariants");
 			});

@@ -56,6 +56,7 @@ fn largest_metadata<T: Config>(predecessor: Option<ModelId>) -> ModelMetadata<Ba
 		fee_per_run: 1_000u32.into(),
 		redundancy: max_redundancy::<T>(),
 		predecessor,
+		answer_blocks: 0,
 	}
 }
 

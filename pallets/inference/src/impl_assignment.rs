@@ -20,6 +20,16 @@
 //! rest of the pool: for a share `a` it must bond `A = a / (1 - a) * H` (as much as everyone
 //! else for a half, three times as much for three quarters). What it does not stop: an
 //! adversary with that much bond.
+//!
+//! An executor holds at most `MaxOpenAssignments` assignments it has not answered. The draw
+//! passes over one at that cap; when too few executors of a pool have room, the request waits
+//! at the front of the queue (the hook stops assigning for the block) until reveals or
+//! deadlines free some. What it stops: a burst of requests handing executors more work than
+//! their answers can carry before the deadlines (one batch of commitments and one of reveals
+//! per block), which turned overload into misses, slashes and evictions, and requests that
+//! failed for it. What it does not stop: a busy pool holding up the requests of other models
+//! queued behind its own (the queue is first come, first served), and a pool whose executors
+//! never answer, which frees its places only at the deadlines.
 
 use crate::{
 	AccountIdOf, Assignee, Assignments, Config, Deadlines, Event, ModelExecutors, Pallet,
@@ -48,34 +58,41 @@ impl<T: Config> Pallet<T> {
 		sp_io::hashing::blake2_256(&(domain, randomness, request_id).encode())
 	}
 
-	/// Draw `count` distinct live executors serving `model_id`, none of them in `excluded`,
-	/// each with a chance proportional to its bond.
-	///
-	/// Returns `None` when fewer than `count` qualify.
+	/// Draw `count` distinct live executors serving `model_id`, none of them in `excluded`
+	/// and none at `MaxOpenAssignments`, each with a chance proportional to its bond.
 	pub(crate) fn draw_executors(
 		model_id: &ModelId,
 		count: u8,
 		excluded: &[AccountIdOf<T>],
 		seed: [u8; 32],
-	) -> Option<Vec<Assignee<T>>> {
+	) -> Draw<T> {
+		let cap = T::MaxOpenAssignments::get();
+		let mut live = 0usize;
 		let mut candidates: Vec<(Assignee<T>, u128)> = ModelExecutors::<T>::get(model_id)
 			.into_iter()
 			.filter(|account| !excluded.contains(account))
 			.filter_map(|account| {
 				let executor = crate::Executors::<T>::get(&account)?;
+				if !Self::is_live(&executor) {
+					return None;
+				}
+				live = live.saturating_add(1);
 				let weight: u128 = executor.bond.saturated_into();
-				Self::is_live(&executor).then(|| {
+				(executor.open_assignments < cap).then(|| {
 					(Assignee { account, attestation_key: executor.attestation_key }, weight)
 				})
 			})
 			.collect();
 		let count = usize::from(count);
+		if live < count {
+			return Draw::TooFew;
+		}
 		if candidates.len() < count {
-			return None;
+			return Draw::Busy;
 		}
 		// Seat by seat, a pick weighted by bond among those not seated yet.
 		for seat in 0..count {
-			let remaining = candidates.get(seat..)?;
+			let Some(remaining) = candidates.get(seat..) else { break };
 			let total =
 				remaining.iter().fold(0u128, |sum, (_, weight)| sum.saturating_add(*weight));
 			let mut point = if total == 0 { 0 } else { draw(&seed, seat as u32) % total };
@@ -90,20 +107,34 @@ impl<T: Config> Pallet<T> {
 			candidates.swap(seat, seat.saturating_add(pick));
 		}
 		candidates.truncate(count);
-		Some(candidates.into_iter().map(|(assignee, _)| assignee).collect())
+		Draw::Seated(candidates.into_iter().map(|(assignee, _)| assignee).collect())
 	}
 
-	/// Assign the request opened in the previous block: draw its executors, record their
-	/// assignments and queue its deadline; or refund it if too few executors are left.
-	pub(crate) fn assign_request(request_id: RequestId, now: BlockNumberFor<T>) {
-		let Some(mut request) = Requests::<T>::get(request_id) else { return };
+	/// Assign a queued request: draw its executors, record their assignments and queue its
+	/// deadline; or refund it if too few live executors are left. Returns
+	/// [`Assigned::Waits`], touching nothing, when enough executors are live but too few have
+	/// room: the request keeps its place at the front of the queue.
+	pub(crate) fn assign_request(request_id: RequestId, now: BlockNumberFor<T>) -> Assigned {
+		let Some(mut request) = Requests::<T>::get(request_id) else { return Assigned::Done };
 		if request.status != RequestStatus::Pending {
-			return;
+			return Assigned::Done;
+		}
+		let (answer_blocks, commit_blocks) = Self::request_windows(&request.model_id);
+		let deadline = now.saturating_add(answer_blocks);
+		// Models answer in different numbers of blocks, so requests assigned in different
+		// blocks can share a deadline: one whose deadline block is full waits a block.
+		if Deadlines::<T>::decode_len(deadline).unwrap_or(0) as u32 >= T::MaxRequestsPerBlock::get()
+		{
+			return Assigned::Waits;
 		}
 		let excluded = Self::excluded_executors(&request.kind);
 		let seed = Self::seed(ASSIGNMENT_DOMAIN, request_id);
-		let drawn = Self::draw_executors(&request.model_id, request.redundancy, &excluded, seed);
-		let deadline = now.saturating_add(T::ResponseTimeout::get());
+		let drawn =
+			match Self::draw_executors(&request.model_id, request.redundancy, &excluded, seed) {
+				Draw::Busy => return Assigned::Waits,
+				Draw::Seated(assignees) => Some(assignees),
+				Draw::TooFew => None,
+			};
 		let queued = drawn.as_ref().is_some_and(|_| {
 			Deadlines::<T>::mutate(deadline, |queue| queue.try_push(request_id).is_ok())
 		});
@@ -116,17 +147,38 @@ impl<T: Config> Pallet<T> {
 			if let RequestKind::Challenge { original, .. } = &request.kind {
 				Self::challenge_inconclusive(*original, &request.kind);
 			}
-			return;
+			return Assigned::Done;
 		};
 		for assignee in &assignees {
 			Assignments::<T>::insert(&assignee.account, request_id, ());
+			crate::Executors::<T>::mutate(&assignee.account, |maybe_info| {
+				if let Some(info) = maybe_info {
+					info.open_assignments.saturating_inc();
+				}
+			});
 		}
 		let executors = assignees.iter().map(|assignee| assignee.account.clone()).collect();
 		request.assigned = BoundedVec::truncate_from(assignees);
-		request.commit_deadline = now.saturating_add(T::CommitTimeout::get());
+		request.commit_deadline = now.saturating_add(commit_blocks);
 		request.status = RequestStatus::Assigned { deadline };
 		Requests::<T>::insert(request_id, request);
 		Self::deposit_event(Event::RequestAssigned { request_id, executors, deadline });
+		Assigned::Done
+	}
+
+	/// The answer and commit windows of a request for `model_id` (the chain's defaults for a
+	/// model no longer registered).
+	pub(crate) fn request_windows(model_id: &ModelId) -> (BlockNumberFor<T>, BlockNumberFor<T>) {
+		crate::Models::<T>::get(model_id)
+			.map_or((T::ResponseTimeout::get(), T::CommitTimeout::get()), |model| {
+				Self::answer_windows(&model.metadata)
+			})
+	}
+
+	/// An executor answered (revealed) or saw closed one of its assignments: it has room for
+	/// one more.
+	pub(crate) fn release_assignment(info: &mut crate::ExecutorInfo<T>) {
+		info.open_assignments.saturating_dec();
 	}
 
 	/// Executors that may not serve a request of this kind: a re-execution needs fresh eyes,
@@ -154,6 +206,25 @@ impl<T: Config> Pallet<T> {
 		}
 		excluded
 	}
+}
+
+/// What a draw found.
+pub(crate) enum Draw<T: Config> {
+	/// The executors seated, in seat order.
+	Seated(Vec<Assignee<T>>),
+	/// Enough live executors serve the model, but too few have room for one more assignment.
+	Busy,
+	/// Too few live executors serve the model (outside the excluded ones).
+	TooFew,
+}
+
+/// What became of a queued request's turn.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Assigned {
+	/// It left the queue: assigned, refunded, or no longer pending.
+	Done,
+	/// Its pool is busy: it stays at the front of the queue.
+	Waits,
 }
 
 /// The `index`-th pseudo-random number of `seed`.

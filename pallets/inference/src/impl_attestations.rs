@@ -366,10 +366,11 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		Requests::<T>::insert(request_id, request);
-		// An answer ends a run of misses.
+		// An answer ends a run of misses and frees a place for another assignment.
 		crate::Executors::<T>::mutate(&executor, |maybe_info| {
 			if let Some(info) = maybe_info {
 				info.stats.consecutive_misses = 0;
+				Self::release_assignment(info);
 			}
 		});
 		Self::deposit_event(Event::AttestationSubmitted {

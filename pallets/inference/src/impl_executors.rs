@@ -53,6 +53,7 @@ impl<T: Config> Pallet<T> {
 				bond,
 				status: ExecutorStatus::Active,
 				stats: ExecutorStats::default(),
+				open_assignments: 0,
 			},
 		);
 		Self::join_pools(&who, &models, bond)?;

@@ -3,7 +3,7 @@
 //! (Quorums settle in the reveal that completes them, not here.) Each list holds at most
 //! `MaxRequestsPerBlock` entries, and the weight charged is the benchmarked cost per entry.
 
-use crate::{Config, Deadlines, OnRequestFinalized, Pallet, PruneAt, WeightInfo};
+use crate::{impl_queue::Turn, Config, Deadlines, OnRequestFinalized, Pallet, PruneAt, WeightInfo};
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::traits::Saturating;
@@ -11,9 +11,16 @@ use sp_runtime::traits::Saturating;
 impl<T: Config> Pallet<T> {
 	/// Run this block's hook work and return its weight.
 	pub(crate) fn run_block_hooks(now: BlockNumberFor<T>) -> Weight {
+		// Every turn is charged, the one that found its pool busy too (it drew).
 		let mut assigned = 0usize;
-		while assigned < T::MaxRequestsPerBlock::get() as usize && Self::assign_next(now) {
-			assigned = assigned.saturating_add(1);
+		while assigned < T::MaxRequestsPerBlock::get() as usize {
+			let turn = Self::assign_next(now);
+			if turn != Turn::Empty {
+				assigned = assigned.saturating_add(1);
+			}
+			if turn != Turn::Served {
+				break;
+			}
 		}
 		let to_expire = Deadlines::<T>::take(now);
 		let to_prune = PruneAt::<T>::take(now);
@@ -85,11 +92,16 @@ impl<T: Config> Pallet<T> {
 			"CommitTimeout must be at least 1 and leave room to reveal before ResponseTimeout"
 		);
 		assert!(T::MaxConsecutiveMisses::get() > 0, "MaxConsecutiveMisses must be at least 1");
+		assert!(
+			BlockNumberFor::<T>::from(T::MaxAnswerBlocks::get()) >= T::ResponseTimeout::get(),
+			"MaxAnswerBlocks must be at least ResponseTimeout"
+		);
 		// A challenge may open at the end of the challenge period and its re-execution takes up
 		// to a response timeout after the next block; the re-execution can be challenged in
 		// turn for as long: the bond must still be there to slash after both levels.
+		let longest_answer = T::ResponseTimeout::get().max(T::MaxAnswerBlocks::get().into());
 		let one_level = T::ChallengePeriod::get()
-			.saturating_add(T::ResponseTimeout::get())
+			.saturating_add(longest_answer)
 			.saturating_add(2u32.into());
 		assert!(
 			T::UnbondingPeriod::get() >= one_level.saturating_add(one_level),

@@ -3,11 +3,27 @@
 use crate::{Config, Error, Event, Models, Pallet};
 use alloc::collections::BTreeSet;
 use frame_support::{ensure, pallet_prelude::DispatchResult, traits::Get};
+use frame_system::pallet_prelude::BlockNumberFor;
+use sp_runtime::SaturatedConversion;
+use sp_runtime::Saturating;
 use verity_primitives::{
-	Dim, ModelId, ModelInfo, ModelMetadata, ModelStatus, TensorSpecs, ARTIFACT_URI_SCHEMES,
+	generation_specs, Dim, ModelFormat, ModelId, ModelInfo, ModelMetadata, ModelStatus,
+	TensorSpecs, ARTIFACT_URI_SCHEMES,
 };
 
 impl<T: Config> Pallet<T> {
+	/// The blocks executors get to answer a request of a model with `metadata`, and the
+	/// blocks of those in which commitments are taken: a model's `answer_blocks` beyond the
+	/// chain's `ResponseTimeout` all go to the commit phase, in which executors compute.
+	pub(crate) fn answer_windows(
+		metadata: &ModelMetadata<crate::BalanceOf<T>>,
+	) -> (BlockNumberFor<T>, BlockNumberFor<T>) {
+		let response = T::ResponseTimeout::get();
+		let declared: BlockNumberFor<T> = metadata.answer_blocks.into();
+		let extra = declared.saturating_sub(response);
+		(response.saturating_add(extra), T::CommitTimeout::get().saturating_add(extra))
+	}
+
 	/// Check `metadata`, link it to its predecessor and store it as an active model.
 	pub(crate) fn do_register_model(
 		model_id: ModelId,
@@ -75,6 +91,20 @@ impl<T: Config> Pallet<T> {
 			(1..=T::MaxRedundancy::get()).contains(&u32::from(metadata.redundancy)),
 			Error::<T>::InvalidRedundancy
 		);
+		let default_blocks: u32 = T::ResponseTimeout::get().saturated_into();
+		ensure!(
+			metadata.answer_blocks == 0
+				|| (default_blocks..=T::MaxAnswerBlocks::get()).contains(&metadata.answer_blocks),
+			Error::<T>::InvalidAnswerBlocks
+		);
+		if metadata.format == ModelFormat::Gguf {
+			let (inputs, outputs) = generation_specs();
+			ensure!(
+				metadata.inputs.as_slice() == inputs.as_slice()
+					&& metadata.outputs.as_slice() == outputs.as_slice(),
+				Error::<T>::NotAGenerationModel
+			);
+		}
 		Ok(())
 	}
 

@@ -10,11 +10,17 @@
 //! transaction pool and the block builder, so the requester pays no fee for a request that
 //! would not run.
 //!
+//! A request whose pool has too few executors with room for another assignment
+//! (`MaxOpenAssignments`) keeps its place at the front, and the block assigns no more.
+//!
 //! What it stops: requests failing, fees paid, because many arrived in the same block. What
 //! it does not: a flood of paying requests lengthening everyone's wait (each pays its fee, its
 //! storage deposit and the congestion-adjusted length fee, and the queue is served in order).
 
-use crate::{AssignmentQueue, AssignmentQueueEnds, Config, Error, Pallet, RequestKind};
+use crate::{
+	impl_assignment::Assigned, AssignmentQueue, AssignmentQueueEnds, Config, Error, Pallet,
+	RequestKind,
+};
 use codec::{Decode, DecodeWithMemTracking, Encode};
 use core::marker::PhantomData;
 use frame_support::{
@@ -27,10 +33,7 @@ use frame_support::{
 use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
 use sp_runtime::{
-	traits::{
-		DispatchInfoOf, DispatchOriginOf, Implication, Saturating, TransactionExtension,
-		ValidateResult,
-	},
+	traits::{DispatchInfoOf, DispatchOriginOf, Implication, TransactionExtension, ValidateResult},
 	DispatchError,
 };
 use verity_primitives::RequestId;
@@ -78,24 +81,26 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Take the request at the front of the queue and assign it. Returns `false` when the
-	/// queue is empty.
-	pub(crate) fn assign_next(now: BlockNumberFor<T>) -> bool {
+	/// Give the request at the front of the queue its turn: it leaves the queue when it is
+	/// assigned (or refunded), and stays at the front when its pool is busy.
+	pub(crate) fn assign_next(now: BlockNumberFor<T>) -> Turn {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
 		if front == back {
-			return false;
+			return Turn::Empty;
 		}
-		let next = AssignmentQueue::<T>::take(front);
+		if let Some(request_id) = AssignmentQueue::<T>::get(front) {
+			if Self::assign_request(request_id, now) == Assigned::Waits {
+				return Turn::Waits;
+			}
+		}
+		AssignmentQueue::<T>::remove(front);
 		AssignmentQueueEnds::<T>::put((front.wrapping_add(1), back));
-		if let Some(request_id) = next {
-			Self::assign_request(request_id, now);
-		}
-		true
+		Turn::Served
 	}
 
-	/// Assign `request_id` in the block that carries it, if it is alone in the queue and this
-	/// block's assignments (their deadlines, all in one block) leave room; otherwise it waits
-	/// its turn.
+	/// Assign `request_id` in the block that carries it, if it is alone in the queue, its
+	/// deadline block has room and its pool has executors with room; otherwise it waits its
+	/// turn.
 	///
 	/// Nothing is lost by not waiting a block: the draw's randomness is the same either way
 	/// (the VRF output of the author of this block, which a later block's hook would read
@@ -105,10 +110,9 @@ impl<T: Config> Pallet<T> {
 		let alone =
 			back.wrapping_sub(front) == 1 && AssignmentQueue::<T>::get(front) == Some(request_id);
 		let now = frame_system::Pallet::<T>::block_number();
-		let deadline = now.saturating_add(T::ResponseTimeout::get());
-		let assigned_here = crate::Deadlines::<T>::decode_len(deadline).unwrap_or(0) as u32;
-		if alone && assigned_here < T::MaxRequestsPerBlock::get() {
-			Self::assign_next(now);
+		if alone {
+			// A full deadline block or a busy pool leaves it waiting in the queue.
+			let _ = Self::assign_next(now);
 		}
 	}
 
@@ -118,6 +122,17 @@ impl<T: Config> Pallet<T> {
 		(0..back.wrapping_sub(front))
 			.filter_map(move |offset| AssignmentQueue::<T>::get(front.wrapping_add(offset)))
 	}
+}
+
+/// What one turn of the assignment queue did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Turn {
+	/// The queue was empty.
+	Empty,
+	/// The front request left the queue (assigned, refunded, or no longer pending).
+	Served,
+	/// The front request's pool is busy: it stays at the front, and the block assigns no more.
+	Waits,
 }
 
 /// Calls that open requests in the assignment queue, and how many.

@@ -12,8 +12,9 @@ use sp_runtime::{
 	DispatchError,
 };
 use verity_primitives::{
-	cheap_rejection, content_hash, max_canonical_len, DType, ModelId, ModelStatus, RejectionCode,
-	RequestId, TensorMap, TensorSpecs, TEXT_INPUT,
+	cheap_rejection, content_hash, generation_prompt, max_canonical_len, DType, GenerationParams,
+	ModelFormat, ModelId, ModelStatus, RejectionCode, RequestId, TensorMap, TensorSpecs,
+	TEXT_INPUT,
 };
 
 /// Whether a model with these inputs is a text model: its one input is `text`, `u8` bytes
@@ -48,6 +49,9 @@ impl<T: Config> Pallet<T> {
 			.ensure_matches(&model.metadata.inputs)
 			.map_err(|_| Error::<T>::InputSpecMismatch)?;
 		Self::ensure_runnable(&tensors, &model.metadata.inputs)?;
+		if model.metadata.format == ModelFormat::Gguf {
+			Self::ensure_generation_runnable(&tensors)?;
+		}
 		let redundancy = model.metadata.redundancy;
 		let fees = Self::fees(model.metadata.fee_per_run, redundancy);
 		ensure!(fees.total <= max_fee, Error::<T>::FeeAboveMax);
@@ -70,6 +74,17 @@ impl<T: Config> Pallet<T> {
 			Some(RejectionCode::InvalidBool) => Err(Error::<T>::InvalidBoolInput.into()),
 			Some(_) => Err(Error::<T>::EmptyInputAxis.into()),
 		}
+	}
+
+	/// Refuse a generation request whose prompt is not UTF-8 or whose parameters are out of
+	/// range. What it does not refuse: a prompt longer than the model's context (that takes
+	/// the tokenizer, which the chain does not run): executors reject it with
+	/// `RejectionCode::PromptTooLong`, and the requester pays them for finding out.
+	fn ensure_generation_runnable(tensors: &TensorMap) -> DispatchResult {
+		let prompt = generation_prompt(tensors).ok_or(Error::<T>::InputSpecMismatch)?;
+		ensure!(core::str::from_utf8(prompt).is_ok(), Error::<T>::InvalidUtf8Input);
+		GenerationParams::from_input(tensors).map_err(|_| Error::<T>::InvalidGenerationParams)?;
+		Ok(())
 	}
 
 	/// The fees of a run of a model charging `fee_per_run` by `redundancy` executors.

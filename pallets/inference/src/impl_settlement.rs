@@ -194,7 +194,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Close every assignment of the request and count each executor that never revealed as
-	/// a miss; slash those, by `MissSlash`, only when the request was `answerable` (finalized
+	/// a miss (its place for another assignment is freed here; a revealer's was at its reveal); slash those, by `MissSlash`, only when the request was `answerable` (finalized
 	/// on a quorum of the others); evict from its pools an executor whose misses in a row
 	/// reach `MaxConsecutiveMisses`.
 	fn close_assignments(request_id: RequestId, request: &InferenceRequest<T>, answerable: bool) {
@@ -204,10 +204,13 @@ impl<T: Config> Pallet<T> {
 				continue;
 			}
 			let mut misses = 0;
-			Self::record(&assignee.account, |stats| {
-				stats.missed.saturating_inc();
-				stats.consecutive_misses.saturating_inc();
-				misses = stats.consecutive_misses;
+			crate::Executors::<T>::mutate(&assignee.account, |maybe_info| {
+				if let Some(info) = maybe_info {
+					info.stats.missed.saturating_inc();
+					info.stats.consecutive_misses.saturating_inc();
+					misses = info.stats.consecutive_misses;
+					Self::release_assignment(info);
+				}
 			});
 			if answerable {
 				Self::slash(

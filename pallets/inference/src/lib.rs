@@ -110,9 +110,14 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxOutputLen: Get<u32>;
 
-		/// Blocks executors have to answer (commit, then reveal) after they are assigned.
+		/// Blocks executors have to answer (commit, then reveal) after they are assigned, for a
+		/// model that declares no `answer_blocks` of its own.
 		#[pallet::constant]
 		type ResponseTimeout: Get<BlockNumberFor<Self>>;
+
+		/// The most `answer_blocks` a model may declare (at least `ResponseTimeout`).
+		#[pallet::constant]
+		type MaxAnswerBlocks: Get<u32>;
 
 		/// Blocks after assignment during which commitments are taken; reveals open when every
 		/// assigned executor committed or this many blocks passed. Below `ResponseTimeout`.
@@ -132,6 +137,13 @@ pub mod pallet {
 		/// `submit_attestations` transaction carries.
 		#[pallet::constant]
 		type MaxAnswersPerBatch: Get<u32>;
+
+		/// Most assignments one executor holds unanswered (neither revealed nor closed). The
+		/// draw passes over an executor at this cap, and a request whose pool has too few
+		/// executors with room waits at the front of the assignment queue until answers free
+		/// some: overload waits in the queue instead of becoming misses.
+		#[pallet::constant]
+		type MaxOpenAssignments: Get<u32>;
 
 		/// Most requests waiting in the assignment queue. Transactions may fill it up to
 		/// `2 * MaxRequestsPerBlock` short of this; the rest is kept for the audits the hooks
@@ -671,6 +683,14 @@ pub mod pallet {
 		BadSignature,
 		/// The input is a text model's `text` but not UTF-8.
 		InvalidUtf8Input,
+		/// A generation request's parameters are missing or out of range (see
+		/// `verity_primitives::GenerationParams`).
+		InvalidGenerationParams,
+		/// A GGUF model must declare the generation tensors (`verity_primitives::
+		/// generation_specs`): a prompt and parameters in, tokens, text and a finish reason out.
+		NotAGenerationModel,
+		/// `answer_blocks` is neither 0 nor between `ResponseTimeout` and `MaxAnswerBlocks`.
+		InvalidAnswerBlocks,
 		/// A boolean input tensor holds a byte other than 0 or 1.
 		InvalidBoolInput,
 		/// An input tensor has an axis of size zero.
@@ -888,7 +908,7 @@ pub mod pallet {
 		///
 		/// Errors: `UnknownModel`, `ModelNotActive`, `InputTooLarge`, `MalformedInput`,
 		/// `InputSpecMismatch`, `InvalidUtf8Input`, `InvalidBoolInput`, `EmptyInputAxis`,
-		/// `FeeAboveMax`, `NotEnoughExecutors`, `RequestQueueFull`,
+		/// `InvalidGenerationParams`, `FeeAboveMax`, `NotEnoughExecutors`, `RequestQueueFull`,
 		/// `InsufficientBalance`.
 		#[pallet::call_index(7)]
 		#[pallet::weight(

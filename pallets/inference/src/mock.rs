@@ -185,6 +185,8 @@ impl pallet_inference::Config for Test {
 	type MaxConsecutiveMisses = ConstU32<MAX_CONSECUTIVE_MISSES>;
 	type MaxRequestsPerBlock = ConstU32<8>;
 	type MaxAnswersPerBatch = ConstU32<4>;
+	type MaxOpenAssignments = ConstU32<16>;
+	type MaxAnswerBlocks = ConstU32<8>;
 	type MaxQueuedRequests = ConstU32<40>;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;

@@ -20,6 +20,8 @@ impl<T: Config> Pallet<T> {
 	/// - Executor bonds held equal the bonds recorded; keys map both ways.
 	/// - Every model pool lists active executors that serve that model.
 	/// - Every assignment and deadline entry points at a live request that lists it.
+	/// - Each executor's open-assignment count is its assignments not yet revealed, within
+	///   the cap.
 	/// - Every request still being answered has its input.
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
 		Self::check_model_links()?;
@@ -152,9 +154,18 @@ impl<T: Config> Pallet<T> {
 	}
 
 	fn check_assignments() -> Result<(), TryRuntimeError> {
+		let mut unanswered: BTreeMap<AccountIdOf<T>, u32> = BTreeMap::new();
 		for (account, request_id, ()) in Assignments::<T>::iter() {
 			let request =
 				Requests::<T>::get(request_id).ok_or("an assignment points at no request")?;
+			let index = request.assigned.iter().position(|assignee| assignee.account == account);
+			let revealed = request
+				.attestations
+				.iter()
+				.any(|attestation| Some(usize::from(attestation.executor_index)) == index);
+			if !revealed {
+				unanswered.entry(account.clone()).or_default().saturating_inc();
+			}
 			ensure!(
 				request.status.deadline().is_some(),
 				"an assignment points at a closed request"
@@ -162,6 +173,16 @@ impl<T: Config> Pallet<T> {
 			ensure!(
 				request.assigned.iter().any(|assignee| assignee.account == account),
 				"an assignment is not in its request's list"
+			);
+		}
+		for (account, executor) in crate::Executors::<T>::iter() {
+			ensure!(
+				executor.open_assignments == unanswered.get(&account).copied().unwrap_or(0),
+				"an executor's open assignments disagree with its unanswered assignments"
+			);
+			ensure!(
+				executor.open_assignments <= T::MaxOpenAssignments::get(),
+				"an executor holds more open assignments than the cap"
 			);
 		}
 		for (deadline, queue) in Deadlines::<T>::iter() {

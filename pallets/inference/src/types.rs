@@ -107,6 +107,9 @@ pub struct ExecutorInfo<T: Config> {
 	pub status: ExecutorStatus<BlockNumberFor<T>>,
 	/// Its record.
 	pub stats: ExecutorStats<BalanceOf<T>>,
+	/// Assignments it holds that it has neither revealed nor seen closed; at
+	/// `MaxOpenAssignments` the draw passes over it.
+	pub open_assignments: u32,
 }
 
 /// Why a request exists.

@@ -24,8 +24,11 @@ parameter_types! {
 	pub const MaxInputLen: u32 = 256 * 1024;
 	/// Outputs up to 64 KiB.
 	pub const MaxOutputLen: u32 = 64 * 1024;
-	/// Executors answer within 10 blocks (20 seconds).
+	/// Executors answer within 10 blocks (20 seconds), unless the model declares more.
 	pub const ResponseTimeout: BlockNumber = 10;
+	/// A model may give its executors up to 60 blocks (two minutes) to answer: a language
+	/// model generating hundreds of tokens.
+	pub const MaxAnswerBlocks: u32 = 60;
 	/// Executors commit within 5 blocks of assignment; reveals open then at the latest.
 	pub const CommitTimeout: BlockNumber = 5;
 	/// Five misses in a row take an executor out of its pools.
@@ -34,6 +37,9 @@ parameter_types! {
 	pub const MaxRequestsPerBlock: u32 = 128;
 	/// An executor's commitments (or reveals) travel up to 64 to a transaction.
 	pub const MaxAnswersPerBatch: u32 = 64;
+	/// An executor holds up to 256 unanswered assignments: four blocks of full commitment
+	/// batches, so it can commit to every one before the fifth block's commit deadline.
+	pub const MaxOpenAssignments: u32 = MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
 	/// Up to 4,096 requests wait for executors (32 blocks' worth of assignments); transactions
 	/// may fill all but 256 places, which audits keep.
 	pub const MaxQueuedRequests: u32 = 4096;
@@ -78,10 +84,12 @@ impl pallet_inference::Config for Runtime {
 	type MaxInputLen = MaxInputLen;
 	type MaxOutputLen = MaxOutputLen;
 	type ResponseTimeout = ResponseTimeout;
+	type MaxAnswerBlocks = MaxAnswerBlocks;
 	type CommitTimeout = CommitTimeout;
 	type MaxConsecutiveMisses = MaxConsecutiveMisses;
 	type MaxRequestsPerBlock = MaxRequestsPerBlock;
 	type MaxAnswersPerBatch = MaxAnswersPerBatch;
+	type MaxOpenAssignments = MaxOpenAssignments;
 	type MaxQueuedRequests = MaxQueuedRequests;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;

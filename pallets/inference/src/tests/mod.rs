@@ -4,6 +4,7 @@ mod attestations;
 mod batches;
 mod challenges;
 mod executors;
+mod generation;
 mod models;
 mod offchain;
 mod random_calls;
@@ -43,6 +44,7 @@ pub fn vector_metadata(redundancy: u8) -> ModelMetadata<Balance> {
 		fee_per_run: FEE,
 		redundancy,
 		predecessor: None,
+		answer_blocks: 0,
 	}
 }
 

@@ -38,6 +38,7 @@ fn metadata() -> ModelMetadata<Balance> {
 		fee_per_run: 10,
 		redundancy: 2,
 		predecessor: None,
+		answer_blocks: 0,
 	}
 }
 

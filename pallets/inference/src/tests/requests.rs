@@ -89,7 +89,10 @@ fn requests_beyond_a_blocks_capacity_wait_their_turn_and_none_fails() {
 	// assigned.
 	run_test(|| {
 		let model = vector_model(1, 1);
+		// Three executors, so that none reaches `MaxOpenAssignments` (16 here).
 		executor(10, &[model]);
+		executor(11, &[model]);
+		executor(12, &[model]);
 		for _ in 0..20 {
 			assert_ok!(Inference::request_inference(
 				RuntimeOrigin::signed(1),
@@ -113,6 +116,67 @@ fn requests_beyond_a_blocks_capacity_wait_their_turn_and_none_fails() {
 		// A request waits without its deadline running: each was given the full timeouts
 		// from the block it was assigned in.
 		assert_eq!(status(19), RequestStatus::Assigned { deadline: 3 + RESPONSE_TIMEOUT });
+	});
+}
+
+#[test]
+fn an_executor_at_its_cap_is_passed_over_and_a_busy_pool_waits_at_the_front_of_the_queue() {
+	// The attack on capacity: a burst of requests handing one executor more work than its
+	// answers can carry before the deadlines, so that it misses, is slashed and evicted, and
+	// the requests fail. With `MaxOpenAssignments` (16 here) the draw passes over an executor
+	// at the cap, and a request whose pool has no executor with room waits at the front of the
+	// queue, ahead of later requests (of any model), until an answer frees a place.
+	run_test(|| {
+		let model = vector_model(1, 1);
+		let key = executor(10, &[model]);
+		let ids = request_many(1, model, 20);
+		next_block();
+		let open = || crate::Executors::<Test>::get(10).unwrap().open_assignments;
+		assert_eq!(open(), 16, "eight at once, eight in the next block");
+		let assigned = |range: &[RequestId]| {
+			range
+				.iter()
+				.filter(|id| matches!(status(**id), RequestStatus::Assigned { .. }))
+				.count()
+		};
+		assert_eq!(assigned(&ids), 16);
+		// A request of another model, behind the busy pool's, waits its turn too.
+		let other = vector_model(2, 1);
+		executor(11, &[other]);
+		let behind = request_many(2, other, 1)[0];
+		next_block();
+		assert_eq!(assigned(&ids), 16, "the cap holds");
+		assert_eq!(status(ids[16]), RequestStatus::Pending);
+		assert_eq!(status(behind), RequestStatus::Pending, "first come, first served");
+		assert_eq!(Inference::queued_requests(), 5);
+		let waiting: Vec<RequestId> = Inference::queued_request_ids().collect();
+		assert_eq!(waiting, [&ids[16..], &[behind]].concat(), "in arrival order");
+
+		// One answer frees one place: the next block assigns exactly one more.
+		assert_ok!(attest(ids[8], &key, &honest_output()));
+		assert_eq!(open(), 15);
+		next_block();
+		assert_eq!(open(), 16);
+		assert!(matches!(status(ids[16]), RequestStatus::Assigned { .. }));
+		assert_eq!(status(ids[17]), RequestStatus::Pending);
+
+		// A second executor joining the pool has room: the draw seats the waiting requests
+		// on it, and the request behind them gets its turn.
+		executor(12, &[model]);
+		next_block();
+		assert_eq!(assigned(&ids), 19);
+		assert!(matches!(status(behind), RequestStatus::Assigned { .. }));
+		assert_eq!(crate::Executors::<Test>::get(12).unwrap().open_assignments, 3);
+		assert_eq!(Inference::queued_requests(), 0);
+
+		// At the deadlines the unanswered assignments close as misses and free their places;
+		// nothing was refused or lost on the way.
+		for _ in 0..=RESPONSE_TIMEOUT {
+			next_block();
+		}
+		assert_eq!(open(), 0);
+		assert_eq!(crate::Executors::<Test>::get(12).unwrap().open_assignments, 0);
+		assert!(ids.iter().all(|id| !matches!(status(*id), RequestStatus::Unassignable)));
 	});
 }
 
