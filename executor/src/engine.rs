@@ -173,7 +173,8 @@ impl Engine {
 			return Ok(known.clone());
 		}
 		let path = self.store.path_of(model_id);
-		let gguf = if path.exists() && !path.extension().is_some_and(|e| e == "gguf") {
+		let onnx_in_store = path.exists() && path.extension().is_none_or(|e| e != "gguf");
+		let gguf = if onnx_in_store {
 			false
 		} else {
 			// Fetched (or checked against its id) once, then mapped from the store.

@@ -26,7 +26,7 @@ fn every_command_works_against_a_dev_node() {
 	// models list / show
 	let list = verity(&url, &["--json", "models", "list"]);
 	assert_eq!(list.code, 0, "{list:?}");
-	assert_eq!(list.json().as_array().map(Vec::len), Some(3), "{list:?}");
+	assert_eq!(list.json().as_array().map(Vec::len), Some(4), "{list:?}");
 	let text = verity(&url, &["models", "list"]);
 	assert!(text.stdout.contains("ppocr-text-direction"), "{text:?}");
 	let show = verity(&url, &["models", "show", TEXT_DIRECTION]);
@@ -61,7 +61,7 @@ fn every_command_works_against_a_dev_node() {
 	// executor status / register
 	let alice = verity(&url, &["--json", "executor", "status"]);
 	assert_eq!(alice.code, 0, "{alice:?}");
-	assert_eq!(alice.json()["models"].as_array().map(Vec::len), Some(3), "{alice:?}");
+	assert_eq!(alice.json()["models"].as_array().map(Vec::len), Some(4), "{alice:?}");
 	let bob = verity(
 		&url,
 		&[
@@ -225,4 +225,57 @@ fn verify_names_the_check_a_faulty_result_fails() {
 	assert!(verify.stdout.contains("FAILED (local re-run)"), "{verify:?}");
 	// The signatures themselves are valid: the executor really signed what it returned.
 	assert!(verify.stdout.contains("[ok] attestation signature"), "{verify:?}");
+}
+
+/// Gemma 3 270M, the generation model the development presets register.
+const GEMMA: &str = "0xae166c9b3ee16ff33d27cbc82d828508f5dc60f1d6bd0e1d794e41623cb24a5d";
+
+#[test]
+fn generate_prints_the_settled_text_and_verify_rechecks_every_token() {
+	let node = Node::start("cli-generate", &["--dev", "--tmp"]);
+	let url = node.ws_url();
+	// Parameters out of range cost nothing: refused before anything is sent.
+	let bad = verity(&url, &["generate", "--model", GEMMA, "hi", "--max-tokens", "0"]);
+	assert_ne!(bad.code, 0);
+	assert!(bad.stderr.contains("--max-tokens 1 to 512"), "{bad:?}");
+	let not_generation =
+		verity(&url, &["generate", "--model", TEXT_DIRECTION, "hi", "--max-tokens", "4"]);
+	assert_ne!(not_generation.code, 0);
+	assert!(not_generation.stderr.contains("not a generation model"), "{not_generation:?}");
+
+	let generate = verity(
+		&url,
+		&[
+			"--json",
+			"generate",
+			"--model",
+			GEMMA,
+			"The capital of France is",
+			"--max-tokens",
+			"6",
+			"--temperature",
+			"0.7",
+			"--top-k",
+			"20",
+			"--wait",
+		],
+	);
+	assert_eq!(generate.code, 0, "{generate:?}");
+	let report = generate.json();
+	let tokens = report["tokens"].as_array().expect("the token ids");
+	assert!(!tokens.is_empty() && tokens.len() <= 6, "{report}");
+	assert!(["Length", "EndOfTurn"].contains(&report["finish"].as_str().unwrap()), "{report}");
+	assert!(report["text"].as_str().is_some_and(|text| !text.is_empty()), "{report}");
+	let request_id = report["request_id"].as_u64().unwrap().to_string();
+
+	let verify = verity(&url, &["verify", &request_id]);
+	assert_eq!(verify.code, 0, "{verify:?}");
+	assert!(verify.stdout.contains("[ok] token re-check"), "{verify:?}");
+	assert!(verify.stdout.contains("re-checked in one batched pass"), "{verify:?}");
+	// The human form prints the text itself.
+	let text =
+		verity(&url, &["generate", "--model", GEMMA, "1, 2, 3, 4,", "--max-tokens", "4", "--wait"]);
+	assert_eq!(text.code, 0, "{text:?}");
+	assert!(text.stdout.contains("tokens,"), "{text:?}");
+	assert!(text.stderr.contains("finalized"), "progress while it waits: {text:?}");
 }
