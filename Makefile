@@ -12,7 +12,7 @@ NODE := $(CARGO_TARGET_DIR)/release/verity-node
 WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
 WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 
-.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-capacity bench-recall metadata
+.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-generation bench-capacity bench-recall metadata
 
 ## setup: install what the build needs (idempotent; run by every other target)
 setup:
@@ -67,6 +67,11 @@ bench-executor: setup
 bench-models: build
 	python3 -m pip install --quiet numpy onnxruntime
 	python3 scripts/bench-models.py $(CARGO_TARGET_DIR)/release/examples/bench_models $(MODELS_ARGS)
+
+## bench-generation: the decoder against llama.cpp (built from PyPI sources, once) on the Gemma GGUF, one thread: tokens/s, memory, verify/generate
+bench-generation: build
+	python3 scripts/bench-generation.py $(CARGO_TARGET_DIR)/release/examples/bench_generation \
+		$(HOME)/.cache/verity/models/ae166c9b3ee16ff33d27cbc82d828508f5dc60f1d6bd0e1d794e41623cb24a5d.gguf $(GENERATION_THREADS)
 
 ## bench-capacity: three validators under a steady load from @polkadot/api (npm): requests finalized per block, latency, failures, CPU
 bench-capacity: build

@@ -154,3 +154,23 @@ fn a_batched_pass_confirms_an_honest_generation_and_names_the_first_forged_token
 		assert!(generator.verify(&other.encode(), &other, &honest).expect("runs").is_err());
 	}
 }
+
+#[test]
+fn a_corrupt_gguf_file_is_refused_with_a_clear_error() {
+	// The first megabyte of the real file: a valid header whose tensors run past the end.
+	let dir = tempfile::tempdir().unwrap();
+	let store = ModelStore::open(dir.path()).unwrap();
+	let real = std::fs::read(models_dir().join(format!("{GEMMA}.gguf"))).expect("the model");
+	let truncated = dir.path().join("truncated.gguf");
+	std::fs::write(&truncated, &real[..1 << 20]).unwrap();
+	let model_id = store.import(&truncated).expect("stored under its hash");
+	let engine = Engine::new(store, ExecutionProfile::Generic, 1 << 20);
+	let input = generation_input(b"hi", &GenerationParams::default()).encode();
+	match engine.infer(&model_id, None, &input) {
+		Err(error @ EngineError::MalformedModel { .. }) => {
+			assert!(error.to_string().contains("GGUF"), "{error}");
+			assert_eq!(error.rejection(), None, "a broken artifact is not the input's fault");
+		},
+		other => panic!("expected a malformed model, got {other:?}"),
+	}
+}

@@ -71,7 +71,7 @@ fn round_half_away(x: f32) -> i32 {
 pub enum KernelPath {
 	/// Plain Rust, on every CPU.
 	Scalar,
-	/// x86-64 AVX2: `vpmaddubsw` then `vpmaddwd`.
+	/// x86-64 AVX2 (with F16C): `vpmaddubsw` then `vpmaddwd`.
 	Avx2,
 	/// x86-64 AVX-512 VNNI (with AVX-512VL): `vpdpbusd`, one instruction per multiply-add.
 	Avx512Vnni,
@@ -86,10 +86,14 @@ impl KernelPath {
 		match self {
 			Self::Scalar => true,
 			#[cfg(target_arch = "x86_64")]
-			Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+			Self::Avx2 => {
+				std::arch::is_x86_feature_detected!("avx2")
+					&& std::arch::is_x86_feature_detected!("f16c")
+			},
 			#[cfg(target_arch = "x86_64")]
 			Self::Avx512Vnni => {
 				std::arch::is_x86_feature_detected!("avx2")
+					&& std::arch::is_x86_feature_detected!("f16c")
 					&& std::arch::is_x86_feature_detected!("avx512vnni")
 					&& std::arch::is_x86_feature_detected!("avx512vl")
 			},
@@ -121,21 +125,85 @@ pub fn dot_row(
 	match path {
 		#[cfg(target_arch = "x86_64")]
 		KernelPath::Avx2 if path.is_available() => {
-			// SAFETY: the CPU has AVX2, checked just above.
+			// SAFETY: the CPU has AVX2 and F16C, checked just above.
 			unsafe { x86::dot_row_avx2(ggml_type, weights, activations) }
 		},
 		#[cfg(target_arch = "x86_64")]
 		KernelPath::Avx512Vnni if path.is_available() => {
-			// SAFETY: the CPU has AVX2, AVX-512 VNNI and AVX-512VL, checked just above.
+			// SAFETY: the CPU has AVX2, F16C, AVX-512 VNNI and AVX-512VL, checked just above.
 			unsafe { x86::dot_row_vnni(ggml_type, weights, activations) }
 		},
 		_ => dot_row_with::<Scalar>(ggml_type, weights, activations),
 	}
 }
 
+/// Every row of `rows` (whole rows of `ggml_type`, `row_bytes` each) against every input:
+/// `out[row * inputs.len() + input]`, each value [`dot_row`]'s. The path is chosen once for
+/// the whole run of rows.
+pub fn dot_rows(
+	path: KernelPath,
+	ggml_type: GgmlType,
+	rows: &[u8],
+	row_bytes: usize,
+	inputs: &[QuantizedRow],
+	out: &mut [f32],
+) {
+	match path {
+		#[cfg(target_arch = "x86_64")]
+		KernelPath::Avx2 if path.is_available() => {
+			// SAFETY: the CPU has AVX2 and F16C, checked just above.
+			unsafe { x86::dot_rows_avx2(ggml_type, rows, row_bytes, inputs, out) }
+		},
+		#[cfg(target_arch = "x86_64")]
+		KernelPath::Avx512Vnni if path.is_available() => {
+			// SAFETY: the CPU has AVX2, F16C, AVX-512 VNNI and AVX-512VL, checked just above.
+			unsafe { x86::dot_rows_vnni(ggml_type, rows, row_bytes, inputs, out) }
+		},
+		_ => dot_rows_with::<Scalar>(ggml_type, rows, row_bytes, inputs, out),
+	}
+}
+
+/// [`dot_rows`] with the integer sums of `D`. Inlined into each instruction set's entry point.
+#[inline(always)]
+pub(crate) fn dot_rows_with<D: IntegerDots>(
+	ggml_type: GgmlType,
+	rows: &[u8],
+	row_bytes: usize,
+	inputs: &[QuantizedRow],
+	out: &mut [f32],
+) {
+	let positions = inputs.len().max(1);
+	for (index, (row, out)) in
+		rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(positions)).enumerate()
+	{
+		if let Some(ahead) = rows.get((index + PREFETCH_ROWS) * row_bytes..) {
+			D::prefetch(&ahead[..row_bytes.min(ahead.len())]);
+		}
+		for (out, input) in out.iter_mut().zip(inputs) {
+			*out = dot_row_with::<D>(ggml_type, row, input);
+		}
+	}
+}
+
+/// How many rows ahead of the one being computed the weights are prefetched.
+const PREFETCH_ROWS: usize = 8;
+
 /// The integer block dot products, one implementation per instruction set. Each returns exact
 /// integer sums; the float step around them ([`dot_row_with`]) is shared.
 pub(crate) trait IntegerDots {
+	/// Ask for `bytes` to be brought into the cache (a hint; no effect on results).
+	#[inline(always)]
+	fn prefetch(_bytes: &[u8]) {}
+
+	/// The `f16` at `bytes[at..at + 2]` as an `f32` (exact, however it is computed).
+	///
+	/// # Safety
+	/// As [`IntegerDots::q8_0`].
+	#[inline(always)]
+	unsafe fn half(bytes: &[u8], at: usize) -> f32 {
+		half(bytes, at)
+	}
+
 	/// `Σ q × a` over a Q8_0 block's 32 values and 32 activations.
 	///
 	/// # Safety
@@ -179,7 +247,9 @@ pub(crate) fn dot_row_with<D: IntegerDots>(
 			{
 				// SAFETY: `D` is the caller's instruction set, checked by `dot_row`.
 				let sum = unsafe { D::q8_0(array(w), array(x)) };
-				total += (half(w, 0) * a.scales[block]) * sum as f32;
+				// SAFETY: as above.
+				let d = unsafe { D::half(w, 0) };
+				total += (d * a.scales[block]) * sum as f32;
 			}
 		},
 		GgmlType::Q5_0 => {
@@ -188,14 +258,17 @@ pub(crate) fn dot_row_with<D: IntegerDots>(
 			{
 				// SAFETY: as above.
 				let sum = unsafe { D::q5_0(array(w), array(x)) };
-				total += (half(w, 0) * a.scales[block]) * sum as f32;
+				// SAFETY: as above.
+				let d = unsafe { D::half(w, 0) };
+				total += (d * a.scales[block]) * sum as f32;
 			}
 		},
 		GgmlType::Q4K => {
 			for (super_block, (w, x)) in
 				weights.chunks_exact(144).zip(values.chunks_exact(256)).enumerate()
 			{
-				let (d, dmin) = (half(w, 0), half(w, 2));
+				// SAFETY: as above.
+				let (d, dmin) = unsafe { (D::half(w, 0), D::half(w, 2)) };
 				// SAFETY: as above.
 				let sums = unsafe { D::q4_k(array(w), array(x)) };
 				for (sub, sum) in sums.into_iter().enumerate() {
@@ -212,7 +285,8 @@ pub(crate) fn dot_row_with<D: IntegerDots>(
 			for (super_block, (w, x)) in
 				weights.chunks_exact(210).zip(values.chunks_exact(256)).enumerate()
 			{
-				let d = half(w, 208);
+				// SAFETY: as above.
+				let d = unsafe { D::half(w, 208) };
 				// SAFETY: as above.
 				let sums = unsafe { D::q6_k(array(w), array(x)) };
 				for (sub, sum) in sums.into_iter().enumerate() {

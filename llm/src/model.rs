@@ -19,7 +19,9 @@
 
 use crate::{
 	gguf::{GgufFile, TensorInfo, Value},
-	kernels::{dot, dot_row, gelu_tanh, quantize_row, rms_norm, softmax, KernelPath, QuantizedRow},
+	kernels::{
+		dot, dot_rows, gelu_tanh, quantize_row, rms_norm, softmax, KernelPath, QuantizedRow,
+	},
 	quant::{dequantize, GgmlType},
 };
 
@@ -282,12 +284,9 @@ impl Gemma3 {
 		// Row-major by matrix row: `by_row[row * positions + position]`.
 		let mut by_row = vec![0f32; rows * positions];
 		let run = |first_row: usize, out: &mut [f32]| {
-			for (offset, out) in out.chunks_exact_mut(positions.max(1)).enumerate() {
-				let row = &data[(first_row + offset) * row_bytes..][..row_bytes];
-				for (out, input) in out.iter_mut().zip(inputs) {
-					*out = dot_row(self.path, matrix.ggml_type, row, input);
-				}
-			}
+			let count = out.len() / positions.max(1);
+			let rows = &data[first_row * row_bytes..][..count * row_bytes];
+			dot_rows(self.path, matrix.ggml_type, rows, row_bytes, inputs, out);
 		};
 		// Threads only where each has enough work to pay for starting it.
 		let threads = self.threads.min(rows * positions / 256).max(1);

@@ -42,8 +42,8 @@ impl MultiplyAdd for Vnni {
 /// The row's dot product with AVX2 integer sums.
 ///
 /// # Safety
-/// The CPU must have AVX2.
-#[target_feature(enable = "avx2")]
+/// The CPU must have AVX2 and F16C.
+#[target_feature(enable = "avx2,f16c")]
 pub(super) unsafe fn dot_row_avx2(ggml_type: GgmlType, weights: &[u8], a: &QuantizedRow) -> f32 {
 	dot_row_with::<Avx2>(ggml_type, weights, a)
 }
@@ -51,10 +51,40 @@ pub(super) unsafe fn dot_row_avx2(ggml_type: GgmlType, weights: &[u8], a: &Quant
 /// The row's dot product with AVX-512 VNNI integer sums.
 ///
 /// # Safety
-/// The CPU must have AVX2, AVX-512 VNNI and AVX-512VL.
-#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+/// The CPU must have AVX2, F16C, AVX-512 VNNI and AVX-512VL.
+#[target_feature(enable = "avx2,f16c,avx512vnni,avx512vl")]
 pub(super) unsafe fn dot_row_vnni(ggml_type: GgmlType, weights: &[u8], a: &QuantizedRow) -> f32 {
 	dot_row_with::<Vnni>(ggml_type, weights, a)
+}
+
+/// Rows against inputs with AVX2 integer sums (see [`super::dot_rows`]).
+///
+/// # Safety
+/// The CPU must have AVX2 and F16C.
+#[target_feature(enable = "avx2,f16c")]
+pub(super) unsafe fn dot_rows_avx2(
+	ggml_type: GgmlType,
+	rows: &[u8],
+	row_bytes: usize,
+	inputs: &[QuantizedRow],
+	out: &mut [f32],
+) {
+	super::dot_rows_with::<Avx2>(ggml_type, rows, row_bytes, inputs, out)
+}
+
+/// Rows against inputs with AVX-512 VNNI integer sums (see [`super::dot_rows`]).
+///
+/// # Safety
+/// The CPU must have AVX2, F16C, AVX-512 VNNI and AVX-512VL.
+#[target_feature(enable = "avx2,f16c,avx512vnni,avx512vl")]
+pub(super) unsafe fn dot_rows_vnni(
+	ggml_type: GgmlType,
+	rows: &[u8],
+	row_bytes: usize,
+	inputs: &[QuantizedRow],
+	out: &mut [f32],
+) {
+	super::dot_rows_with::<Vnni>(ggml_type, rows, row_bytes, inputs, out)
 }
 
 #[inline(always)]
@@ -96,6 +126,20 @@ unsafe fn and_bytes(value: __m256i, mask: u8) -> __m256i {
 }
 
 impl<M: MultiplyAdd> IntegerDots for M {
+	#[inline(always)]
+	fn prefetch(bytes: &[u8]) {
+		for line in bytes.chunks(64) {
+			// SAFETY: a prefetch is a hint that never faults, and SSE is baseline on x86-64.
+			unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+		}
+	}
+
+	#[inline(always)]
+	unsafe fn half(bytes: &[u8], at: usize) -> f32 {
+		let bits = u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+		_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
+	}
+
 	#[inline(always)]
 	unsafe fn q8_0(block: &[u8; 34], activations: &[i8; 32]) -> i32 {
 		sum256(signed_products::<M>(load(&block[2..]), load_signed(activations)))

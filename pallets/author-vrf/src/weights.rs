@@ -58,8 +58,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `200`
 		//  Estimated: `2510`
-		// Minimum execution time: 445_235_000 picoseconds.
-		Weight::from_parts(514_123_000, 0)
+		// Minimum execution time: 408_486_000 picoseconds.
+		Weight::from_parts(429_325_000, 0)
 			.saturating_add(Weight::from_parts(0, 2510))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -82,8 +82,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `200`
 		//  Estimated: `2510`
-		// Minimum execution time: 445_235_000 picoseconds.
-		Weight::from_parts(514_123_000, 0)
+		// Minimum execution time: 408_486_000 picoseconds.
+		Weight::from_parts(429_325_000, 0)
 			.saturating_add(Weight::from_parts(0, 2510))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))

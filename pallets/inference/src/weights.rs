@@ -64,37 +64,37 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Models` (r:2 w:2)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	fn register_model() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `4216`
-		//  Estimated: `10502`
-		// Minimum execution time: 157_389_000 picoseconds.
-		Weight::from_parts(192_543_000, 0)
-			.saturating_add(Weight::from_parts(0, 10502))
+		//  Measured:  `4220`
+		//  Estimated: `10510`
+		// Minimum execution time: 123_730_000 picoseconds.
+		Weight::from_parts(142_823_000, 0)
+			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Inference::Models` (r:1 w:1)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	fn set_model_status() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3262`
-		//  Estimated: `5746`
-		// Minimum execution time: 116_782_000 picoseconds.
-		Weight::from_parts(138_673_000, 0)
-			.saturating_add(Weight::from_parts(0, 5746))
+		//  Measured:  `3266`
+		//  Estimated: `5750`
+		// Minimum execution time: 95_227_000 picoseconds.
+		Weight::from_parts(107_154_000, 0)
+			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ExecutorByKey` (r:1 w:1)
 	/// Proof: `Inference::ExecutorByKey` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:128 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:128 w:128)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -103,16 +103,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	fn register_executor() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `24943`
-		//  Estimated: `609758`
-		// Minimum execution time: 2_107_062_000 picoseconds.
-		Weight::from_parts(2_738_870_000, 0)
-			.saturating_add(Weight::from_parts(0, 609758))
+		//  Measured:  `25013`
+		//  Estimated: `610270`
+		// Minimum execution time: 1_698_772_000 picoseconds.
+		Weight::from_parts(1_884_771_000, 0)
+			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(T::DbWeight::get().reads(261_u64))
 			.saturating_add(T::DbWeight::get().writes(132_u64))
 	}
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:1 w:0)
@@ -120,21 +120,21 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::ExecutorByKey` (r:1 w:2)
 	/// Proof: `Inference::ExecutorByKey` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:128 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:256 w:256)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	fn update_executor() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `43646`
+		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_830_459_000 picoseconds.
-		Weight::from_parts(3_592_734_000, 0)
+		// Minimum execution time: 2_252_200_000 picoseconds.
+		Weight::from_parts(2_550_264_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(T::DbWeight::get().reads(388_u64))
 			.saturating_add(T::DbWeight::get().writes(259_u64))
 	}
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -143,32 +143,32 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	fn bond_extra() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `748`
-		//  Estimated: `7700`
-		// Minimum execution time: 71_247_000 picoseconds.
-		Weight::from_parts(91_810_000, 0)
-			.saturating_add(Weight::from_parts(0, 7700))
+		//  Measured:  `785`
+		//  Estimated: `7704`
+		// Minimum execution time: 59_363_000 picoseconds.
+		Weight::from_parts(68_419_000, 0)
+			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:1 w:0)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:128 w:128)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	fn unregister_executor() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15441`
+		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 676_762_000 picoseconds.
-		Weight::from_parts(798_324_000, 0)
+		// Minimum execution time: 535_868_000 picoseconds.
+		Weight::from_parts(592_763_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(T::DbWeight::get().reads(130_u64))
 			.saturating_add(T::DbWeight::get().writes(129_u64))
 	}
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -177,20 +177,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::ExecutorByKey` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	fn withdraw_bond() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `576`
-		//  Estimated: `7700`
-		// Minimum execution time: 58_586_000 picoseconds.
-		Weight::from_parts(76_427_000, 0)
-			.saturating_add(Weight::from_parts(0, 7700))
+		//  Measured:  `580`
+		//  Estimated: `7704`
+		// Minimum execution time: 47_848_000 picoseconds.
+		Weight::from_parts(57_220_000, 0)
+			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Executors` (r:64 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Executors` (r:64 w:5)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -200,7 +200,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
@@ -216,53 +216,53 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `i` is `[64, 262144]`.
 	fn request_inference(i: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16323`
-		//  Estimated: `430430`
-		// Minimum execution time: 971_416_000 picoseconds.
-		Weight::from_parts(1_073_362_063, 0)
-			.saturating_add(Weight::from_parts(0, 430430))
-			// Standard Error: 175
-			.saturating_add(Weight::from_parts(5_765, 0).saturating_mul(i.into()))
+		//  Measured:  `16616`
+		//  Estimated: `430686`
+		// Minimum execution time: 833_510_000 picoseconds.
+		Weight::from_parts(884_189_056, 0)
+			.saturating_add(Weight::from_parts(0, 430686))
+			// Standard Error: 90
+			.saturating_add(Weight::from_parts(3_475, 0).saturating_mul(i.into()))
 			.saturating_add(T::DbWeight::get().reads(73_u64))
-			.saturating_add(T::DbWeight::get().writes(13_u64))
+			.saturating_add(T::DbWeight::get().writes(18_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2513 + o * (1 ±0)`
+		//  Measured:  `2554 + o * (1 ±0)`
 		//  Estimated: `332777`
-		// Minimum execution time: 85_632_000 picoseconds.
-		Weight::from_parts(100_487_371, 0)
+		// Minimum execution time: 58_595_000 picoseconds.
+		Weight::from_parts(68_309_553, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 59
-			.saturating_add(Weight::from_parts(4_766, 0).saturating_mul(o.into()))
+			// Standard Error: 25
+			.saturating_add(Weight::from_parts(3_484, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:0)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn authorize_submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1590`
+		//  Measured:  `1627`
 		//  Estimated: `332777`
-		// Minimum execution time: 113_215_000 picoseconds.
-		Weight::from_parts(133_163_175, 0)
+		// Minimum execution time: 86_870_000 picoseconds.
+		Weight::from_parts(95_678_140, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 21
-			.saturating_add(Weight::from_parts(3_179, 0).saturating_mul(o.into()))
+			// Standard Error: 18
+			.saturating_add(Weight::from_parts(2_482, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -271,8 +271,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `966`
 		//  Estimated: `332777`
-		// Minimum execution time: 40_737_000 picoseconds.
-		Weight::from_parts(54_715_000, 0)
+		// Minimum execution time: 27_140_000 picoseconds.
+		Weight::from_parts(35_463_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -285,8 +285,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1020`
 		//  Estimated: `332777`
-		// Minimum execution time: 69_624_000 picoseconds.
-		Weight::from_parts(89_022_000, 0)
+		// Minimum execution time: 60_929_000 picoseconds.
+		Weight::from_parts(70_704_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
@@ -295,11 +295,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::RequestInputs` (r:1 w:1)
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:54 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -312,10 +312,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16603`
+		//  Measured:  `16889`
 		//  Estimated: `664564`
-		// Minimum execution time: 498_301_000 picoseconds.
-		Weight::from_parts(630_532_000, 0)
+		// Minimum execution time: 440_612_000 picoseconds.
+		Weight::from_parts(501_490_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(T::DbWeight::get().reads(63_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -323,16 +323,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:0)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:0)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:0)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	fn on_initialize_idle() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
-		//  Estimated: `3991`
-		// Minimum execution time: 4_944_000 picoseconds.
-		Weight::from_parts(6_860_000, 0)
-			.saturating_add(Weight::from_parts(0, 3991))
+		//  Estimated: `4503`
+		// Minimum execution time: 4_386_000 picoseconds.
+		Weight::from_parts(5_222_000, 0)
+			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
@@ -341,32 +341,34 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Models` (r:1 w:0)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Deadlines` (r:1 w:1)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Executors` (r:64 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Deadlines` (r:1 w:1)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Executors` (r:64 w:5)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn assign_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `13879`
-		//  Estimated: `430430`
-		// Minimum execution time: 350_784_000 picoseconds.
-		Weight::from_parts(453_828_000, 0)
-			.saturating_add(Weight::from_parts(0, 430430))
-			.saturating_add(T::DbWeight::get().reads(71_u64))
-			.saturating_add(T::DbWeight::get().writes(9_u64))
+		//  Measured:  `14737`
+		//  Estimated: `430686`
+		// Minimum execution time: 365_984_000 picoseconds.
+		Weight::from_parts(393_052_000, 0)
+			.saturating_add(Weight::from_parts(0, 430686))
+			.saturating_add(T::DbWeight::get().reads(72_u64))
+			.saturating_add(T::DbWeight::get().writes(14_u64))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:8 w:8)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:6 w:6)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:10 w:10)
@@ -377,10 +379,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn settle_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `77077`
+		//  Measured:  `77142`
 		//  Estimated: `664564`
-		// Minimum execution time: 745_156_000 picoseconds.
-		Weight::from_parts(923_491_000, 0)
+		// Minimum execution time: 661_626_000 picoseconds.
+		Weight::from_parts(734_667_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(T::DbWeight::get().reads(28_u64))
 			.saturating_add(T::DbWeight::get().writes(27_u64))
@@ -388,7 +390,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:5 w:5)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:3 w:3)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:7 w:7)
@@ -403,10 +405,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	fn settle_ordinary_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `73940`
+		//  Measured:  `73993`
 		//  Estimated: `332777`
-		// Minimum execution time: 504_250_000 picoseconds.
-		Weight::from_parts(630_573_000, 0)
+		// Minimum execution time: 457_630_000 picoseconds.
+		Weight::from_parts(499_041_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(20_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
@@ -418,7 +420,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::RequestInputs` (r:1 w:1)
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
@@ -433,10 +435,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn draw_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3190`
+		//  Measured:  `3227`
 		//  Estimated: `332777`
-		// Minimum execution time: 169_925_000 picoseconds.
-		Weight::from_parts(209_771_000, 0)
+		// Minimum execution time: 150_720_000 picoseconds.
+		Weight::from_parts(170_706_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
@@ -444,7 +446,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Requests` (r:2 w:2)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:8 w:8)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:6 w:6)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:10 w:10)
@@ -454,15 +456,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Memory::EmbeddingRequests` (r:1 w:0)
 	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:1)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `76638`
+		//  Measured:  `76703`
 		//  Estimated: `664564`
-		// Minimum execution time: 881_695_000 picoseconds.
-		Weight::from_parts(1_179_764_000, 0)
+		// Minimum execution time: 787_937_000 picoseconds.
+		Weight::from_parts(868_693_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(33_u64))
@@ -479,8 +481,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `330374`
 		//  Estimated: `332777`
-		// Minimum execution time: 396_481_000 picoseconds.
-		Weight::from_parts(492_620_000, 0)
+		// Minimum execution time: 325_661_000 picoseconds.
+		Weight::from_parts(359_821_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -490,37 +492,37 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests.
 impl WeightInfo for () {
 	/// Storage: `Inference::Models` (r:2 w:2)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	fn register_model() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `4216`
-		//  Estimated: `10502`
-		// Minimum execution time: 157_389_000 picoseconds.
-		Weight::from_parts(192_543_000, 0)
-			.saturating_add(Weight::from_parts(0, 10502))
+		//  Measured:  `4220`
+		//  Estimated: `10510`
+		// Minimum execution time: 123_730_000 picoseconds.
+		Weight::from_parts(142_823_000, 0)
+			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Inference::Models` (r:1 w:1)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	fn set_model_status() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3262`
-		//  Estimated: `5746`
-		// Minimum execution time: 116_782_000 picoseconds.
-		Weight::from_parts(138_673_000, 0)
-			.saturating_add(Weight::from_parts(0, 5746))
+		//  Measured:  `3266`
+		//  Estimated: `5750`
+		// Minimum execution time: 95_227_000 picoseconds.
+		Weight::from_parts(107_154_000, 0)
+			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ExecutorByKey` (r:1 w:1)
 	/// Proof: `Inference::ExecutorByKey` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:128 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:128 w:128)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -529,16 +531,16 @@ impl WeightInfo for () {
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	fn register_executor() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `24943`
-		//  Estimated: `609758`
-		// Minimum execution time: 2_107_062_000 picoseconds.
-		Weight::from_parts(2_738_870_000, 0)
-			.saturating_add(Weight::from_parts(0, 609758))
+		//  Measured:  `25013`
+		//  Estimated: `610270`
+		// Minimum execution time: 1_698_772_000 picoseconds.
+		Weight::from_parts(1_884_771_000, 0)
+			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(ParityDbWeight::get().reads(261_u64))
 			.saturating_add(ParityDbWeight::get().writes(132_u64))
 	}
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:1 w:0)
@@ -546,21 +548,21 @@ impl WeightInfo for () {
 	/// Storage: `Inference::ExecutorByKey` (r:1 w:2)
 	/// Proof: `Inference::ExecutorByKey` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:128 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:256 w:256)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	fn update_executor() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `43646`
+		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_830_459_000 picoseconds.
-		Weight::from_parts(3_592_734_000, 0)
+		// Minimum execution time: 2_252_200_000 picoseconds.
+		Weight::from_parts(2_550_264_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(ParityDbWeight::get().reads(388_u64))
 			.saturating_add(ParityDbWeight::get().writes(259_u64))
 	}
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -569,32 +571,32 @@ impl WeightInfo for () {
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	fn bond_extra() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `748`
-		//  Estimated: `7700`
-		// Minimum execution time: 71_247_000 picoseconds.
-		Weight::from_parts(91_810_000, 0)
-			.saturating_add(Weight::from_parts(0, 7700))
+		//  Measured:  `785`
+		//  Estimated: `7704`
+		// Minimum execution time: 59_363_000 picoseconds.
+		Weight::from_parts(68_419_000, 0)
+			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:1 w:0)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:128 w:128)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	fn unregister_executor() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `15441`
+		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 676_762_000 picoseconds.
-		Weight::from_parts(798_324_000, 0)
+		// Minimum execution time: 535_868_000 picoseconds.
+		Weight::from_parts(592_763_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(ParityDbWeight::get().reads(130_u64))
 			.saturating_add(ParityDbWeight::get().writes(129_u64))
 	}
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -603,20 +605,20 @@ impl WeightInfo for () {
 	/// Proof: `Inference::ExecutorByKey` (`max_values`: None, `max_size`: Some(80), added: 2555, mode: `MaxEncodedLen`)
 	fn withdraw_bond() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `576`
-		//  Estimated: `7700`
-		// Minimum execution time: 58_586_000 picoseconds.
-		Weight::from_parts(76_427_000, 0)
-			.saturating_add(Weight::from_parts(0, 7700))
+		//  Measured:  `580`
+		//  Estimated: `7704`
+		// Minimum execution time: 47_848_000 picoseconds.
+		Weight::from_parts(57_220_000, 0)
+			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Executors` (r:64 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Executors` (r:64 w:5)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -626,7 +628,7 @@ impl WeightInfo for () {
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
@@ -642,53 +644,53 @@ impl WeightInfo for () {
 	/// The range of component `i` is `[64, 262144]`.
 	fn request_inference(i: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16323`
-		//  Estimated: `430430`
-		// Minimum execution time: 971_416_000 picoseconds.
-		Weight::from_parts(1_073_362_063, 0)
-			.saturating_add(Weight::from_parts(0, 430430))
-			// Standard Error: 175
-			.saturating_add(Weight::from_parts(5_765, 0).saturating_mul(i.into()))
+		//  Measured:  `16616`
+		//  Estimated: `430686`
+		// Minimum execution time: 833_510_000 picoseconds.
+		Weight::from_parts(884_189_056, 0)
+			.saturating_add(Weight::from_parts(0, 430686))
+			// Standard Error: 90
+			.saturating_add(Weight::from_parts(3_475, 0).saturating_mul(i.into()))
 			.saturating_add(ParityDbWeight::get().reads(73_u64))
-			.saturating_add(ParityDbWeight::get().writes(13_u64))
+			.saturating_add(ParityDbWeight::get().writes(18_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:1)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2513 + o * (1 ±0)`
+		//  Measured:  `2554 + o * (1 ±0)`
 		//  Estimated: `332777`
-		// Minimum execution time: 85_632_000 picoseconds.
-		Weight::from_parts(100_487_371, 0)
+		// Minimum execution time: 58_595_000 picoseconds.
+		Weight::from_parts(68_309_553, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 59
-			.saturating_add(Weight::from_parts(4_766, 0).saturating_mul(o.into()))
+			// Standard Error: 25
+			.saturating_add(Weight::from_parts(3_484, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:0)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn authorize_submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1590`
+		//  Measured:  `1627`
 		//  Estimated: `332777`
-		// Minimum execution time: 113_215_000 picoseconds.
-		Weight::from_parts(133_163_175, 0)
+		// Minimum execution time: 86_870_000 picoseconds.
+		Weight::from_parts(95_678_140, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 21
-			.saturating_add(Weight::from_parts(3_179, 0).saturating_mul(o.into()))
+			// Standard Error: 18
+			.saturating_add(Weight::from_parts(2_482, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -697,8 +699,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `966`
 		//  Estimated: `332777`
-		// Minimum execution time: 40_737_000 picoseconds.
-		Weight::from_parts(54_715_000, 0)
+		// Minimum execution time: 27_140_000 picoseconds.
+		Weight::from_parts(35_463_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -711,8 +713,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1020`
 		//  Estimated: `332777`
-		// Minimum execution time: 69_624_000 picoseconds.
-		Weight::from_parts(89_022_000, 0)
+		// Minimum execution time: 60_929_000 picoseconds.
+		Weight::from_parts(70_704_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
@@ -721,11 +723,11 @@ impl WeightInfo for () {
 	/// Storage: `Inference::RequestInputs` (r:1 w:1)
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:54 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -738,10 +740,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16603`
+		//  Measured:  `16889`
 		//  Estimated: `664564`
-		// Minimum execution time: 498_301_000 picoseconds.
-		Weight::from_parts(630_532_000, 0)
+		// Minimum execution time: 440_612_000 picoseconds.
+		Weight::from_parts(501_490_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(ParityDbWeight::get().reads(63_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -749,16 +751,16 @@ impl WeightInfo for () {
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:0)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:0)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:0)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	fn on_initialize_idle() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
-		//  Estimated: `3991`
-		// Minimum execution time: 4_944_000 picoseconds.
-		Weight::from_parts(6_860_000, 0)
-			.saturating_add(Weight::from_parts(0, 3991))
+		//  Estimated: `4503`
+		// Minimum execution time: 4_386_000 picoseconds.
+		Weight::from_parts(5_222_000, 0)
+			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
@@ -767,32 +769,34 @@ impl WeightInfo for () {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Models` (r:1 w:0)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Deadlines` (r:1 w:1)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Executors` (r:64 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Deadlines` (r:1 w:1)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Executors` (r:64 w:5)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn assign_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `13879`
-		//  Estimated: `430430`
-		// Minimum execution time: 350_784_000 picoseconds.
-		Weight::from_parts(453_828_000, 0)
-			.saturating_add(Weight::from_parts(0, 430430))
-			.saturating_add(ParityDbWeight::get().reads(71_u64))
-			.saturating_add(ParityDbWeight::get().writes(9_u64))
+		//  Measured:  `14737`
+		//  Estimated: `430686`
+		// Minimum execution time: 365_984_000 picoseconds.
+		Weight::from_parts(393_052_000, 0)
+			.saturating_add(Weight::from_parts(0, 430686))
+			.saturating_add(ParityDbWeight::get().reads(72_u64))
+			.saturating_add(ParityDbWeight::get().writes(14_u64))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:8 w:8)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:6 w:6)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:10 w:10)
@@ -803,10 +807,10 @@ impl WeightInfo for () {
 	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn settle_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `77077`
+		//  Measured:  `77142`
 		//  Estimated: `664564`
-		// Minimum execution time: 745_156_000 picoseconds.
-		Weight::from_parts(923_491_000, 0)
+		// Minimum execution time: 661_626_000 picoseconds.
+		Weight::from_parts(734_667_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(ParityDbWeight::get().reads(28_u64))
 			.saturating_add(ParityDbWeight::get().writes(27_u64))
@@ -814,7 +818,7 @@ impl WeightInfo for () {
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:5 w:5)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:3 w:3)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:7 w:7)
@@ -829,10 +833,10 @@ impl WeightInfo for () {
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	fn settle_ordinary_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `73940`
+		//  Measured:  `73993`
 		//  Estimated: `332777`
-		// Minimum execution time: 504_250_000 picoseconds.
-		Weight::from_parts(630_573_000, 0)
+		// Minimum execution time: 457_630_000 picoseconds.
+		Weight::from_parts(499_041_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(20_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
@@ -844,7 +848,7 @@ impl WeightInfo for () {
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::RequestInputs` (r:1 w:1)
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
@@ -859,10 +863,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn draw_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3190`
+		//  Measured:  `3227`
 		//  Estimated: `332777`
-		// Minimum execution time: 169_925_000 picoseconds.
-		Weight::from_parts(209_771_000, 0)
+		// Minimum execution time: 150_720_000 picoseconds.
+		Weight::from_parts(170_706_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
@@ -870,7 +874,7 @@ impl WeightInfo for () {
 	/// Storage: `Inference::Requests` (r:2 w:2)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:8 w:8)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:6 w:6)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:10 w:10)
@@ -880,15 +884,15 @@ impl WeightInfo for () {
 	/// Storage: `Memory::EmbeddingRequests` (r:1 w:0)
 	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:1)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `76638`
+		//  Measured:  `76703`
 		//  Estimated: `664564`
-		// Minimum execution time: 881_695_000 picoseconds.
-		Weight::from_parts(1_179_764_000, 0)
+		// Minimum execution time: 787_937_000 picoseconds.
+		Weight::from_parts(868_693_000, 0)
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(33_u64))
@@ -905,8 +909,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `330374`
 		//  Estimated: `332777`
-		// Minimum execution time: 396_481_000 picoseconds.
-		Weight::from_parts(492_620_000, 0)
+		// Minimum execution time: 325_661_000 picoseconds.
+		Weight::from_parts(359_821_000, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
