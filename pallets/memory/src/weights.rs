@@ -55,7 +55,7 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -66,11 +66,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Memory::Spaces` (`max_values`: None, `max_size`: Some(152), added: 2627, mode: `MaxEncodedLen`)
 	fn create_space() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `679`
-		//  Estimated: `5746`
-		// Minimum execution time: 67_751_000 picoseconds.
-		Weight::from_parts(85_894_000, 0)
-			.saturating_add(Weight::from_parts(0, 5746))
+		//  Measured:  `716`
+		//  Estimated: `5750`
+		// Minimum execution time: 53_497_000 picoseconds.
+		Weight::from_parts(62_117_000, 0)
+			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -82,8 +82,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `317`
 		//  Estimated: `3617`
-		// Minimum execution time: 22_361_000 picoseconds.
-		Weight::from_parts(32_717_000, 0)
+		// Minimum execution time: 17_232_000 picoseconds.
+		Weight::from_parts(20_148_000, 0)
 			.saturating_add(Weight::from_parts(0, 3617))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -96,8 +96,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `404`
 		//  Estimated: `3617`
-		// Minimum execution time: 19_184_000 picoseconds.
-		Weight::from_parts(30_986_000, 0)
+		// Minimum execution time: 17_432_000 picoseconds.
+		Weight::from_parts(19_916_000, 0)
 			.saturating_add(Weight::from_parts(0, 3617))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -111,11 +111,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
@@ -132,17 +132,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Memory::Entries` (`max_values`: None, `max_size`: Some(1152), added: 3627, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 1024]`.
 	/// The range of component `n` is `[0, 9999]`.
-	fn remember(l: u32, n: u32, ) -> Weight {
+	fn remember(_l: u32, n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1357 + n * (40 ±0)`
+		//  Measured:  `1463 + n * (40 ±0)`
 		//  Estimated: `403483`
-		// Minimum execution time: 241_059_000 picoseconds.
-		Weight::from_parts(118_567_671, 0)
+		// Minimum execution time: 167_751_000 picoseconds.
+		Weight::from_parts(609_254_829, 0)
 			.saturating_add(Weight::from_parts(0, 403483))
-			// Standard Error: 19_895
-			.saturating_add(Weight::from_parts(57_814, 0).saturating_mul(l.into()))
-			// Standard Error: 2_036
-			.saturating_add(Weight::from_parts(547_124, 0).saturating_mul(n.into()))
+			// Standard Error: 33_953
+			.saturating_add(Weight::from_parts(814_200, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
@@ -165,11 +163,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1822 + n * (40 ±0)`
 		//  Estimated: `403483`
-		// Minimum execution time: 86_626_000 picoseconds.
-		Weight::from_parts(37_648_851, 0)
+		// Minimum execution time: 64_033_000 picoseconds.
+		Weight::from_parts(66_109_000, 0)
 			.saturating_add(Weight::from_parts(0, 403483))
-			// Standard Error: 1_499
-			.saturating_add(Weight::from_parts(512_772, 0).saturating_mul(n.into()))
+			// Standard Error: 17_310
+			.saturating_add(Weight::from_parts(717_780, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -184,11 +182,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `257902 + n * (51 ±0)`
 		//  Estimated: `332777 + n * (3533 ±0)`
-		// Minimum execution time: 43_989_000 picoseconds.
-		Weight::from_parts(51_886_000, 0)
+		// Minimum execution time: 31_335_000 picoseconds.
+		Weight::from_parts(7_305_353_798, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 27_163
-			.saturating_add(Weight::from_parts(7_859_676, 0).saturating_mul(n.into()))
+			// Standard Error: 243_764
+			.saturating_add(Weight::from_parts(4_641_460, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3533).saturating_mul(n.into()))
@@ -196,11 +194,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Memory::Spaces` (r:1 w:0)
 	/// Proof: `Memory::Spaces` (`max_values`: None, `max_size`: Some(152), added: 2627, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -217,11 +215,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	fn recall_text() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1313`
-		//  Estimated: `7700`
-		// Minimum execution time: 132_690_000 picoseconds.
-		Weight::from_parts(174_494_000, 0)
-			.saturating_add(Weight::from_parts(0, 7700))
+		//  Measured:  `1419`
+		//  Estimated: `7704`
+		// Minimum execution time: 115_817_000 picoseconds.
+		Weight::from_parts(122_978_000, 0)
+			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -230,11 +228,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Memory::Entries` (r:1 w:1)
 	/// Proof: `Memory::Entries` (`max_values`: None, `max_size`: Some(1152), added: 3627, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -253,11 +251,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn retry_embedding() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2769`
-		//  Estimated: `7700`
-		// Minimum execution time: 148_035_000 picoseconds.
-		Weight::from_parts(197_677_000, 0)
-			.saturating_add(Weight::from_parts(0, 7700))
+		//  Measured:  `2875`
+		//  Estimated: `7704`
+		// Minimum execution time: 129_686_000 picoseconds.
+		Weight::from_parts(143_195_000, 0)
+			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
@@ -276,11 +274,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `550 + g * (54 ±0)`
 		//  Estimated: `3658 + g * (2540 ±0)`
-		// Minimum execution time: 63_188_000 picoseconds.
-		Weight::from_parts(79_403_138, 0)
+		// Minimum execution time: 47_881_000 picoseconds.
+		Weight::from_parts(54_052_887, 0)
 			.saturating_add(Weight::from_parts(0, 3658))
-			// Standard Error: 7_705
-			.saturating_add(Weight::from_parts(1_706_553, 0).saturating_mul(g.into()))
+			// Standard Error: 5_034
+			.saturating_add(Weight::from_parts(1_289_599, 0).saturating_mul(g.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(g.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -297,8 +295,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `427`
 		//  Estimated: `4617`
-		// Minimum execution time: 22_716_000 picoseconds.
-		Weight::from_parts(30_045_000, 0)
+		// Minimum execution time: 17_663_000 picoseconds.
+		Weight::from_parts(21_337_000, 0)
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -313,8 +311,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `460`
 		//  Estimated: `4617`
-		// Minimum execution time: 22_169_000 picoseconds.
-		Weight::from_parts(29_735_000, 0)
+		// Minimum execution time: 17_594_000 picoseconds.
+		Weight::from_parts(20_771_000, 0)
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -324,7 +322,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with ParityDB's database weights, for tests.
 impl WeightInfo for () {
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -335,11 +333,11 @@ impl WeightInfo for () {
 	/// Proof: `Memory::Spaces` (`max_values`: None, `max_size`: Some(152), added: 2627, mode: `MaxEncodedLen`)
 	fn create_space() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `679`
-		//  Estimated: `5746`
-		// Minimum execution time: 67_751_000 picoseconds.
-		Weight::from_parts(85_894_000, 0)
-			.saturating_add(Weight::from_parts(0, 5746))
+		//  Measured:  `716`
+		//  Estimated: `5750`
+		// Minimum execution time: 53_497_000 picoseconds.
+		Weight::from_parts(62_117_000, 0)
+			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
@@ -351,8 +349,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `317`
 		//  Estimated: `3617`
-		// Minimum execution time: 22_361_000 picoseconds.
-		Weight::from_parts(32_717_000, 0)
+		// Minimum execution time: 17_232_000 picoseconds.
+		Weight::from_parts(20_148_000, 0)
 			.saturating_add(Weight::from_parts(0, 3617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -365,8 +363,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `404`
 		//  Estimated: `3617`
-		// Minimum execution time: 19_184_000 picoseconds.
-		Weight::from_parts(30_986_000, 0)
+		// Minimum execution time: 17_432_000 picoseconds.
+		Weight::from_parts(19_916_000, 0)
 			.saturating_add(Weight::from_parts(0, 3617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -380,11 +378,11 @@ impl WeightInfo for () {
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(193), added: 2668, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
@@ -401,17 +399,15 @@ impl WeightInfo for () {
 	/// Proof: `Memory::Entries` (`max_values`: None, `max_size`: Some(1152), added: 3627, mode: `MaxEncodedLen`)
 	/// The range of component `l` is `[1, 1024]`.
 	/// The range of component `n` is `[0, 9999]`.
-	fn remember(l: u32, n: u32, ) -> Weight {
+	fn remember(_l: u32, n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1357 + n * (40 ±0)`
+		//  Measured:  `1463 + n * (40 ±0)`
 		//  Estimated: `403483`
-		// Minimum execution time: 241_059_000 picoseconds.
-		Weight::from_parts(118_567_671, 0)
+		// Minimum execution time: 167_751_000 picoseconds.
+		Weight::from_parts(609_254_829, 0)
 			.saturating_add(Weight::from_parts(0, 403483))
-			// Standard Error: 19_895
-			.saturating_add(Weight::from_parts(57_814, 0).saturating_mul(l.into()))
-			// Standard Error: 2_036
-			.saturating_add(Weight::from_parts(547_124, 0).saturating_mul(n.into()))
+			// Standard Error: 33_953
+			.saturating_add(Weight::from_parts(814_200, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(11_u64))
 	}
@@ -434,11 +430,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1822 + n * (40 ±0)`
 		//  Estimated: `403483`
-		// Minimum execution time: 86_626_000 picoseconds.
-		Weight::from_parts(37_648_851, 0)
+		// Minimum execution time: 64_033_000 picoseconds.
+		Weight::from_parts(66_109_000, 0)
 			.saturating_add(Weight::from_parts(0, 403483))
-			// Standard Error: 1_499
-			.saturating_add(Weight::from_parts(512_772, 0).saturating_mul(n.into()))
+			// Standard Error: 17_310
+			.saturating_add(Weight::from_parts(717_780, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
@@ -453,11 +449,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `257902 + n * (51 ±0)`
 		//  Estimated: `332777 + n * (3533 ±0)`
-		// Minimum execution time: 43_989_000 picoseconds.
-		Weight::from_parts(51_886_000, 0)
+		// Minimum execution time: 31_335_000 picoseconds.
+		Weight::from_parts(7_305_353_798, 0)
 			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 27_163
-			.saturating_add(Weight::from_parts(7_859_676, 0).saturating_mul(n.into()))
+			// Standard Error: 243_764
+			.saturating_add(Weight::from_parts(4_641_460, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 3533).saturating_mul(n.into()))
@@ -465,11 +461,11 @@ impl WeightInfo for () {
 	/// Storage: `Memory::Spaces` (r:1 w:0)
 	/// Proof: `Memory::Spaces` (`max_values`: None, `max_size`: Some(152), added: 2627, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -486,11 +482,11 @@ impl WeightInfo for () {
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
 	fn recall_text() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1313`
-		//  Estimated: `7700`
-		// Minimum execution time: 132_690_000 picoseconds.
-		Weight::from_parts(174_494_000, 0)
-			.saturating_add(Weight::from_parts(0, 7700))
+		//  Measured:  `1419`
+		//  Estimated: `7704`
+		// Minimum execution time: 115_817_000 picoseconds.
+		Weight::from_parts(122_978_000, 0)
+			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
@@ -499,11 +495,11 @@ impl WeightInfo for () {
 	/// Storage: `Memory::Entries` (r:1 w:1)
 	/// Proof: `Memory::Entries` (`max_values`: None, `max_size`: Some(1152), added: 3627, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
-	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2281), added: 4756, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:0)
-	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4235), added: 6710, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
@@ -522,11 +518,11 @@ impl WeightInfo for () {
 	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	fn retry_embedding() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2769`
-		//  Estimated: `7700`
-		// Minimum execution time: 148_035_000 picoseconds.
-		Weight::from_parts(197_677_000, 0)
-			.saturating_add(Weight::from_parts(0, 7700))
+		//  Measured:  `2875`
+		//  Estimated: `7704`
+		// Minimum execution time: 129_686_000 picoseconds.
+		Weight::from_parts(143_195_000, 0)
+			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 	}
@@ -545,11 +541,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `550 + g * (54 ±0)`
 		//  Estimated: `3658 + g * (2540 ±0)`
-		// Minimum execution time: 63_188_000 picoseconds.
-		Weight::from_parts(79_403_138, 0)
+		// Minimum execution time: 47_881_000 picoseconds.
+		Weight::from_parts(54_052_887, 0)
 			.saturating_add(Weight::from_parts(0, 3658))
-			// Standard Error: 7_705
-			.saturating_add(Weight::from_parts(1_706_553, 0).saturating_mul(g.into()))
+			// Standard Error: 5_034
+			.saturating_add(Weight::from_parts(1_289_599, 0).saturating_mul(g.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(g.into())))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -566,8 +562,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `427`
 		//  Estimated: `4617`
-		// Minimum execution time: 22_716_000 picoseconds.
-		Weight::from_parts(30_045_000, 0)
+		// Minimum execution time: 17_663_000 picoseconds.
+		Weight::from_parts(21_337_000, 0)
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -582,8 +578,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `460`
 		//  Estimated: `4617`
-		// Minimum execution time: 22_169_000 picoseconds.
-		Weight::from_parts(29_735_000, 0)
+		// Minimum execution time: 17_594_000 picoseconds.
+		Weight::from_parts(20_771_000, 0)
 			.saturating_add(Weight::from_parts(0, 4617))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
