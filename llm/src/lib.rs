@@ -10,16 +10,20 @@
 //!   plain F32/F16), with their exact dequantization.
 //! - [`tokenizer`]: Gemma's SentencePiece tokenizer from the file's metadata.
 //! - [`kernels`]: the arithmetic contract below, in code: activation quantization, integer
-//!   block dot products, fixed-order sums, norms, softmax, GELU.
-//! - [`model`]: Gemma 3's forward pass, position by position, weights kept quantized.
+//!   block dot products on each instruction set ([`kernels::KernelPath`]: scalar, AVX2,
+//!   AVX-512 VNNI), fixed-order sums, norms, softmax, GELU.
+//! - [`model`]: Gemma 3's forward pass, weights kept quantized, one position at a time or many
+//!   in one batched pass, its matrix products split among threads.
 //!
-//! The arithmetic contract the decoder is built to (and its tests enforce as the parts land):
-//! activations quantized per row deterministically; block dot products in integers (exact, so
-//! any SIMD may compute them); the float step that scales and adds block sums in one fixed
-//! order per output, independent of the instruction set, the thread count and the number of
-//! positions in a pass; transcendental functions from pure-Rust code identical on every
-//! target, never the platform's libm; no approximate reciprocal or square-root instructions;
-//! fixed-order reductions for norms and softmax.
+//! The arithmetic contract the decoder is built to, and its tests enforce: activations
+//! quantized per row deterministically; block dot products in integers (exact, so any SIMD
+//! computes them: every path is tested against the scalar sums, extremes included); the float
+//! step that scales and adds block sums in one fixed order per output, independent of the
+//! instruction set, the thread count and the number of positions in a pass (the tests compare
+//! the logits' bytes across all three, and recorded hashes of them); transcendental functions
+//! from pure-Rust code identical on every target, never the platform's libm; no approximate
+//! reciprocal or square-root instructions; fixed-order reductions for norms and softmax;
+//! attention over absolute positions.
 
 pub mod gguf;
 pub mod kernels;

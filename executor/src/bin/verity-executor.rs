@@ -30,7 +30,8 @@ struct Args {
 	/// Largest request body, in bytes.
 	#[arg(long, default_value_t = 4 * 1024 * 1024)]
 	max_body_bytes: usize,
-	/// Threads for matrix products (the output bytes do not depend on it).
+	/// Threads for matrix products (the output bytes do not depend on it), for ONNX models and
+	/// for the language-model decoder alike.
 	#[arg(long, default_value_t = 1)]
 	threads: usize,
 	/// Disk the model store may hold, in MiB; fetching past it is refused.
@@ -102,6 +103,7 @@ fn run(args: Args) -> Result<(), String> {
 		eprintln!("imported {} as 0x{}", path.display(), verity_executor::store::hex(&id));
 	}
 	let engine = Engine::new(store, args.profile, args.cache_mib * 1024 * 1024)
+		.with_generation_threads(args.threads)
 		.with_faulty_outputs(args.faulty);
 	let limits = server::Limits {
 		max_body_bytes: args.max_body_bytes,
