@@ -179,9 +179,8 @@ pub(crate) fn dot_rows_with<D: IntegerDots>(
 		if let Some(ahead) = rows.get((index + PREFETCH_ROWS) * row_bytes..) {
 			D::prefetch(&ahead[..row_bytes.min(ahead.len())]);
 		}
-		for (out, input) in out.iter_mut().zip(inputs) {
-			*out = dot_row_with::<D>(ggml_type, row, input);
-		}
+		// SAFETY: `D` is the caller's instruction set.
+		unsafe { D::row_against_inputs(ggml_type, row, inputs, out) };
 	}
 }
 
@@ -191,6 +190,26 @@ const PREFETCH_ROWS: usize = 8;
 /// The integer block dot products, one implementation per instruction set. Each returns exact
 /// integer sums; the float step around them ([`dot_row_with`]) is shared.
 pub(crate) trait IntegerDots {
+	/// `out[p]` = the row's dot product with `inputs[p]`, each [`dot_row_with`]'s bits. An
+	/// instruction set may share work between the inputs (unpacking the weights once) so long
+	/// as each output's operations, and their order, are those of [`dot_row_with`].
+	///
+	/// # Safety
+	/// As [`IntegerDots::q8_0`].
+	#[inline(always)]
+	unsafe fn row_against_inputs(
+		ggml_type: GgmlType,
+		row: &[u8],
+		inputs: &[QuantizedRow],
+		out: &mut [f32],
+	) where
+		Self: Sized,
+	{
+		for (out, input) in out.iter_mut().zip(inputs) {
+			*out = dot_row_with::<Self>(ggml_type, row, input);
+		}
+	}
+
 	/// Ask for `bytes` to be brought into the cache (a hint; no effect on results).
 	#[inline(always)]
 	fn prefetch(_bytes: &[u8]) {}

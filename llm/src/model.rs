@@ -301,9 +301,14 @@ impl Gemma3 {
 				}
 			});
 		}
-		(0..positions)
-			.map(|position| by_row.iter().skip(position).step_by(positions).copied().collect())
-			.collect()
+		// Reading the rows in order, each position's outputs are written in order too.
+		let mut by_position = vec![Vec::with_capacity(rows); positions];
+		for outputs in by_row.chunks_exact(positions.max(1)) {
+			for (column, output) in by_position.iter_mut().zip(outputs) {
+				column.push(*output);
+			}
+		}
+		by_position
 	}
 
 	/// Run `token` at the next position of `cache` and return the logits of what follows it.

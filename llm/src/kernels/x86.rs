@@ -7,7 +7,7 @@
 //! pair is at most 2 × 128 × 127 = 32,512. VNNI's `vpdpbusd` adds fours straight into `i32`.
 //! The block layouts are those of [`crate::quant`].
 
-use super::{dot_row_with, IntegerDots, QuantizedRow};
+use super::{dot_row_with, IntegerDots, QuantizedRow, BLOCK};
 use crate::quant::GgmlType;
 use std::arch::x86_64::*;
 
@@ -125,7 +125,258 @@ unsafe fn and_bytes(value: __m256i, mask: u8) -> __m256i {
 	_mm256_and_si256(value, _mm256_set1_epi8(mask as i8))
 }
 
+/// Eight positions' lane vectors reduced to their eight sums, in position order (integer
+/// additions, exact in any order). Lanes 0-3 and 4-7 are also returned apart: `(all, firsts,
+/// seconds)`, the sums of bytes 0-15 and 16-31 of each position.
+#[inline(always)]
+unsafe fn sums_of_eight(v: &[__m256i; 8]) -> (__m256i, __m256i, __m256i) {
+	let s01 = _mm256_hadd_epi32(v[0], v[1]);
+	let s23 = _mm256_hadd_epi32(v[2], v[3]);
+	let s45 = _mm256_hadd_epi32(v[4], v[5]);
+	let s67 = _mm256_hadd_epi32(v[6], v[7]);
+	let t0123 = _mm256_hadd_epi32(s01, s23);
+	let t4567 = _mm256_hadd_epi32(s45, s67);
+	let firsts = _mm256_permute2x128_si256::<0x20>(t0123, t4567);
+	let seconds = _mm256_permute2x128_si256::<0x31>(t0123, t4567);
+	(_mm256_add_epi32(firsts, seconds), firsts, seconds)
+}
+
+/// Block `block`'s activation scales of eight positions.
+#[inline(always)]
+unsafe fn scales_of_eight(inputs: &[QuantizedRow], block: usize) -> __m256 {
+	_mm256_setr_ps(
+		inputs[0].scales[block],
+		inputs[1].scales[block],
+		inputs[2].scales[block],
+		inputs[3].scales[block],
+		inputs[4].scales[block],
+		inputs[5].scales[block],
+		inputs[6].scales[block],
+		inputs[7].scales[block],
+	)
+}
+
+/// Block `block`'s activation sums of eight positions.
+#[inline(always)]
+unsafe fn activation_sums_of_eight(inputs: &[QuantizedRow], block: usize) -> __m256i {
+	_mm256_setr_epi32(
+		inputs[0].sums[block],
+		inputs[1].sums[block],
+		inputs[2].sums[block],
+		inputs[3].sums[block],
+		inputs[4].sums[block],
+		inputs[5].sums[block],
+		inputs[6].sums[block],
+		inputs[7].sums[block],
+	)
+}
+
+/// The lane vectors of eight positions' activations at `at` against signed weights
+/// (`magnitudes` their absolute values), by the sign trick.
+#[inline(always)]
+unsafe fn eight_signed<M: MultiplyAdd>(
+	inputs: &[QuantizedRow],
+	at: usize,
+	magnitudes: __m256i,
+	weights: __m256i,
+) -> [__m256i; 8] {
+	let mut lanes = [_mm256_setzero_si256(); 8];
+	for (lanes, input) in lanes.iter_mut().zip(inputs) {
+		let a = load_signed(&input.values[at..]);
+		*lanes = M::products(magnitudes, _mm256_sign_epi8(a, weights));
+	}
+	lanes
+}
+
+/// The lane vectors of eight positions' activations at `at` against unsigned weights.
+#[inline(always)]
+unsafe fn eight_unsigned<M: MultiplyAdd>(
+	inputs: &[QuantizedRow],
+	at: usize,
+	weights: __m256i,
+) -> [__m256i; 8] {
+	let mut lanes = [_mm256_setzero_si256(); 8];
+	for (lanes, input) in lanes.iter_mut().zip(inputs) {
+		*lanes = M::products(weights, load_signed(&input.values[at..]));
+	}
+	lanes
+}
+
+/// The float step of one block for eight positions side by side: each lane
+/// `total + (d × scale) × sum`, as the scalar step computes it.
+#[inline(always)]
+unsafe fn step_eight(totals: __m256, d: f32, scales: __m256, sums: __m256i) -> __m256 {
+	let factor = _mm256_mul_ps(_mm256_set1_ps(d), scales);
+	_mm256_add_ps(totals, _mm256_mul_ps(factor, _mm256_cvtepi32_ps(sums)))
+}
+
+/// The two high bits of each Q6_K value, `(high >> shift) & 3`, moved to bits 4 and 5.
+#[inline(always)]
+unsafe fn q6_k_upper(high: __m256i, shift: i32) -> __m256i {
+	_mm256_slli_epi16::<4>(and_bytes(_mm256_srl_epi16(high, _mm_cvtsi32_si128(shift)), 0x03))
+}
+
+/// One row against eight positions at once: the same operations per position as
+/// [`super::dot_row_with`], in the same order (the float step runs on eight positions side by
+/// side, each lane its own position's chain), with each weight block unpacked once.
+#[inline(always)]
+unsafe fn row_against_eight<M: MultiplyAdd>(
+	ggml_type: GgmlType,
+	row: &[u8],
+	inputs: &[QuantizedRow],
+) -> __m256 {
+	let mut totals = _mm256_setzero_ps();
+	match ggml_type {
+		GgmlType::Q8_0 => {
+			for (block, w) in row.chunks_exact(34).enumerate() {
+				let weights = load(&w[2..]);
+				let magnitudes = _mm256_abs_epi8(weights);
+				let lanes = eight_signed::<M>(inputs, BLOCK * block, magnitudes, weights);
+				let d = <M as IntegerDots>::half(w, 0);
+				let scales = scales_of_eight(inputs, block);
+				totals = step_eight(totals, d, scales, sums_of_eight(&lanes).0);
+			}
+		},
+		GgmlType::Q5_0 => {
+			for (block, w) in row.chunks_exact(22).enumerate() {
+				let values = q5_0_vector(array(w));
+				let magnitudes = _mm256_abs_epi8(values);
+				let lanes = eight_signed::<M>(inputs, BLOCK * block, magnitudes, values);
+				let d = <M as IntegerDots>::half(w, 0);
+				let scales = scales_of_eight(inputs, block);
+				totals = step_eight(totals, d, scales, sums_of_eight(&lanes).0);
+			}
+		},
+		GgmlType::Q4K => {
+			for (super_block, w) in row.chunks_exact(144).enumerate() {
+				let (d, dmin) = (<M as IntegerDots>::half(w, 0), <M as IntegerDots>::half(w, 2));
+				for sub in 0..8 {
+					let block = 8 * super_block + sub;
+					let packed = load(&w[16 + 32 * (sub / 2)..]);
+					let nibbles = if sub % 2 == 0 {
+						and_bytes(packed, 0x0f)
+					} else {
+						and_bytes(_mm256_srli_epi16::<4>(packed), 0x0f)
+					};
+					let lanes = eight_unsigned::<M>(inputs, BLOCK * block, nibbles);
+					let sums = sums_of_eight(&lanes).0;
+					let (scale, min) = super::q4_k_scale_min(sub, &w[4..16]);
+					let scaled = _mm256_cvtepi32_ps(_mm256_mullo_epi32(
+						_mm256_set1_epi32(scale.into()),
+						sums,
+					));
+					let offset = _mm256_cvtepi32_ps(_mm256_mullo_epi32(
+						_mm256_set1_epi32(min.into()),
+						activation_sums_of_eight(inputs, block),
+					));
+					let activation_scales = scales_of_eight(inputs, block);
+					totals = _mm256_add_ps(
+						totals,
+						_mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(d), activation_scales), scaled),
+					);
+					totals = _mm256_sub_ps(
+						totals,
+						_mm256_mul_ps(
+							_mm256_mul_ps(_mm256_set1_ps(dmin), activation_scales),
+							offset,
+						),
+					);
+				}
+			}
+		},
+		GgmlType::Q6K => {
+			for (super_block, w) in row.chunks_exact(210).enumerate() {
+				let d = <M as IntegerDots>::half(w, 208);
+				let scales = &w[192..208];
+				for (sub, values) in q6_k_vectors(array(w)).into_iter().enumerate() {
+					let block = 8 * super_block + sub;
+					let magnitudes = _mm256_abs_epi8(values);
+					let lanes = eight_signed::<M>(inputs, BLOCK * block, magnitudes, values);
+					let (_, firsts, seconds) = sums_of_eight(&lanes);
+					let sums = _mm256_add_epi32(
+						_mm256_mullo_epi32(
+							_mm256_set1_epi32(i32::from(scales[2 * sub] as i8)),
+							firsts,
+						),
+						_mm256_mullo_epi32(
+							_mm256_set1_epi32(i32::from(scales[2 * sub + 1] as i8)),
+							seconds,
+						),
+					);
+					totals = step_eight(totals, d, scales_of_eight(inputs, block), sums);
+				}
+			}
+		},
+		GgmlType::F32 | GgmlType::F16 => unimplemented!("plain float matrices are not used"),
+	}
+	totals
+}
+
+/// A Q5_0 block's 32 values, `q - 16`, in one register.
+#[inline(always)]
+unsafe fn q5_0_vector(block: &[u8; 22]) -> __m256i {
+	let packed = _mm_loadu_si128(block[6..].as_ptr().cast());
+	let low = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
+	let high = _mm_and_si128(_mm_srli_epi16::<4>(packed), _mm_set1_epi8(0x0f));
+	let nibbles = _mm256_set_m128i(high, low);
+	let mask = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
+	let spread = _mm256_shuffle_epi8(
+		_mm256_set1_epi32(mask as i32),
+		_mm256_setr_epi8(
+			0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3,
+			3, 3, 3,
+		),
+	);
+	let bits = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+	let set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bits), bits);
+	let fifth = and_bytes(set, 0x10);
+	_mm256_sub_epi8(_mm256_or_si256(nibbles, fifth), _mm256_set1_epi8(16))
+}
+
+/// A Q6_K super-block's eight sub-blocks of 32 values, `q - 32`, one register each.
+#[inline(always)]
+unsafe fn q6_k_vectors(block: &[u8; 210]) -> [__m256i; 8] {
+	let mut vectors = [_mm256_setzero_si256(); 8];
+	for part in 0..2 {
+		let low0 = load(&block[64 * part..]);
+		let low1 = load(&block[64 * part + 32..]);
+		let high = load(&block[128 + 32 * part..]);
+		let quarters = [
+			_mm256_or_si256(and_bytes(low0, 0x0f), q6_k_upper(high, 0)),
+			_mm256_or_si256(and_bytes(low1, 0x0f), q6_k_upper(high, 2)),
+			_mm256_or_si256(and_bytes(_mm256_srli_epi16::<4>(low0), 0x0f), q6_k_upper(high, 4)),
+			_mm256_or_si256(and_bytes(_mm256_srli_epi16::<4>(low1), 0x0f), q6_k_upper(high, 6)),
+		];
+		for (quarter, q) in quarters.into_iter().enumerate() {
+			vectors[4 * part + quarter] = _mm256_sub_epi8(q, _mm256_set1_epi8(32));
+		}
+	}
+	vectors
+}
+
+/// A chunk as the fixed-size array it is.
+#[inline(always)]
+fn array<const N: usize>(chunk: &[u8]) -> &[u8; N] {
+	chunk.try_into().expect("chunks of the format's size")
+}
+
 impl<M: MultiplyAdd> IntegerDots for M {
+	#[inline(always)]
+	unsafe fn row_against_inputs(
+		ggml_type: GgmlType,
+		row: &[u8],
+		inputs: &[QuantizedRow],
+		out: &mut [f32],
+	) {
+		let whole = inputs.len() / 8 * 8;
+		for (inputs, out) in inputs[..whole].chunks_exact(8).zip(out.chunks_exact_mut(8)) {
+			_mm256_storeu_ps(out.as_mut_ptr(), row_against_eight::<M>(ggml_type, row, inputs));
+		}
+		for (input, out) in inputs[whole..].iter().zip(&mut out[whole..]) {
+			*out = dot_row_with::<Self>(ggml_type, row, input);
+		}
+	}
+
 	#[inline(always)]
 	fn prefetch(bytes: &[u8]) {
 		for line in bytes.chunks(64) {
@@ -147,24 +398,7 @@ impl<M: MultiplyAdd> IntegerDots for M {
 
 	#[inline(always)]
 	unsafe fn q5_0(block: &[u8; 22], activations: &[i8; 32]) -> i32 {
-		// Value j < 16 is the low nibble of byte j, value j + 16 its high nibble.
-		let packed = _mm_loadu_si128(block[6..].as_ptr().cast());
-		let low = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
-		let high = _mm_and_si128(_mm_srli_epi16::<4>(packed), _mm_set1_epi8(0x0f));
-		let nibbles = _mm256_set_m128i(high, low);
-		// The fifth bits: byte j takes bit j of the 32-bit mask.
-		let mask = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
-		let spread = _mm256_shuffle_epi8(
-			_mm256_set1_epi32(mask as i32),
-			_mm256_setr_epi8(
-				0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3,
-				3, 3, 3, 3,
-			),
-		);
-		let bits = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
-		let set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bits), bits);
-		let fifth = and_bytes(set, 0x10);
-		let values = _mm256_sub_epi8(_mm256_or_si256(nibbles, fifth), _mm256_set1_epi8(16));
+		let values = q5_0_vector(block);
 		sum256(signed_products::<M>(values, load_signed(activations)))
 	}
 
@@ -186,34 +420,12 @@ impl<M: MultiplyAdd> IntegerDots for M {
 	unsafe fn q6_k(block: &[u8; 210], activations: &[i8; 256]) -> [i32; 8] {
 		let scales = &block[192..208];
 		let mut sums = [0i32; 8];
-		for part in 0..2 {
-			let low0 = load(&block[64 * part..]);
-			let low1 = load(&block[64 * part + 32..]);
-			let high = load(&block[128 + 32 * part..]);
-			let upper = |shift: __m128i| -> __m256i {
-				_mm256_slli_epi16::<4>(and_bytes(_mm256_srl_epi16(high, shift), 0x03))
-			};
-			let quarters = [
-				_mm256_or_si256(and_bytes(low0, 0x0f), upper(_mm_cvtsi32_si128(0))),
-				_mm256_or_si256(and_bytes(low1, 0x0f), upper(_mm_cvtsi32_si128(2))),
-				_mm256_or_si256(
-					and_bytes(_mm256_srli_epi16::<4>(low0), 0x0f),
-					upper(_mm_cvtsi32_si128(4)),
-				),
-				_mm256_or_si256(
-					and_bytes(_mm256_srli_epi16::<4>(low1), 0x0f),
-					upper(_mm_cvtsi32_si128(6)),
-				),
-			];
-			for (quarter, q) in quarters.into_iter().enumerate() {
-				let sub = 4 * part + quarter;
-				let values = _mm256_sub_epi8(q, _mm256_set1_epi8(32));
-				let lanes = signed_products::<M>(values, load_signed(&activations[32 * sub..]));
-				let first = sum128(_mm256_castsi256_si128(lanes));
-				let second = sum128(_mm256_extracti128_si256::<1>(lanes));
-				sums[sub] = i32::from(scales[2 * sub] as i8) * first
-					+ i32::from(scales[2 * sub + 1] as i8) * second;
-			}
+		for (sub, values) in q6_k_vectors(block).into_iter().enumerate() {
+			let lanes = signed_products::<M>(values, load_signed(&activations[32 * sub..]));
+			let first = sum128(_mm256_castsi256_si128(lanes));
+			let second = sum128(_mm256_extracti128_si256::<1>(lanes));
+			sums[sub] = i32::from(scales[2 * sub] as i8) * first
+				+ i32::from(scales[2 * sub + 1] as i8) * second;
 		}
 		sums
 	}
