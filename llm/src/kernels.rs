@@ -569,6 +569,36 @@ mod tests {
 	}
 
 	#[test]
+	fn many_positions_at_once_give_each_positions_own_bits_on_every_path() {
+		// Eleven positions: one group of eight computed side by side, three one by one. Each
+		// output must be the bits of that row and that position alone, on the scalar path.
+		for ggml_type in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K] {
+			let row_len = 512;
+			let row_bytes = row_len / ggml_type.block_len() * ggml_type.block_bytes();
+			let rows: Vec<u8> = (0..3 * row_bytes / ggml_type.block_bytes())
+				.flat_map(|b| block(ggml_type, b as u64 + 11))
+				.collect();
+			let inputs: Vec<QuantizedRow> = (0..11u64)
+				.map(|p| {
+					let values: Vec<f32> =
+						bytes(row_len, 50 + p).iter().map(|b| (*b as f32 - 128.0) / 9.0).collect();
+					quantize_row(&values)
+				})
+				.collect();
+			for path in KernelPath::available() {
+				let mut out = vec![0f32; 3 * inputs.len()];
+				dot_rows(path, ggml_type, &rows, row_bytes, &inputs, &mut out);
+				for (row, outputs) in rows.chunks_exact(row_bytes).zip(out.chunks_exact(11)) {
+					for (input, output) in inputs.iter().zip(outputs) {
+						let alone = dot_row(KernelPath::Scalar, ggml_type, row, input);
+						assert_eq!(output.to_bits(), alone.to_bits(), "{ggml_type:?} on {path:?}");
+					}
+				}
+			}
+		}
+	}
+
+	#[test]
 	fn the_scalar_path_always_runs_and_is_listed_first() {
 		assert!(KernelPath::Scalar.is_available());
 		assert_eq!(KernelPath::available()[0], KernelPath::Scalar);
