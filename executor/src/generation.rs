@@ -130,7 +130,7 @@ impl Generator {
 
 /// Positions a verification pass runs at once: long enough to read each weight row once for
 /// many tokens, short enough to keep the logits of a pass (a megabyte a position) small.
-const VERIFY_CHUNK: usize = 32;
+const VERIFY_CHUNK: usize = 16;
 
 impl Generator {
 	/// Check a claimed `generation` for the canonical `input` without generating: one batched
