@@ -206,16 +206,17 @@ impl Engine {
 			GenerationError::Rejected { code, reason } => EngineError::Rejected { code, reason },
 			GenerationError::MalformedModel(reason) => EngineError::Execution(reason),
 		})?;
-		let mut map = generation.to_tensor_map();
+		Ok(self.output(generation.to_tensor_map(), started))
+	}
+
+	/// The answer for `map`, the outputs of a run begun at `started` (altered first in the
+	/// test-only faulty mode).
+	fn output(&self, mut map: TensorMap, started: Instant) -> InferenceOutput {
 		if self.faulty {
 			corrupt(&mut map);
 		}
 		let output = map.encode();
-		Ok(InferenceOutput {
-			output_hash: content_hash(&output),
-			output,
-			elapsed: started.elapsed(),
-		})
+		InferenceOutput { output_hash: content_hash(&output), output, elapsed: started.elapsed() }
 	}
 
 	/// Test-only faulty mode: every output is altered before it is returned, as a dishonest
@@ -258,16 +259,7 @@ impl Engine {
 		let outputs = plan.run(values).map_err(EngineError::execution)?;
 		let named =
 			output_names.iter().cloned().zip(outputs.iter().map(|value| &**value)).collect();
-		let mut map = tensors::outputs_to_map(named)?;
-		if self.faulty {
-			corrupt(&mut map);
-		}
-		let output = map.encode();
-		Ok(InferenceOutput {
-			output_hash: content_hash(&output),
-			output,
-			elapsed: started.elapsed(),
-		})
+		Ok(self.output(tensors::outputs_to_map(named)?, started))
 	}
 
 	/// Where the time of a run goes: per kind of tract operator in the optimized plan, its

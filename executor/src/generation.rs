@@ -51,10 +51,10 @@ impl Generator {
 	pub fn open(path: &Path, threads: usize) -> Result<Self, GenerationError> {
 		let malformed =
 			|error: &dyn std::fmt::Display| GenerationError::MalformedModel(error.to_string());
-		let tokenizer = Tokenizer::from_gguf(&GgufFile::open(path).map_err(|e| malformed(&e))?)
-			.map_err(|e| malformed(&e))?;
+		// One mapping and one parse of the file serve the model and its tokenizer.
 		let mut model = Gemma3::new(GgufFile::open(path).map_err(|e| malformed(&e))?)
 			.map_err(|e| malformed(&e))?;
+		let tokenizer = Tokenizer::from_gguf(model.file()).map_err(|e| malformed(&e))?;
 		model.set_threads(threads);
 		let mut stops = vec![tokenizer.eos];
 		if let Some(end_of_turn) =

@@ -122,19 +122,9 @@ pub fn dot_row(
 	weights: &[u8],
 	activations: &QuantizedRow,
 ) -> f32 {
-	match path {
-		#[cfg(target_arch = "x86_64")]
-		KernelPath::Avx2 if path.is_available() => {
-			// SAFETY: the CPU has AVX2 and F16C, checked just above.
-			unsafe { x86::dot_row_avx2(ggml_type, weights, activations) }
-		},
-		#[cfg(target_arch = "x86_64")]
-		KernelPath::Avx512Vnni if path.is_available() => {
-			// SAFETY: the CPU has AVX2, F16C, AVX-512 VNNI and AVX-512VL, checked just above.
-			unsafe { x86::dot_row_vnni(ggml_type, weights, activations) }
-		},
-		_ => dot_row_with::<Scalar>(ggml_type, weights, activations),
-	}
+	let mut out = [0f32];
+	dot_rows(path, ggml_type, weights, weights.len(), core::slice::from_ref(activations), &mut out);
+	out[0]
 }
 
 /// Every row of `rows` (whole rows of `ggml_type`, `row_bytes` each) against every input:

@@ -265,6 +265,11 @@ impl Gemma3 {
 		self.threads = threads.max(1);
 	}
 
+	/// The GGUF file the model runs from (its metadata holds the tokenizer too).
+	pub fn file(&self) -> &GgufFile {
+		&self.file
+	}
+
 	/// An empty cache for this model.
 	pub fn cache(&self) -> Cache {
 		Cache {

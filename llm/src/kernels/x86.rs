@@ -39,24 +39,6 @@ impl MultiplyAdd for Vnni {
 	}
 }
 
-/// The row's dot product with AVX2 integer sums.
-///
-/// # Safety
-/// The CPU must have AVX2 and F16C.
-#[target_feature(enable = "avx2,f16c")]
-pub(super) unsafe fn dot_row_avx2(ggml_type: GgmlType, weights: &[u8], a: &QuantizedRow) -> f32 {
-	dot_row_with::<Avx2>(ggml_type, weights, a)
-}
-
-/// The row's dot product with AVX-512 VNNI integer sums.
-///
-/// # Safety
-/// The CPU must have AVX2, F16C, AVX-512 VNNI and AVX-512VL.
-#[target_feature(enable = "avx2,f16c,avx512vnni,avx512vl")]
-pub(super) unsafe fn dot_row_vnni(ggml_type: GgmlType, weights: &[u8], a: &QuantizedRow) -> f32 {
-	dot_row_with::<Vnni>(ggml_type, weights, a)
-}
-
 /// Rows against inputs with AVX2 integer sums (see [`super::dot_rows`]).
 ///
 /// # Safety
