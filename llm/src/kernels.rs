@@ -73,7 +73,7 @@ pub enum KernelPath {
 	Scalar,
 	/// x86-64 AVX2 (with F16C): `vpmaddubsw` then `vpmaddwd`.
 	Avx2,
-	/// x86-64 AVX-512 VNNI (with AVX-512VL): `vpdpbusd`, one instruction per multiply-add.
+	/// x86-64 AVX-512 VNNI (with AVX-512F and VL): `vpdpbusd`, one instruction per four multiply-adds.
 	Avx512Vnni,
 }
 
@@ -94,6 +94,7 @@ impl KernelPath {
 			Self::Avx512Vnni => {
 				std::arch::is_x86_feature_detected!("avx2")
 					&& std::arch::is_x86_feature_detected!("f16c")
+					&& std::arch::is_x86_feature_detected!("avx512f")
 					&& std::arch::is_x86_feature_detected!("avx512vnni")
 					&& std::arch::is_x86_feature_detected!("avx512vl")
 			},
@@ -146,7 +147,8 @@ pub fn dot_rows(
 		},
 		#[cfg(target_arch = "x86_64")]
 		KernelPath::Avx512Vnni if path.is_available() => {
-			// SAFETY: the CPU has AVX2, F16C, AVX-512 VNNI and AVX-512VL, checked just above.
+			// SAFETY: the CPU has AVX2, F16C, AVX-512F, AVX-512 VNNI and AVX-512VL, checked
+			// just above.
 			unsafe { x86::dot_rows_vnni(ggml_type, rows, row_bytes, inputs, out) }
 		},
 		_ => dot_rows_with::<Scalar>(ggml_type, rows, row_bytes, inputs, out),

@@ -113,6 +113,10 @@ pub struct Gemma3 {
 	blocks: Vec<Block>,
 	path: KernelPath,
 	threads: usize,
+	/// The rotary frequencies of the global blocks.
+	global_frequencies: Vec<f64>,
+	/// The rotary frequencies of the sliding-window blocks.
+	local_frequencies: Vec<f64>,
 }
 
 /// The keys and values of every position so far, per block.
@@ -236,12 +240,14 @@ impl Gemma3 {
 		let output_norm = vector("output_norm.weight".into(), c.embedding)?;
 		Ok(Self {
 			file,
-			config,
 			embedding,
 			output_norm,
 			blocks,
 			path: KernelPath::widest(),
 			threads: 1,
+			global_frequencies: frequencies(config.global_base, config.head),
+			local_frequencies: frequencies(config.local_base, config.head),
+			config,
 		})
 	}
 
@@ -306,11 +312,15 @@ impl Gemma3 {
 				}
 			});
 		}
-		// Reading the rows in order, each position's outputs are written in order too.
-		let mut by_position = vec![Vec::with_capacity(rows); positions];
-		for outputs in by_row.chunks_exact(positions.max(1)) {
-			for (column, output) in by_position.iter_mut().zip(outputs) {
-				column.push(*output);
+		// Transposed a few rows at a time, so that both sides stay in the cache.
+		let mut by_position: Vec<Vec<f32>> = (0..positions).map(|_| vec![0f32; rows]).collect();
+		const ROWS_AT_ONCE: usize = 64;
+		for (chunk, outputs) in by_row.chunks(ROWS_AT_ONCE * positions.max(1)).enumerate() {
+			for (position, column) in by_position.iter_mut().enumerate() {
+				let column = &mut column[chunk * ROWS_AT_ONCE..];
+				for (value, row) in column.iter_mut().zip(outputs.chunks_exact(positions)) {
+					*value = row[position];
+				}
 			}
 		}
 		by_position
@@ -367,15 +377,16 @@ impl Gemma3 {
 			let mut qs = self.project(&block.q, &hs);
 			let ks = self.project(&block.k, &hs);
 			let vs = self.project(&block.v, &hs);
-			let base = if c.is_global(index) { c.global_base } else { c.local_base };
+			let frequencies =
+				if c.is_global(index) { &self.global_frequencies } else { &self.local_frequencies };
 			for (offset, (q, (mut k, v))) in qs.iter_mut().zip(ks.into_iter().zip(vs)).enumerate() {
-				let position = start + offset;
+				let rotation = rotation(start + offset, frequencies);
 				for head in q.chunks_exact_mut(c.head) {
 					rms_norm(head, &block.q_norm, c.epsilon);
-					rotate(head, position, base);
+					rotate(head, &rotation);
 				}
 				rms_norm(&mut k, &block.k_norm, c.epsilon);
-				rotate(&mut k, position, base);
+				rotate(&mut k, &rotation);
 				cache.keys[index].push(k);
 				cache.values[index].push(v);
 			}
@@ -449,13 +460,26 @@ impl Gemma3 {
 	}
 }
 
-/// Rotate `head` (NeoX layout: element `i` pairs with `i + half`) for `position`.
-fn rotate(head: &mut [f32], position: usize, base: f64) {
+/// The rotary frequencies of one base: `base^(-2i / head width)` for each pair `i`.
+fn frequencies(base: f64, head: usize) -> Vec<f64> {
+	(0..head / 2).map(|i| libm::pow(base, -2.0 * i as f64 / head as f64)).collect()
+}
+
+/// The `(sin, cos)` of each pair's angle at `position`.
+fn rotation(position: usize, frequencies: &[f64]) -> Vec<(f32, f32)> {
+	frequencies
+		.iter()
+		.map(|frequency| {
+			let angle = position as f64 * frequency;
+			(libm::sin(angle) as f32, libm::cos(angle) as f32)
+		})
+		.collect()
+}
+
+/// Rotate `head` (NeoX layout: element `i` pairs with `i + half`) by `rotation`.
+fn rotate(head: &mut [f32], rotation: &[(f32, f32)]) {
 	let half = head.len() / 2;
-	for i in 0..half {
-		let frequency = libm::pow(base, -2.0 * i as f64 / head.len() as f64);
-		let angle = position as f64 * frequency;
-		let (sin, cos) = (libm::sin(angle) as f32, libm::cos(angle) as f32);
+	for (i, (sin, cos)) in rotation.iter().enumerate() {
 		let (a, b) = (head[i], head[i + half]);
 		head[i] = a * cos - b * sin;
 		head[i + half] = a * sin + b * cos;

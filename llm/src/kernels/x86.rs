@@ -11,6 +11,12 @@ use super::{dot_row_with, IntegerDots, QuantizedRow, BLOCK};
 use crate::quant::GgmlType;
 use std::arch::x86_64::*;
 
+mod lanes;
+
+/// From this many positions on, the AVX-512 path puts positions in register lanes
+/// ([`lanes`]); below it, sixteen lanes would be mostly padding.
+const LANES_FROM: usize = 8;
+
 /// How a path multiplies 32 unsigned bytes by 32 signed ones: eight `i32` lanes, lane `k` the
 /// sum of the four products of bytes `4k..4k + 4`.
 trait MultiplyAdd {
@@ -54,11 +60,12 @@ pub(super) unsafe fn dot_rows_avx2(
 	super::dot_rows_with::<Avx2>(ggml_type, rows, row_bytes, inputs, out)
 }
 
-/// Rows against inputs with AVX-512 VNNI integer sums (see [`super::dot_rows`]).
+/// Rows against inputs with AVX-512 VNNI integer sums (see [`super::dot_rows`]): from
+/// [`LANES_FROM`] inputs on, sixteen positions to a register ([`lanes`]).
 ///
 /// # Safety
-/// The CPU must have AVX2, F16C, AVX-512 VNNI and AVX-512VL.
-#[target_feature(enable = "avx2,f16c,avx512vnni,avx512vl")]
+/// The CPU must have AVX2, F16C, AVX-512F, AVX-512 VNNI and AVX-512VL.
+#[target_feature(enable = "avx2,f16c,avx512f,avx512vnni,avx512vl")]
 pub(super) unsafe fn dot_rows_vnni(
 	ggml_type: GgmlType,
 	rows: &[u8],
@@ -66,7 +73,38 @@ pub(super) unsafe fn dot_rows_vnni(
 	inputs: &[QuantizedRow],
 	out: &mut [f32],
 ) {
-	super::dot_rows_with::<Vnni>(ggml_type, rows, row_bytes, inputs, out)
+	if inputs.len() < LANES_FROM {
+		return super::dot_rows_with::<Vnni>(ggml_type, rows, row_bytes, inputs, out);
+	}
+	let lanes = lanes::Lanes::new(inputs);
+	let blocks = row_bytes / ggml_type.block_bytes() * ggml_type.block_len() / BLOCK;
+	let mut prepared: [lanes::PreparedRow; lanes::ROWS] =
+		core::array::from_fn(|_| lanes::PreparedRow::new(blocks));
+	let together = row_bytes * lanes::ROWS;
+	let positions = inputs.len();
+	let whole = rows.len() / together * together;
+	for (index, (rows, out)) in rows[..whole]
+		.chunks_exact(together)
+		.zip(out.chunks_exact_mut(positions * lanes::ROWS))
+		.enumerate()
+	{
+		if let Some(ahead) = rows.get(index * together + super::PREFETCH_ROWS * row_bytes..) {
+			<Vnni as IntegerDots>::prefetch(&ahead[..together.min(ahead.len())]);
+		}
+		for (row, prepared) in rows.chunks_exact(row_bytes).zip(&mut prepared) {
+			lanes::prepare(ggml_type, row, prepared);
+		}
+		let mut outs = out.chunks_exact_mut(positions);
+		let outs = core::array::from_fn(|_| outs.next().expect("a row of outputs per row"));
+		lanes::rows_against_lanes(ggml_type, prepared.each_ref(), &lanes, outs);
+	}
+	for (row, out) in rows[whole..]
+		.chunks_exact(row_bytes)
+		.zip(out[whole / row_bytes * positions..].chunks_exact_mut(positions))
+	{
+		lanes::prepare(ggml_type, row, &mut prepared[0]);
+		lanes::rows_against_lanes(ggml_type, [&prepared[0]], &lanes, [out]);
+	}
 }
 
 #[inline(always)]
