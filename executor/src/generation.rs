@@ -130,7 +130,7 @@ impl Generator {
 
 /// Positions a verification pass runs at once: long enough to read each weight row once for
 /// many tokens, short enough to keep the logits of a pass (a megabyte a position) small.
-const VERIFY_CHUNK: usize = 16;
+const VERIFY_CHUNK: usize = 32;
 
 impl Generator {
 	/// Check a claimed `generation` for the canonical `input` without generating: one batched
@@ -224,19 +224,18 @@ pub fn choose(logits: &[f32], params: &GenerationParams, seed: &[u8; 32], step: 
 	let temperature = params.temperature_milli as f32 / 1000.0;
 	let mut probabilities: Vec<f32> = logits.iter().map(|logit| logit / temperature).collect();
 	softmax(&mut probabilities);
-	let mut ranked: Vec<(u32, f32)> = probabilities
-		.iter()
-		.enumerate()
-		.filter(|(_, p)| **p > 0.0)
-		.map(|(id, p)| (id as u32, *p))
-		.collect();
-	let k =
-		if params.top_k == 0 { ranked.len() } else { (params.top_k as usize).min(ranked.len()) };
-	if k > 0 && k < ranked.len() {
-		ranked.select_nth_unstable_by(k - 1, by_rank);
-		ranked.truncate(k);
-	}
-	ranked.sort_unstable_by(by_rank);
+	let mut ranked = if params.top_k == 0 {
+		let mut ranked: Vec<(u32, f32)> = probabilities
+			.iter()
+			.enumerate()
+			.filter(|(_, p)| **p > 0.0)
+			.map(|(id, p)| (id as u32, *p))
+			.collect();
+		ranked.sort_unstable_by(by_rank);
+		ranked
+	} else {
+		best_ranked(&probabilities, params.top_k as usize)
+	};
 	let top_p = params.top_p_milli as f32 / 1000.0;
 	let mut mass = 0f32;
 	let mut kept = 0;
@@ -264,6 +263,24 @@ pub fn choose(logits: &[f32], params: &GenerationParams, seed: &[u8; 32], step: 
 	ranked.last().map_or(0, |(id, _)| *id)
 }
 
+/// The `k` most likely tokens of positive probability, most likely first, ties by id: the
+/// first `k` of all of them sorted by rank, found in one pass that keeps the best so far.
+fn best_ranked(probabilities: &[f32], k: usize) -> Vec<(u32, f32)> {
+	let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+	for (id, p) in probabilities.iter().enumerate() {
+		// Ids come in increasing order, so a token no more likely than the worst kept one
+		// ranks after it.
+		let worse = best.len() == k && best.last().is_some_and(|(_, worst)| p <= worst);
+		if !(*p > 0.0) || worse {
+			continue;
+		}
+		let at = best.partition_point(|(_, kept)| kept >= p);
+		best.insert(at, (id as u32, *p));
+		best.truncate(k);
+	}
+	best
+}
+
 /// Loaded generation models, by id, shared between jobs.
 pub type Generators = std::collections::HashMap<verity_primitives::ModelId, Arc<Generator>>;
 
@@ -273,6 +290,38 @@ mod tests {
 
 	fn params(temperature_milli: u32, top_p_milli: u32, top_k: u32) -> GenerationParams {
 		GenerationParams { temperature_milli, top_p_milli, top_k, ..Default::default() }
+	}
+
+	#[test]
+	fn the_one_pass_top_k_is_the_head_of_the_full_ranking() {
+		// Ties (few distinct values), zeros, negatives and NaNs, which never rank; k below,
+		// at and above the number of positive values.
+		let mut state = 0x2545_f491_4f6c_dd1d_u64;
+		let probabilities: Vec<f32> = (0..5_000)
+			.map(|_| {
+				state ^= state << 13;
+				state ^= state >> 7;
+				state ^= state << 17;
+				match state % 11 {
+					0 => 0.0,
+					1 => -0.25,
+					2 => f32::NAN,
+					value => value as f32 / 16.0 + (state >> 60) as f32,
+				}
+			})
+			.collect();
+		let by_rank = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+		let mut all: Vec<(u32, f32)> = probabilities
+			.iter()
+			.enumerate()
+			.filter(|(_, p)| **p > 0.0)
+			.map(|(id, p)| (id as u32, *p))
+			.collect();
+		all.sort_unstable_by(by_rank);
+		for k in [1, 2, 40, 1_000, all.len(), all.len() + 5] {
+			let expected = &all[..k.min(all.len())];
+			assert_eq!(best_ranked(&probabilities, k), expected, "k = {k}");
+		}
 	}
 
 	#[test]

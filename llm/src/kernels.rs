@@ -59,9 +59,13 @@ pub fn quantize_row(row: &[f32]) -> QuantizedRow {
 	quantized
 }
 
-/// `x` rounded to the nearest integer, halves away from zero.
+/// `x` (finite, within `i32`) rounded to the nearest integer, halves away from zero: the
+/// truncation, moved one away from zero when the part cut off (exact in `f32`) is at least a
+/// half. Plain conversions and comparisons, which compile to vector code on every target.
 fn round_half_away(x: f32) -> i32 {
-	x.round() as i32
+	let truncated = x as i32;
+	let rest = x - truncated as f32;
+	truncated + i32::from(rest >= 0.5) - i32::from(rest <= -0.5)
 }
 
 /// The instruction sets the integer block dot products can run on. Every path gives the same
@@ -374,11 +378,42 @@ impl IntegerDots for Scalar {
 
 /// `Σ a_i × b_i` in the contract's order: eight interleaved partial sums, combined pairwise.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-	let mut lanes = [0f32; 8];
-	for (index, (x, y)) in a.iter().zip(b).enumerate() {
-		lanes[index % 8] += x * y;
+	let len = a.len().min(b.len());
+	let [sum] = dots([&a[..len]], &b[..len]);
+	sum
+}
+
+/// [`dot`] of each of `a` (as long as `b`) with `b`, each the bits of its own [`dot`]: the
+/// sums side by side share each load of `b` and keep independent chains in flight.
+pub fn dots<const N: usize>(a: [&[f32]; N], b: &[f32]) -> [f32; N] {
+	assert!(a.iter().all(|a| a.len() == b.len()), "vectors of one length");
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx") {
+		// SAFETY: the CPU has AVX, checked just above.
+		return unsafe { x86::dots_avx(a, b) };
 	}
-	combine(lanes)
+	dots_with(a, b)
+}
+
+/// [`dots`] for the instruction set it is inlined into (each lane's operations the same).
+#[inline(always)]
+pub(crate) fn dots_with<const N: usize>(a: [&[f32]; N], b: &[f32]) -> [f32; N] {
+	let mut lanes = [[0f32; 8]; N];
+	let whole = b.len() / 8 * 8;
+	for (at, y) in b[..whole].chunks_exact(8).enumerate() {
+		for (lanes, a) in lanes.iter_mut().zip(&a) {
+			let x = &a[8 * at..][..8];
+			for lane in 0..8 {
+				lanes[lane] += x[lane] * y[lane];
+			}
+		}
+	}
+	for (index, y) in b.iter().enumerate().skip(whole) {
+		for (lanes, a) in lanes.iter_mut().zip(&a) {
+			lanes[index % 8] += a[index] * y;
+		}
+	}
+	lanes.map(combine)
 }
 
 /// `Σ x_i²` in the contract's order.
@@ -408,14 +443,28 @@ pub fn gelu_tanh(x: f32) -> f32 {
 	0.5 * x * (1.0 + libm::tanhf(inner))
 }
 
+/// `libm::expf` of every value, in place: sixteen at a time where the CPU has AVX-512, with the
+/// scalar function's bits (its operations repeated lane by lane).
+pub fn exp_each(values: &mut [f32]) {
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx512f") {
+		// SAFETY: the CPU has AVX-512F, checked just above.
+		unsafe { x86::exp_each(values) };
+		return;
+	}
+	for value in values {
+		*value = libm::expf(*value);
+	}
+}
+
 /// Softmax of `x` in place: `exp(x - max)`, summed in order, each divided by the sum.
 pub fn softmax(x: &mut [f32]) {
 	let max = x.iter().fold(f32::NEG_INFINITY, |max, v| max.max(*v));
-	let mut sum = 0f32;
 	for v in x.iter_mut() {
-		*v = libm::expf(*v - max);
-		sum += *v;
+		*v -= max;
 	}
+	exp_each(x);
+	let sum = x.iter().fold(0f32, |sum, v| sum + v);
 	for v in x.iter_mut() {
 		*v /= sum;
 	}
@@ -591,6 +640,54 @@ mod tests {
 	}
 
 	#[test]
+	fn exp_each_gives_libm_expf_bits_for_every_kind_of_input() {
+		// Every 4099th bit pattern of the whole f32 range (both signs, subnormals, infinities,
+		// NaNs), then each boundary of the scalar function's ranges and its neighbours.
+		let mut inputs: Vec<f32> = (0..=u32::MAX).step_by(4099).map(f32::from_bits).collect();
+		for boundary in [
+			0x42ae_ac50u32,
+			0x42cf_f1b5,
+			0x42b1_7218,
+			0x3f85_1592,
+			0x3eb1_7218,
+			0x3900_0000,
+			0x7f80_0000,
+			0,
+		] {
+			for bits in boundary.saturating_sub(3)..=boundary.saturating_add(3) {
+				inputs.push(f32::from_bits(bits));
+				inputs.push(f32::from_bits(bits | 0x8000_0000));
+			}
+		}
+		// The softmax range, densely: every 997th pattern from -110 to 0.
+		inputs.extend((0x8000_0000u32..=(-110f32).to_bits()).step_by(997).map(f32::from_bits));
+		let mut ours = inputs.clone();
+		exp_each(&mut ours);
+		for (x, y) in inputs.iter().zip(&ours) {
+			let expected = libm::expf(*x);
+			assert!(
+				y.to_bits() == expected.to_bits() || (y.is_nan() && expected.is_nan()),
+				"exp({x:e}) = {y:e}, libm gives {expected:e}"
+			);
+		}
+	}
+
+	#[test]
+	fn rounding_is_half_away_from_zero_like_the_standard_library() {
+		let mut x = -130.0f32;
+		while x <= 130.0 {
+			for value in [
+				x,
+				f32::from_bits(x.to_bits().wrapping_add(1)),
+				f32::from_bits(x.to_bits().wrapping_sub(1)),
+			] {
+				assert_eq!(round_half_away(value), value.round() as i32, "{value:e}");
+			}
+			x += 0.125;
+		}
+	}
+
+	#[test]
 	fn the_scalar_path_always_runs_and_is_listed_first() {
 		assert!(KernelPath::Scalar.is_available());
 		assert_eq!(KernelPath::available()[0], KernelPath::Scalar);
@@ -609,6 +706,25 @@ mod tests {
 		assert_eq!(&q.values[..4], &[127, 1, -1, -127]);
 		assert!(q.values[32..].iter().all(|v| *v == 0));
 		assert_eq!(q.sums, [0, 0]);
+	}
+
+	#[test]
+	fn dots_side_by_side_are_each_dots_own_bits() {
+		for len in [0, 5, 8, 19, 256] {
+			let vector = |seed: u64| -> Vec<f32> {
+				bytes(len, seed).iter().map(|b| (*b as f32 - 128.0) / 7.0).collect()
+			};
+			let (a, b, c, key) = (vector(1), vector(2), vector(3), vector(4));
+			let together = dots([&a, &b, &c], &key);
+			let alone = [&a, &b, &c].map(|a| {
+				let mut lanes = [0f32; 8];
+				for (index, (x, y)) in a.iter().zip(&key).enumerate() {
+					lanes[index % 8] += x * y;
+				}
+				combine(lanes)
+			});
+			assert_eq!(together.map(f32::to_bits), alone.map(f32::to_bits), "length {len}");
+		}
 	}
 
 	#[test]

@@ -20,7 +20,7 @@
 use crate::{
 	gguf::{GgufFile, TensorInfo, Value},
 	kernels::{
-		dot, dot_rows, gelu_tanh, quantize_row, rms_norm, softmax, KernelPath, QuantizedRow,
+		dot, dot_rows, dots, gelu_tanh, quantize_row, rms_norm, softmax, KernelPath, QuantizedRow,
 	},
 	quant::{dequantize, GgmlType},
 };
@@ -85,6 +85,9 @@ impl Config {
 		index % 6 == 5
 	}
 }
+
+/// Rows a thread computes at a time before moving their outputs to the positions'.
+const ROWS_AT_ONCE: usize = 512;
 
 /// One block's tensors.
 struct Block {
@@ -285,44 +288,57 @@ impl Gemma3 {
 	}
 
 	/// `matrix × inputs`: per input, one output per matrix row. Rows are split among the
-	/// threads in contiguous runs; each output is computed whole by one thread.
+	/// threads in contiguous runs; each output is computed whole by one thread. Each thread
+	/// computes [`ROWS_AT_ONCE`] rows at a time into a small buffer and moves them to the
+	/// positions' outputs, so no matrix-sized intermediate is ever allocated.
 	fn project(&self, matrix: &TensorInfo, inputs: &[QuantizedRow]) -> Vec<Vec<f32>> {
 		let data = self.file.data(matrix);
 		let row_bytes =
 			matrix.row_len() / matrix.ggml_type.block_len() * matrix.ggml_type.block_bytes();
 		let rows = data.len() / row_bytes;
 		let positions = inputs.len();
-		// Row-major by matrix row: `by_row[row * positions + position]`.
-		let mut by_row = vec![0f32; rows * positions];
-		let run = |first_row: usize, out: &mut [f32]| {
-			let count = out.len() / positions.max(1);
-			let rows = &data[first_row * row_bytes..][..count * row_bytes];
-			dot_rows(self.path, matrix.ggml_type, rows, row_bytes, inputs, out);
-		};
+		let mut by_position: Vec<Vec<f32>> = (0..positions).map(|_| vec![0f32; rows]).collect();
+		if positions == 0 {
+			return by_position;
+		}
 		// Threads only where each has enough work to pay for starting it.
 		let threads = self.threads.min(rows * positions / 256).max(1);
-		if threads == 1 || positions == 0 {
-			run(0, &mut by_row);
-		} else {
-			let rows_per_thread = rows.div_ceil(threads);
-			std::thread::scope(|scope| {
-				for (index, out) in by_row.chunks_mut(rows_per_thread * positions).enumerate() {
-					let run = &run;
-					scope.spawn(move || run(index * rows_per_thread, out));
-				}
-			});
-		}
-		// Transposed a few rows at a time, so that both sides stay in the cache.
-		let mut by_position: Vec<Vec<f32>> = (0..positions).map(|_| vec![0f32; rows]).collect();
-		const ROWS_AT_ONCE: usize = 64;
-		for (chunk, outputs) in by_row.chunks(ROWS_AT_ONCE * positions.max(1)).enumerate() {
-			for (position, column) in by_position.iter_mut().enumerate() {
-				let column = &mut column[chunk * ROWS_AT_ONCE..];
-				for (value, row) in column.iter_mut().zip(outputs.chunks_exact(positions)) {
-					*value = row[position];
-				}
+		let rows_per_thread = rows.div_ceil(threads);
+		// Per thread, its run of rows in every position's outputs.
+		let mut runs: Vec<Vec<&mut [f32]>> = (0..threads).map(|_| Vec::new()).collect();
+		for outputs in &mut by_position {
+			for (run, part) in runs.iter_mut().zip(outputs.chunks_mut(rows_per_thread)) {
+				run.push(part);
 			}
 		}
+		let compute = |first_row: usize, mut outputs: Vec<&mut [f32]>| {
+			let count = outputs.first().map_or(0, |part| part.len());
+			let mut by_row = vec![0f32; ROWS_AT_ONCE.min(count) * positions];
+			for start in (0..count).step_by(ROWS_AT_ONCE) {
+				let n = (count - start).min(ROWS_AT_ONCE);
+				let weights = &data[(first_row + start) * row_bytes..][..n * row_bytes];
+				let by_row = &mut by_row[..n * positions];
+				dot_rows(self.path, matrix.ggml_type, weights, row_bytes, inputs, by_row);
+				for (position, part) in outputs.iter_mut().enumerate() {
+					for (value, row) in
+						part[start..start + n].iter_mut().zip(by_row.chunks_exact(positions))
+					{
+						*value = row[position];
+					}
+				}
+			}
+		};
+		let mut runs = runs.into_iter().enumerate();
+		std::thread::scope(|scope| {
+			let compute = &compute;
+			let first = runs.next();
+			for (index, run) in runs {
+				scope.spawn(move || compute(index * rows_per_thread, run));
+			}
+			if let Some((_, run)) = first {
+				compute(0, run);
+			}
+		});
 		by_position
 	}
 
@@ -446,9 +462,26 @@ impl Gemma3 {
 		let head = self.config.head;
 		// 1/sqrt(256) = 1/16: a power of two, so the scaling is exact.
 		let scale = 1.0 / (head as f32).sqrt();
+		let queries: Vec<&[f32]> = q.chunks_exact(head).collect();
+		let mut scores: Vec<Vec<f32>> =
+			queries.iter().map(|_| Vec::with_capacity(keys.len())).collect();
+		// Four heads' scores side by side against each key, then the heads left over.
+		let mut fours = queries.chunks_exact(4);
+		let mut first = 0;
+		for four in &mut fours {
+			let four: [&[f32]; 4] = [four[0], four[1], four[2], four[3]];
+			for key in keys {
+				for (scores, score) in scores[first..].iter_mut().zip(dots(four, key)) {
+					scores.push(score * scale);
+				}
+			}
+			first += 4;
+		}
+		for (query, scores) in fours.remainder().iter().zip(&mut scores[first..]) {
+			scores.extend(keys.iter().map(|key| dot(query, key) * scale));
+		}
 		let mut out = vec![0f32; q.len()];
-		for (query, out) in q.chunks_exact(head).zip(out.chunks_exact_mut(head)) {
-			let mut scores: Vec<f32> = keys.iter().map(|key| dot(query, key) * scale).collect();
+		for (mut scores, out) in scores.into_iter().zip(out.chunks_exact_mut(head)) {
 			softmax(&mut scores);
 			for (weight, value) in scores.iter().zip(values) {
 				for (out, v) in out.iter_mut().zip(value) {

@@ -11,7 +11,10 @@ use super::{dot_row_with, IntegerDots, QuantizedRow, BLOCK};
 use crate::quant::GgmlType;
 use std::arch::x86_64::*;
 
+mod exp;
 mod lanes;
+
+pub(super) use exp::exp_each;
 
 /// From this many positions on, the AVX-512 path puts positions in register lanes
 /// ([`lanes`]); below it, sixteen lanes would be mostly padding.
@@ -105,6 +108,34 @@ pub(super) unsafe fn dot_rows_vnni(
 		lanes::prepare(ggml_type, row, &mut prepared[0]);
 		lanes::rows_against_lanes(ggml_type, [&prepared[0]], &lanes, [out]);
 	}
+}
+
+/// [`super::dots`] in 256-bit registers: the same multiplications and additions, lane by lane.
+///
+/// # Safety
+/// The CPU must have AVX.
+#[target_feature(enable = "avx")]
+pub(super) unsafe fn dots_avx<const N: usize>(a: [&[f32]; N], b: &[f32]) -> [f32; N] {
+	debug_assert!(a.iter().all(|a| a.len() == b.len()));
+	let whole = b.len() / 8 * 8;
+	let mut sums = [_mm256_setzero_ps(); N];
+	for at in (0..whole).step_by(8) {
+		let y = _mm256_loadu_ps(b[at..][..8].as_ptr());
+		for (sums, a) in sums.iter_mut().zip(&a) {
+			let x = _mm256_loadu_ps(a[at..][..8].as_ptr());
+			*sums = _mm256_add_ps(*sums, _mm256_mul_ps(x, y));
+		}
+	}
+	let mut lanes = [[0f32; 8]; N];
+	for (lanes, sums) in lanes.iter_mut().zip(sums) {
+		_mm256_storeu_ps(lanes.as_mut_ptr(), sums);
+	}
+	for (index, y) in b.iter().enumerate().skip(whole) {
+		for (lanes, a) in lanes.iter_mut().zip(&a) {
+			lanes[index % 8] += a[index] * y;
+		}
+	}
+	lanes.map(super::combine)
 }
 
 #[inline(always)]
