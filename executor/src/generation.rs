@@ -214,12 +214,7 @@ impl Generator {
 pub fn choose(logits: &[f32], params: &GenerationParams, seed: &[u8; 32], step: u32) -> u32 {
 	let by_rank = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
 	if params.temperature_milli == 0 {
-		return logits
-			.iter()
-			.enumerate()
-			.map(|(id, logit)| (id as u32, *logit))
-			.min_by(by_rank)
-			.map_or(0, |(id, _)| id);
+		return highest(logits);
 	}
 	let temperature = params.temperature_milli as f32 / 1000.0;
 	let mut probabilities: Vec<f32> = logits.iter().map(|logit| logit / temperature).collect();
@@ -261,6 +256,18 @@ pub fn choose(logits: &[f32], params: &GenerationParams, seed: &[u8; 32], step: 
 		}
 	}
 	ranked.last().map_or(0, |(id, _)| *id)
+}
+
+/// The id of the highest logit in `f32::total_cmp`'s order, the lowest id on a tie: the
+/// first to rank under `by_rank`. Compared as the integers `total_cmp` compares, which a
+/// maximum over the whole vocabulary computes in vector registers.
+fn highest(logits: &[f32]) -> u32 {
+	let key = |logit: &f32| {
+		let bits = logit.to_bits() as i32;
+		bits ^ (((bits >> 31) as u32) >> 1) as i32
+	};
+	let best = logits.iter().map(key).fold(i32::MIN, i32::max);
+	logits.iter().position(|logit| key(logit) == best).unwrap_or(0) as u32
 }
 
 /// The `k` most likely tokens of positive probability, most likely first, ties by id: the
@@ -321,6 +328,28 @@ mod tests {
 		for k in [1, 2, 40, 1_000, all.len(), all.len() + 5] {
 			let expected = &all[..k.min(all.len())];
 			assert_eq!(best_ranked(&probabilities, k), expected, "k = {k}");
+		}
+	}
+
+	#[test]
+	fn the_highest_logit_is_the_first_in_rank_order_whatever_the_values() {
+		let by_rank = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+		let cases: [&[f32]; 6] = [
+			&[0.5, 2.0, -1.0, 2.0],
+			&[-3.0, -0.0, 0.0, -1.0],
+			&[-0.0, -2.0],
+			&[f32::NEG_INFINITY, -5.0, f32::NEG_INFINITY],
+			&[1.0, f32::NAN, 3.0],
+			&[f32::INFINITY, 7.0, f32::INFINITY],
+		];
+		for logits in cases {
+			let ranked = logits
+				.iter()
+				.enumerate()
+				.map(|(id, logit)| (id as u32, *logit))
+				.min_by(by_rank)
+				.map(|(id, _)| id);
+			assert_eq!(Some(highest(logits)), ranked, "{logits:?}");
 		}
 	}
 

@@ -38,23 +38,36 @@ pub struct QuantizedRow {
 /// Quantize `row` (a whole number of blocks) as the contract says.
 pub fn quantize_row(row: &[f32]) -> QuantizedRow {
 	assert!(row.len().is_multiple_of(BLOCK), "a row of {} values is not whole blocks", row.len());
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx2") {
+		// SAFETY: the CPU has AVX2, checked just above.
+		return unsafe { x86::quantize_row_avx2(row) };
+	}
+	quantize_row_with(row)
+}
+
+/// [`quantize_row`] for the instruction set it is inlined into (the same operations per
+/// value, which are exact or correctly rounded, so the same bits).
+#[inline(always)]
+pub(crate) fn quantize_row_with(row: &[f32]) -> QuantizedRow {
 	let blocks = row.len() / BLOCK;
 	let mut quantized = QuantizedRow {
-		values: Vec::with_capacity(row.len()),
-		scales: Vec::with_capacity(blocks),
-		sums: Vec::with_capacity(blocks),
+		values: vec![0; row.len()],
+		scales: vec![0.0; blocks],
+		sums: vec![0; blocks],
 	};
-	for block in row.chunks_exact(BLOCK) {
+	let outputs = quantized.values.chunks_exact_mut(BLOCK).zip(&mut quantized.scales);
+	for ((block, (values, scale)), sum) in
+		row.chunks_exact(BLOCK).zip(outputs).zip(&mut quantized.sums)
+	{
 		let max = block.iter().fold(0f32, |max, x| max.max(x.abs()));
-		let scale = max / 127.0;
-		let mut sum = 0i32;
-		for x in block {
-			let q = if scale == 0.0 { 0 } else { round_half_away(x / scale).clamp(-127, 127) };
-			quantized.values.push(q as i8);
-			sum += q;
+		*scale = max / 127.0;
+		if *scale != 0.0 {
+			for (q, x) in values.iter_mut().zip(block) {
+				*q = round_half_away(x / *scale).clamp(-127, 127) as i8;
+			}
 		}
-		quantized.scales.push(scale);
-		quantized.sums.push(sum);
+		*sum = values.iter().map(|q| i32::from(*q)).sum();
 	}
 	quantized
 }
@@ -443,6 +456,20 @@ pub fn gelu_tanh(x: f32) -> f32 {
 	0.5 * x * (1.0 + libm::tanhf(inner))
 }
 
+/// [`gelu_tanh`] of every value, in place: sixteen at a time where the CPU has AVX-512, with
+/// the scalar function's bits (`tanhf` and `expm1f` repeated lane by lane).
+pub fn gelu_each(values: &mut [f32]) {
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx512f") {
+		// SAFETY: the CPU has AVX-512F, checked just above.
+		unsafe { x86::gelu_each(values) };
+		return;
+	}
+	for value in values {
+		*value = gelu_tanh(*value);
+	}
+}
+
 /// `libm::expf` of every value, in place: sixteen at a time where the CPU has AVX-512, with the
 /// scalar function's bits (its operations repeated lane by lane).
 pub fn exp_each(values: &mut [f32]) {
@@ -669,6 +696,64 @@ mod tests {
 				y.to_bits() == expected.to_bits() || (y.is_nan() && expected.is_nan()),
 				"exp({x:e}) = {y:e}, libm gives {expected:e}"
 			);
+		}
+	}
+
+	/// Every 4099th bit pattern of the whole f32 range, each boundary in `boundaries` with its
+	/// neighbours (both signs), and every `dense_step`th pattern from zero to `dense_to`.
+	fn sweep(boundaries: &[u32], dense_to: f32, dense_step: usize) -> Vec<f32> {
+		let mut inputs: Vec<f32> = (0..=u32::MAX).step_by(4099).map(f32::from_bits).collect();
+		for boundary in boundaries {
+			for bits in boundary.saturating_sub(3)..=boundary.saturating_add(3) {
+				inputs.push(f32::from_bits(bits));
+				inputs.push(f32::from_bits(bits | 0x8000_0000));
+			}
+		}
+		inputs.extend((0..=dense_to.to_bits()).step_by(dense_step).map(f32::from_bits));
+		inputs.extend((0..=dense_to.to_bits()).step_by(dense_step).map(|b| -f32::from_bits(b)));
+		inputs
+	}
+
+	/// Whether `ours` has `expected`'s bits (any NaN for a NaN).
+	fn same_bits(ours: f32, expected: f32) -> bool {
+		ours.to_bits() == expected.to_bits() || (ours.is_nan() && expected.is_nan())
+	}
+
+	#[test]
+	fn gelu_each_gives_the_scalar_gelu_bits_for_every_kind_of_input() {
+		let inputs = sweep(&[0x4120_0000, 0x3f0c_9f54, 0x3e82_c578, 0x0080_0000], 60.0, 1009);
+		let mut ours = inputs.clone();
+		gelu_each(&mut ours);
+		for (x, y) in inputs.iter().zip(&ours) {
+			assert!(same_bits(*y, gelu_tanh(*x)), "gelu({x:e}) = {y:e}, not {:e}", gelu_tanh(*x));
+		}
+	}
+
+	#[test]
+	fn sixteen_lane_tanh_gives_libm_tanhf_bits_for_every_kind_of_input() {
+		#[cfg(target_arch = "x86_64")]
+		if std::arch::is_x86_feature_detected!("avx512f") {
+			// The boundaries of tanhf's ranges and of expm1f's (halved: tanhf passes 2|x|).
+			let boundaries = [
+				0x4120_0000,
+				0x3f0c_9f54,
+				0x3e82_c578,
+				0x0080_0000,
+				0x7f80_0000,
+				0x3e31_7218,
+				0x3f05_1592,
+				0x3280_0000,
+				0x4115_b844,
+			];
+			let mut inputs = sweep(&boundaries, 12.0, 499);
+			inputs.truncate(inputs.len() / 16 * 16);
+			let mut ours = inputs.clone();
+			// SAFETY: the CPU has AVX-512F, checked just above.
+			unsafe { x86::tanh_each(&mut ours) };
+			for (x, y) in inputs.iter().zip(&ours) {
+				let expected = libm::tanhf(*x);
+				assert!(same_bits(*y, expected), "tanh({x:e}) = {y:e}, libm gives {expected:e}");
+			}
 		}
 	}
 

@@ -20,7 +20,7 @@
 use crate::{
 	gguf::{GgufFile, TensorInfo, Value},
 	kernels::{
-		dot, dot_rows, dots, gelu_tanh, quantize_row, rms_norm, softmax, KernelPath, QuantizedRow,
+		dot, dot_rows, dots, gelu_each, quantize_row, rms_norm, softmax, KernelPath, QuantizedRow,
 	},
 	quant::{dequantize, GgmlType},
 };
@@ -433,8 +433,9 @@ impl Gemma3 {
 				.iter()
 				.zip(&ups)
 				.map(|(gate, up)| {
-					let hidden: Vec<f32> =
-						gate.iter().zip(up).map(|(g, u)| gelu_tanh(*g) * u).collect();
+					let mut hidden = gate.clone();
+					gelu_each(&mut hidden);
+					hidden.iter_mut().zip(up).for_each(|(h, u)| *h *= u);
 					quantize_row(&hidden)
 				})
 				.collect();

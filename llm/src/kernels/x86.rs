@@ -13,8 +13,12 @@ use std::arch::x86_64::*;
 
 mod exp;
 mod lanes;
+mod tanh;
 
 pub(super) use exp::exp_each;
+pub(super) use tanh::gelu_each;
+#[cfg(test)]
+pub(super) use tanh::tanh_each;
 
 /// From this many positions on, the AVX-512 path puts positions in register lanes
 /// ([`lanes`]); below it, sixteen lanes would be mostly padding.
@@ -108,6 +112,15 @@ pub(super) unsafe fn dot_rows_vnni(
 		lanes::prepare(ggml_type, row, &mut prepared[0]);
 		lanes::rows_against_lanes(ggml_type, [&prepared[0]], &lanes, [out]);
 	}
+}
+
+/// [`super::quantize_row`] with AVX2 (the same operations per value, in vector registers).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn quantize_row_avx2(row: &[f32]) -> QuantizedRow {
+	super::quantize_row_with(row)
 }
 
 /// [`super::dots`] in 256-bit registers: the same multiplications and additions, lane by lane.

@@ -1,12 +1,14 @@
 //! `libm::expf`, sixteen values at a time on AVX-512, every lane the same operations in the same
-//! order as the scalar function (FreeBSD's `e_expf.c`), so the same bits.
+//! order as the scalar function (FreeBSD's `e_expf.c`, with `libm`'s `scalbnf`), so the same
+//! bits.
 //!
 //! The scalar function reduces `x` to `r = x - k ln 2` (`k` from one of three ranges of `|x|`),
 //! evaluates a rational approximation of `exp(r)` and scales by `2^k`. Every step is one `f32`
 //! operation, none fused, and the vector code repeats them. Lanes the scalar function treats
-//! specially are handled as it does: `|x| <= 2^-14` gives `1 + x`, `x <= -103.97…` gives zero;
-//! the rest of its special range (NaN, `x >= 88.72…`, and `-103.97… < x <= -87.33…`, where
-//! `2^k` is subnormal) is computed by the scalar function itself, lane by lane.
+//! specially are handled as it does: `|x| <= 2^-14` gives `1 + x`, `x <= -103.97…` gives zero,
+//! and where `2^k` is subnormal (`-103.97… < x <= -87.33…`) the scaling goes in the two steps
+//! `scalbnf` takes (`2^-102`, then `2^(k + 102)`). NaNs and `x >= 87.33…` (overflow, and scales
+//! past `2^127`) are computed by the scalar function itself, lane by lane.
 
 use std::arch::x86_64::*;
 
@@ -70,7 +72,13 @@ unsafe fn exp16(x: __m512) -> (__m512, u16) {
 	let underflow = negative
 		& _mm512_cmpge_epi32_mask(magnitude, _mm512_set1_epi32(UNDERFLOW))
 		& _mm512_cmple_epi32_mask(magnitude, _mm512_set1_epi32(INFINITY));
-	let scalar = special & !underflow;
+	let ordinary_negative =
+		negative & _mm512_cmple_epi32_mask(magnitude, _mm512_set1_epi32(INFINITY));
+	let scalar = special & !ordinary_negative;
+
+	// Lanes that underflow to zero compute on -100 instead, which keeps every step of theirs
+	// away from subnormal numbers (slow on many CPUs); their result is replaced at the end.
+	let x = _mm512_mask_blend_ps(underflow, x, _mm512_set1_ps(-100.0));
 
 	// k: from x / ln 2 rounded by adding ±0.5 and truncating, or ±1, or 0.
 	let half = _mm512_mask_blend_ps(negative, _mm512_set1_ps(0.5), _mm512_set1_ps(-0.5));
@@ -91,10 +99,15 @@ unsafe fn exp16(x: __m512) -> (__m512, u16) {
 	);
 	let ratio = _mm512_div_ps(_mm512_mul_ps(r, c), _mm512_sub_ps(_mm512_set1_ps(2.0), c));
 	let y = _mm512_add_ps(_mm512_set1_ps(1.0), _mm512_add_ps(_mm512_sub_ps(ratio, lo), hi));
-	// 2^k for |k| <= 126 (every lane outside the special range), exactly.
-	let scale =
-		_mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k, _mm512_set1_epi32(0x7f))));
-	let y = _mm512_mul_ps(y, scale);
+	// 2^k; below 2^-126 `scalbnf` first multiplies by 2^-102 and then by 2^(k + 102).
+	let power = |k: __m512i| {
+		_mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(k, _mm512_set1_epi32(0x7f))))
+	};
+	let subnormal = _mm512_cmplt_epi32_mask(k, _mm512_set1_epi32(-126));
+	let prescaled = _mm512_mul_ps(y, _mm512_set1_ps(f32::from_bits(0x0c80_0000)));
+	let y = _mm512_mask_blend_ps(subnormal, y, prescaled);
+	let k = _mm512_mask_add_epi32(k, subnormal, k, _mm512_set1_epi32(102));
+	let y = _mm512_mul_ps(y, power(k));
 
 	let tiny = !above(TINY);
 	let y = _mm512_mask_blend_ps(tiny, y, _mm512_add_ps(_mm512_set1_ps(1.0), x));
