@@ -12,15 +12,16 @@ NODE := $(CARGO_TARGET_DIR)/release/verity-node
 WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
 WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 
-.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-generation bench-capacity bench-recall metadata
+.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-generation bench-verifier bench-capacity bench-recall metadata
 
 ## setup: install what the build needs (idempotent; run by every other target)
 setup:
 	@scripts/setup.sh
 
-## build: build everything (node, Wasm runtime, client, executor, test harnesses) in one feature set
+## build: build everything (node, Wasm runtime, client, executor, test harnesses) in one feature set, and the browser's WebAssembly verifier
 build: setup
 	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) --workspace --all-targets
+	scripts/build-verifier.sh > /dev/null
 
 ## run: a single-validator development chain on a temporary database
 run: build
@@ -72,6 +73,10 @@ bench-models: build
 bench-generation: build
 	python3 scripts/bench-generation.py $(CARGO_TARGET_DIR)/release/examples/bench_generation \
 		$(HOME)/.cache/verity/models/ae166c9b3ee16ff33d27cbc82d828508f5dc60f1d6bd0e1d794e41623cb24a5d.gguf $(GENERATION_THREADS)
+
+## bench-verifier: the browser's WebAssembly verifier (in Node.js) against the native executor, per shipped model, with ratios
+bench-verifier: build
+	$(CARGO_TARGET_DIR)/release/examples/bench_verifier $$(scripts/build-verifier.sh)
 
 ## bench-capacity: three validators under a steady load from @polkadot/api (npm): requests finalized per block, latency, failures, CPU
 bench-capacity: build

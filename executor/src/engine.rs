@@ -3,11 +3,12 @@
 //! A plan is an ONNX graph optimized for concrete input shapes. Plans are cached by model and
 //! input shapes in a least-recently-used cache bounded by an estimate of their memory.
 
+pub use crate::planning::EngineError;
 use crate::{
-	generation::{self, GenerationError, Generator},
+	generation::{self, Generator},
+	planning::{self, Plan},
 	profile::ExecutionProfile,
-	store::{ModelStore, StoreError},
-	tensors::{self, ConversionError},
+	store::ModelStore,
 	text::TextFrontEnd,
 };
 use codec::Encode;
@@ -18,81 +19,7 @@ use std::{
 	time::{Duration, Instant},
 };
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::TractErrorContext as _;
-use verity_primitives::{
-	cheap_rejection, content_hash, ModelId, RejectionCode, TensorError, TensorMap,
-};
-
-/// An optimized, runnable model.
-type Plan = Arc<TypedRunnableModel>;
-
-/// Why an inference failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-	/// The artifact is unavailable or not the registered one.
-	#[error(transparent)]
-	Store(#[from] StoreError),
-	/// The artifact is not an ONNX model tract can run.
-	#[error("model {model_id:?} is not a usable ONNX model: {reason}")]
-	MalformedModel {
-		/// The model.
-		model_id: ModelId,
-		/// tract's explanation.
-		reason: String,
-	},
-	/// The input is not a canonical tensor encoding.
-	#[error("input is not a canonical tensor encoding: {0:?}")]
-	MalformedInput(TensorError),
-	/// The input's tensors are not the model's inputs.
-	#[error("input does not match the model: {0}")]
-	InputMismatch(String),
-	/// A tensor could not be converted.
-	#[error(transparent)]
-	Conversion(#[from] ConversionError),
-	/// tract failed while running the model.
-	#[error("the model failed on this input: {0}")]
-	Execution(String),
-	/// The input cannot be run, for a reason every honest executor finds the same way: the
-	/// canonical rejection executors attest instead of an output.
-	#[error("the input cannot be run ({code:?}): {reason}")]
-	Rejected {
-		/// The canonical code.
-		code: RejectionCode,
-		/// What exactly was wrong, for people.
-		reason: String,
-	},
-}
-
-impl EngineError {
-	/// tract's failure while running a plan.
-	fn execution(error: TractError) -> Self {
-		Self::Execution(format!("{error:#}"))
-	}
-
-	/// The canonical rejection this failure is, if it is one: a failure that depends only on
-	/// the model and the input (so every honest executor meets it), not on this machine (an
-	/// unreadable store, a busy server).
-	pub fn rejection(&self) -> Option<RejectionCode> {
-		match self {
-			Self::Rejected { code, .. } => Some(*code),
-			Self::Execution(_) => Some(RejectionCode::ModelError),
-			Self::Conversion(ConversionError::InvalidBool(_)) => Some(RejectionCode::InvalidBool),
-			Self::Conversion(ConversionError::UnsupportedType { .. }) => {
-				Some(RejectionCode::ModelError)
-			},
-			Self::Conversion(ConversionError::Rejected { .. }) => {
-				Some(RejectionCode::UnsupportedShape)
-			},
-			Self::Store(_) | Self::MalformedModel { .. } | Self::MalformedInput(_) => None,
-			Self::InputMismatch(_) => None,
-		}
-	}
-
-	/// A rejection for shapes the graph cannot take.
-	fn unsupported_shape(reason: String) -> Self {
-		Self::Rejected { code: RejectionCode::UnsupportedShape, reason }
-	}
-}
+use verity_primitives::{content_hash, ModelId, TensorMap};
 
 /// What one inference produced.
 #[derive(Clone, Debug)]
@@ -202,10 +129,7 @@ impl Engine {
 		started: Instant,
 	) -> Result<InferenceOutput, EngineError> {
 		let map = TensorMap::decode_canonical(input).map_err(EngineError::MalformedInput)?;
-		let generation = generator.generate(input, &map).map_err(|error| match error {
-			GenerationError::Rejected { code, reason } => EngineError::Rejected { code, reason },
-			GenerationError::MalformedModel(reason) => EngineError::Execution(reason),
-		})?;
+		let generation = generator.generate(input, &map).map_err(EngineError::from)?;
 		Ok(self.output(generation.to_tensor_map(), started))
 	}
 
@@ -256,10 +180,7 @@ impl Engine {
 			return self.generate(&generator, input, started);
 		}
 		let (plan, output_names, values) = self.prepare(model_id, artifact_uri, input)?;
-		let outputs = plan.run(values).map_err(EngineError::execution)?;
-		let named =
-			output_names.iter().cloned().zip(outputs.iter().map(|value| &**value)).collect();
-		Ok(self.output(tensors::outputs_to_map(named)?, started))
+		Ok(self.output(planning::run(&plan, &output_names, values)?, started))
 	}
 
 	/// Where the time of a run goes: per kind of tract operator in the optimized plan, its
@@ -299,23 +220,9 @@ impl Engine {
 		artifact_uri: Option<&str>,
 		input: &[u8],
 	) -> Result<(Plan, Vec<String>, TVec<TValue>), EngineError> {
-		let mut input = TensorMap::decode_canonical(input).map_err(EngineError::MalformedInput)?;
 		let front_end = self.front_end(model_id, artifact_uri)?;
-		if let Some(code) = cheap_rejection(&input, front_end.is_some()) {
-			return Err(EngineError::Rejected {
-				code,
-				reason: format!(
-					"the input fails the check the chain makes at submission: {code:?}"
-				),
-			});
-		}
-		let text_model = match front_end {
-			Some(front_end) => {
-				input = front_end.encode(&input).map_err(EngineError::InputMismatch)?;
-				true
-			},
-			None => false,
-		};
+		let input = planning::prepare_input(input, front_end.as_deref())?;
+		let text_model = front_end.is_some();
 		// A text model is planned once with a symbolic sequence length, so its key has no
 		// shapes; any other model is planned for the concrete input shapes.
 		let shapes: Vec<(String, Vec<usize>)> = input
@@ -336,17 +243,7 @@ impl Engine {
 			None => self.plan(key, artifact_uri, &input, text_model)?,
 		};
 
-		let values = input_names
-			.iter()
-			.map(|name| {
-				let tensor = input.get(name.as_bytes()).ok_or_else(|| {
-					EngineError::InputMismatch(format!(
-						"the model's input {name:?} is missing; it takes {input_names:?}"
-					))
-				})?;
-				Ok(tensors::to_tract(tensor)?.into_tvalue())
-			})
-			.collect::<Result<TVec<_>, EngineError>>()?;
+		let values = planning::input_values(&input_names, &input)?;
 		Ok((plan, output_names, values))
 	}
 
@@ -392,68 +289,8 @@ impl Engine {
 		input: &TensorMap,
 		symbolic_sequence: bool,
 	) -> Result<(Plan, Vec<String>, Vec<String>), EngineError> {
-		let model_id = key.0;
-		let malformed = |error: TractError| EngineError::MalformedModel {
-			model_id,
-			reason: format!("{error:#}"),
-		};
-		let bytes = self.store.load(&model_id, artifact_uri)?;
-		let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(malformed)?;
-
-		let input_names: Vec<String> = model
-			.input_outlets()
-			.map_err(malformed)?
-			.iter()
-			.map(|outlet| model.node(outlet.node).name.clone())
-			.collect();
-		if input.0.len() != input_names.len() {
-			return Err(EngineError::InputMismatch(format!(
-				"the model takes {} inputs {input_names:?}, the request has {}",
-				input_names.len(),
-				input.0.len()
-			)));
-		}
-		for (index, name) in input_names.iter().enumerate() {
-			let tensor = input.get(name.as_bytes()).ok_or_else(|| {
-				EngineError::InputMismatch(format!(
-					"the model's input {name:?} is missing; it takes {input_names:?}"
-				))
-			})?;
-			let dtype = tensors::datum_type(tensor.dtype);
-			let fact = if symbolic_sequence {
-				let sequence = model.symbols.sym("S");
-				InferenceFact::dt_shape(dtype, tvec![1.to_dim(), sequence.to_dim()])
-			} else {
-				let shape: Vec<usize> = tensor.shape.iter().map(|d| *d as usize).collect();
-				InferenceFact::dt_shape(dtype, shape)
-			};
-			model.set_input_fact(index, fact).map_err(|error| {
-				EngineError::unsupported_shape(format!("input {name:?}: {error:#}"))
-			})?;
-		}
-		let output_names: Vec<String> = model
-			.output_outlets()
-			.map_err(malformed)?
-			.iter()
-			.map(|outlet| {
-				model
-					.outlet_label(*outlet)
-					.map(str::to_string)
-					.unwrap_or_else(|| model.node(outlet.node).name.clone())
-			})
-			.collect();
-		crate::ops::give_unique_names(model.nodes.iter_mut().map(|node| &mut node.name));
-		let plan = model
-			.into_typed()
-			.and_then(|typed| typed.into_decluttered().context("decluttering"))
-			.and_then(|mut typed| {
-				crate::ops::substitute(&mut typed).context("substituting")?;
-				typed.optimize().context("optimizing")?;
-				crate::ops::substitute_optimized(&mut typed).context("substituting optimized")?;
-				typed.into_runnable().context("planning")
-			})
-			.map_err(|error| EngineError::unsupported_shape(format!("{error:#}")))?;
-
+		let bytes = self.store.load(&key.0, artifact_uri)?;
+		let planned = planning::plan(&bytes, key.0, input, symbolic_sequence)?;
 		let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 		// A plan holds the weights once more, plus working memory: twice the artifact.
 		let bytes = bytes.len().saturating_mul(2);
@@ -464,12 +301,12 @@ impl Engine {
 		}
 		cache.push(CachedPlan {
 			key,
-			plan: plan.clone(),
-			output_names: output_names.clone(),
-			input_names: input_names.clone(),
+			plan: planned.plan.clone(),
+			output_names: planned.output_names.clone(),
+			input_names: planned.input_names.clone(),
 			bytes,
 		});
-		Ok((plan, input_names, output_names))
+		Ok((planned.plan, planned.input_names, planned.output_names))
 	}
 }
 

@@ -12,7 +12,9 @@
 //! function. A prompt that leaves no room for the tokens asked for is rejected
 //! ([`RejectionCode::PromptTooLong`]), as every honest executor would.
 
-use std::{path::Path, sync::Arc};
+#[cfg(not(target_family = "wasm"))]
+use std::path::Path;
+use std::sync::Arc;
 use verity_llm::{gguf::GgufFile, kernels::softmax, model::Gemma3, tokenizer::Tokenizer};
 use verity_primitives::{
 	generation_prompt, sampling_seed, FinishReason, Generation, GenerationParams, RejectionCode,
@@ -48,12 +50,19 @@ pub struct Generator {
 
 impl Generator {
 	/// Load the GGUF file at `path`, splitting matrix products among `threads` threads.
+	#[cfg(not(target_family = "wasm"))]
 	pub fn open(path: &Path, threads: usize) -> Result<Self, GenerationError> {
-		let malformed =
-			|error: &dyn std::fmt::Display| GenerationError::MalformedModel(error.to_string());
-		// One mapping and one parse of the file serve the model and its tokenizer.
-		let mut model = Gemma3::new(GgufFile::open(path).map_err(|e| malformed(&e))?)
-			.map_err(|e| malformed(&e))?;
+		Self::from_file(GgufFile::open(path).map_err(|e| malformed(&e))?, threads)
+	}
+
+	/// The decoder of a GGUF file held in memory (where there is no file to map).
+	pub fn from_bytes(bytes: Vec<u8>, threads: usize) -> Result<Self, GenerationError> {
+		Self::from_file(GgufFile::from_bytes(bytes).map_err(|e| malformed(&e))?, threads)
+	}
+
+	/// The decoder of an opened GGUF file: one parse serves the model and its tokenizer.
+	fn from_file(file: GgufFile, threads: usize) -> Result<Self, GenerationError> {
+		let mut model = Gemma3::new(file).map_err(|e| malformed(&e))?;
 		let tokenizer = Tokenizer::from_gguf(model.file()).map_err(|e| malformed(&e))?;
 		model.set_threads(threads);
 		let mut stops = vec![tokenizer.eos];
@@ -286,6 +295,11 @@ fn best_ranked(probabilities: &[f32], k: usize) -> Vec<(u32, f32)> {
 		best.truncate(k);
 	}
 	best
+}
+
+/// A model file the decoder cannot use, with the reason.
+fn malformed(error: &dyn std::fmt::Display) -> GenerationError {
+	GenerationError::MalformedModel(error.to_string())
 }
 
 /// Loaded generation models, by id, shared between jobs.

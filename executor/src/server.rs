@@ -3,6 +3,9 @@
 //! - `POST /v1/infer` `{"model_id": "0x…", "input": "0x…", "artifact_uri": "…"?}` runs a model
 //!   on a canonical input and answers `{"output", "output_hash", "profile", "elapsed_ms"}`.
 //! - `GET /v1/models` lists the artifacts in the store.
+//! - `GET /v1/artifacts/0x…` answers an artifact's bytes from the store (checked against the
+//!   id), to anyone, with `Access-Control-Allow-Origin: *`: a browser re-runs the model from
+//!   them, and its own hash of them is what makes them trustworthy, not this server.
 //! - `GET /health` answers `{"status": "ok", "profile"}`.
 //!
 //! Errors are JSON `{"error": "…"}` with a 4xx status for bad requests (unknown model 404,
@@ -17,8 +20,12 @@
 use crate::engine::{Engine, EngineError};
 use crate::store::{hex, StoreError};
 use axum::{
+	extract::Path,
 	extract::{ConnectInfo, DefaultBodyLimit, State},
-	http::{header::AUTHORIZATION, HeaderMap, StatusCode},
+	http::{
+		header::{ACCESS_CONTROL_ALLOW_ORIGIN, AUTHORIZATION, CONTENT_TYPE},
+		HeaderMap, StatusCode,
+	},
 	response::{IntoResponse, Response},
 	routing::{get, post},
 	Json, Router,
@@ -138,6 +145,7 @@ pub fn router(engine: Engine, limits: Limits, access: Access) -> Router {
 	Router::new()
 		.route("/v1/infer", post(infer))
 		.route("/v1/models", get(models))
+		.route("/v1/artifacts/{id}", get(artifact))
 		.route("/health", get(health))
 		.layer(DefaultBodyLimit::max(limits.max_body_bytes))
 		.with_state(shared)
@@ -254,6 +262,44 @@ async fn models(State(shared): State<Arc<Shared>>) -> Response {
 		shared.engine.store().list().iter().map(|id| format!("0x{}", hex(id))).collect();
 	Json(serde_json::json!({ "models": ids, "profile": shared.engine.profile().id() }))
 		.into_response()
+}
+
+/// The artifact `id` from the store, for anyone (a browser's verifier among them). Only
+/// artifacts already stored are served; nothing is fetched for the asker.
+async fn artifact(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+	let cors = [(ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
+	let Some(model_id) = parse_model_id(&id) else {
+		let message = format!("{id:?} is not a model id (0x and 64 hex digits)");
+		return (cors, error(StatusCode::BAD_REQUEST, message)).into_response();
+	};
+	let store = shared.engine.store().clone();
+	match tokio::task::spawn_blocking(move || store.load(&model_id, None)).await {
+		Ok(Ok(bytes)) => {
+			(cors, [(CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+		},
+		Ok(Err(StoreError::UnknownModel(_))) => {
+			let message = format!("model {id} is not in this executor's store");
+			(cors, error(StatusCode::NOT_FOUND, message)).into_response()
+		},
+		Ok(Err(problem)) => {
+			(cors, error(StatusCode::INTERNAL_SERVER_ERROR, problem)).into_response()
+		},
+		Err(_) => {
+			(cors, error(StatusCode::INTERNAL_SERVER_ERROR, "the read failed")).into_response()
+		},
+	}
+}
+
+/// A model id from `0x` and 64 hex digits.
+fn parse_model_id(text: &str) -> Option<H256> {
+	let digits = text.strip_prefix("0x")?;
+	if digits.len() != 64 {
+		return None;
+	}
+	let bytes: Option<Vec<u8>> = (0..32)
+		.map(|i| u8::from_str_radix(digits.get(2 * i..2 * i + 2)?, 16).ok())
+		.collect();
+	Some(H256::from_slice(&bytes?))
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> Response {

@@ -213,3 +213,35 @@ fn fetching_an_artifact_takes_the_auth_token_and_running_a_stored_model_does_not
 	let (status, body) = post_as(&infer, None, &job);
 	assert_eq!(status, 200, "{body}");
 }
+
+#[test]
+fn artifacts_are_served_by_id_to_any_origin_and_unknown_ids_are_named() {
+	let base = serve(server::Limits::default());
+	std::thread::sleep(Duration::from_millis(200));
+	let agent: ureq::Agent =
+		ureq::Agent::config_builder().http_status_as_error(false).build().into();
+	let get = |path: &str| {
+		let mut response = agent.get(&format!("{base}{path}")).call().expect("the server answers");
+		let cors = response
+			.headers()
+			.get("access-control-allow-origin")
+			.and_then(|value| value.to_str().ok())
+			.map(str::to_string);
+		let body = response.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
+		(response.status().as_u16(), cors, body)
+	};
+
+	let (status, cors, bytes) = get(&format!("/v1/artifacts/0x{TEXT_DIRECTION}"));
+	assert_eq!(status, 200);
+	assert_eq!(cors.as_deref(), Some("*"), "a page on any origin may read it");
+	assert_eq!(verity_primitives::content_hash(&bytes), id(TEXT_DIRECTION), "the registered bytes");
+
+	let (status, cors, body) = get(&format!("/v1/artifacts/0x{}", "11".repeat(32)));
+	assert_eq!(status, 404);
+	assert_eq!(cors.as_deref(), Some("*"), "errors are readable by the page too");
+	assert!(String::from_utf8_lossy(&body).contains("not in this executor's store"));
+
+	let (status, _, body) = get("/v1/artifacts/not-an-id");
+	assert_eq!(status, 400);
+	assert!(String::from_utf8_lossy(&body).contains("is not a model id"));
+}

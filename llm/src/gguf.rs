@@ -12,7 +12,9 @@
 //! (32 by default), the tensor data, each tensor at its offset from the data's start.
 
 use crate::quant::GgmlType;
-use std::{collections::BTreeMap, path::Path};
+use std::collections::BTreeMap;
+#[cfg(not(target_family = "wasm"))]
+use std::path::Path;
 
 /// What is wrong with a GGUF file.
 #[derive(Debug, thiserror::Error)]
@@ -163,9 +165,31 @@ impl TensorInfo {
 	}
 }
 
-/// A mapped GGUF file, its metadata and its tensor directory.
+/// A GGUF file's bytes: mapped from disk, or held in memory (where there is no file system,
+/// as in a browser).
+enum FileBytes {
+	/// A read-only mapping.
+	#[cfg(not(target_family = "wasm"))]
+	Mapped(memmap2::Mmap),
+	/// Bytes in memory.
+	Owned(Vec<u8>),
+}
+
+impl core::ops::Deref for FileBytes {
+	type Target = [u8];
+
+	fn deref(&self) -> &[u8] {
+		match self {
+			#[cfg(not(target_family = "wasm"))]
+			Self::Mapped(map) => map,
+			Self::Owned(bytes) => bytes,
+		}
+	}
+}
+
+/// A GGUF file, its metadata and its tensor directory.
 pub struct GgufFile {
-	map: memmap2::Mmap,
+	map: FileBytes,
 	/// The format version.
 	pub version: u32,
 	/// Every metadata key and its value.
@@ -175,7 +199,14 @@ pub struct GgufFile {
 }
 
 impl GgufFile {
+	/// A GGUF file held in memory, its header read.
+	pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, GgufError> {
+		let (version, metadata, tensors) = parse(&bytes)?;
+		Ok(Self { map: FileBytes::Owned(bytes), version, metadata, tensors })
+	}
+
 	/// Map the file at `path` and read its header.
+	#[cfg(not(target_family = "wasm"))]
 	pub fn open(path: &Path) -> Result<Self, GgufError> {
 		let io = |source| GgufError::Io { path: path.display().to_string(), source };
 		let file = std::fs::File::open(path).map_err(io)?;
@@ -183,7 +214,7 @@ impl GgufFile {
 		// is written once under its content hash and not modified while mapped.
 		let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
 		let (version, metadata, tensors) = parse(&map)?;
-		Ok(Self { map, version, metadata, tensors })
+		Ok(Self { map: FileBytes::Mapped(map), version, metadata, tensors })
 	}
 
 	/// The value of metadata `key`, if present.

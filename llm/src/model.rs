@@ -328,6 +328,11 @@ impl Gemma3 {
 				}
 			}
 		};
+		if threads == 1 {
+			let run = runs.pop().unwrap_or_default();
+			compute(0, run);
+			return by_position;
+		}
 		let mut runs = runs.into_iter().enumerate();
 		std::thread::scope(|scope| {
 			let compute = &compute;

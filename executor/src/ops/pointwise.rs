@@ -272,6 +272,7 @@ fn multiply(
 /// channels, twelve of the sixteen 256-bit registers hold sums.
 const NARROW_VECTORS: usize = 3;
 /// Vectors of points per block in 512-bit lanes: 24 of the 32 registers hold sums.
+#[cfg(target_arch = "x86_64")]
 const WIDE_VECTORS: usize = 6;
 /// Output channels per block.
 const CHANNELS: usize = 4;
