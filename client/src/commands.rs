@@ -14,11 +14,26 @@ use subxt_signer::{sr25519::Keypair, SecretUri};
 use verity_executor::ModelStore;
 use verity_primitives::{content_hash, Dim, ModelFormat, ModelMetadata, TensorSpec};
 
+/// The model store in `dir`, by default the one `make setup` fills.
+fn open_store(dir: Option<std::path::PathBuf>) -> Result<ModelStore, CliError> {
+	let dir = dir.unwrap_or_else(|| {
+		std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+			.join(".cache/verity/models")
+	});
+	ModelStore::open(&dir)
+		.map_err(|error| CliError::new(format!("cannot open {}: {error}", dir.display())))
+}
+
 /// How long `infer --wait` waits for a result.
 const WAIT_LIMIT: Duration = Duration::from_secs(300);
 
 /// Run the command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+	// The explorer's page talks to the node itself; the server needs no connection.
+	if let Command::Explorer { listen, models_dir, assets } = &cli.command {
+		let store = open_store(models_dir.clone())?;
+		return crate::explorer::serve(listen, &cli.url, assets.clone(), store).await;
+	}
 	let chain = Chain::connect(&cli.url).await?;
 	let out = Output { json: cli.json };
 	match cli.command {
@@ -267,14 +282,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 			}
 			out.print(&readable, || pretty(&readable));
 		},
+		Command::Explorer { .. } => unreachable!("served above"),
 		Command::Verify { id, models_dir, from_blocks } => {
-			let dir = models_dir.unwrap_or_else(|| {
-				std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-					.join(".cache/verity/models")
-			});
-			let store = ModelStore::open(&dir).map_err(|error| {
-				CliError::new(format!("cannot open {}: {error}", dir.display()))
-			})?;
+			let store = open_store(models_dir)?;
 			let checks = verify::verify(&chain, id, &store, from_blocks).await?;
 			let passed = checks.iter().all(|check| check.passed);
 			let report = json!({

@@ -3,6 +3,7 @@
 mod bodies;
 mod chain;
 mod commands;
+mod explorer;
 mod generate;
 mod memory;
 mod runtime;
@@ -93,6 +94,20 @@ pub enum Command {
 	/// Agent memory: spaces of committed entries, recalled by exact integer ranking.
 	#[command(subcommand)]
 	Memory(MemoryCommand),
+	/// Serve the web explorer: models, requests and executors live from the node (--url),
+	/// and "verify in this browser", which re-runs a result in WebAssembly.
+	Explorer {
+		/// The address to listen on.
+		#[arg(long, default_value = "127.0.0.1:8700")]
+		listen: String,
+		/// Where the model artifacts the page verifies with are kept.
+		#[arg(long)]
+		models_dir: Option<PathBuf>,
+		/// The target directory `make build` wrote the page's bundle and the WebAssembly
+		/// verifier into (default: the one this program was built into).
+		#[arg(long)]
+		assets: Option<PathBuf>,
+	},
 	/// Check a finalized request end to end: model hash, input and output hashes, every
 	/// signature, the quorum, and a local re-run compared byte for byte.
 	Verify {

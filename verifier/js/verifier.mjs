@@ -2,7 +2,10 @@
 // Every function copies its arguments into the module's memory, calls the export, and returns
 // the result bytes, or throws an Error carrying the module's explanation.
 
-/** Instantiate the verifier from its bytes (an ArrayBuffer or typed array) or a Response. */
+/**
+ * Instantiate the verifier from its bytes (an ArrayBuffer or typed array), a Response, or a
+ * promise of either (such as `fetch("verifier.wasm")`).
+ */
 export async function loadVerifier(source) {
 	let memory = null;
 	const imports = {
@@ -16,6 +19,7 @@ export async function loadVerifier(source) {
 			},
 		},
 	};
+	source = await source;
 	const { instance } = source instanceof Response
 		? await WebAssembly.instantiateStreaming(source, imports)
 		: await WebAssembly.instantiate(source, imports);
