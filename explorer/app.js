@@ -109,7 +109,7 @@ async function home() {
 			const info = value.unwrapOr(value).toJSON();
 			const stats = info.stats ?? {};
 			return `<tr><td><code>${escape(key.args[0].toString())}</code></td><td>${escape(info.bond)}</td>
-			<td>${escape(typeof info.status === "object" ? JSON.stringify(info.status) : info.status)}</td>
+			<td>${escape(statusName(info.status))}</td>
 			<td>${Object.entries(stats).map(([k, v]) => `${escape(k)}: ${escape(v)}`).join("<br>")}</td>
 			<td>${(info.models ?? []).map((id) => escape(modelName(id))).join(", ")}</td></tr>`;
 		}).join("")}

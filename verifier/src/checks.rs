@@ -93,7 +93,7 @@ pub fn recheck(
 			} else {
 				let first = local.iter().zip(output).position(|(a, b)| a != b);
 				Err(format!(
-					"re-running in WebAssembly gives output {:#x}, the chain holds {:#x} ({})",
+					"re-running in WebAssembly gives output {:#x}, the output checked is {:#x} ({})",
 					content_hash(&local),
 					content_hash(output),
 					match first {
