@@ -12,7 +12,7 @@ NODE := $(CARGO_TARGET_DIR)/release/verity-node
 WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
 WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 
-.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-generation bench-verifier bench-capacity bench-recall metadata
+.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-generation bench-verifier bench-explorer bench-capacity bench-recall metadata
 
 ## setup: install what the build needs (idempotent; run by every other target)
 setup:
@@ -81,6 +81,10 @@ bench-generation: build
 ## bench-verifier: the browser's WebAssembly verifier (in Node.js) against the native executor, per shipped model, with ratios
 bench-verifier: build
 	$(CARGO_TARGET_DIR)/release/examples/bench_verifier $$(scripts/build-verifier.sh)
+
+## bench-explorer: in-browser verification time of the text-direction classifier, artifact download included (dev node, explorer, headless Chromium)
+bench-explorer: build
+	scripts/bench-explorer.sh $(EXPLORER_RUNS)
 
 ## bench-capacity: three validators under a steady load from @polkadot/api (npm): requests finalized per block, latency, failures, CPU
 bench-capacity: build
