@@ -283,16 +283,25 @@ fn highest(logits: &[f32]) -> u32 {
 /// first `k` of all of them sorted by rank, found in one pass that keeps the best so far.
 fn best_ranked(probabilities: &[f32], k: usize) -> Vec<(u32, f32)> {
 	let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
-	for (id, p) in probabilities.iter().enumerate() {
-		// Ids come in increasing order, so a token no more likely than the worst kept one
-		// ranks after it.
-		let worse = best.len() == k && best.last().is_some_and(|(_, worst)| p <= worst);
-		if !(*p > 0.0) || worse {
+	// A token enters only above the threshold: zero until `k` are kept, then the worst kept
+	// one's probability (ids come in increasing order, so a token no more likely than the
+	// worst kept one ranks after it). NaNs compare false and never enter.
+	let mut threshold = 0f32;
+	const RUN: usize = 16;
+	for (run, values) in probabilities.chunks(RUN).enumerate() {
+		if !values.iter().fold(false, |any, p| any | (*p > threshold)) {
 			continue;
 		}
-		let at = best.partition_point(|(_, kept)| kept >= p);
-		best.insert(at, (id as u32, *p));
-		best.truncate(k);
+		for (offset, p) in values.iter().enumerate() {
+			if *p > threshold {
+				let at = best.partition_point(|(_, kept)| kept >= p);
+				best.insert(at, ((run * RUN + offset) as u32, *p));
+				best.truncate(k);
+				if best.len() == k {
+					threshold = best[k - 1].1;
+				}
+			}
+		}
 	}
 	best
 }
