@@ -168,8 +168,34 @@ pub fn dot_rows(
 			// just above.
 			unsafe { x86::dot_rows_vnni(ggml_type, rows, row_bytes, inputs, out) }
 		},
+		// WebAssembly has no run-time feature detection: the module is built for engines with
+		// its 128-bit SIMD (every current browser and Node.js), which the compiler then uses
+		// for the integer sums.
+		#[cfg(target_arch = "wasm32")]
+		_ => {
+			// SAFETY: simd128 is part of the WebAssembly this module targets (see above).
+			unsafe { dot_rows_simd128(ggml_type, rows, row_bytes, inputs, out) }
+		},
+		#[cfg(not(target_arch = "wasm32"))]
 		_ => dot_rows_with::<Scalar>(ggml_type, rows, row_bytes, inputs, out),
 	}
+}
+
+/// The scalar path's code compiled with WebAssembly's 128-bit SIMD: integer sums the compiler
+/// vectorizes (exact, so the same), the float step unchanged.
+///
+/// # Safety
+/// The engine must support simd128.
+#[cfg(target_arch = "wasm32")]
+#[target_feature(enable = "simd128")]
+unsafe fn dot_rows_simd128(
+	ggml_type: GgmlType,
+	rows: &[u8],
+	row_bytes: usize,
+	inputs: &[QuantizedRow],
+	out: &mut [f32],
+) {
+	dot_rows_with::<Scalar>(ggml_type, rows, row_bytes, inputs, out)
 }
 
 /// [`dot_rows`] with the integer sums of `D`. Inlined into each instruction set's entry point.
@@ -351,6 +377,7 @@ fn dot32(weights: &[i8], activations: &[i8]) -> i32 {
 }
 
 impl IntegerDots for Scalar {
+	#[inline(always)]
 	unsafe fn q8_0(block: &[u8; 34], activations: &[i8; 32]) -> i32 {
 		block[2..]
 			.iter()
@@ -359,10 +386,12 @@ impl IntegerDots for Scalar {
 			.sum()
 	}
 
+	#[inline(always)]
 	unsafe fn q5_0(block: &[u8; 22], activations: &[i8; 32]) -> i32 {
 		dot32(&q5_0_values(block), activations)
 	}
 
+	#[inline(always)]
 	unsafe fn q4_k(block: &[u8; 144], activations: &[i8; 256]) -> [i32; 8] {
 		let values = q4_k_values(block);
 		std::array::from_fn(|sub| {
@@ -375,6 +404,7 @@ impl IntegerDots for Scalar {
 		})
 	}
 
+	#[inline(always)]
 	unsafe fn q6_k(block: &[u8; 210], activations: &[i8; 256]) -> [i32; 8] {
 		let values = q6_k_values(block);
 		let scales = &block[192..208];

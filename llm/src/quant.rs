@@ -130,6 +130,7 @@ fn q5_0(block: &[u8], out: &mut [f32]) {
 
 /// A Q5_0 block's 32 values, `q - 16`: four bits from the nibbles (value `j` in the low
 /// nibble of byte `j`, value `j + 16` in its high nibble), the fifth from bit `j` of the mask.
+#[inline(always)]
 pub fn q5_0_values(block: &[u8]) -> [i8; 32] {
 	let high = u32::from_le_bytes([block[2], block[3], block[4], block[5]]);
 	let nibbles = &block[6..22];
@@ -143,6 +144,7 @@ pub fn q5_0_values(block: &[u8]) -> [i8; 32] {
 }
 
 /// The 6-bit scale and minimum of sub-block `j` (of 8) from Q4_K's twelve packed bytes.
+#[inline(always)]
 pub fn q4_k_scale_min(j: usize, packed: &[u8]) -> (u8, u8) {
 	if j < 4 {
 		(packed[j] & 63, packed[j + 4] & 63)
@@ -156,6 +158,7 @@ pub fn q4_k_scale_min(j: usize, packed: &[u8]) -> (u8, u8) {
 
 /// A Q4_K super-block's 256 nibbles in value order: each 32 bytes hold two sub-blocks, the
 /// low nibbles, then the high ones.
+#[inline(always)]
 pub fn q4_k_values(block: &[u8]) -> [u8; 256] {
 	let mut values = [0u8; 256];
 	for (pair, bytes) in block[16..144].chunks_exact(32).enumerate() {
@@ -181,6 +184,7 @@ fn q4_k(block: &[u8], out: &mut [f32]) {
 
 /// A Q6_K super-block's 256 values, `q - 32`, in value order: two halves of 128, each from 64
 /// bytes of low nibbles and 32 of high bit pairs.
+#[inline(always)]
 pub fn q6_k_values(block: &[u8]) -> [i8; 256] {
 	let (low, high) = (&block[..128], &block[128..192]);
 	let mut values = [0i8; 256];

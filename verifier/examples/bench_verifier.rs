@@ -6,7 +6,7 @@
 
 use std::{path::PathBuf, process::Command, time::Instant};
 use verity_executor::{planning, ExecutionProfile};
-use verity_verifier::samples::{artifact_path, model_id, runs, GEMMA};
+use verity_verifier::samples::{artifact_path, model_id, name, runs, GEMMA};
 
 fn main() {
 	let mut args = std::env::args().skip(1);
@@ -45,7 +45,7 @@ fn main() {
 		let wasm_ms = answer["milliseconds"].as_f64().unwrap_or_else(|| panic!("{answer}"));
 		let ratio = wasm_ms / native;
 		worst = worst.max(ratio);
-		println!("{:<22} {native:>12.1} {wasm_ms:>14.1} {ratio:>6.2}x", &hex[..16]);
+		println!("{:<22} {native:>12.1} {wasm_ms:>14.1} {ratio:>6.2}x", name(hex));
 	}
 	let _ = std::fs::remove_dir_all(&inputs);
 	println!(

@@ -17,6 +17,17 @@ pub const SENTENCE_EMBEDDING: &str =
 /// Gemma 3 270M (GGUF, text generation).
 pub const GEMMA: &str = "ae166c9b3ee16ff33d27cbc82d828508f5dc60f1d6bd0e1d794e41623cb24a5d";
 
+/// The registered name of shipped model `hex`.
+pub fn name(hex: &str) -> &'static str {
+	match hex {
+		TEXT_DIRECTION => "ppocr-text-direction",
+		VOICE_ACTIVITY => "silero-vad",
+		SENTENCE_EMBEDDING => "all-minilm-l6-v2",
+		GEMMA => "gemma-3-270m",
+		_ => "?",
+	}
+}
+
 /// The store `make setup` fills.
 pub fn models_dir() -> PathBuf {
 	std::env::var_os("VERITY_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
