@@ -13,7 +13,10 @@
 //!   partial sums (lane `i` takes elements `i`, `i + 8`, …) combined pairwise in a fixed tree.
 //! - **Transcendental functions** (`exp`, `tanh`, `sin`, `cos`, `pow`) come from the `libm`
 //!   crate, pure Rust, the same code on every target; square roots are IEEE's correctly
-//!   rounded ones. No approximate reciprocal or square-root instruction is used.
+//!   rounded ones. No approximate reciprocal or square-root instruction is used. Where the
+//!   CPU has AVX-512, [`exp_each`] and [`gelu_each`] run libm's `expf` (and `tanhf` with its
+//!   `expm1f`) sixteen values at a time, every lane the same operations in the same order,
+//!   so the same bits; the tests compare them with libm's over sweeps of every `f32`.
 
 use crate::quant::{q4_k_scale_min, q4_k_values, q5_0_values, q6_k_values, GgmlType};
 use half::f16;
