@@ -114,6 +114,37 @@ pub(super) unsafe fn dot_rows_vnni(
 	}
 }
 
+/// `values[i] = scalar(values[i])` for every value, sixteen at a time by `vector`, which gives
+/// the sixteen results and the mask of lanes it leaves to `scalar` (their results then come
+/// from `scalar` on the original values); the values after the last sixteen by `scalar`.
+/// Inlined into each function's `avx512f` entry point.
+#[inline(always)]
+unsafe fn each_sixteen(
+	values: &mut [f32],
+	vector: impl Fn(__m512) -> (__m512, u16),
+	scalar: impl Fn(f32) -> f32,
+) {
+	let mut chunks = values.chunks_exact_mut(16);
+	for chunk in &mut chunks {
+		let (y, left) = vector(_mm512_loadu_ps(chunk.as_ptr()));
+		let mut originals = [0f32; 16];
+		if left != 0 {
+			originals.copy_from_slice(chunk);
+		}
+		_mm512_storeu_ps(chunk.as_mut_ptr(), y);
+		if left != 0 {
+			for (lane, (value, x)) in chunk.iter_mut().zip(originals).enumerate() {
+				if left & (1 << lane) != 0 {
+					*value = scalar(x);
+				}
+			}
+		}
+	}
+	for value in chunks.into_remainder() {
+		*value = scalar(*value);
+	}
+}
+
 /// [`super::quantize_row`] with AVX2 (the same operations per value, in vector registers).
 ///
 /// # Safety

@@ -38,26 +38,7 @@ const TINY: i32 = 0x3900_0000;
 /// The CPU must have AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(in crate::kernels) unsafe fn exp_each(values: &mut [f32]) {
-	let mut chunks = values.chunks_exact_mut(16);
-	for chunk in &mut chunks {
-		let x = _mm512_loadu_ps(chunk.as_ptr());
-		let (y, scalar) = exp16(x);
-		let mut originals = [0f32; 16];
-		if scalar != 0 {
-			originals.copy_from_slice(chunk);
-		}
-		_mm512_storeu_ps(chunk.as_mut_ptr(), y);
-		if scalar != 0 {
-			for (lane, (value, x)) in chunk.iter_mut().zip(originals).enumerate() {
-				if scalar & (1 << lane) != 0 {
-					*value = libm::expf(x);
-				}
-			}
-		}
-	}
-	for value in chunks.into_remainder() {
-		*value = libm::expf(*value);
-	}
+	super::each_sixteen(values, |x| exp16(x), libm::expf)
 }
 
 /// Sixteen `expf`s, and the mask of lanes left for the scalar function (their values in the

@@ -24,26 +24,7 @@ const CUBIC: f32 = f32::from_bits(0x3d37_2713);
 /// The CPU must have AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(in crate::kernels) unsafe fn gelu_each(values: &mut [f32]) {
-	let mut chunks = values.chunks_exact_mut(16);
-	for chunk in &mut chunks {
-		let x = _mm512_loadu_ps(chunk.as_ptr());
-		let (y, scalar) = gelu16(x);
-		let mut originals = [0f32; 16];
-		if scalar != 0 {
-			originals.copy_from_slice(chunk);
-		}
-		_mm512_storeu_ps(chunk.as_mut_ptr(), y);
-		if scalar != 0 {
-			for (lane, (value, x)) in chunk.iter_mut().zip(originals).enumerate() {
-				if scalar & (1 << lane) != 0 {
-					*value = super::super::gelu_tanh(x);
-				}
-			}
-		}
-	}
-	for value in chunks.into_remainder() {
-		*value = super::super::gelu_tanh(*value);
-	}
+	super::each_sixteen(values, |x| gelu16(x), super::super::gelu_tanh)
 }
 
 /// `values[i] = libm::tanhf(values[i])` for every value (to test the lanes against the
@@ -54,16 +35,7 @@ pub(in crate::kernels) unsafe fn gelu_each(values: &mut [f32]) {
 #[cfg(test)]
 #[target_feature(enable = "avx512f")]
 pub(in crate::kernels) unsafe fn tanh_each(values: &mut [f32]) {
-	for chunk in values.chunks_exact_mut(16) {
-		let (y, scalar) = tanh16(_mm512_loadu_ps(chunk.as_ptr()));
-		let originals: [f32; 16] = chunk.try_into().expect("sixteen values");
-		_mm512_storeu_ps(chunk.as_mut_ptr(), y);
-		for (lane, (value, x)) in chunk.iter_mut().zip(originals).enumerate() {
-			if scalar & (1 << lane) != 0 {
-				*value = libm::tanhf(x);
-			}
-		}
-	}
+	super::each_sixteen(values, |x| tanh16(x), libm::tanhf)
 }
 
 /// Sixteen GELUs, and the lanes left to the scalar function.
