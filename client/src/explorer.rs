@@ -7,17 +7,13 @@
 use crate::CliError;
 use axum::{
 	extract::{Path, State},
-	http::{
-		header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE},
-		StatusCode,
-	},
+	http::header::{CACHE_CONTROL, CONTENT_TYPE},
 	response::{IntoResponse, Response},
 	routing::get,
 	Router,
 };
-use sp_core::H256;
 use std::{path::PathBuf, sync::Arc};
-use verity_executor::{store::StoreError, ModelStore};
+use verity_executor::ModelStore;
 
 /// The page's own files.
 const PAGE: [(&str, &str, &str); 4] = [
@@ -106,37 +102,7 @@ async fn config(State(served): State<Arc<Served>>) -> Response {
 		.into_response()
 }
 
-/// An artifact from the store by id, to any origin; only what is stored, nothing fetched.
+/// An artifact from the store by id, to any origin, as executors serve it.
 async fn artifact(State(served): State<Arc<Served>>, Path(id): Path<String>) -> Response {
-	let cors = [(ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
-	let Some(model_id) = parse_model_id(&id) else {
-		let message = format!("{id:?} is not a model id (0x and 64 hex digits)");
-		return (StatusCode::BAD_REQUEST, cors, message).into_response();
-	};
-	let store = served.store.clone();
-	match tokio::task::spawn_blocking(move || store.load(&model_id, None)).await {
-		Ok(Ok(bytes)) => {
-			(cors, [(CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
-		},
-		Ok(Err(StoreError::UnknownModel(_))) => {
-			let message = format!("model {id} is not in this store");
-			(StatusCode::NOT_FOUND, cors, message).into_response()
-		},
-		Ok(Err(error)) => {
-			(StatusCode::INTERNAL_SERVER_ERROR, cors, error.to_string()).into_response()
-		},
-		Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, cors, "the read failed").into_response(),
-	}
-}
-
-/// A model id from `0x` and 64 hex digits.
-fn parse_model_id(text: &str) -> Option<H256> {
-	let digits = text.strip_prefix("0x")?;
-	if digits.len() != 64 || !digits.is_ascii() {
-		return None;
-	}
-	let bytes: Option<Vec<u8>> = (0..32)
-		.map(|i| u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok())
-		.collect();
-	Some(H256::from_slice(&bytes?))
+	verity_executor::server::artifact_response(served.store.clone(), &id).await
 }

@@ -18,7 +18,7 @@
 //! outcome.
 
 use crate::engine::{Engine, EngineError};
-use crate::store::{hex, StoreError};
+use crate::store::{hex, ModelStore, StoreError};
 use axum::{
 	extract::Path,
 	extract::{ConnectInfo, DefaultBodyLimit, State},
@@ -267,12 +267,18 @@ async fn models(State(shared): State<Arc<Shared>>) -> Response {
 /// The artifact `id` from the store, for anyone (a browser's verifier among them). Only
 /// artifacts already stored are served; nothing is fetched for the asker.
 async fn artifact(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+	artifact_response(shared.engine.store().clone(), &id).await
+}
+
+/// The answer to `GET /v1/artifacts/{id}` from `store`: the artifact's bytes (checked against
+/// the id), or a JSON error, with `Access-Control-Allow-Origin: *` either way. Only what is
+/// stored is served; nothing is fetched for the asker. Shared with `verity explorer`.
+pub async fn artifact_response(store: ModelStore, id: &str) -> Response {
 	let cors = [(ACCESS_CONTROL_ALLOW_ORIGIN, "*")];
-	let Some(model_id) = parse_model_id(&id) else {
+	let Some(model_id) = parse_model_id(id) else {
 		let message = format!("{id:?} is not a model id (0x and 64 hex digits)");
 		return (cors, error(StatusCode::BAD_REQUEST, message)).into_response();
 	};
-	let store = shared.engine.store().clone();
 	match tokio::task::spawn_blocking(move || store.load(&model_id, None)).await {
 		Ok(Ok(bytes)) => {
 			(cors, [(CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
