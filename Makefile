@@ -24,11 +24,13 @@ build: setup
 	scripts/build-verifier.sh > /dev/null
 	explorer/node_modules/.bin/esbuild explorer/polkadot.mjs --bundle --format=esm --platform=browser \
 		--minify --log-level=warning --outfile=$(CARGO_TARGET_DIR)/explorer/polkadot.js
+	node contracts/build.mjs $(CARGO_TARGET_DIR)/contracts
 
-## run: a single-validator development chain on a temporary database, and the explorer beside it
+## run: a single-validator development chain on a temporary database, the explorer and the Ethereum JSON-RPC adapter (port 8545) beside it
 run: build
 	@$(CARGO_TARGET_DIR)/release/verity explorer & explorer=$$!; \
-		trap 'kill $$explorer 2>/dev/null' EXIT INT TERM; \
+		scripts/eth-rpc.sh $(CARGO_TARGET_DIR)/release/verity-eth-rpc & eth=$$!; \
+		trap 'kill $$explorer $$eth 2>/dev/null' EXIT INT TERM; \
 		$(NODE) --dev
 
 ## test: unit, benchmark and integration tests (integration tests start real nodes)
@@ -55,7 +57,7 @@ clippy: setup
 bench: setup
 	# The benchmark CLI builds a runtime of its own, which the workspace hint would misdirect.
 	$(WITH_WASM_ENV) env -u WASM_BUILD_WORKSPACE_HINT cargo build $(CARGO_FLAGS) --workspace --all-targets --features verity-node/bench-cli
-	for pallet in author_vrf inference memory; do \
+	for pallet in author_vrf inference inference_contracts memory; do \
 		$(NODE) benchmark pallet --runtime $(CARGO_TARGET_DIR)/release/wbuild/verity-runtime/verity_runtime.compact.compressed.wasm \
 			--genesis-builder=runtime --pallet pallet_$$pallet --extrinsic '*' \
 			--steps 20 --repeat 10 --header scripts/weights-header.txt \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what building Verity needs on a Debian machine:
-# protobuf-compiler and clang for the node's native dependencies, and a Rust
-# toolchain able to build the `wasm32v1-none` runtime; the explorer's npm packages and
-# Debian's Chromium, which its browser test drives.
+# protobuf-compiler, clang and libclang for the native dependencies, and a Rust
+# toolchain able to build the `wasm32v1-none` runtime; the explorer's and the contracts' npm
+# packages and Debian's Chromium, which the explorer's browser test drives.
 #
 # Where `rustup target add wasm32v1-none` works, that is all the Wasm side needs.
 # Where it does not (machines without access to the rustup distribution server),
@@ -33,10 +33,9 @@ apt_install() {
 	fi
 }
 
-# Native build dependencies of libp2p (protoc) and bindgen users (clang).
-if ! command -v protoc >/dev/null || ! command -v clang >/dev/null; then
-	apt_install protobuf-compiler clang
-fi
+# Native build dependencies of libp2p (protoc) and bindgen users (clang, libclang: the
+# Ethereum RPC adapter's client database links RocksDB, whose bindings bindgen writes).
+apt_install protobuf-compiler clang libclang-dev
 
 # The offline path: Debian's toolchain with a self-built wasm32v1-none sysroot.
 setup_debian_toolchain() {
@@ -93,6 +92,13 @@ if [ ! -d "$here/explorer/node_modules/@polkadot/api" ] ||
 	[ "$here/explorer/package-lock.json" -nt "$here/explorer/node_modules/.package-lock.json" ]; then
 	log "installing the explorer's npm packages"
 	(cd "$here/explorer" && npm ci --no-audit --no-fund --silent)
+fi
+
+# The contracts' packages (solc-js, the Solidity compiler; viem), pinned by their lockfile.
+if [ ! -d "$here/contracts/node_modules/solc" ] ||
+	[ "$here/contracts/package-lock.json" -nt "$here/contracts/node_modules/.package-lock.json" ]; then
+	log "installing the contracts' npm packages"
+	(cd "$here/contracts" && npm ci --no-audit --no-fund --silent)
 fi
 
 # A headless browser for the explorer's test.

@@ -21,7 +21,12 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 
-impl_runtime_apis! {
+pallet_revive::impl_runtime_apis_plus_revive_traits! {
+	Runtime,
+	Revive,
+	Executive,
+	crate::configs::EthExtraImpl,
+
 	impl sp_api::Core<Block> for Runtime {
 		fn version() -> RuntimeVersion {
 			VERSION

@@ -12,5 +12,6 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_collective, TechnicalCommittee]
 	[pallet_author_vrf, AuthorVrf]
 	[pallet_inference, Inference]
+	[pallet_inference_contracts, InferenceContracts]
 	[pallet_memory, Memory]
 );

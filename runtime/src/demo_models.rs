@@ -176,8 +176,8 @@ fn bounded<const N: u32>(bytes: &[u8]) -> sp_runtime::BoundedVec<u8, sp_core::Co
 	bytes.to_vec().try_into().unwrap_or_default()
 }
 
-/// 32 bytes from 64 hex digits, at compile time.
-const fn hex_literal(hex: &str) -> [u8; 32] {
+/// `N` bytes from `2 * N` lower-case hex digits, at compile time.
+pub(crate) const fn hex_literal<const N: usize>(hex: &str) -> [u8; N] {
 	const fn digit(c: u8) -> u8 {
 		match c {
 			b'0'..=b'9' => c - b'0',
@@ -186,10 +186,10 @@ const fn hex_literal(hex: &str) -> [u8; 32] {
 		}
 	}
 	let bytes = hex.as_bytes();
-	assert!(bytes.len() == 64, "a hash is 64 hex digits");
-	let mut out = [0u8; 32];
+	assert!(bytes.len() == 2 * N, "two hex digits per byte");
+	let mut out = [0u8; N];
 	let mut i = 0;
-	while i < 32 {
+	while i < N {
 		out[i] = digit(bytes[2 * i]) << 4 | digit(bytes[2 * i + 1]);
 		i += 1;
 	}

@@ -14,7 +14,7 @@ use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
 use verity_primitives::ExecutorPublic;
 
-use crate::demo_models::{demo_model_ids, demo_models};
+use crate::demo_models::{demo_model_ids, demo_models, hex_literal};
 
 /// What each development account starts with.
 pub const ENDOWMENT: u128 = 1_000_000 * UNIT;
@@ -34,11 +34,33 @@ fn authority_keys(who: Sr25519Keyring) -> (AuraId, GrandpaId) {
 	(who.public().into(), ed25519.public().into())
 }
 
-/// The well-known development accounts, each endowed.
+/// The Ethereum development accounts Ethereum tools know: the first of Hardhat's and Anvil's
+/// default mnemonic (`test test ... junk`), then Alith, Baltathar, Charleth, Dorothy and Ethan
+/// (the keys `subxt_signer::eth::dev` and Polkadot's Ethereum tooling use).
+pub const ETHEREUM_DEV_ADDRESSES: [[u8; 20]; 6] = [
+	hex_literal("f39fd6e51aad88f6f4ce6ab8827279cfffb92266"),
+	hex_literal("f24ff3a9cf04c71dbc94d0b566f7a27b94566cac"),
+	hex_literal("3cd0a705a2dc65e5b1e1205896baa2be8a07c6e0"),
+	hex_literal("798d4ba9baf0064ec19eb4f0a1a45785ae9d6dfc"),
+	hex_literal("773539d4ac0e786233d90a233654ccee26a613d9"),
+	hex_literal("ff64d3f6efe2317ee2807d223a0bdc4c0c49dfdb"),
+];
+
+/// The account of an Ethereum address: the address followed by twelve `0xEE` bytes, which is
+/// how Ethereum-signed transactions name their signer here.
+pub fn ethereum_account(address: [u8; 20]) -> AccountId {
+	let mut raw = [0xEE; 32];
+	raw[..20].copy_from_slice(&address);
+	AccountId::from(raw)
+}
+
+/// The well-known development accounts, each endowed: the Substrate keyring's and the
+/// Ethereum tools'.
 fn development_accounts() -> Vec<AccountId> {
 	Sr25519Keyring::iter()
 		.filter(|key| !matches!(key, Sr25519Keyring::One | Sr25519Keyring::Two))
 		.map(|key| key.to_account_id())
+		.chain(ETHEREUM_DEV_ADDRESSES.into_iter().map(ethereum_account))
 		.collect()
 }
 

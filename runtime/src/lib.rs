@@ -1,8 +1,9 @@
 //! The Verity runtime.
 //!
 //! A FRAME solochain runtime: Aura block production and GRANDPA finality, balances and
-//! transaction payment, sudo, a technical committee that governs the model registry, and the
-//! inference protocol (`pallet_inference`).
+//! transaction payment, sudo, a technical committee that governs the model registry, the
+//! inference protocol (`pallet_inference`), agent memory, and Solidity contracts
+//! (`pallet_revive`) that request models through the inference precompile.
 //!
 //! - `configs/`: every pallet's configuration.
 //! - `apis.rs`: the runtime APIs the node and clients call.
@@ -24,6 +25,8 @@ use alloc::vec::Vec;
 mod benchmarks;
 pub mod apis;
 pub mod configs;
+#[cfg(test)]
+mod contract_tests;
 pub mod demo_models;
 pub mod genesis_config_presets;
 
@@ -120,6 +123,8 @@ pub type Block = generic::Block<Header, UncheckedExtrinsic>;
 ///
 /// `AuthorizeCall` comes first: it lets calls with a `#[pallet::authorize]` rule (such as an
 /// executor's signed attestation) be valid without a signer, and no fee is charged for them.
+/// `SetOrigin` turns an Ethereum transaction's origin into its signer's, after every extension
+/// that relies on a signed origin; `WeightReclaim` comes last, to catch every refund.
 pub type TxExtension = (
 	frame_system::AuthorizeCall<Runtime>,
 	frame_system::CheckNonZeroSender<Runtime>,
@@ -131,13 +136,46 @@ pub type TxExtension = (
 	frame_system::CheckWeight<Runtime>,
 	pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
 	frame_metadata_hash_extension::CheckMetadataHash<Runtime>,
-	pallet_inference::CheckRequestRoom<Runtime>,
-	frame_system::WeightReclaim<Runtime>,
+	// Nested, so the tuple stays within the twelve elements the codec's traits cover; the
+	// extensions run in the same order and encode the same as if they were flat.
+	(
+		pallet_inference::CheckRequestRoom<Runtime>,
+		pallet_revive::evm::tx_extension::SetOrigin<Runtime>,
+		frame_system::WeightReclaim<Runtime>,
+	),
 );
 
-/// An extrinsic as this runtime checks it.
+/// The extensions of a transaction the runtime itself builds: immortal, with `nonce` and `tip`
+/// and `origin` (an offchain worker's authorized transaction: nonce and tip zero, the default
+/// `SetOrigin`; an Ethereum transaction: its own, and `SetOrigin` marking it as Ethereum's).
+pub fn transaction_extension(
+	nonce: Nonce,
+	tip: Balance,
+	origin: pallet_revive::evm::tx_extension::SetOrigin<Runtime>,
+) -> TxExtension {
+	(
+		frame_system::AuthorizeCall::<Runtime>::new(),
+		frame_system::CheckNonZeroSender::<Runtime>::new(),
+		frame_system::CheckSpecVersion::<Runtime>::new(),
+		frame_system::CheckTxVersion::<Runtime>::new(),
+		frame_system::CheckGenesis::<Runtime>::new(),
+		frame_system::CheckEra::<Runtime>::from(generic::Era::Immortal),
+		frame_system::CheckNonce::<Runtime>::from(nonce),
+		frame_system::CheckWeight::<Runtime>::new(),
+		pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(tip),
+		frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
+		(
+			pallet_inference::CheckRequestRoom::<Runtime>::new(),
+			origin,
+			frame_system::WeightReclaim::<Runtime>::new(),
+		),
+	)
+}
+
+/// An extrinsic as this runtime checks it: a Substrate extrinsic, or an Ethereum transaction
+/// (`Revive::eth_transact`) that the runtime checks and turns into one.
 pub type UncheckedExtrinsic =
-	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+	pallet_revive::evm::runtime::UncheckedExtrinsic<Address, Signature, configs::EthExtraImpl>;
 /// The payload a transaction signer signs.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
@@ -205,6 +243,12 @@ mod runtime {
 	/// Agent memory: committed entries, embedded through the inference protocol.
 	#[runtime::pallet_index(11)]
 	pub type Memory = pallet_memory;
+	/// Smart contracts: Solidity (EVM bytecode) and PolkaVM, with Ethereum transactions.
+	#[runtime::pallet_index(12)]
+	pub type Revive = pallet_revive;
+	/// The inference precompile and result callbacks for contracts.
+	#[runtime::pallet_index(13)]
+	pub type InferenceContracts = pallet_inference_contracts;
 }
 
 #[cfg(test)]

@@ -297,6 +297,19 @@ fn challenged_request<T: Config>(model_id: ModelId) -> (RequestId, RequestId) {
 	}
 }
 
+/// A finalized ordinary request whose agreed output is about `output_bytes` long, on a fresh
+/// model served by a full pool at the highest redundancy; for other pallets' benchmarks (the
+/// inference precompile reads such results).
+pub fn finalized_request_with_output<T: Config>(output_bytes: u32) -> RequestId {
+	let model_id = vector_model::<T>(0x00c0_ffee, max_redundancy::<T>());
+	fill_pool::<T>(&[model_id], u32::from(max_redundancy::<T>()));
+	let request_id = assigned_request::<T>(model_id, 64);
+	let output = vector(b"y", output_bytes);
+	attest::<T>(request_id, 0..usize::from(max_redundancy::<T>()), &output);
+	next_block::<T>();
+	request_id
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;

@@ -32,8 +32,8 @@
 //! never answer, which frees its places only at the deadlines.
 
 use crate::{
-	AccountIdOf, Assignee, Assignments, Config, Deadlines, Event, ModelExecutors, Pallet,
-	RequestKind, RequestStatus, Requests,
+	AccountIdOf, Assignee, Assignments, Config, Deadlines, Event, ModelExecutors,
+	OnRequestFinalized, Pallet, RequestKind, RequestStatus, Requests,
 };
 use alloc::vec::Vec;
 use codec::Encode;
@@ -144,6 +144,9 @@ impl<T: Config> Pallet<T> {
 			Self::prune_bytes(request_id, &mut request);
 			Requests::<T>::insert(request_id, request.clone());
 			Self::deposit_event(Event::RequestUnassignable { request_id });
+			if let RequestKind::Inference = request.kind {
+				T::OnFinalized::on_request_failed(request_id);
+			}
 			if let RequestKind::Challenge { original, .. } = &request.kind {
 				Self::challenge_inconclusive(*original, &request.kind);
 			}

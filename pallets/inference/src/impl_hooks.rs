@@ -30,12 +30,18 @@ impl<T: Config> Pallet<T> {
 		}
 		for request_id in &to_prune {
 			Self::prune_request(*request_id);
+			T::OnFinalized::on_challenge_period_over(*request_id);
 		}
 
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), assigned))
 			.saturating_add(per_item(Self::expire_weight(), to_expire.len()))
-			.saturating_add(per_item(T::WeightInfo::prune_request(), to_prune.len()))
+			.saturating_add(per_item(Self::prune_weight(), to_prune.len()))
+	}
+
+	/// Pruning one request, with the finalization hook it tells.
+	fn prune_weight() -> Weight {
+		T::WeightInfo::prune_request().saturating_add(T::OnFinalized::weight())
 	}
 
 	/// Settling one request of any kind, in the most expensive (a challenge re-execution that
@@ -73,7 +79,7 @@ impl<T: Config> Pallet<T> {
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(per_item(T::WeightInfo::assign_request(), full))
 			.saturating_add(per_item(Self::expire_weight(), full))
-			.saturating_add(per_item(T::WeightInfo::prune_request(), full))
+			.saturating_add(per_item(Self::prune_weight(), full))
 	}
 
 	/// Checks of the configuration that `integrity_test` runs.

@@ -41,8 +41,13 @@ impl<T: Config> Pallet<T> {
 		Self::deposit_event(Event::RequestFinalized { request_id, output_hash, rejection });
 
 		let kind = request.kind.clone();
-		if let (RequestKind::Inference, Some(output)) = (&kind, request.agreed_output()) {
-			T::OnFinalized::on_request_finalized(request_id, &request.model_id, output);
+		if let RequestKind::Inference = kind {
+			match request.agreed_output() {
+				Some(output) => {
+					T::OnFinalized::on_request_finalized(request_id, &request.model_id, output)
+				},
+				None => T::OnFinalized::on_request_failed(request_id),
+			}
 		}
 		Requests::<T>::insert(request_id, request.clone());
 		match kind {
@@ -84,6 +89,9 @@ impl<T: Config> Pallet<T> {
 		Self::refund_escrow(&mut request);
 		if !finalized {
 			Self::deposit_event(Event::RequestExpired { request_id });
+			if let RequestKind::Inference = request.kind {
+				T::OnFinalized::on_request_failed(request_id);
+			}
 			if let RequestKind::Challenge { original, .. } = request.kind {
 				Self::challenge_inconclusive(original, &request.kind);
 			}

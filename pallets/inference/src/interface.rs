@@ -7,6 +7,7 @@ use crate::{
 };
 use alloc::vec::Vec;
 use frame_support::weights::Weight;
+use sp_core::H256;
 use sp_runtime::{traits::Bounded, DispatchError};
 use verity_primitives::{ModelId, ModelStatus, RequestId};
 
@@ -58,7 +59,16 @@ pub trait OnRequestFinalized {
 	/// with: `corrected` is the re-execution's agreed output, which now stands.
 	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8]);
 
-	/// The most either call weighs.
+	/// Ordinary request `request_id` closed without an output (it expired, found too few
+	/// executors, or its quorum agreed the input cannot run): `on_request_finalized` will
+	/// never be called for it.
+	fn on_request_failed(_request_id: RequestId) {}
+
+	/// The challenge period of finalized request `request_id` is over: no new challenge can
+	/// be opened against it (one opened before may still be running).
+	fn on_challenge_period_over(_request_id: RequestId) {}
+
+	/// The most any of these calls weighs.
 	fn weight() -> Weight;
 }
 
@@ -69,6 +79,33 @@ impl OnRequestFinalized for () {
 
 	fn weight() -> Weight {
 		Weight::zero()
+	}
+}
+
+/// Two listeners, told in order: for a runtime where pallets and contracts both consume results.
+impl<A: OnRequestFinalized, B: OnRequestFinalized> OnRequestFinalized for (A, B) {
+	fn on_request_finalized(request_id: RequestId, model_id: &ModelId, output: &[u8]) {
+		A::on_request_finalized(request_id, model_id, output);
+		B::on_request_finalized(request_id, model_id, output);
+	}
+
+	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8]) {
+		A::on_output_corrected(request_id, model_id, corrected);
+		B::on_output_corrected(request_id, model_id, corrected);
+	}
+
+	fn on_request_failed(request_id: RequestId) {
+		A::on_request_failed(request_id);
+		B::on_request_failed(request_id);
+	}
+
+	fn on_challenge_period_over(request_id: RequestId) {
+		A::on_challenge_period_over(request_id);
+		B::on_challenge_period_over(request_id);
+	}
+
+	fn weight() -> Weight {
+		A::weight().saturating_add(B::weight())
 	}
 }
 
@@ -109,5 +146,111 @@ impl<T: Config> InferenceProvider<AccountIdOf<T>> for Pallet<T> {
 
 	fn is_active_model(model_id: &ModelId) -> bool {
 		Models::<T>::get(model_id).is_some_and(|model| model.status == ModelStatus::Active)
+	}
+}
+
+/// Where a request stands, as a contract reads it (`IInference.resultOf`): the number is the
+/// Solidity interface's `uint8 status`.
+#[derive(Clone, Copy, Eq, PartialEq, Debug)]
+#[repr(u8)]
+pub enum ResultStatus {
+	/// No such request (never opened, or its record was pruned after its challenge period).
+	Unknown = 0,
+	/// Waiting for executors or for a quorum.
+	Pending = 1,
+	/// Settled by a quorum of matching attestations; no challenge is open against it.
+	Finalized = 2,
+	/// Settled, but a challenge is re-executing it: do not act on it yet.
+	Challenged = 3,
+	/// A challenge overturned the quorum's output; the re-execution's output stands.
+	Corrected = 4,
+	/// Expired or unassignable: it will never have an output; the fee went back.
+	Failed = 5,
+	/// The quorum agreed the input cannot be run (a rejection, no output).
+	Rejected = 6,
+	/// Settled with an output whose bytes left state; only its hash remains.
+	Pruned = 7,
+}
+
+/// A request's standing result, as the inference precompile returns it.
+#[derive(Clone, Eq, PartialEq, Debug)]
+pub struct RequestResult {
+	/// Where the request stands.
+	pub status: ResultStatus,
+	/// The hash of the outcome that stands (the one every attestation signs), or zero.
+	pub outcome_hash: H256,
+	/// The standing output's canonical tensor encoding; empty unless `Finalized`,
+	/// `Challenged` or `Corrected`.
+	pub output: Vec<u8>,
+}
+
+impl<T: Config> Pallet<T> {
+	/// Open an ordinary request for `model_id` on `input`, paid by `payer`, with the same checks,
+	/// errors and fee bound (`max_fee`) as `request_inference`, and draw its executors at once
+	/// when the queue allows. Used by the inference precompile on a contract's behalf.
+	pub fn request_on_behalf(
+		payer: AccountIdOf<T>,
+		model_id: ModelId,
+		input: Vec<u8>,
+		max_fee: BalanceOf<T>,
+	) -> Result<RequestId, DispatchError> {
+		let request_id = Self::do_request_inference(payer, model_id, input, max_fee)?;
+		Self::assign_at_once(request_id);
+		Ok(request_id)
+	}
+
+	/// The weight of [`Self::request_on_behalf`] with an input of `input_len` bytes.
+	pub fn request_on_behalf_weight(input_len: u32) -> Weight {
+		use crate::WeightInfo;
+		T::WeightInfo::request_inference(input_len).saturating_add(T::WeightInfo::assign_request())
+	}
+
+	/// The total a request of `model_id` costs its payer now (executors' fees and the protocol
+	/// fee, without the storage deposit, which is returned), or `None` for an unknown model.
+	pub fn quote(model_id: &ModelId) -> Option<BalanceOf<T>> {
+		let model = Models::<T>::get(model_id)?;
+		Some(Self::fees(model.metadata.fee_per_run, model.metadata.redundancy).total)
+	}
+
+	/// Where request `request_id` stands and the outcome that stands, for a contract.
+	pub fn result_of(request_id: RequestId) -> RequestResult {
+		let none =
+			|status| RequestResult { status, outcome_hash: H256::zero(), output: Vec::new() };
+		let Some(request) = Requests::<T>::get(request_id) else {
+			return none(ResultStatus::Unknown);
+		};
+		if !matches!(request.kind, RequestKind::Inference) {
+			return none(ResultStatus::Unknown);
+		}
+		match request.status {
+			RequestStatus::Expired | RequestStatus::Unassignable => {
+				return none(ResultStatus::Failed)
+			},
+			RequestStatus::Finalized { .. } => {},
+			_ => return none(ResultStatus::Pending),
+		}
+		let (standing, status) = match request.challenge {
+			ChallengeState::Open { .. } => (None, ResultStatus::Challenged),
+			ChallengeState::Upheld { rerun, .. } => {
+				(Requests::<T>::get(rerun), ResultStatus::Corrected)
+			},
+			_ => (None, ResultStatus::Finalized),
+		};
+		let standing = standing.as_ref().unwrap_or(&request);
+		let outcome_hash = request.standing_output_hash().unwrap_or_default();
+		if standing.agreed_rejection().is_some() {
+			return RequestResult {
+				status: ResultStatus::Rejected,
+				outcome_hash,
+				output: Vec::new(),
+			};
+		}
+		match standing.agreed_output() {
+			Some(output) => RequestResult { status, outcome_hash, output: output.to_vec() },
+			None if standing.output_pruned() => {
+				RequestResult { status: ResultStatus::Pruned, outcome_hash, output: Vec::new() }
+			},
+			None => none(ResultStatus::Failed),
+		}
 	}
 }

@@ -4,7 +4,7 @@
 extern crate alloc;
 
 #[cfg(feature = "runtime-benchmarks")]
-mod benchmarking;
+pub mod benchmarking;
 mod funds;
 mod impl_assignment;
 mod impl_attestations;
@@ -29,7 +29,9 @@ pub mod weights;
 
 pub use impl_attestations::ANSWER_PRIORITY;
 pub use impl_queue::{CheckRequestRoom, OpensRequests, QUEUE_FULL};
-pub use interface::{InferenceProvider, OnRequestFinalized, RequestOutcome};
+pub use interface::{
+	InferenceProvider, OnRequestFinalized, RequestOutcome, RequestResult, ResultStatus,
+};
 pub use pallet::*;
 pub use types::*;
 pub use weights::WeightInfo;

@@ -100,7 +100,7 @@ impl pallet_inference::Config for Runtime {
 	type MinChallengeBond = MinChallengeBond;
 	type ByteDeposit = ByteDeposit;
 	type AuditProbability = AuditProbability;
-	type OnFinalized = crate::Memory;
+	type OnFinalized = (crate::Memory, crate::InferenceContracts);
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 }
 
@@ -119,7 +119,9 @@ where
 	type Extension = TxExtension;
 
 	fn create_transaction(call: RuntimeCall, extension: TxExtension) -> UncheckedExtrinsic {
-		UncheckedExtrinsic::new_transaction(call, extension)
+		pallet_revive::evm::runtime::UncheckedExtrinsic(
+			sp_runtime::generic::UncheckedExtrinsic::new_transaction(call, extension),
+		)
 	}
 }
 
@@ -130,20 +132,7 @@ where
 	RuntimeCall: From<LocalCall>,
 {
 	fn create_extension() -> TxExtension {
-		(
-			frame_system::AuthorizeCall::<Runtime>::new(),
-			frame_system::CheckNonZeroSender::<Runtime>::new(),
-			frame_system::CheckSpecVersion::<Runtime>::new(),
-			frame_system::CheckTxVersion::<Runtime>::new(),
-			frame_system::CheckGenesis::<Runtime>::new(),
-			frame_system::CheckEra::<Runtime>::from(sp_runtime::generic::Era::Immortal),
-			frame_system::CheckNonce::<Runtime>::from(0),
-			frame_system::CheckWeight::<Runtime>::new(),
-			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
-			frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
-			pallet_inference::CheckRequestRoom::<Runtime>::new(),
-			frame_system::WeightReclaim::<Runtime>::new(),
-		)
+		crate::transaction_extension(0, 0, Default::default())
 	}
 }
 

@@ -1,9 +1,11 @@
 //! Configuration of every pallet of the runtime.
 
+mod contracts;
 mod governance;
 mod inference;
 mod memory;
 
+pub use contracts::*;
 pub use governance::*;
 pub use inference::*;
 pub use memory::*;
@@ -19,7 +21,7 @@ use frame_support::{
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
-		ConstantMultiplier, IdentityFee, Weight,
+		ConstantMultiplier, Weight,
 	},
 };
 use frame_system::limits::{BlockLength, BlockWeights};
@@ -70,6 +72,10 @@ impl frame_system::Config for Runtime {
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = SS58Prefix;
 	type MaxConsumers = ConstU32<16>;
+	/// Every account gets its Ethereum address mapped when it is created, and unmapped when
+	/// it is reaped, so contracts and Ethereum tools see it without a `map_account` call.
+	type OnNewAccount = pallet_revive::AutoMapper<Runtime>;
+	type OnKilledAccount = pallet_revive::AutoMapper<Runtime>;
 }
 
 impl pallet_aura::Config for Runtime {
@@ -159,7 +165,7 @@ parameter_types! {
 	pub MaximumMultiplier: Multiplier = Bounded::max_value();
 }
 
-/// Fees: a weight fee of one unit per second of compute (`IdentityFee`: a picosecond of
+/// Fees: a weight fee of one unit per second of compute (`BlockRatioFee<1, 1>`: a picosecond of
 /// reference time costs a planck), a length fee of [`FEE_PER_BYTE`], and a congestion
 /// multiplier over both (`TargetedFeeAdjustment`). Commitments and reveals carry no signer and
 /// pay nothing: they are authorized by their executor signature, bounded to one per assigned
@@ -170,7 +176,9 @@ impl pallet_transaction_payment::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
 	type OperationalFeeMultiplier = ConstU8<5>;
-	type WeightToFee = IdentityFee<Balance>;
+	// A picosecond of reference time costs a planck (and proof size its share of the block's,
+	// which is far cheaper): the one fee shape pallet-revive maps Ethereum gas onto.
+	type WeightToFee = pallet_revive::evm::fees::BlockRatioFee<1, 1, Runtime, Balance>;
 	type LengthToFee = ConstantMultiplier<Balance, ConstU128<FEE_PER_BYTE>>;
 	type FeeMultiplierUpdate = TargetedFeeAdjustment<
 		Self,

@@ -1,0 +1,137 @@
+//! Contracts act on verified inference, end to end with the tools an Ethereum developer uses:
+//! a dev node with its executor, `verity-eth-rpc` beside it, the contracts compiled by solc-js
+//! from npm, and viem deploying and driving `ModelGatedVault` (contracts/test/vault.mjs).
+//!
+//! The vault requests the voice-activity model through the inference precompile, is called
+//! back with the settled result and pays out; it refuses an unfinalized result and a forged
+//! callback; an unknown model reverts with `UnknownModel`; a callback with too little gas and
+//! one that reverts leave the funds in the vault (the first is decided later from the pull
+//! path). The chain's own record of each callback (`InferenceContracts` events) is checked
+//! here.
+
+use std::{
+	collections::BTreeSet,
+	path::{Path, PathBuf},
+	process::{Child, Command, Stdio},
+	time::{Duration, Instant},
+};
+use verity_primitives::TensorMap;
+use verity_tests::{free_port, node_binary, Node};
+
+/// The voice-activity model (silero-vad) of the development genesis.
+const VOICE_ACTIVITY: &str = "0x5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256";
+
+/// The repository's `contracts/` directory.
+fn contracts_dir() -> PathBuf {
+	Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts")
+}
+
+/// `verity-eth-rpc` against a node, on a free port; killed when dropped.
+struct EthRpc(Child, String);
+
+impl EthRpc {
+	fn start(node_url: &str) -> Self {
+		let port = free_port();
+		let binary = node_binary().with_file_name("verity-eth-rpc");
+		assert!(binary.exists(), "{} is missing: build it first", binary.display());
+		let child = Command::new(binary)
+			.args(["--node-rpc-url", node_url, "--rpc-port", &port.to_string()])
+			.args(["--eth-pruning", "1024", "--no-prometheus"])
+			.stdout(Stdio::null())
+			.stderr(Stdio::null())
+			.spawn()
+			.expect("verity-eth-rpc starts");
+		let url = format!("http://127.0.0.1:{port}");
+		let deadline = Instant::now() + Duration::from_secs(60);
+		let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+		while ureq::post(&url).header("content-type", "application/json").send(body).is_err() {
+			assert!(Instant::now() < deadline, "verity-eth-rpc does not answer on {url}");
+			std::thread::sleep(Duration::from_millis(300));
+		}
+		Self(child, url)
+	}
+}
+
+impl Drop for EthRpc {
+	fn drop(&mut self) {
+		let _ = self.0.kill();
+	}
+}
+
+/// The evidence the vault proposes on: a canonical input of the voice-activity model (576
+/// samples of a voiced-like signal and a zero recurrent state), as `contracts/test/evidence.hex`
+/// holds it for the README's walkthrough too.
+fn evidence() -> String {
+	let hex = std::fs::read_to_string(contracts_dir().join("test/evidence.hex"))
+		.expect("contracts/test/evidence.hex is readable");
+	let hex = hex.trim().to_string();
+	let bytes: Vec<u8> = (2..hex.len())
+		.step_by(2)
+		.map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+		.collect();
+	let input = TensorMap::decode_canonical(&bytes).expect("a canonical tensor map");
+	assert_eq!(input.0.len(), 2, "the model's two inputs");
+	hex
+}
+
+/// The `InferenceContracts` events of every block up to the best one, by name.
+async fn contract_events(node: &Node) -> BTreeSet<String> {
+	let client = node.client().await;
+	let best = client.at_current_block().await.expect("the current block").block_number();
+	let mut names = BTreeSet::new();
+	for number in 1..=best {
+		let at = client.at_block(number).await.expect("a block");
+		let events = at.events().fetch().await.expect("its events");
+		for event in events.iter().filter_map(Result::ok) {
+			if event.pallet_name() == "InferenceContracts" {
+				names.insert(event.event_name().to_string());
+			}
+		}
+	}
+	names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
+	let node = Node::start("contracts", &["--dev", "--tmp"]);
+	let eth = EthRpc::start(&node.ws_url());
+
+	let artifacts = tempfile::tempdir().unwrap();
+	let compiled = Command::new("node")
+		.arg(contracts_dir().join("build.mjs"))
+		.arg(artifacts.path())
+		.output()
+		.expect("Node.js runs solc-js");
+	assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
+
+	let driven = Command::new("node")
+		.arg(contracts_dir().join("test/vault.mjs"))
+		.args([&eth.1, artifacts.path().to_str().unwrap(), VOICE_ACTIVITY, &evidence()])
+		.output()
+		.expect("Node.js runs viem");
+	let stdout = String::from_utf8_lossy(&driven.stdout);
+	println!("{stdout}");
+	assert!(
+		driven.status.success(),
+		"the vault run failed:\n{stdout}\n{}\nnode log:\n{}",
+		String::from_utf8_lossy(&driven.stderr),
+		node.log()
+	);
+	for step in [
+		"quoted",
+		"refused an unfinalized result",
+		"paid out by callback",
+		"refused a forged callback",
+		"unknown model reverted",
+		"too little callback gas: settled from the pull path",
+		"reverting callback left the funds in the vault",
+		"static and delegate calls refused, reasons caught",
+	] {
+		assert!(stdout.contains(&format!("\"step\":\"{step}\"")), "step {step} missing");
+	}
+
+	let events = contract_events(&node).await;
+	for name in ["ContractRequested", "CallbackDelivered", "CallbackFailed", "CallbackReverted"] {
+		assert!(events.contains(name), "no {name} event; seen {events:?}");
+	}
+}
