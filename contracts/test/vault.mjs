@@ -31,13 +31,13 @@ const inferenceAbi = parseAbi([
 	'function tensorValue(bytes outcome, uint32 tensor, uint32 element) pure returns (int256)',
 ]);
 // Hardhat's first default account and Baltathar: both funded in the development genesis.
-const owner = privateKeyToAccount('0xac0974bec39a17e36ba4a4b4d238ff944bacb478cbed5efcae784d7bf4f2ff80');
+const owner = privateKeyToAccount('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80');
 const stranger = privateKeyToAccount('0x8075991ce870b93a8870eca0c0f91913d12f47948ca0fd25b49c6fa7cdbeee8b');
 
 const transport = http(url, { timeout: 60_000 });
-const probe = createPublicClient({ transport });
+const bootstrap = createPublicClient({ transport });
 const chain = defineChain({
-	id: await probe.getChainId(),
+	id: await bootstrap.getChainId(),
 	name: 'verity-dev',
 	nativeCurrency: { name: 'Verity', symbol: 'VRT', decimals: 18 },
 	rpcUrls: { default: { http: [url] } },
