@@ -247,7 +247,7 @@ fn the_precompile_reverts_with_the_pallet_errors_name_and_answers_reads() {
 			.result
 			.expect("the precompile answers")
 		};
-		let free = Balances::free_balance(&alice());
+		let free = Balances::free_balance(alice());
 		let refused = call(
 			IInference::requestInferenceCall {
 				model: FixedBytes([0xab; 32]),
@@ -260,7 +260,7 @@ fn the_precompile_reverts_with_the_pallet_errors_name_and_answers_reads() {
 		assert!(refused.did_revert());
 		let reason = Revert::abi_decode(&refused.data).expect("an Error(string)").reason;
 		assert_eq!(reason, "UnknownModel");
-		assert_eq!(Balances::free_balance(&alice()), free, "nothing held or paid");
+		assert_eq!(Balances::free_balance(alice()), free, "nothing held or paid");
 
 		let too_much_gas = call(
 			IInference::requestInferenceCall {
