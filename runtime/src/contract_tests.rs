@@ -298,3 +298,16 @@ fn the_precompile_reverts_with_the_pallet_errors_name_and_answers_reads() {
 		assert_eq!(decoded.to_string(), "750000");
 	});
 }
+
+/// A callback's proof budget covers what a contract does to read its result: `resultOf` on
+/// the largest output and `tensorValue` over it, twice over (a contract reading its result
+/// must not run out of proof where it would not run out of gas).
+#[test]
+fn a_callbacks_proof_budget_covers_reading_the_largest_result() {
+	use pallet_inference_contracts::WeightInfo;
+	type Weights = pallet_inference_contracts::weights::SubstrateWeight<Runtime>;
+	let largest = <Runtime as pallet_inference::Config>::MaxOutputLen::get();
+	let reading = Weights::result_of().saturating_add(Weights::tensor_value(largest));
+	let budget = configs::CallbackProofSize::get();
+	assert!(2 * reading.proof_size() <= budget, "{} of {budget}", reading.proof_size());
+}

@@ -98,13 +98,14 @@ parameter_types! {
 	pub const RefTimePerGas: u64 = GAS_SCALE as u64;
 	/// ...and costs `GAS_SCALE` planck, the weight fee of that compute.
 	pub const CallbackGasPrice: Balance = GAS_SCALE as Balance;
-	/// A callback may read and write up to 128 KiB of proof, so a block's hundred callbacks
-	/// fit its callback budget's proof size too.
-	pub const CallbackProofSize: u64 = 128 * 1024;
+	/// A callback may read and write up to 1 MiB of proof: enough for `resultOf` on the largest
+	/// output (its benchmarked proof is about 330 KB) and the contract's own storage. (This
+	/// solochain has no proof-of-validity limit; proof size is counted, not scarce.)
+	pub const CallbackProofSize: u64 = 1024 * 1024;
 	/// At most 2,000,000 gas (100 ms of compute) per callback.
 	pub const MaxCallbackGas: u64 = 2_000_000;
 	/// Callbacks use at most a quarter of a block's compute, counted at their limits.
-	pub CallbackWeightPerBlock: Weight = Weight::from_parts(250_000_000_000, 16 * 1024 * 1024);
+	pub CallbackWeightPerBlock: Weight = Weight::from_parts(250_000_000_000, 128 * 1024 * 1024);
 	/// At most 100 callbacks per block.
 	pub const MaxCallbacksPerBlock: u32 = 100;
 	/// At most 50,000 contract requests with a callback in flight.
