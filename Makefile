@@ -82,7 +82,9 @@ bench-generation: build
 
 ## bench-verifier: the browser's WebAssembly verifier (in Node.js) against the native executor, per shipped model, with ratios
 bench-verifier: build
-	$(CARGO_TARGET_DIR)/release/examples/bench_verifier $$(scripts/build-verifier.sh)
+	$(WITH_WASM_ENV) bench=$$(cargo build $(CARGO_FLAGS) --workspace --all-targets --message-format=json \
+		| python3 -c 'import json, sys; print(*{m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "bench_verifier" and m.get("executable")})') \
+		&& $$bench $$(scripts/build-verifier.sh)
 
 ## bench-explorer: in-browser verification time of the text-direction classifier, artifact download included (dev node, explorer, headless Chromium)
 bench-explorer: build

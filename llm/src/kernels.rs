@@ -21,6 +21,8 @@
 use crate::quant::{q4_k_scale_min, q4_k_values, q5_0_values, q6_k_values, GgmlType};
 use half::f16;
 
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -172,33 +174,15 @@ pub fn dot_rows(
 			unsafe { x86::dot_rows_vnni(ggml_type, rows, row_bytes, inputs, out) }
 		},
 		// WebAssembly has no run-time feature detection: the module is built for engines with
-		// its 128-bit SIMD (every current browser and Node.js), which the compiler then uses
-		// for the integer sums.
+		// its 128-bit SIMD (every current browser and Node.js).
 		#[cfg(target_arch = "wasm32")]
 		_ => {
 			// SAFETY: simd128 is part of the WebAssembly this module targets (see above).
-			unsafe { dot_rows_simd128(ggml_type, rows, row_bytes, inputs, out) }
+			unsafe { wasm::dot_rows_simd128(ggml_type, rows, row_bytes, inputs, out) }
 		},
 		#[cfg(not(target_arch = "wasm32"))]
 		_ => dot_rows_with::<Scalar>(ggml_type, rows, row_bytes, inputs, out),
 	}
-}
-
-/// The scalar path's code compiled with WebAssembly's 128-bit SIMD: integer sums the compiler
-/// vectorizes (exact, so the same), the float step unchanged.
-///
-/// # Safety
-/// The engine must support simd128.
-#[cfg(target_arch = "wasm32")]
-#[target_feature(enable = "simd128")]
-unsafe fn dot_rows_simd128(
-	ggml_type: GgmlType,
-	rows: &[u8],
-	row_bytes: usize,
-	inputs: &[QuantizedRow],
-	out: &mut [f32],
-) {
-	dot_rows_with::<Scalar>(ggml_type, rows, row_bytes, inputs, out)
 }
 
 /// [`dot_rows`] with the integer sums of `D`. Inlined into each instruction set's entry point.
@@ -367,9 +351,11 @@ fn half(bytes: &[u8], at: usize) -> f32 {
 }
 
 /// The integer dot products in plain Rust.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) struct Scalar;
 
 /// The integer dot product of 32 weights and 32 activations.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 #[inline(always)]
 fn dot32(weights: &[i8], activations: &[i8]) -> i32 {
 	weights

@@ -1,14 +1,37 @@
 // Run models in the WebAssembly verifier from the command line, for the byte-identity test:
-//   node run-models.mjs [--repeat N] <verifier.wasm> <artifact> <model id hex> <input file> [...]
-// (three arguments per run). Prints one JSON line per run: {"output": hex, "milliseconds": the
-// fastest of N runs, planning included} or {"error": text}.
+//   node run-models.mjs [--repeat N] [--warmup-ms M] <verifier.wasm> <artifact> <model id hex> <input file> [...]
+// (three arguments per run). Prints one JSON line per run: {"output": hex, "first": the first
+// run's milliseconds, "milliseconds": the fastest of N runs after M milliseconds of warm-up
+// runs, planning included in each} or {"error": text}. The engine compiles the module's
+// functions quickly at first and optimizes the busy ones while they run, so the first runs are
+// slower than later ones; the warm-up lets it finish.
+//   node run-models.mjs --logits <prompt> <verifier.wasm> <GGUF artifact>
+// prints {"logits": [hex, hex]}: blake2-256 of a language model's logits after each position
+// of the prompt, one position at a time and in one batched pass.
 
 import { readFile } from "node:fs/promises";
 import { loadVerifier } from "./verifier.mjs";
 
 const args = process.argv.slice(2);
-const repeat = args[0] === "--repeat" ? Number(args.splice(0, 2)[1]) : 1;
+const option = (name, fallback) => {
+	const at = args.indexOf(name);
+	return at < 0 ? fallback : Number(args.splice(at, 2)[1]);
+};
+const repeat = option("--repeat", 1);
+const warmupMs = option("--warmup-ms", 0);
+const logitsAt = args.indexOf("--logits");
+const logitsPrompt = logitsAt < 0 ? null : args.splice(logitsAt, 2)[1];
 const [wasmPath, ...runs] = args;
+if (logitsPrompt !== null) {
+	const verifier = await loadVerifier(await readFile(wasmPath));
+	try {
+		const hashes = verifier.promptLogitsHashes(await readFile(runs[0]), logitsPrompt);
+		console.log(JSON.stringify({ logits: hashes.map((hash) => Buffer.from(hash).toString("hex")) }));
+	} catch (error) {
+		console.log(JSON.stringify({ error: error.message }));
+	}
+	process.exit(0);
+}
 if (!wasmPath || runs.length % 3 !== 0) {
 	console.error("usage: run-models.mjs <verifier.wasm> (<artifact> <model id hex> <input file>)...");
 	process.exit(2);
@@ -19,14 +42,18 @@ const toHex = (bytes) => Buffer.from(bytes).toString("hex");
 for (let at = 0; at < runs.length; at += 3) {
 	const [artifact, model, input] = [await readFile(runs[at]), fromHex(runs[at + 1]), await readFile(runs[at + 2])];
 	try {
-		let output = null;
-		let fastest = Infinity;
-		for (let run = 0; run < repeat; run++) {
+		const started = performance.now();
+		let output = verifier.run(artifact, model, input);
+		const first = performance.now() - started;
+		while (performance.now() - started < warmupMs) verifier.run(artifact, model, input);
+		// Without a warm-up, the first run is one of the N.
+		let fastest = warmupMs > 0 ? Infinity : first;
+		for (let run = warmupMs > 0 ? 0 : 1; run < repeat; run++) {
 			const started = performance.now();
 			output = verifier.run(artifact, model, input);
 			fastest = Math.min(fastest, performance.now() - started);
 		}
-		console.log(JSON.stringify({ output: toHex(output), milliseconds: fastest }));
+		console.log(JSON.stringify({ output: toHex(output), first, milliseconds: fastest }));
 	} catch (error) {
 		console.log(JSON.stringify({ error: error.message }));
 	}

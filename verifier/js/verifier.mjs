@@ -64,6 +64,16 @@ export async function loadVerifier(source) {
 			return result(api.verifier_run(...pass(artifact), pass(model)[0], ...pass(input)));
 		},
 		/**
+		 * blake2-256 of a language model's logits after each position of `prompt`, one position
+		 * at a time and in one batched pass: `[hash, hash]`, 32 bytes each.
+		 */
+		promptLogitsHashes(artifact, prompt) {
+			const bytes = result(api.verifier_prompt_logits_hashes(
+				...pass(artifact), ...pass(new TextEncoder().encode(prompt)),
+			));
+			return [bytes.slice(0, 32), bytes.slice(32)];
+		},
+		/**
 		 * Re-check a result: `claim` is `{ output: bytes }` or `{ rejection: "Name" }`. Returns
 		 * what matched; throws with what did not.
 		 */

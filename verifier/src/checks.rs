@@ -141,6 +141,33 @@ fn recheck_generation(artifact: Vec<u8>, input: &[u8], output: &[u8]) -> Result<
 	}
 }
 
+/// blake2-256 of the little-endian bytes of a language model's logits after each position of
+/// `prompt` (its tokens with `<bos>`), computed twice: one position at a time, as generation
+/// runs, and in one batched pass, as verification runs. The decoder's arithmetic gives the
+/// same bits on every instruction set, so this build and the native one must agree: the
+/// cross-build test compares them.
+pub fn prompt_logits_hashes(artifact: Vec<u8>, prompt: &str) -> Result<[[u8; 32]; 2], String> {
+	let generator = Generator::from_bytes(artifact, 1)
+		.map_err(|error| format!("cannot load the model: {error}"))?;
+	let (model, tokens) = (generator.model(), generator.tokenizer().encode(prompt, true));
+	let mut cache = model.cache();
+	let mut one_by_one = Vec::with_capacity(tokens.len());
+	for token in &tokens {
+		let logits = model.forward(*token, &mut cache);
+		one_by_one.push(logits.map_err(|error| format!("the decoder failed: {error}"))?);
+	}
+	let batched = model
+		.forward_batch(&tokens, &mut model.cache(), 0)
+		.map_err(|error| format!("the decoder failed: {error}"))?;
+	Ok([logits_hash(&one_by_one), logits_hash(&batched)])
+}
+
+/// blake2-256 of the logits' little-endian bytes, position after position.
+fn logits_hash(logits: &[Vec<f32>]) -> [u8; 32] {
+	let bytes: Vec<u8> = logits.iter().flatten().flat_map(|logit| logit.to_le_bytes()).collect();
+	hash(&bytes)
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;

@@ -158,6 +158,27 @@ pub unsafe extern "C" fn verifier_recheck(
 	answer(verdict.map(String::into_bytes))
 }
 
+/// blake2-256 of a language model's logits after each position of `prompt` (UTF-8, taken
+/// over), one position at a time and in one batched pass: the result is the two 32-byte
+/// hashes (see [`checks::prompt_logits_hashes`]).
+///
+/// # Safety
+/// As [`take`], for each buffer.
+#[no_mangle]
+pub unsafe extern "C" fn verifier_prompt_logits_hashes(
+	artifact: *mut u8,
+	artifact_len: usize,
+	prompt: *mut u8,
+	prompt_len: usize,
+) -> u32 {
+	let prompt = String::from_utf8(take(prompt, prompt_len))
+		.map_err(|_| "the prompt is not UTF-8".to_string());
+	answer(prompt.and_then(|prompt| {
+		checks::prompt_logits_hashes(take(artifact, artifact_len), &prompt)
+			.map(|hashes| hashes.concat())
+	}))
+}
+
 /// Randomness for the libraries that ask for it (hash seeds): the page's `crypto`, through
 /// the import `env.random_fill`.
 #[cfg(target_family = "wasm")]

@@ -11,7 +11,7 @@ use std::{
 	process::Command,
 };
 use verity_executor::{planning, ExecutionProfile};
-use verity_verifier::samples::{artifact_path, model_id, runs};
+use verity_verifier::samples::{artifact_path, model_id, runs, GEMMA};
 
 fn repository() -> PathBuf {
 	Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -79,4 +79,31 @@ fn every_shipped_model_gives_the_native_bytes_in_webassembly() {
 		assert!(native.len() > 8, "model {hex} gives an output");
 		assert_eq!(wasm, native, "model {hex}: WebAssembly and native bytes differ");
 	}
+}
+
+/// The decoder's logits are the same bits in WebAssembly (its integer sums on 128-bit SIMD,
+/// four rows side by side) as natively (AVX-512, AVX2 or scalar), one position at a time and
+/// in one batched pass: the tokens alone could hide a difference in the last bit.
+#[test]
+fn the_language_models_logits_are_the_native_bits_in_webassembly() {
+	let prompt = "Tokens: 1, 2, 3";
+	let artifact = std::fs::read(artifact_path(GEMMA)).unwrap();
+	let native = verity_verifier::checks::prompt_logits_hashes(artifact, prompt)
+		.expect("the decoder runs natively");
+	assert_eq!(native[0], native[1], "one by one and batched give the same bits natively");
+	let output = Command::new("node")
+		.arg(repository().join("verifier/js/run-models.mjs"))
+		.args(["--logits", prompt])
+		.arg(verifier_wasm())
+		.arg(artifact_path(GEMMA))
+		.output()
+		.expect("Node.js runs");
+	let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
+		.unwrap_or_else(|_| panic!("no answer: {}", String::from_utf8_lossy(&output.stderr)));
+	let hex = |hash: &[u8; 32]| hash.iter().map(|byte| format!("{byte:02x}")).collect::<String>();
+	assert_eq!(
+		answer["logits"],
+		serde_json::json!([hex(&native[0]), hex(&native[1])]),
+		"the logits in WebAssembly (one by one, batched) against native"
+	);
 }
