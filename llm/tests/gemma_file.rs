@@ -281,6 +281,50 @@ fn greedy_decoding_agrees_with_a_float64_reference() {
 	assert!(agreed >= (agreed + near_ties) * 95 / 100, "{near_ties} of the tokens differ");
 }
 
+#[test]
+fn greedy_decoding_agrees_token_for_token_with_the_contracts_reference() {
+	// `llm/tests/fixtures/gemma-contract-reference.json`: 20 prompts, 32 greedy tokens each,
+	// from `scripts/gemma-contract-reference.py`, numpy following the arithmetic contract
+	// (`verity_llm::kernels`) in float32 over its own parsing of the blocks. The decoder
+	// decodes greedily on its own (its tokens, not the reference's, go back in): every token
+	// is the reference's, and at every step the reference's eight highest logits are the
+	// decoder's to the bit (the bound on their relative error is zero). The debug profile
+	// checks the first prompt's first tokens only.
+	let references: Vec<Reference> =
+		serde_json::from_str(include_str!("fixtures/gemma-contract-reference.json"))
+			.expect("the file");
+	let (prompts, steps) = if cfg!(debug_assertions) { (1, 2) } else { (references.len(), 32) };
+	assert!(references.len() >= 20 && references.iter().all(|r| r.generated.len() >= 32));
+	let file = gemma();
+	let tokenizer = verity_llm::tokenizer::Tokenizer::from_gguf(&file).expect("a tokenizer");
+	let model = verity_llm::model::Gemma3::new(gemma()).expect("Gemma 3");
+	let mut checked = 0;
+	for reference in references.iter().take(prompts) {
+		let prompt = &reference.prompt;
+		assert_eq!(tokenizer.encode(prompt, true), reference.ids, "{prompt:?}");
+		let mut cache = model.cache();
+		let mut logits = Vec::new();
+		for token in &reference.ids {
+			logits = model.forward(*token, &mut cache).expect("a position");
+		}
+		for step in 0..steps {
+			for (id, expected) in &reference.top[step] {
+				let logit = logits[*id as usize];
+				assert_eq!(
+					logit.to_bits(),
+					(*expected as f32).to_bits(),
+					"{prompt:?} step {step}: logit of {id} is {logit}, the reference's {expected}"
+				);
+			}
+			let token = argmax(&logits);
+			assert_eq!(token, reference.generated[step], "{prompt:?} step {step}");
+			checked += 1;
+			logits = model.forward(token, &mut cache).expect("a position");
+		}
+	}
+	println!("{checked} tokens and their top eight logits are the reference's, bit for bit");
+}
+
 /// The highest logit's token, the lowest id on a tie.
 fn argmax(logits: &[f32]) -> u32 {
 	logits
