@@ -351,11 +351,9 @@ fn half(bytes: &[u8], at: usize) -> f32 {
 }
 
 /// The integer dot products in plain Rust.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) struct Scalar;
 
 /// The integer dot product of 32 weights and 32 activations.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 #[inline(always)]
 fn dot32(weights: &[i8], activations: &[i8]) -> i32 {
 	weights

@@ -42,23 +42,26 @@ pub(super) unsafe fn dot_rows_simd128(
 	if positions == 0 {
 		return super::dot_rows_with::<Simd128>(ggml_type, rows, row_bytes, inputs, out);
 	}
-	let together = row_bytes * ROWS;
-	let whole = rows.len() / together * together;
-	for (group, out) in
-		rows[..whole].chunks_exact(together).zip(out.chunks_exact_mut(positions * ROWS))
-	{
-		let group: [&[u8]; ROWS] =
-			core::array::from_fn(|row| &group[row * row_bytes..][..row_bytes]);
+	let row_count = rows.len() / row_bytes;
+	for (group, out) in (0..row_count).step_by(ROWS).zip(out.chunks_mut(positions * ROWS)) {
+		// The last group may be short: its missing rows repeat its last one, their lanes unused.
+		let group: [&[u8]; ROWS] = core::array::from_fn(|lane| {
+			let row = (group + lane).min(row_count - 1);
+			&rows[row * row_bytes..][..row_bytes]
+		});
 		for (position, input) in inputs.iter().enumerate() {
 			let totals = rows_against_input(ggml_type, block_bytes, group, input);
-			out[position] = f32x4_extract_lane::<0>(totals);
-			out[positions + position] = f32x4_extract_lane::<1>(totals);
-			out[2 * positions + position] = f32x4_extract_lane::<2>(totals);
-			out[3 * positions + position] = f32x4_extract_lane::<3>(totals);
+			let lanes = [
+				f32x4_extract_lane::<0>(totals),
+				f32x4_extract_lane::<1>(totals),
+				f32x4_extract_lane::<2>(totals),
+				f32x4_extract_lane::<3>(totals),
+			];
+			for (outs, lane) in out.chunks_mut(positions).zip(lanes) {
+				outs[position] = lane;
+			}
 		}
 	}
-	let done = whole / row_bytes * positions;
-	super::dot_rows_with::<Simd128>(ggml_type, &rows[whole..], row_bytes, inputs, &mut out[done..]);
 }
 
 /// [`ROWS`] rows of Q8_0 or Q5_0 (`block_bytes` per block) against one input: lane `r` holds
@@ -187,20 +190,17 @@ unsafe fn fifth_bits(spread: v128) -> v128 {
 }
 
 impl IntegerDots for Simd128 {
+	// Q8_0 and Q5_0 rows always go through `rows_against_input`, four at a time (see
+	// `dot_rows_simd128`): these one-row sums are never called there, so they are the scalar
+	// path's, not a second, untested vector version.
 	#[inline(always)]
 	unsafe fn q8_0(block: &[u8; 34], activations: &[i8; 32]) -> i32 {
-		let weights = widen(load(block[2..].as_ptr()), load(block[18..].as_ptr()));
-		let activations =
-			widen(load(activations.as_ptr().cast()), load(activations[16..].as_ptr().cast()));
-		sum_lanes(products32(weights, &activations))
+		super::Scalar::q8_0(block, activations)
 	}
 
 	#[inline(always)]
 	unsafe fn q5_0(block: &[u8; 22], activations: &[i8; 32]) -> i32 {
-		let (low, high) = q5_0_vectors(block);
-		let activations =
-			widen(load(activations.as_ptr().cast()), load(activations[16..].as_ptr().cast()));
-		sum_lanes(products32(widen(low, high), &activations))
+		super::Scalar::q5_0(block, activations)
 	}
 
 	#[inline(always)]
