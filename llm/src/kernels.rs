@@ -19,8 +19,10 @@
 //!   so the same bits; the tests compare them with libm's over sweeps of every `f32`.
 
 use crate::quant::{q4_k_scale_min, q4_k_values, q5_0_values, q6_k_values, GgmlType};
+pub use check::check_kernel_paths;
 use half::f16;
 
+mod check;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 #[cfg(target_arch = "x86_64")]
@@ -651,6 +653,15 @@ mod tests {
 			}
 		}
 		assert!(checked >= 4 * 400, "every format on every path");
+	}
+
+	#[test]
+	fn the_self_check_passes_and_compares_every_path() {
+		for seed in 1..=20 {
+			let compared =
+				check_kernel_paths(seed).unwrap_or_else(|difference| panic!("{difference}"));
+			assert_eq!(compared, 4 * 7 * 3 * KernelPath::available().len(), "seed {seed}");
+		}
 	}
 
 	#[test]

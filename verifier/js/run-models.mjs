@@ -8,6 +8,9 @@
 //   node run-models.mjs --logits <prompt> <verifier.wasm> <GGUF artifact>
 // prints {"logits": [hex, hex]}: blake2-256 of a language model's logits after each position
 // of the prompt, one position at a time and in one batched pass.
+//   node run-models.mjs --check-kernels <seeds> <verifier.wasm>
+// prints {"compared": n}: the decoder's kernels against its plain Rust code on random blocks
+// from seeds 1 to <seeds>, or {"error": the first difference}.
 
 import { readFile } from "node:fs/promises";
 import { loadVerifier } from "./verifier.mjs";
@@ -19,6 +22,18 @@ const option = (name, fallback) => {
 };
 const repeat = option("--repeat", 1);
 const warmupMs = option("--warmup-ms", 0);
+const checkSeeds = option("--check-kernels", 0);
+if (checkSeeds > 0) {
+	const verifier = await loadVerifier(await readFile(args[0]));
+	try {
+		let compared = 0;
+		for (let seed = 1; seed <= checkSeeds; seed++) compared += verifier.checkKernels(seed);
+		console.log(JSON.stringify({ compared }));
+	} catch (error) {
+		console.log(JSON.stringify({ error: error.message }));
+	}
+	process.exit(0);
+}
 const logitsAt = args.indexOf("--logits");
 const logitsPrompt = logitsAt < 0 ? null : args.splice(logitsAt, 2)[1];
 const [wasmPath, ...runs] = args;

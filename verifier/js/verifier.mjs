@@ -64,6 +64,13 @@ export async function loadVerifier(source) {
 			return result(api.verifier_run(...pass(artifact), pass(model)[0], ...pass(input)));
 		},
 		/**
+		 * The decoder's kernels in this build against its plain Rust code on random blocks
+		 * from `seed`: the number of outputs compared; throws with the first difference.
+		 */
+		checkKernels(seed) {
+			return new DataView(result(api.verifier_check_kernels(BigInt(seed))).buffer).getUint32(0, true);
+		},
+		/**
 		 * blake2-256 of a language model's logits after each position of `prompt`, one position
 		 * at a time and in one batched pass: `[hash, hash]`, 32 bytes each.
 		 */

@@ -179,6 +179,17 @@ pub unsafe extern "C" fn verifier_prompt_logits_hashes(
 	}))
 }
 
+/// The decoder's kernels in this build against its plain Rust integer sums, bit for bit, on
+/// random blocks drawn from `seed` (see [`verity_llm::kernels::check_kernel_paths`]): the
+/// result is the number of outputs compared, as 4 little-endian bytes.
+#[no_mangle]
+pub extern "C" fn verifier_check_kernels(seed: u64) -> u32 {
+	answer(
+		verity_llm::kernels::check_kernel_paths(seed)
+			.map(|compared| (compared as u32).to_le_bytes().to_vec()),
+	)
+}
+
 /// Randomness for the libraries that ask for it (hash seeds): the page's `crypto`, through
 /// the import `env.random_fill`.
 #[cfg(target_family = "wasm")]

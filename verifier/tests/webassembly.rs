@@ -107,3 +107,21 @@ fn the_language_models_logits_are_the_native_bits_in_webassembly() {
 		"the logits in WebAssembly (one by one, batched) against native"
 	);
 }
+
+/// The decoder's WebAssembly kernels (four rows side by side, a short last group padded)
+/// against its plain Rust code in the same build, on random blocks of every format with odd
+/// row counts: the geometries Gemma's own matrices never produce.
+#[test]
+fn the_webassembly_kernels_give_the_plain_rust_bits() {
+	let seeds = 50;
+	let output = Command::new("node")
+		.arg(repository().join("verifier/js/run-models.mjs"))
+		.args(["--check-kernels", &seeds.to_string()])
+		.arg(verifier_wasm())
+		.output()
+		.expect("Node.js runs");
+	let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
+		.unwrap_or_else(|_| panic!("no answer: {}", String::from_utf8_lossy(&output.stderr)));
+	// Four formats, seven rows, three positions, one path per seed.
+	assert_eq!(answer, serde_json::json!({ "compared": seeds * 4 * 7 * 3 }), "{answer}");
+}
