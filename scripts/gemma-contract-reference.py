@@ -19,9 +19,9 @@ what `llm/tests/gemma_file.rs` compares the decoder with.
 Usage: gemma-contract-reference.py GGUF PROMPTS_JSON NEW_TOKENS > reference.json
 PROMPTS_JSON: [[prompt text, [token ids with <bos>]], ...]   (pip install gguf numpy)"""
 
-import json
+import importlib.util
 import math
-import sys
+import os
 
 import numpy as np
 from gguf import GGMLQuantizationType, GGUFReader
@@ -35,14 +35,18 @@ def f32_bits(bits):
     return np.array([bits], dtype=np.uint32).view(F32)[0]
 
 
+def split(x):
+    """`x` as float32, whether each value is negative, and its magnitude's bits."""
+    x = np.asarray(x, dtype=F32)
+    bits = x.view(np.uint32)
+    return x, (bits >> 31) != 0, bits & np.uint32(0x7FFFFFFF)
+
+
 # ---- libm's float functions (FreeBSD msun, as the `libm` crate has them), vectorized ----
 
 def expf(x):
     """libm's `expf` of every value of `x` (float32)."""
-    x = np.asarray(x, dtype=F32)
-    bits = x.view(np.uint32)
-    negative = (bits >> 31) != 0
-    hx = bits & np.uint32(0x7FFFFFFF)
+    x, negative, hx = split(x)
     ln2_hi, ln2_lo, inv_ln2 = F32(6.9314575195e-01), F32(1.4286067653e-06), F32(1.4426950216e00)
     p1, p2 = F32(1.6666625440e-1), F32(-2.7667332906e-3)
     with np.errstate(all="ignore"):
@@ -70,10 +74,7 @@ def expf(x):
 
 def expm1f(x):
     """libm's `expm1f` of every value of `x` (float32; |x| <= 88)."""
-    x = np.asarray(x, dtype=F32)
-    bits = x.view(np.uint32)
-    negative = (bits >> 31) != 0
-    hx = bits & np.uint32(0x7FFFFFFF)
+    x, negative, hx = split(x)
     ln2_hi, ln2_lo, inv_ln2 = F32(6.9313812256e-01), F32(9.0580006145e-06), F32(1.4426950216e00)
     q1, q2 = F32(-3.3333212137e-2), F32(1.5807170421e-3)
     with np.errstate(all="ignore"):
@@ -114,10 +115,7 @@ def expm1f(x):
 
 def tanhf(x):
     """libm's `tanhf` of every value of `x` (float32)."""
-    x = np.asarray(x, dtype=F32)
-    bits = x.view(np.uint32)
-    negative = (bits >> 31) != 0
-    w = bits & np.uint32(0x7FFFFFFF)
+    x, negative, w = split(x)
     a = w.view(F32)
     with np.errstate(all="ignore"):
         up = expm1f(F32(2) * a)
@@ -393,26 +391,11 @@ class Gemma:
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit(__doc__)
-    model = Gemma(sys.argv[1])
-    prompts = json.load(open(sys.argv[2]))
-    new_tokens = int(sys.argv[3])
-    results = []
-    for text, ids in prompts:
-        model.reset()
-        for token in ids:
-            logits = model.forward(token)
-        generated, top = [], []
-        for _ in range(new_tokens):
-            nxt = int(np.argmax(logits))
-            generated.append(nxt)
-            best = np.argsort(-logits, kind="stable")[:8]
-            top.append([[int(i), float(logits[i])] for i in best])
-            logits = model.forward(nxt)
-        results.append({"prompt": text, "ids": ids, "generated": generated, "top": top})
-        print(f"{text!r}: {generated}", file=sys.stderr)
-    json.dump(results, sys.stdout)
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("float64", os.path.join(here, "gemma-reference.py"))
+    float64 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(float64)
+    float64.decode_prompts(Gemma, __doc__)
 
 
 if __name__ == "__main__":

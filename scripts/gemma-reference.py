@@ -113,10 +113,12 @@ class Gemma:
         return t["token_embd.weight"] @ q8(x)
 
 
-def main():
+def decode_prompts(model_class, usage):
+    """Greedy-decode the prompts of the command line with `model_class(GGUF)` and print the
+    JSON the tests read (each script's `main`)."""
     if len(sys.argv) != 4:
-        sys.exit(__doc__)
-    model = Gemma(sys.argv[1])
+        sys.exit(usage)
+    model = model_class(sys.argv[1])
     prompts = json.load(open(sys.argv[2]))
     new_tokens = int(sys.argv[3])
     results = []
@@ -128,12 +130,16 @@ def main():
         for _ in range(new_tokens):
             nxt = int(np.argmax(logits))
             generated.append(nxt)
-            best = np.argsort(-logits)[:8]
+            best = np.argsort(-logits, kind="stable")[:8]
             top.append([[int(i), float(logits[i])] for i in best])
             logits = model.forward(nxt)
         results.append({"prompt": text, "ids": ids, "generated": generated, "top": top})
         print(f"{text!r}: {generated}", file=sys.stderr)
     json.dump(results, sys.stdout)
+
+
+def main():
+    decode_prompts(Gemma, __doc__)
 
 
 if __name__ == "__main__":

@@ -216,6 +216,28 @@ struct Reference {
 	top: Vec<Vec<(u32, f64)>>,
 }
 
+/// The model and its tokenizer.
+fn model_and_tokenizer() -> (verity_llm::model::Gemma3, verity_llm::tokenizer::Tokenizer) {
+	let tokenizer = verity_llm::tokenizer::Tokenizer::from_gguf(&gemma()).expect("a tokenizer");
+	(verity_llm::model::Gemma3::new(gemma()).expect("Gemma 3"), tokenizer)
+}
+
+/// The cache and the logits after a reference's prompt, whose tokens must be the tokenizer's.
+fn after_prompt(
+	model: &verity_llm::model::Gemma3,
+	tokenizer: &verity_llm::tokenizer::Tokenizer,
+	reference: &Reference,
+) -> (verity_llm::model::Cache, Vec<f32>) {
+	let prompt = &reference.prompt;
+	assert_eq!(tokenizer.encode(prompt, true), reference.ids, "{prompt:?}");
+	let mut cache = model.cache();
+	let mut logits = Vec::new();
+	for token in &reference.ids {
+		logits = model.forward(*token, &mut cache).expect("a position");
+	}
+	(cache, logits)
+}
+
 /// The largest relative error of a logit against the float64 reference, as a share of the
 /// step's largest reference logit: the bound the decoder is held to (measured: 4.6% at worst
 /// over the 640 steps). Activations are quantized to 8 bits before every product (as the
@@ -237,18 +259,11 @@ fn greedy_decoding_agrees_with_a_float64_reference() {
 		serde_json::from_str(include_str!("fixtures/gemma-reference.json")).expect("the file");
 	let (prompts, steps) = if cfg!(debug_assertions) { (1, 2) } else { (references.len(), 32) };
 	assert!(references.len() >= 20 && references.iter().all(|r| r.generated.len() >= 32));
-	let file = gemma();
-	let tokenizer = verity_llm::tokenizer::Tokenizer::from_gguf(&file).expect("a tokenizer");
-	let model = verity_llm::model::Gemma3::new(gemma()).expect("Gemma 3");
+	let (model, tokenizer) = model_and_tokenizer();
 	let (mut worst, mut agreed, mut near_ties) = (0f64, 0, 0);
 	for reference in references.iter().take(prompts) {
 		let prompt = &reference.prompt;
-		assert_eq!(tokenizer.encode(prompt, true), reference.ids, "{prompt:?}");
-		let mut cache = model.cache();
-		let mut logits = Vec::new();
-		for token in &reference.ids {
-			logits = model.forward(*token, &mut cache).expect("a position");
-		}
+		let (mut cache, mut logits) = after_prompt(&model, &tokenizer, reference);
 		for step in 0..steps {
 			let top = &reference.top[step];
 			let scale = top[0].1.abs();
@@ -295,18 +310,11 @@ fn greedy_decoding_agrees_token_for_token_with_the_contracts_reference() {
 			.expect("the file");
 	let (prompts, steps) = if cfg!(debug_assertions) { (1, 2) } else { (references.len(), 32) };
 	assert!(references.len() >= 20 && references.iter().all(|r| r.generated.len() >= 32));
-	let file = gemma();
-	let tokenizer = verity_llm::tokenizer::Tokenizer::from_gguf(&file).expect("a tokenizer");
-	let model = verity_llm::model::Gemma3::new(gemma()).expect("Gemma 3");
+	let (model, tokenizer) = model_and_tokenizer();
 	let mut checked = 0;
 	for reference in references.iter().take(prompts) {
 		let prompt = &reference.prompt;
-		assert_eq!(tokenizer.encode(prompt, true), reference.ids, "{prompt:?}");
-		let mut cache = model.cache();
-		let mut logits = Vec::new();
-		for token in &reference.ids {
-			logits = model.forward(*token, &mut cache).expect("a position");
-		}
+		let (mut cache, mut logits) = after_prompt(&model, &tokenizer, reference);
 		for step in 0..steps {
 			for (id, expected) in &reference.top[step] {
 				let logit = logits[*id as usize];
