@@ -12,8 +12,9 @@
 //! it may create. Its gas used is burned at [`crate::Config::GasPrice`]; the rest goes back.
 
 use crate::{
-	prepay, BalanceOf, CallbackKind, CallbackQueue, CallbackQueueEnds, Config, ContractRequests,
-	Event, IInferenceConsumer, Pallet, SkipReason, WeightInfo, PRECOMPILE_ADDRESS,
+	prepay, BalanceOf, CallbackKind, CallbackQueue, CallbackQueueEnds, Config, ContractRequest,
+	ContractRequests, Event, IInferenceConsumer, Pallet, SkipReason, WeightInfo,
+	PRECOMPILE_ADDRESS,
 };
 use alloc::vec::Vec;
 use frame_support::{traits::Get, weights::Weight, BoundedVec};
@@ -80,7 +81,8 @@ impl<T: Config> Pallet<T> {
 				CallbackQueueEnds::<T>::put((front.wrapping_add(1), back));
 				continue;
 			};
-			let limit = match (kind, ContractRequests::<T>::get(request_id)) {
+			let entry = ContractRequests::<T>::get(request_id);
+			let limit = match (kind, &entry) {
 				(CallbackKind::ReturnReserve, _) | (_, None) => Weight::zero(),
 				(_, Some(entry)) => gas_weight::<T>(entry.gas_limit),
 			};
@@ -90,16 +92,21 @@ impl<T: Config> Pallet<T> {
 			committed.saturating_accrue(limit);
 			CallbackQueue::<T>::remove(front);
 			CallbackQueueEnds::<T>::put((front.wrapping_add(1), back));
-			let consumed = Self::deliver(request_id, kind);
+			let consumed = Self::deliver(request_id, kind, entry);
 			used.saturating_accrue(<T as Config>::WeightInfo::deliver_callback());
 			used.saturating_accrue(consumed);
 		}
 		used
 	}
 
-	/// Deliver one queued callback; the weight the contract's execution consumed.
-	fn deliver(request_id: RequestId, kind: CallbackKind) -> Weight {
-		let Some(mut entry) = ContractRequests::<T>::get(request_id) else {
+	/// Deliver one queued callback, `entry` its request's record as just read; the weight the
+	/// contract's execution consumed.
+	fn deliver(
+		request_id: RequestId,
+		kind: CallbackKind,
+		entry: Option<ContractRequest<T::AccountId, BalanceOf<T>>>,
+	) -> Weight {
+		let Some(mut entry) = entry else {
 			return Weight::zero();
 		};
 		let result = pallet_inference::Pallet::<T>::result_of(request_id);
