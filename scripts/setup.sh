@@ -94,7 +94,8 @@ if [ ! -d "$here/explorer/node_modules/@polkadot/api" ] ||
 	(cd "$here/explorer" && npm ci --no-audit --no-fund --silent)
 fi
 
-# The contracts' packages (solc-js, the Solidity compiler; viem), pinned by their lockfile.
+# The contracts' packages (solc-js, the Solidity compiler; viem and ethers.js), pinned by their
+# lockfile.
 if [ ! -d "$here/contracts/node_modules/solc" ] ||
 	[ "$here/contracts/package-lock.json" -nt "$here/contracts/node_modules/.package-lock.json" ]; then
 	log "installing the contracts' npm packages"

@@ -1,6 +1,7 @@
 //! Contracts act on verified inference, end to end with the tools an Ethereum developer uses:
 //! a dev node with its executor, `verity-eth-rpc` beside it, the contracts compiled by solc-js
-//! from npm, and viem deploying and driving `ModelGatedVault` (contracts/test/vault.mjs).
+//! from npm, and viem deploying and driving `ModelGatedVault` (contracts/test/vault.mjs); then
+//! ethers.js on the same chain (contracts/test/ethers.mjs).
 //!
 //! The vault requests the voice-activity model through the inference precompile, is called
 //! back with the settled result and pays out; it refuses an unfinalized result and a forged
@@ -128,6 +129,23 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 		"static and delegate calls refused, reasons caught",
 	] {
 		assert!(stdout.contains(&format!("\"step\":\"{step}\"")), "step {step} missing");
+	}
+
+	// ethers.js on the same chain, unmodified: network, account, transfer, deployment, a call.
+	let ethers = Command::new("node")
+		.arg(contracts_dir().join("test/ethers.mjs"))
+		.args([&eth.1, artifacts.path().to_str().unwrap(), VOICE_ACTIVITY])
+		.output()
+		.expect("Node.js runs ethers.js");
+	let stdout = String::from_utf8_lossy(&ethers.stdout);
+	println!("{stdout}");
+	assert!(
+		ethers.status.success(),
+		"the ethers.js run failed:\n{stdout}\n{}",
+		String::from_utf8_lossy(&ethers.stderr)
+	);
+	for step in ["network", "funded account", "transferred", "deployed and read back", "quoted"] {
+		assert!(stdout.contains(&format!("\"step\":\"{step}\"")), "ethers.js step {step} missing");
 	}
 
 	let events = contract_events(&node).await;
