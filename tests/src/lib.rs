@@ -3,6 +3,8 @@
 //! Each [`Node`] gets free ports, its own base path (or `--tmp`), and is stopped with SIGINT
 //! when dropped, as an operator would stop it.
 
+use codec::Encode;
+use scale_decode::DecodeAsType;
 use std::{
 	io::{Read, Write},
 	net::{TcpListener, TcpStream},
@@ -11,9 +13,12 @@ use std::{
 	time::{Duration, Instant},
 };
 use subxt::{
+	dynamic,
 	rpcs::{client::RpcClient, rpc_params},
 	OnlineClient, PolkadotConfig,
 };
+use subxt_signer::sr25519::Keypair;
+use verity_primitives::{DType, Tensor, TensorMap};
 
 /// How long a node may take to open its RPC port.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -316,4 +321,81 @@ pub fn models_dir() -> PathBuf {
 	std::env::var_os("VERITY_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
 		PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/verity/models")
 	})
+}
+
+/// The text-direction classifier's model id, a demo model of every development chain.
+pub const TEXT_DIRECTION: [u8; 32] = {
+	let hex = *b"6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99";
+	const fn digit(c: u8) -> u8 {
+		if c <= b'9' {
+			c - b'0'
+		} else {
+			c - b'a' + 10
+		}
+	}
+	let mut id = [0u8; 32];
+	let mut i = 0;
+	while i < 32 {
+		id[i] = digit(hex[2 * i]) << 4 | digit(hex[2 * i + 1]);
+		i += 1;
+	}
+	id
+};
+
+/// A canonical input of the text-direction classifier that differs with `seed`: a 1×3×48×192
+/// gradient.
+pub fn text_line_input(seed: f32) -> Vec<u8> {
+	let data = (0..3 * 48 * 192)
+		.flat_map(|i| ((i % 192) as f32 / 191.0 * seed - 0.5).to_le_bytes())
+		.collect();
+	TensorMap(vec![Tensor {
+		name: b"x".to_vec(),
+		dtype: DType::F32,
+		shape: vec![1, 3, 48, 192],
+		data,
+	}])
+	.encode()
+}
+
+/// The event a request's inclusion emits (the fields the tests read).
+#[derive(Debug, DecodeAsType)]
+struct InferenceRequested {
+	request_id: u64,
+}
+
+/// `who` requests `model` on `input` with no fee limit; returns the request id once the request
+/// is in a best block (not waiting for finality, which stalls while too many validators are
+/// down).
+pub async fn request_in_best_block(
+	client: &Client,
+	who: &Keypair,
+	model: [u8; 32],
+	input: Vec<u8>,
+) -> u64 {
+	let call = dynamic::transaction("Inference", "request_inference", (model, input, u128::MAX));
+	let mut progress = client
+		.transactions()
+		.await
+		.expect("a transactions client")
+		.sign_and_submit_then_watch_default(&call, who)
+		.await
+		.expect("the request enters the pool");
+	let mut seen = Vec::new();
+	let in_block = loop {
+		let Some(status) = progress.next().await else {
+			panic!("the status stream of a request ended after {seen:?}");
+		};
+		match status.expect("a status") {
+			subxt::transactions::TransactionStatus::InBestBlock(in_block) => break in_block,
+			other => seen.push(format!("{other:?}")),
+		}
+	};
+	let events = in_block.wait_for_success().await.expect("the request succeeds");
+	let requested = events
+		.iter()
+		.filter_map(Result::ok)
+		.find(|event| event.event_name() == "InferenceRequested")
+		.map(|event| event.decode_fields_unchecked_as::<InferenceRequested>().expect("decodes"))
+		.expect("InferenceRequested");
+	requested.request_id
 }

@@ -7,80 +7,17 @@
 //! whose outage it was, is charged for missing; Alice, Bob and Charlie miss nothing and are
 //! never slashed. Dave's node then restarts on its database and catches up with the chain.
 
-use codec::Encode;
-use scale_decode::DecodeAsType;
 use std::time::{Duration, Instant};
-use subxt::dynamic;
 use subxt_signer::sr25519::{dev, Keypair};
-use verity_primitives::{DType, Tensor, TensorMap};
-use verity_tests::{wait_for_finalized, wait_for_request_finalized, Client, Node};
-
-/// The text-direction classifier's model id.
-const TEXT_DIRECTION: &str = "6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99";
+use verity_tests::{
+	request_in_best_block, text_line_input, wait_for_finalized, wait_for_request_finalized, Client,
+	Node, TEXT_DIRECTION,
+};
 
 /// Alice's fixed libp2p key, so the others can find her.
 const ALICE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
 /// The peer id of that key.
 const ALICE_PEER_ID: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
-
-#[derive(Debug, DecodeAsType)]
-struct InferenceRequested {
-	request_id: u64,
-}
-
-fn model_id() -> [u8; 32] {
-	let mut id = [0u8; 32];
-	for (i, byte) in id.iter_mut().enumerate() {
-		*byte = u8::from_str_radix(&TEXT_DIRECTION[2 * i..2 * i + 2], 16).unwrap();
-	}
-	id
-}
-
-/// A text-line crop that differs with `seed`.
-fn input(seed: f32) -> Vec<u8> {
-	let data = (0..3 * 48 * 192)
-		.flat_map(|i| ((i % 192) as f32 / 191.0 * seed - 0.5).to_le_bytes())
-		.collect();
-	TensorMap(vec![Tensor {
-		name: b"x".to_vec(),
-		dtype: DType::F32,
-		shape: vec![1, 3, 48, 192],
-		data,
-	}])
-	.encode()
-}
-
-/// `who` requests the classifier on `input`; returns the request id once it is in a best block.
-async fn request(client: &Client, who: &Keypair, input: Vec<u8>) -> u64 {
-	let call =
-		dynamic::transaction("Inference", "request_inference", (model_id(), input, u128::MAX));
-	let mut progress = client
-		.transactions()
-		.await
-		.expect("a transactions client")
-		.sign_and_submit_then_watch_default(&call, who)
-		.await
-		.expect("the request enters the pool");
-	let mut seen = Vec::new();
-	let in_block = loop {
-		let Some(status) = progress.next().await else {
-			panic!("the status stream of a request ended after {seen:?}");
-		};
-		match status.expect("a status") {
-			subxt::transactions::TransactionStatus::InBestBlock(in_block) => break in_block,
-			other => seen.push(format!("{other:?}")),
-		}
-	};
-	let events = in_block.wait_for_success().await.expect("the request succeeds");
-	let request_id = events
-		.iter()
-		.filter_map(Result::ok)
-		.find(|event| event.event_name() == "InferenceRequested")
-		.map(|event| event.decode_fields_unchecked_as::<InferenceRequested>().expect("decodes"))
-		.expect("InferenceRequested")
-		.request_id;
-	request_id
-}
 
 fn validator(name: &str, base: &std::path::Path, bootnode: Option<u16>) -> Node {
 	let base_path = base.join(name);
@@ -139,12 +76,23 @@ async fn a_validator_killed_mid_load_stops_nothing_and_catches_up_after_a_restar
 			.collect();
 	let mut requests = Vec::new();
 	for (i, who) in requesters[..2].iter().enumerate() {
-		requests.push(request(&client, who, input(1.0 + i as f32)).await);
+		requests.push(
+			request_in_best_block(&client, who, TEXT_DIRECTION, text_line_input(1.0 + i as f32))
+				.await,
+		);
 	}
 	dave.kill();
 	let finalized_at_crash = wait_for_finalized(&client, 1, timeout).await;
 	for (i, who) in requesters[2..].iter().enumerate() {
-		requests.push(request(&client, who, input(0.5 + i as f32 / 4.0)).await);
+		requests.push(
+			request_in_best_block(
+				&client,
+				who,
+				TEXT_DIRECTION,
+				text_line_input(0.5 + i as f32 / 4.0),
+			)
+			.await,
+		);
 	}
 
 	// Three of four keep finalizing, and every request is finalized.

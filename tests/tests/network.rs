@@ -11,84 +11,17 @@
 //!    copied commitment (which binds the other executor's key): it is slashed as a dissenter
 //!    and earns nothing, and the request finalizes on the honest pair.
 
-use codec::Encode;
-use scale_decode::DecodeAsType;
 use std::time::Duration;
-use subxt::dynamic;
 use subxt_signer::sr25519::{dev, Keypair};
-use verity_primitives::{DType, Tensor, TensorMap};
-use verity_tests::{inference_request, wait_for_request_finalized, Client, Node};
-
-/// The text-direction classifier, registered with redundancy 3 on the local testnet.
-const TEXT_DIRECTION: [u8; 32] = {
-	let hex = *b"6403dbdaf8b7ba8f18f08e4bb8b12fdbdf63ee0d257548aa9da8d221d5ac9f99";
-	const fn digit(c: u8) -> u8 {
-		if c <= b'9' {
-			c - b'0'
-		} else {
-			c - b'a' + 10
-		}
-	}
-	let mut out = [0u8; 32];
-	let mut i = 0;
-	while i < 32 {
-		out[i] = digit(hex[2 * i]) << 4 | digit(hex[2 * i + 1]);
-		i += 1;
-	}
-	out
+use verity_tests::{
+	inference_request, request_in_best_block, text_line_input, wait_for_request_finalized, Node,
+	TEXT_DIRECTION,
 };
 
 /// Alice's fixed libp2p key, so the others can find her.
 const ALICE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
 /// The peer id of that key.
 const ALICE_PEER_ID: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
-
-#[derive(Debug, DecodeAsType)]
-struct InferenceRequested {
-	request_id: u64,
-}
-
-fn input(seed: f32) -> Vec<u8> {
-	let data = (0..3 * 48 * 192)
-		.flat_map(|i| ((i % 192) as f32 / 191.0 * seed - 0.5).to_le_bytes())
-		.collect();
-	TensorMap(vec![Tensor {
-		name: b"x".to_vec(),
-		dtype: DType::F32,
-		shape: vec![1, 3, 48, 192],
-		data,
-	}])
-	.encode()
-}
-
-/// Submit a request and wait until it is in a best block (finality stalls while a validator of
-/// three is down, so this does not wait for finality).
-async fn request(client: &Client, who: &Keypair, input: Vec<u8>) -> u64 {
-	let call =
-		dynamic::transaction("Inference", "request_inference", (TEXT_DIRECTION, input, u128::MAX));
-	let mut progress = client
-		.transactions()
-		.await
-		.expect("a transactions client")
-		.sign_and_submit_then_watch_default(&call, who)
-		.await
-		.expect("the request enters the pool");
-	let in_block = loop {
-		let status = progress.next().await.expect("the status stream continues").expect("a status");
-		if let subxt::transactions::TransactionStatus::InBestBlock(in_block) = status {
-			break in_block;
-		}
-	};
-	let events = in_block.wait_for_success().await.expect("the request succeeds");
-	let request_id = events
-		.iter()
-		.filter_map(Result::ok)
-		.find(|event| event.event_name() == "InferenceRequested")
-		.map(|event| event.decode_fields_unchecked_as::<InferenceRequested>().expect("decodes"))
-		.expect("InferenceRequested")
-		.request_id;
-	request_id
-}
 
 async fn executor_stats(rpc: &subxt::rpcs::client::RpcClient, who: &Keypair) -> serde_json::Value {
 	let account = who.public_key().to_account_id().to_string();
@@ -159,7 +92,8 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 	let timeout = Duration::from_secs(180);
 
 	// 1. Everyone honest.
-	let first = request(&client, &requester, input(1.0)).await;
+	let first =
+		request_in_best_block(&client, &requester, TEXT_DIRECTION, text_line_input(1.0)).await;
 	wait_for_request_finalized(&rpc, first, timeout).await;
 	// The quorum is two of three: the third reveal may land a block after finalization.
 	let result = wait_for_attestations(&rpc, first, 3, timeout).await;
@@ -169,7 +103,8 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 	// 2. Charlie's executor turns faulty.
 	charlie.stop();
 	charlie = validator("charlie", base.path(), Some(alice.ports.p2p), &["--executor-faulty"]);
-	let second = request(&client, &requester, input(0.5)).await;
+	let second =
+		request_in_best_block(&client, &requester, TEXT_DIRECTION, text_line_input(0.5)).await;
 	let result = wait_for_request_finalized(&rpc, second, timeout).await;
 	let agreed = result["status"]["Finalized"]["output_hash"].clone();
 	// Wait for Charlie's late answer to be settled at the deadline.
@@ -197,7 +132,8 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 
 	// 3. Charlie stops answering at all.
 	charlie.stop();
-	let third = request(&client, &requester, input(0.25)).await;
+	let third =
+		request_in_best_block(&client, &requester, TEXT_DIRECTION, text_line_input(0.25)).await;
 	wait_for_request_finalized(&rpc, third, timeout).await;
 	let deadline = std::time::Instant::now() + timeout;
 	loop {
@@ -221,7 +157,8 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 		validator("charlie", base.path(), Some(alice.ports.p2p), &["--executor-copycat"]);
 	// Another requester: finality stalled while Charlie was down, and a nonce read at the
 	// finalized block would repeat the requester's last one.
-	let fourth = request(&client, &dev::eve(), input(0.125)).await;
+	let fourth =
+		request_in_best_block(&client, &dev::eve(), TEXT_DIRECTION, text_line_input(0.125)).await;
 	let result = wait_for_request_finalized(&rpc, fourth, timeout).await;
 	let agreed = result["status"]["Finalized"]["output_hash"].clone();
 	let charlie_account = dev::charlie().public_key().to_account_id().to_string();
