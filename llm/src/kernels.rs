@@ -525,15 +525,7 @@ mod tests {
 
 	/// Deterministic pseudo-random bytes.
 	fn bytes(count: usize, seed: u64) -> Vec<u8> {
-		let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-		(0..count)
-			.map(|_| {
-				state ^= state << 13;
-				state ^= state >> 7;
-				state ^= state << 17;
-				(state >> 24) as u8
-			})
-			.collect()
+		check::Random::new(seed).bytes(count)
 	}
 
 	/// A block's bytes with sane `f16` scales at the given offsets.

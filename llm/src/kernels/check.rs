@@ -18,7 +18,7 @@ const ROW_LEN: usize = 512;
 /// inputs drawn from `seed`: `Ok` with the number of outputs compared, or the first
 /// difference.
 pub fn check_kernel_paths(seed: u64) -> Result<usize, String> {
-	let mut random = Random(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+	let mut random = Random::new(seed);
 	let mut compared = 0;
 	for ggml_type in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K] {
 		let row_bytes = ROW_LEN / ggml_type.block_len() * ggml_type.block_bytes();
@@ -59,18 +59,25 @@ pub fn check_kernel_paths(seed: u64) -> Result<usize, String> {
 	Ok(compared)
 }
 
-/// xorshift64: reproducible bytes.
-struct Random(u64);
+/// xorshift64: reproducible bytes (the kernels' tests draw theirs from it too).
+pub(crate) struct Random(u64);
 
 impl Random {
-	fn byte(&mut self) -> u8 {
+	/// The generator for `seed` (any value, zero included).
+	pub(crate) fn new(seed: u64) -> Self {
+		Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+	}
+
+	/// The next byte.
+	pub(crate) fn byte(&mut self) -> u8 {
 		self.0 ^= self.0 << 13;
 		self.0 ^= self.0 >> 7;
 		self.0 ^= self.0 << 17;
 		(self.0 >> 24) as u8
 	}
 
-	fn bytes(&mut self, count: usize) -> Vec<u8> {
+	/// The next `count` bytes.
+	pub(crate) fn bytes(&mut self, count: usize) -> Vec<u8> {
 		(0..count).map(|_| self.byte()).collect()
 	}
 }

@@ -33,11 +33,10 @@ pub(super) unsafe fn dot_rows_simd128(
 	inputs: &[QuantizedRow],
 	out: &mut [f32],
 ) {
-	let block_bytes = match ggml_type {
-		GgmlType::Q8_0 => 34,
-		GgmlType::Q5_0 => 22,
-		_ => return super::dot_rows_with::<Simd128>(ggml_type, rows, row_bytes, inputs, out),
-	};
+	if !matches!(ggml_type, GgmlType::Q8_0 | GgmlType::Q5_0) {
+		return super::dot_rows_with::<Simd128>(ggml_type, rows, row_bytes, inputs, out);
+	}
+	let block_bytes = ggml_type.block_bytes();
 	let positions = inputs.len();
 	if positions == 0 {
 		return super::dot_rows_with::<Simd128>(ggml_type, rows, row_bytes, inputs, out);
