@@ -92,6 +92,27 @@ async fn contract_events(node: &Node) -> BTreeSet<String> {
 	names
 }
 
+/// Run the Node.js driver `script` (under `contracts/`) with `args`: it must succeed and print
+/// each of `steps` (`{"step": …}` lines).
+fn run_driver(node: &Node, script: &str, args: &[&str], steps: &[&str]) {
+	let run = Command::new("node")
+		.arg(contracts_dir().join(script))
+		.args(args)
+		.output()
+		.expect("Node.js runs");
+	let stdout = String::from_utf8_lossy(&run.stdout);
+	println!("{stdout}");
+	assert!(
+		run.status.success(),
+		"{script} failed:\n{stdout}\n{}\nnode log:\n{}",
+		String::from_utf8_lossy(&run.stderr),
+		node.log()
+	);
+	for step in steps {
+		assert!(stdout.contains(&format!("\"step\":\"{step}\"")), "{script}: step {step} missing");
+	}
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 	let node = Node::start("contracts", &["--dev", "--tmp"]);
@@ -105,48 +126,29 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 		.expect("Node.js runs solc-js");
 	assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
 
-	let driven = Command::new("node")
-		.arg(contracts_dir().join("test/vault.mjs"))
-		.args([&eth.1, artifacts.path().to_str().unwrap(), VOICE_ACTIVITY, &evidence()])
-		.output()
-		.expect("Node.js runs viem");
-	let stdout = String::from_utf8_lossy(&driven.stdout);
-	println!("{stdout}");
-	assert!(
-		driven.status.success(),
-		"the vault run failed:\n{stdout}\n{}\nnode log:\n{}",
-		String::from_utf8_lossy(&driven.stderr),
-		node.log()
+	let artifacts_dir = artifacts.path().to_str().unwrap();
+	run_driver(
+		&node,
+		"test/vault.mjs",
+		&[&eth.1, artifacts_dir, VOICE_ACTIVITY, &evidence()],
+		&[
+			"quoted",
+			"refused an unfinalized result",
+			"paid out by callback",
+			"refused a forged callback",
+			"unknown model reverted",
+			"too little callback gas: settled from the pull path",
+			"reverting callback left the funds in the vault",
+			"static and delegate calls refused, reasons caught",
+		],
 	);
-	for step in [
-		"quoted",
-		"refused an unfinalized result",
-		"paid out by callback",
-		"refused a forged callback",
-		"unknown model reverted",
-		"too little callback gas: settled from the pull path",
-		"reverting callback left the funds in the vault",
-		"static and delegate calls refused, reasons caught",
-	] {
-		assert!(stdout.contains(&format!("\"step\":\"{step}\"")), "step {step} missing");
-	}
-
 	// ethers.js on the same chain, unmodified: network, account, transfer, deployment, a call.
-	let ethers = Command::new("node")
-		.arg(contracts_dir().join("test/ethers.mjs"))
-		.args([&eth.1, artifacts.path().to_str().unwrap(), VOICE_ACTIVITY])
-		.output()
-		.expect("Node.js runs ethers.js");
-	let stdout = String::from_utf8_lossy(&ethers.stdout);
-	println!("{stdout}");
-	assert!(
-		ethers.status.success(),
-		"the ethers.js run failed:\n{stdout}\n{}",
-		String::from_utf8_lossy(&ethers.stderr)
+	run_driver(
+		&node,
+		"test/ethers.mjs",
+		&[&eth.1, artifacts_dir, VOICE_ACTIVITY],
+		&["network", "funded account", "transferred", "deployed and read back", "quoted"],
 	);
-	for step in ["network", "funded account", "transferred", "deployed and read back", "quoted"] {
-		assert!(stdout.contains(&format!("\"step\":\"{step}\"")), "ethers.js step {step} missing");
-	}
 
 	let events = contract_events(&node).await;
 	for name in ["ContractRequested", "CallbackDelivered", "CallbackFailed", "CallbackReverted"] {

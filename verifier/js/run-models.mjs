@@ -16,47 +16,49 @@ import { readFile } from "node:fs/promises";
 import { loadVerifier } from "./verifier.mjs";
 
 const args = process.argv.slice(2);
+/** The value after flag `name` (removed from `args`), or `fallback`. */
 const option = (name, fallback) => {
 	const at = args.indexOf(name);
-	return at < 0 ? fallback : Number(args.splice(at, 2)[1]);
+	return at < 0 ? fallback : args.splice(at, 2)[1];
 };
-const repeat = option("--repeat", 1);
-const warmupMs = option("--warmup-ms", 0);
-const checkSeeds = option("--check-kernels", 0);
-if (checkSeeds > 0) {
-	const verifier = await loadVerifier(await readFile(args[0]));
-	try {
-		let compared = 0;
-		for (let seed = 1; seed <= checkSeeds; seed++) compared += verifier.checkKernels(seed);
-		console.log(JSON.stringify({ compared }));
-	} catch (error) {
-		console.log(JSON.stringify({ error: error.message }));
-	}
-	process.exit(0);
-}
-const logitsAt = args.indexOf("--logits");
-const logitsPrompt = logitsAt < 0 ? null : args.splice(logitsAt, 2)[1];
+const repeat = Number(option("--repeat", 1));
+const warmupMs = Number(option("--warmup-ms", 0));
+const checkSeeds = Number(option("--check-kernels", 0));
+const logitsPrompt = option("--logits", null);
 const [wasmPath, ...runs] = args;
-if (logitsPrompt !== null) {
-	const verifier = await loadVerifier(await readFile(wasmPath));
-	try {
-		const hashes = verifier.promptLogitsHashes(await readFile(runs[0]), logitsPrompt);
-		console.log(JSON.stringify({ logits: hashes.map((hash) => Buffer.from(hash).toString("hex")) }));
-	} catch (error) {
-		console.log(JSON.stringify({ error: error.message }));
-	}
-	process.exit(0);
-}
-if (!wasmPath || runs.length % 3 !== 0) {
+if (!wasmPath || (checkSeeds === 0 && logitsPrompt === null && runs.length % 3 !== 0)) {
 	console.error("usage: run-models.mjs <verifier.wasm> (<artifact> <model id hex> <input file>)...");
 	process.exit(2);
 }
 const verifier = await loadVerifier(await readFile(wasmPath));
+/** Print `answer()`'s JSON, or the error it throws as `{"error": ...}`. */
+const report = async (answer) => {
+	try {
+		console.log(JSON.stringify(await answer()));
+	} catch (error) {
+		console.log(JSON.stringify({ error: error.message }));
+	}
+};
+if (checkSeeds > 0) {
+	await report(() => {
+		let compared = 0;
+		for (let seed = 1; seed <= checkSeeds; seed++) compared += verifier.checkKernels(seed);
+		return { compared };
+	});
+	process.exit(0);
+}
+if (logitsPrompt !== null) {
+	await report(async () => {
+		const hashes = verifier.promptLogitsHashes(await readFile(runs[0]), logitsPrompt);
+		return { logits: hashes.map((hash) => Buffer.from(hash).toString("hex")) };
+	});
+	process.exit(0);
+}
 const fromHex = (hex) => Uint8Array.from(hex.replace(/^0x/, "").match(/../g), (pair) => parseInt(pair, 16));
 const toHex = (bytes) => Buffer.from(bytes).toString("hex");
 for (let at = 0; at < runs.length; at += 3) {
 	const [artifact, model, input] = [await readFile(runs[at]), fromHex(runs[at + 1]), await readFile(runs[at + 2])];
-	try {
+	await report(() => {
 		const started = performance.now();
 		let output = verifier.run(artifact, model, input);
 		const first = performance.now() - started;
@@ -68,8 +70,6 @@ for (let at = 0; at < runs.length; at += 3) {
 			output = verifier.run(artifact, model, input);
 			fastest = Math.min(fastest, performance.now() - started);
 		}
-		console.log(JSON.stringify({ output: toHex(output), first, milliseconds: fastest }));
-	} catch (error) {
-		console.log(JSON.stringify({ error: error.message }));
-	}
+		return { output: toHex(output), first, milliseconds: fastest };
+	});
 }
