@@ -23,8 +23,8 @@ use axum::{
 	extract::Path,
 	extract::{ConnectInfo, DefaultBodyLimit, State},
 	http::{
-		header::{ACCESS_CONTROL_ALLOW_ORIGIN, AUTHORIZATION, CONTENT_TYPE},
-		HeaderMap, StatusCode,
+		header::{ACCESS_CONTROL_ALLOW_ORIGIN, AUTHORIZATION, CONNECTION, CONTENT_TYPE},
+		HeaderMap, HeaderValue, StatusCode,
 	},
 	response::{IntoResponse, Response},
 	routing::{get, post},
@@ -202,7 +202,26 @@ fn status_of(error: &EngineError) -> StatusCode {
 	}
 }
 
+/// `POST /v1/infer`, answered with `Connection: close`.
+///
+/// A job is a small request whose client (the node's offchain worker) sends the headers and the
+/// body in two writes without `TCP_NODELAY`; on a kept-alive connection the body then waits for
+/// this side's delayed acknowledgement of the headers, about 40 ms on Linux, a hundred times the
+/// job itself. A fresh connection per job is acknowledged at once and costs a loopback
+/// handshake.
 async fn infer(
+	state: State<Arc<Shared>>,
+	peer: ConnectInfo<SocketAddr>,
+	headers: HeaderMap,
+	request: Result<Json<InferRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+	let mut response = run_job(state, peer, headers, request).await;
+	response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+	response
+}
+
+/// The answer to one job: its outcome, or a JSON error.
+async fn run_job(
 	State(shared): State<Arc<Shared>>,
 	ConnectInfo(peer): ConnectInfo<SocketAddr>,
 	headers: HeaderMap,

@@ -245,3 +245,27 @@ fn artifacts_are_served_by_id_to_any_origin_and_unknown_ids_are_named() {
 	assert_eq!(status, 400);
 	assert!(String::from_utf8_lossy(&body).contains("is not a model id"));
 }
+
+#[test]
+fn every_job_answer_closes_its_connection() {
+	// A kept-alive connection stalls a two-write request on the delayed acknowledgement of its
+	// headers; the server ends each job's connection instead, success and error alike.
+	let base = serve(server::Limits::default());
+	std::thread::sleep(Duration::from_millis(200));
+	let agent: ureq::Agent =
+		ureq::Agent::config_builder().http_status_as_error(false).build().into();
+	let infer = format!("{base}/v1/infer");
+	for (model, expected) in
+		[(format!("0x{TEXT_DIRECTION}"), 200), (format!("0x{}", "00".repeat(32)), 404)]
+	{
+		let response = agent
+			.post(&infer)
+			.send_json(serde_json::json!({ "model_id": model, "input": hex(&text_line()) }))
+			.expect("the server answers");
+		assert_eq!(response.status().as_u16(), expected);
+		assert_eq!(
+			response.headers().get("connection").and_then(|value| value.to_str().ok()),
+			Some("close")
+		);
+	}
+}

@@ -11,6 +11,7 @@ mod embedded_executor;
 mod executor;
 mod rpc;
 mod service;
+mod signing_keys;
 
 fn main() -> sc_cli::Result<()> {
 	command::run()

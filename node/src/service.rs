@@ -210,7 +210,11 @@ pub fn new_full<
 			sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
 				runtime_api_provider: client.clone(),
 				is_validator: config.role.is_authority(),
-				keystore: Some(keystore_container.keystore()),
+				// Executor key pairs stay derived between signatures (see `signing_keys`).
+				keystore: Some(Arc::new(crate::signing_keys::ExecutorSigningKeys::new(
+					keystore_container.keystore(),
+					keystore_container.local_keystore(),
+				))),
 				offchain_db: backend.offchain_storage(),
 				transaction_pool: Some(OffchainTransactionPoolFactory::new(
 					transaction_pool.clone(),

@@ -1,6 +1,6 @@
 //! Contracts and inference inside the runtime: the precompile answered from an account, and
 //! callbacks delivered to small EVM contracts from the block's start, within the prepaid gas
-//! and the per-block bounds. (`tests/tests/contracts.rs` plays the same rules end to end with
+//! and the per-block bounds. (`tests/tests/integration/contracts.rs` plays the same rules end to end with
 //! Solidity, solc and viem.)
 
 use crate::{

@@ -5,7 +5,8 @@
 // `--rate` `Inference.request_inference` calls for silero-vad through @polkadot/api, for
 // `--blocks` blocks. Finalized blocks are read back and the script prints:
 //
-// - requests finalized per block, sustained (median over the load window) and peak;
+// - requests finalized per block, sustained (mean and median over the load window, after its
+//   first three blocks) and peak;
 // - latency in blocks from the block that included a request to the block that finalized it
 //   (p50, p99);
 // - requests failed (refused by the pool, failed in a block, expired, unassignable) and lost
@@ -303,6 +304,11 @@ async function main() {
 			refused_by_pool: refused,
 			included: included.size,
 			finalized_per_block: {
+				// Answers land in batches, so single blocks swing between none and hundreds: the
+				// mean over the window is what the network sustains, the median is shown beside it.
+				sustained_mean: window.length
+					? Math.round(window.reduce((sum, count) => sum + count, 0) / window.length)
+					: null,
 				sustained_median: percentile(window, 50),
 				peak: Math.max(0, ...finalizedPerBlock.values()),
 			},

@@ -18,6 +18,7 @@ use subxt::{
 	OnlineClient, PolkadotConfig,
 };
 use subxt_signer::sr25519::Keypair;
+use tokio::sync::{RwLockReadGuard, RwLockWriteGuard};
 use verity_primitives::{DType, Tensor, TensorMap};
 
 /// How long a node may take to open its RPC port.
@@ -88,6 +89,28 @@ pub fn verity(url: &str, args: &[&str]) -> CliRun {
 		stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
 		stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
 	}
+}
+
+/// The machine the tests share: many tests hold it shared, one holds it whole. Waiters are
+/// served in turn, so a test waiting for the whole machine is not starved by shared ones.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Share the machine with the other tests that share it, for as long as the guard lives: for a
+/// test that mostly waits for blocks.
+pub async fn shared_machine() -> RwLockReadGuard<'static, ()> {
+	MACHINE.read().await
+}
+
+/// [`shared_machine`] for a test outside an async runtime.
+pub fn shared_machine_blocking() -> RwLockReadGuard<'static, ()> {
+	MACHINE.blocking_read()
+}
+
+/// Have the machine to itself for as long as the guard lives: for a test whose validators must
+/// keep their slots while it kills and restarts some of them, which a busy machine would
+/// disturb.
+pub async fn whole_machine() -> RwLockWriteGuard<'static, ()> {
+	MACHINE.write().await
 }
 
 /// A port nothing listens on right now.

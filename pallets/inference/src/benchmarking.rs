@@ -436,8 +436,8 @@ mod benchmarks {
 		assert!(!Executors::<T>::contains_key(&who));
 	}
 
-	/// `i`: input bytes. Worst case: a full pool to count live executors in, the model looked
-	/// up among 10,000.
+	/// `i`: input bytes. Worst case: a full pool to count live executors in and draw the
+	/// highest redundancy from in the same block, the model looked up among 10,000.
 	#[benchmark]
 	fn request_inference(i: Linear<64, { T::MaxInputLen::get() }>) {
 		fill_registry::<T>();
@@ -451,6 +451,11 @@ mod benchmarks {
 		_(RawOrigin::Signed(requester), model_id, input, BalanceOf::<T>::max_value());
 
 		assert_eq!(NextRequestId::<T>::get(), 1);
+		// Drawn at once: the weight includes the assignment.
+		assert!(matches!(
+			Requests::<T>::get(0).map(|request| request.status),
+			Some(RequestStatus::Assigned { .. })
+		));
 	}
 
 	/// `o`: output bytes. Worst case: the reveal that completes the quorum of the highest
@@ -711,6 +716,32 @@ mod benchmarks {
 			Requests::<T>::get(original).map(|r| r.challenge),
 			Some(ChallengeState::Upheld { .. })
 		));
+	}
+
+	/// Closing, at its deadline, an ordinary request its quorum already finalized, in the worst
+	/// case: the highest redundancy, every executor outside the quorum revealing late and
+	/// dissenting, so each is judged and slashed; the rest of the escrow returns.
+	#[benchmark]
+	fn expire_finalized_request() {
+		let redundancy = max_redundancy::<T>();
+		let model_id = vector_model::<T>(10, redundancy);
+		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
+		let quorum = usize::from(quorum_of(redundancy));
+		let (agreed, dissent) = (vector(b"y", T::MaxOutputLen::get()), vector(b"y", 96));
+		commit::<T>(request_id, 0..quorum, &agreed);
+		commit::<T>(request_id, quorum..usize::from(redundancy), &dissent);
+		reveal::<T>(request_id, 0..quorum, &agreed);
+		reveal::<T>(request_id, quorum..usize::from(redundancy), &dissent);
+
+		#[block]
+		{
+			Pallet::<T>::expire_request(request_id);
+		}
+
+		let request = Requests::<T>::get(request_id).expect("exists");
+		assert!(matches!(request.status, RequestStatus::Finalized { .. }));
+		assert!(request.attestations.iter().all(|attestation| attestation.settled));
 	}
 
 	/// Pruning one request at the end of its challenge period, in the worst case: the largest

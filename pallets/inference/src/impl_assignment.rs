@@ -1,10 +1,11 @@
 //! Drawing executors for a request.
 //!
-//! A request opened in block `n` is assigned in the `on_initialize` of block `n + 1`, from a
-//! seed that hashes the chain's randomness (`Config::Randomness`) with the request id. On the
-//! runtime that randomness is the VRF output of block `n`'s author over the randomness before
-//! it (`pallet-author-vrf`): it does not exist until that author seals block `n`, which holds
-//! the request itself, so a requester cannot predict, let alone choose, who will serve it, and
+//! A request opened in block `n` is assigned in block `n` itself when the queue lets it (see
+//! `impl_queue`), or in the `on_initialize` of the block where its turn comes, from a seed
+//! that hashes the chain's randomness (`Config::Randomness`) with the request id. On the
+//! runtime that randomness is the VRF output of the assigning block's author over the
+//! randomness before it (`pallet-author-vrf`): it does not exist until that author builds the
+//! block, which for block `n` holds the request itself, so a requester cannot predict, let alone choose, who will serve it, and
 //! cannot grind by resubmitting without paying a new fee each time. The author cannot grind
 //! it either: its VRF has one output per slot, whatever the block contains. What it does not
 //! resist: that author knows the output while it builds block `n`, so it can choose which
@@ -25,8 +26,7 @@
 //! passes over one at that cap; when too few executors of a pool have room, the request waits
 //! at the front of the queue (the hook stops assigning for the block) until reveals or
 //! deadlines free some. What it stops: a burst of requests handing executors more work than
-//! their answers can carry before the deadlines (one batch of commitments and one of reveals
-//! per block), which turned overload into misses, slashes and evictions, and requests that
+//! their answers can carry before the deadlines, which turned overload into misses, slashes and evictions, and requests that
 //! failed for it. What it does not stop: a busy pool holding up the requests of other models
 //! queued behind its own (the queue is first come, first served), and a pool whose executors
 //! never answer, which frees its places only at the deadlines.

@@ -19,7 +19,7 @@
 
 use crate::{
 	impl_assignment::Assigned, AssignmentQueue, AssignmentQueueEnds, Config, Error, Pallet,
-	RequestKind,
+	RequestKind, WeightInfo,
 };
 use codec::{Decode, DecodeWithMemTracking, Encode};
 use core::marker::PhantomData;
@@ -98,21 +98,49 @@ impl<T: Config> Pallet<T> {
 		Turn::Served
 	}
 
-	/// Assign `request_id` in the block that carries it, if it is alone in the queue, its
-	/// deadline block has room and its pool has executors with room; otherwise it waits its
-	/// turn.
+	/// Assign `request_id` in the block that carries it, if at most one request waits before it
+	/// in the queue, its deadline block has room and its pool has executors with room;
+	/// otherwise it waits its turn. Returns whether it served the one before it too, whose
+	/// turn costs an assignment more.
+	///
+	/// The one before it is typically an audit a settlement opened earlier in the block: without
+	/// serving it first, every request after that settlement would wait for the next block's
+	/// hook. Serving it first keeps first come, first served; serving no more than one keeps the
+	/// call's weight bounded (a longer queue is the hook's to serve).
 	///
 	/// Nothing is lost by not waiting a block: the draw's randomness is the same either way
 	/// (the VRF output of the author of this block, which a later block's hook would read
 	/// too), and so is what the author can do with it (choose which requests meet it).
-	pub(crate) fn assign_at_once(request_id: RequestId) {
+	pub(crate) fn assign_at_once(request_id: RequestId) -> ServedBefore {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
-		let alone =
-			back.wrapping_sub(front) == 1 && AssignmentQueue::<T>::get(front) == Some(request_id);
+		if AssignmentQueue::<T>::get(back.wrapping_sub(1)) != Some(request_id) {
+			return ServedBefore::No;
+		}
 		let now = frame_system::Pallet::<T>::block_number();
-		if alone {
-			// A full deadline block or a busy pool leaves it waiting in the queue.
-			let _ = Self::assign_next(now);
+		match back.wrapping_sub(front) {
+			// Alone: a full deadline block or a busy pool leaves it waiting in the queue.
+			1 => {
+				let _ = Self::assign_next(now);
+				ServedBefore::No
+			},
+			2 => {
+				if Self::assign_next(now) == Turn::Served {
+					let _ = Self::assign_next(now);
+				}
+				ServedBefore::Yes
+			},
+			_ => ServedBefore::No,
+		}
+	}
+
+	/// The weight of `request_inference` with an input of `input_len` bytes whose call served
+	/// the request before it too or not: the benchmarked request, which draws its own executors
+	/// in its block, and the other's assignment.
+	pub fn request_weight(input_len: u32, served_before: ServedBefore) -> Weight {
+		let own = T::WeightInfo::request_inference(input_len);
+		match served_before {
+			ServedBefore::No => own,
+			ServedBefore::Yes => own.saturating_add(T::WeightInfo::assign_request()),
 		}
 	}
 
@@ -133,6 +161,15 @@ pub(crate) enum Turn {
 	Served,
 	/// The front request's pool is busy: it stays at the front, and the block assigns no more.
 	Waits,
+}
+
+/// Whether a request assigned in its own call served the request before it in the queue too.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ServedBefore {
+	/// It served only itself, or waits.
+	No,
+	/// It gave the request before it its turn first.
+	Yes,
 }
 
 /// Calls that open requests in the assignment queue, and how many.

@@ -64,20 +64,25 @@ impl<T: Config> Pallet<T> {
 	/// Close a request at its deadline: settle late attestations, slash executors that never
 	/// answered, and return what is left in escrow. A request that never reached a quorum
 	/// expires and its whole escrow goes back.
-	pub(crate) fn expire_request(request_id: RequestId) {
-		if matches!(
+	pub(crate) fn expire_request(request_id: RequestId) -> Expiry {
+		let settles_here = matches!(
 			Requests::<T>::get(request_id).map(|r| r.status),
 			Some(RequestStatus::QuorumReached { .. })
-		) {
+		);
+		if settles_here {
 			// Reveals settle their quorum at once; only a state written without that (a
 			// benchmark's) is settled here.
 			Self::settle_request(request_id);
 		}
-		let Some(mut request) = Requests::<T>::get(request_id) else { return };
+		let Some(mut request) = Requests::<T>::get(request_id) else { return Expiry::Finalized };
 		let finalized = match request.status {
 			RequestStatus::Finalized { .. } => true,
 			RequestStatus::Assigned { .. } => false,
-			_ => return,
+			_ => return Expiry::Finalized,
+		};
+		let expiry = match (&request.kind, finalized && !settles_here) {
+			(RequestKind::Challenge { .. }, _) | (_, false) => Expiry::Full,
+			(_, true) => Expiry::Finalized,
 		};
 		if finalized {
 			Self::settle_attestations(request_id, &mut request);
@@ -114,6 +119,7 @@ impl<T: Config> Pallet<T> {
 			_ => Self::prune_bytes(request_id, &mut request),
 		}
 		Requests::<T>::insert(request_id, request);
+		expiry
 	}
 
 	/// Drop a request's input and output bytes from state and return its storage deposit.
@@ -245,4 +251,15 @@ impl<T: Config> Pallet<T> {
 			}
 		});
 	}
+}
+
+/// Which path a request's deadline took, for the weight the hook charges.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Expiry {
+	/// An ordinary request or audit its quorum had finalized (its late reveals judged, its
+	/// no-shows slashed, the rest of its escrow returned), or one already closed.
+	Finalized,
+	/// Anything else: an expiry without a quorum, or a re-execution, which may settle and
+	/// judge its original.
+	Full,
 }

@@ -199,10 +199,10 @@ impl<T: Config> Pallet<T> {
 		Ok(request_id)
 	}
 
-	/// The weight of [`Self::request_on_behalf`] with an input of `input_len` bytes.
+	/// The weight of [`Self::request_on_behalf`] with an input of `input_len` bytes: that of
+	/// `request_inference` at its most.
 	pub fn request_on_behalf_weight(input_len: u32) -> Weight {
-		use crate::WeightInfo;
-		T::WeightInfo::request_inference(input_len).saturating_add(T::WeightInfo::assign_request())
+		Self::request_weight(input_len, crate::ServedBefore::Yes)
 	}
 
 	/// The total a request of `model_id` costs its payer now (executors' fees and the protocol

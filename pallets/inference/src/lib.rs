@@ -28,7 +28,7 @@ pub mod types;
 pub mod weights;
 
 pub use impl_attestations::ANSWER_PRIORITY;
-pub use impl_queue::{CheckRequestRoom, OpensRequests, QUEUE_FULL};
+pub use impl_queue::{CheckRequestRoom, OpensRequests, ServedBefore, QUEUE_FULL};
 pub use interface::{
 	InferenceProvider, OnRequestFinalized, RequestOutcome, RequestResult, ResultStatus,
 };
@@ -913,20 +913,18 @@ pub mod pallet {
 		/// `InvalidGenerationParams`, `FeeAboveMax`, `NotEnoughExecutors`, `RequestQueueFull`,
 		/// `InsufficientBalance`.
 		#[pallet::call_index(7)]
-		#[pallet::weight(
-			T::WeightInfo::request_inference(input.len() as u32)
-				.saturating_add(T::WeightInfo::assign_request())
-		)]
+		#[pallet::weight(Pallet::<T>::request_weight(input.len() as u32, ServedBefore::Yes))]
 		pub fn request_inference(
 			origin: OriginFor<T>,
 			model_id: ModelId,
 			input: alloc::vec::Vec<u8>,
 			max_fee: BalanceOf<T>,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
+			let input_len = input.len() as u32;
 			let request_id = Self::do_request_inference(who, model_id, input, max_fee)?;
-			Self::assign_at_once(request_id);
-			Ok(())
+			let served_before = Self::assign_at_once(request_id);
+			Ok(Some(Self::request_weight(input_len, served_before)).into())
 		}
 
 		/// An assigned executor's reveal: its outcome (the output, or a rejection of the

@@ -86,7 +86,10 @@ impl<T: Config> Pallet<T> {
 		let Some(url) = executor_url() else { return };
 		let mut open = Vec::new();
 		for key in ExecutorPublic::all() {
+			let started_ms = sp_io::offchain::timestamp().unix_millis();
 			let mut assignments = Self::open_assignments(key.clone());
+			let listed = assignments.len();
+			let mut steps = 0u32;
 			// The nearest deadline first: behind a backlog, what would be missed soonest
 			// goes first.
 			assignments.sort_by_key(|assignment| (assignment.deadline, assignment.request_id));
@@ -107,6 +110,7 @@ impl<T: Config> Pallet<T> {
 				if !claims::take(&assignment, &key, step, now, now_ms, until_ms) {
 					continue;
 				}
+				steps = steps.saturating_add(1);
 				let answered = match (step, copycat()) {
 					(Step::Commit, false) => Self::commit(&url, &assignment, &key),
 					(Step::Reveal, false) => Self::reveal(&url, &assignment, &key),
@@ -126,6 +130,11 @@ impl<T: Config> Pallet<T> {
 				}
 			}
 			batches.flush();
+			log::debug!(
+				target: "runtime::inference",
+				"block {now:?}: {listed} open assignments, {steps} steps answered in {} ms",
+				sp_io::offchain::timestamp().unix_millis().saturating_sub(started_ms),
+			);
 		}
 		claims::forget_closed_jobs(&open, now);
 	}

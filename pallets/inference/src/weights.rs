@@ -56,6 +56,7 @@ pub trait WeightInfo {
 	fn settle_ordinary_request() -> Weight;
 	fn draw_audit() -> Weight;
 	fn expire_request() -> Weight;
+	fn expire_finalized_request() -> Weight;
 	fn prune_request() -> Weight;
 }
 
@@ -468,6 +469,30 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(33_u64))
+	}
+	/// Storage: `Inference::Requests` (r:1 w:1)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Executors` (r:2 w:2)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:3 w:3)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(265), added: 2740, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:4 w:4)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::ModelExecutors` (r:1 w:1)
+	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::PruneAt` (r:1 w:1)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Assignments` (r:0 w:5)
+	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	fn expire_finalized_request() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `72839`
+		//  Estimated: `332777`
+		// Minimum execution time: 324_419_000 picoseconds.
+		Weight::from_parts(347_582_000, 0)
+			.saturating_add(Weight::from_parts(0, 332777))
+			.saturating_add(T::DbWeight::get().reads(12_u64))
+			.saturating_add(T::DbWeight::get().writes(17_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
@@ -896,6 +921,30 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 664564))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(33_u64))
+	}
+	/// Storage: `Inference::Requests` (r:1 w:1)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Executors` (r:2 w:2)
+	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
+	/// Storage: `Balances::Holds` (r:3 w:3)
+	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(265), added: 2740, mode: `MaxEncodedLen`)
+	/// Storage: `System::Account` (r:4 w:4)
+	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::ModelExecutors` (r:1 w:1)
+	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::PruneAt` (r:1 w:1)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Assignments` (r:0 w:5)
+	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	fn expire_finalized_request() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `72839`
+		//  Estimated: `332777`
+		// Minimum execution time: 324_419_000 picoseconds.
+		Weight::from_parts(347_582_000, 0)
+			.saturating_add(Weight::from_parts(0, 332777))
+			.saturating_add(ParityDbWeight::get().reads(12_u64))
+			.saturating_add(ParityDbWeight::get().writes(17_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)

@@ -37,6 +37,8 @@ fn request(
 		generation_input(prompt, &params).encode(),
 		u64::MAX,
 	)
+	.map(|_| ())
+	.map_err(|error| error.error)
 }
 
 #[test]

@@ -82,6 +82,54 @@ fn request_inference_refusals_hold_nothing() {
 }
 
 #[test]
+fn a_request_behind_an_audit_is_drawn_in_its_own_block_after_it() {
+	// A settlement in a block queues its audit; a request later in the block used to find the
+	// queue not empty and wait for the next block's hook. It now gives the one request before
+	// it its turn first (first come, first served) and pays for that turn; behind two it waits.
+	run_test(|| {
+		AuditProbability::set(sp_runtime::Permill::one());
+		let model = vector_model(1, 1);
+		for who in 10..13 {
+			executor(who, &[model]);
+		}
+		let first = assigned_request(1, model);
+		answer_all(first, &honest_output());
+		assert_eq!(Inference::queued_requests(), 1, "the audit waits");
+		let audit = NextRequestId::<Test>::get() - 1;
+
+		let info = Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX)
+			.expect("a valid request");
+		let request = audit + 1;
+		assert!(matches!(status(audit), RequestStatus::Assigned { .. }));
+		assert!(matches!(status(request), RequestStatus::Assigned { .. }));
+		assert_eq!(Inference::queued_requests(), 0);
+		assert_eq!(
+			info.actual_weight,
+			Some(Inference::request_weight(input().len() as u32, crate::ServedBefore::Yes))
+		);
+
+		// Two settlements, two audits before it: the hook serves them all, in order.
+		let pair = request_many(1, model, 2);
+		next_block();
+		for id in pair {
+			answer_all(id, &honest_output());
+		}
+		assert_eq!(Inference::queued_requests(), 2);
+		let info = Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX)
+			.expect("a valid request");
+		let waiting = NextRequestId::<Test>::get() - 1;
+		assert_eq!(status(waiting), RequestStatus::Pending);
+		assert_eq!(
+			info.actual_weight,
+			Some(Inference::request_weight(input().len() as u32, crate::ServedBefore::No))
+		);
+		next_block();
+		assert!(matches!(status(waiting), RequestStatus::Assigned { .. }));
+		assert_eq!(Inference::queued_requests(), 0);
+	});
+}
+
+#[test]
 fn requests_beyond_a_blocks_capacity_wait_their_turn_and_none_fails() {
 	// 300 requests sent at once used to leave all but 64 included and failed, fees paid. Now
 	// `MaxRequestsPerBlock` (8 here) are assigned in the block that carries them and the rest

@@ -349,3 +349,41 @@ fn a_request_whose_deposit_is_unaffordable_is_refused_holding_nothing() {
 		assert_eq!(held(HoldReason::RequestEscrow, 1), 0);
 	});
 }
+
+#[test]
+fn a_deadline_is_charged_for_the_path_it_took() {
+	// Closing a request its quorum finalized costs about a third of an expiry; charging every
+	// deadline as an expiry spent the block's room on work that did not happen, which under a
+	// steady load left transactions a fraction of the block.
+	run_test(|| {
+		use crate::{OnRequestFinalized, WeightInfo};
+		use frame_support::traits::Hooks;
+		let model = vector_model(1, 2);
+		executor(10, &[model]);
+		executor(11, &[model]);
+		let ids = request_many(1, model, 2);
+		answer_all(ids[0], &honest_output());
+		let deadline = status(ids[1]).deadline().expect("assigned");
+		assert_eq!(status(ids[0]).deadline(), Some(deadline));
+		while System::block_number() + 1 < deadline {
+			next_block();
+		}
+		System::set_block_number(deadline);
+
+		let charged = Inference::on_initialize(deadline);
+
+		type Weights = <Test as crate::Config>::WeightInfo;
+		let expiry = Weights::expire_request()
+			.saturating_add(<Test as crate::Config>::OnFinalized::weight())
+			.saturating_add(Weights::draw_audit());
+		assert_eq!(
+			charged,
+			Weights::on_initialize_idle()
+				.saturating_add(Weights::expire_finalized_request())
+				.saturating_add(expiry)
+		);
+		assert!(Weights::expire_finalized_request().all_lt(expiry));
+		assert!(matches!(status(ids[0]), RequestStatus::Finalized { .. }));
+		assert_eq!(status(ids[1]), RequestStatus::Expired);
+	});
+}

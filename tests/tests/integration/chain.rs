@@ -62,6 +62,7 @@ async fn transfer(client: &Client, dest: &Keypair, amount: u128) -> (u64, subxt:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dev_node_finalizes_a_transfer_and_stops_cleanly() {
+	let _machine = verity_tests::shared_machine().await;
 	let mut node = Node::start("dev", &["--dev", "--tmp"]);
 	let client = node.client().await;
 
@@ -88,6 +89,7 @@ async fn dev_node_finalizes_a_transfer_and_stops_cleanly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restarted_node_resumes_from_its_database() {
+	let _machine = verity_tests::shared_machine().await;
 	let base = tempfile::tempdir().expect("a temporary base path");
 	let base_path = base.path().to_str().expect("a UTF-8 path");
 	let args = ["--dev", "--base-path", base_path];

@@ -18,6 +18,7 @@ fn text_line_file(dir: &std::path::Path) -> String {
 
 #[test]
 fn every_command_works_against_a_dev_node() {
+	let _machine = verity_tests::shared_machine_blocking();
 	let node = Node::start("cli", &["--dev", "--tmp"]);
 	let url = node.ws_url();
 	let dir = tempfile::tempdir().unwrap();
@@ -194,6 +195,7 @@ fn every_command_works_against_a_dev_node() {
 
 #[test]
 fn verify_names_the_check_a_faulty_result_fails() {
+	let _machine = verity_tests::shared_machine_blocking();
 	let node = Node::start("cli-faulty", &["--dev", "--tmp", "--executor-faulty"]);
 	let url = node.ws_url();
 	let dir = tempfile::tempdir().unwrap();
@@ -232,6 +234,7 @@ const GEMMA: &str = "0xae166c9b3ee16ff33d27cbc82d828508f5dc60f1d6bd0e1d794e41623
 
 #[test]
 fn generate_prints_the_settled_text_and_verify_rechecks_every_token() {
+	let _machine = verity_tests::shared_machine_blocking();
 	let node = Node::start("cli-generate", &["--dev", "--tmp"]);
 	let url = node.ws_url();
 	// Parameters out of range cost nothing: refused before anything is sent.

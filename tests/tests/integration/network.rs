@@ -82,6 +82,7 @@ fn validator(name: &str, base: &std::path::Path, bootnode: Option<u16>, extra: &
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slashed() {
+	let _machine = verity_tests::whole_machine().await;
 	let base = tempfile::tempdir().expect("a temporary directory");
 	let alice = validator("alice", base.path(), None, &[]);
 	let bob = validator("bob", base.path(), Some(alice.ports.p2p), &[]);

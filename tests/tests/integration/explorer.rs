@@ -50,6 +50,7 @@ fn screenshots() -> PathBuf {
 
 #[test]
 fn a_fresh_request_finalizes_on_the_page_and_verifies_in_the_browser() {
+	let _machine = verity_tests::shared_machine_blocking();
 	let node = Node::start("explorer", &["--dev", "--tmp"]);
 	let url = node.ws_url();
 	let explorer = Explorer::start(&url);

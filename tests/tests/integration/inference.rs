@@ -90,6 +90,7 @@ fn executor_pids(node: &Node) -> Vec<u32> {
 /// executor, and a request made afterwards is answered and finalized.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_executor_that_dies_is_restarted_and_block_production_goes_on() {
+	let _machine = verity_tests::shared_machine().await;
 	let node = Node::start("executor-restart", &["--dev", "--tmp"]);
 	let client = node.client().await;
 	let rpc = node.rpc().await;
@@ -124,6 +125,7 @@ async fn wait_until<T>(probe: impl Fn() -> Option<T>, what: &str) -> T {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dev_node_finalizes_a_real_inference_that_reruns_to_the_same_bytes() {
+	let _machine = verity_tests::shared_machine().await;
 	let node = Node::start("inference", &["--dev", "--tmp"]);
 	let client = node.client().await;
 	let rpc = node.rpc().await;
@@ -167,6 +169,7 @@ const SENTENCE_EMBEDDING: &str = "1f42c31ee883956655f447c17dbed65630477333ba87ff
 /// move.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unrunnable_text_input_is_refused_and_slashes_nobody() {
+	let _machine = verity_tests::shared_machine().await;
 	let node = Node::start("invalid-utf8", &["--dev", "--tmp"]);
 	let client = node.client().await;
 	let rpc = node.rpc().await;

@@ -115,6 +115,7 @@ fn run_driver(node: &Node, script: &str, args: &[&str], steps: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
+	let _machine = verity_tests::shared_machine().await;
 	let node = Node::start("contracts", &["--dev", "--tmp"]);
 	let eth = EthRpc::start(&node.ws_url());
 

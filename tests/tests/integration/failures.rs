@@ -57,6 +57,7 @@ async fn finalized_number(client: &Client) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_validator_killed_mid_load_stops_nothing_and_catches_up_after_a_restart() {
+	let _machine = verity_tests::whole_machine().await;
 	let base = tempfile::tempdir().expect("a temporary directory");
 	let alice = validator("alice", base.path(), None);
 	let _bob = validator("bob", base.path(), Some(alice.ports.p2p));

@@ -48,6 +48,7 @@ const FACTS: [&str; 5] = [
 
 #[test]
 fn facts_are_recalled_by_a_paraphrase_and_survive_export_and_import() {
+	let _machine = verity_tests::shared_machine_blocking();
 	let node = Node::start("memory", &["--dev", "--tmp"]);
 	let url = node.ws_url();
 
