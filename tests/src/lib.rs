@@ -113,6 +113,52 @@ pub async fn whole_machine() -> RwLockWriteGuard<'static, ()> {
 	MACHINE.write().await
 }
 
+/// Alice's fixed libp2p key, so the other validators of a local network can find her.
+const ALICE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+/// The peer id of that key.
+const ALICE_PEER_ID: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+
+/// Start validator `name` (`alice`, `bob`, ... with its development keys and embedded
+/// executor) of the `chain` preset, under `base`; Alice with her fixed network key, the others
+/// booting from her on `bootnode`; `extra` arguments last.
+pub fn validator(
+	chain: &str,
+	name: &str,
+	base: &Path,
+	bootnode: Option<u16>,
+	extra: &[&str],
+) -> Node {
+	let base_path = base.join(name);
+	let flag = format!("--{name}");
+	let mut args = vec![
+		"--chain",
+		chain,
+		"--base-path",
+		base_path.to_str().expect("a UTF-8 temporary path"),
+		"--executor",
+		"--allow-private-ip",
+		flag.as_str(),
+	];
+	let bootnode = bootnode.map(|port| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{ALICE_PEER_ID}"));
+	if let Some(bootnode) = &bootnode {
+		args.extend(["--bootnodes", bootnode, "--unsafe-force-node-key-generation"]);
+	} else {
+		args.extend(["--node-key", ALICE_NODE_KEY]);
+	}
+	args.extend(extra);
+	Node::start(name, &args)
+}
+
+/// The counters of `who`'s executor record, from `inference_executor`.
+pub async fn executor_stats(rpc: &RpcClient, who: &Keypair) -> serde_json::Value {
+	let account = who.public_key().to_account_id().to_string();
+	let executor: serde_json::Value = rpc
+		.request("inference_executor", rpc_params![account])
+		.await
+		.expect("inference_executor answers");
+	executor["stats"].clone()
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
 	TcpListener::bind("127.0.0.1:0")

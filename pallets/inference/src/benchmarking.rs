@@ -251,6 +251,39 @@ fn reveal_unsettled<T: Config>(
 	}
 }
 
+/// An ordinary request split between a quorum and the rest, both committed.
+struct Split {
+	request_id: RequestId,
+	/// The quorum's executor indices.
+	quorum: core::ops::Range<usize>,
+	/// The other executors' indices.
+	rest: core::ops::Range<usize>,
+	/// What the quorum committed to: an output of the largest size.
+	agreed: Vec<u8>,
+	/// What the rest committed to: a short different output.
+	dissent: Vec<u8>,
+}
+
+/// An assigned request of the highest redundancy with the largest input, drawn from a full
+/// pool, whose quorum committed to the largest output and the rest to another.
+fn split_commitments<T: Config>() -> Split {
+	let redundancy = max_redundancy::<T>();
+	let model_id = vector_model::<T>(10, redundancy);
+	fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+	let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
+	let quorum = usize::from(quorum_of(redundancy));
+	let split = Split {
+		request_id,
+		quorum: 0..quorum,
+		rest: quorum..usize::from(redundancy),
+		agreed: vector(b"y", T::MaxOutputLen::get()),
+		dissent: vector(b"y", 96),
+	};
+	commit::<T>(request_id, split.quorum.clone(), &split.agreed);
+	commit::<T>(request_id, split.rest.clone(), &split.dissent);
+	split
+}
+
 /// Commit to, then reveal, `output` for `request_id` by every assigned executor in `indices`;
 /// the commit phase must close with these commitments.
 fn attest<T: Config>(request_id: RequestId, indices: core::ops::Range<usize>, output: &[u8]) {
@@ -646,16 +679,9 @@ mod benchmarks {
 	/// as dissenters, the finalization hook told.
 	#[benchmark]
 	fn settle_ordinary_request() {
-		let redundancy = max_redundancy::<T>();
-		let model_id = vector_model::<T>(10, redundancy);
-		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
-		let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
-		let quorum = usize::from(quorum_of(redundancy));
-		let (agreed, dissent) = (vector(b"y", T::MaxOutputLen::get()), vector(b"y", 96));
-		commit::<T>(request_id, 0..quorum, &agreed);
-		commit::<T>(request_id, quorum..usize::from(redundancy), &dissent);
-		reveal::<T>(request_id, quorum..usize::from(redundancy), &dissent);
-		reveal_unsettled::<T>(request_id, 0..quorum, &agreed);
+		let Split { request_id, quorum, rest, agreed, dissent } = split_commitments::<T>();
+		reveal::<T>(request_id, rest, &dissent);
+		reveal_unsettled::<T>(request_id, quorum, &agreed);
 
 		#[block]
 		{
@@ -723,16 +749,9 @@ mod benchmarks {
 	/// dissenting, so each is judged and slashed; the rest of the escrow returns.
 	#[benchmark]
 	fn expire_finalized_request() {
-		let redundancy = max_redundancy::<T>();
-		let model_id = vector_model::<T>(10, redundancy);
-		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
-		let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
-		let quorum = usize::from(quorum_of(redundancy));
-		let (agreed, dissent) = (vector(b"y", T::MaxOutputLen::get()), vector(b"y", 96));
-		commit::<T>(request_id, 0..quorum, &agreed);
-		commit::<T>(request_id, quorum..usize::from(redundancy), &dissent);
-		reveal::<T>(request_id, 0..quorum, &agreed);
-		reveal::<T>(request_id, quorum..usize::from(redundancy), &dissent);
+		let Split { request_id, quorum, rest, agreed, dissent } = split_commitments::<T>();
+		reveal::<T>(request_id, quorum, &agreed);
+		reveal::<T>(request_id, rest, &dissent);
 
 		#[block]
 		{

@@ -10,45 +10,9 @@
 use std::time::{Duration, Instant};
 use subxt_signer::sr25519::{dev, Keypair};
 use verity_tests::{
-	request_in_best_block, text_line_input, wait_for_finalized, wait_for_request_finalized, Client,
-	Node, TEXT_DIRECTION,
+	executor_stats, request_in_best_block, text_line_input, validator, wait_for_finalized,
+	wait_for_request_finalized, Client, TEXT_DIRECTION,
 };
-
-/// Alice's fixed libp2p key, so the others can find her.
-const ALICE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
-/// The peer id of that key.
-const ALICE_PEER_ID: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
-
-fn validator(name: &str, base: &std::path::Path, bootnode: Option<u16>) -> Node {
-	let base_path = base.join(name);
-	let flag = format!("--{name}");
-	let mut args = vec![
-		"--chain",
-		"local4",
-		"--base-path",
-		base_path.to_str().unwrap(),
-		"--executor",
-		"--allow-private-ip",
-		flag.as_str(),
-	];
-	let bootnode = bootnode.map(|port| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{ALICE_PEER_ID}"));
-	if let Some(bootnode) = &bootnode {
-		args.extend(["--bootnodes", bootnode, "--unsafe-force-node-key-generation"]);
-	} else {
-		args.extend(["--node-key", ALICE_NODE_KEY]);
-	}
-	Node::start(name, &args)
-}
-
-/// The executor record of `who`.
-async fn executor_stats(rpc: &subxt::rpcs::client::RpcClient, who: &Keypair) -> serde_json::Value {
-	let account = who.public_key().to_account_id().to_string();
-	let executor: serde_json::Value = rpc
-		.request("inference_executor", subxt::rpcs::rpc_params![account])
-		.await
-		.expect("inference_executor answers");
-	executor["stats"].clone()
-}
 
 /// The number of the latest block a node has finalized.
 async fn finalized_number(client: &Client) -> u64 {
@@ -59,10 +23,10 @@ async fn finalized_number(client: &Client) -> u64 {
 async fn a_validator_killed_mid_load_stops_nothing_and_catches_up_after_a_restart() {
 	let _machine = verity_tests::whole_machine().await;
 	let base = tempfile::tempdir().expect("a temporary directory");
-	let alice = validator("alice", base.path(), None);
-	let _bob = validator("bob", base.path(), Some(alice.ports.p2p));
-	let _charlie = validator("charlie", base.path(), Some(alice.ports.p2p));
-	let mut dave = validator("dave", base.path(), Some(alice.ports.p2p));
+	let alice = validator("local4", "alice", base.path(), None, &[]);
+	let _bob = validator("local4", "bob", base.path(), Some(alice.ports.p2p), &[]);
+	let _charlie = validator("local4", "charlie", base.path(), Some(alice.ports.p2p), &[]);
+	let mut dave = validator("local4", "dave", base.path(), Some(alice.ports.p2p), &[]);
 	let client = alice.client().await;
 	let rpc = alice.rpc().await;
 	let timeout = Duration::from_secs(240);
@@ -112,7 +76,7 @@ async fn a_validator_killed_mid_load_stops_nothing_and_catches_up_after_a_restar
 	}
 
 	// Dave restarts on its database and catches up with the finalized chain.
-	let dave = validator("dave", base.path(), Some(alice.ports.p2p));
+	let dave = validator("local4", "dave", base.path(), Some(alice.ports.p2p), &[]);
 	let target = wait_for_finalized(&client, finalized_at_crash + 6, timeout).await;
 	let dave_client = dave.client().await;
 	while finalized_number(&dave_client).await < target {

@@ -12,25 +12,11 @@
 //!    and earns nothing, and the request finalizes on the honest pair.
 
 use std::time::Duration;
-use subxt_signer::sr25519::{dev, Keypair};
+use subxt_signer::sr25519::dev;
 use verity_tests::{
-	inference_request, request_in_best_block, text_line_input, wait_for_request_finalized, Node,
-	TEXT_DIRECTION,
+	executor_stats, inference_request, request_in_best_block, text_line_input, validator,
+	wait_for_request_finalized, TEXT_DIRECTION,
 };
-
-/// Alice's fixed libp2p key, so the others can find her.
-const ALICE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
-/// The peer id of that key.
-const ALICE_PEER_ID: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
-
-async fn executor_stats(rpc: &subxt::rpcs::client::RpcClient, who: &Keypair) -> serde_json::Value {
-	let account = who.public_key().to_account_id().to_string();
-	let executor: serde_json::Value = rpc
-		.request("inference_executor", subxt::rpcs::rpc_params![account])
-		.await
-		.expect("inference_executor answers");
-	executor["stats"].clone()
-}
 
 /// The request once `count` reveals of it are on chain.
 async fn wait_for_attestations(
@@ -55,38 +41,13 @@ async fn wait_for_attestations(
 	}
 }
 
-fn validator(name: &str, base: &std::path::Path, bootnode: Option<u16>, extra: &[&str]) -> Node {
-	let base_path = base.join(name);
-	let mut args = vec![
-		"--chain",
-		"local",
-		"--base-path",
-		base_path.to_str().unwrap(),
-		"--executor",
-		"--allow-private-ip",
-	];
-	args.push(match name {
-		"alice" => "--alice",
-		"bob" => "--bob",
-		_ => "--charlie",
-	});
-	let bootnode = bootnode.map(|port| format!("/ip4/127.0.0.1/tcp/{port}/p2p/{ALICE_PEER_ID}"));
-	if let Some(bootnode) = &bootnode {
-		args.extend(["--bootnodes", bootnode, "--unsafe-force-node-key-generation"]);
-	} else {
-		args.extend(["--node-key", ALICE_NODE_KEY]);
-	}
-	args.extend(extra);
-	Node::start(name, &args)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slashed() {
 	let _machine = verity_tests::whole_machine().await;
 	let base = tempfile::tempdir().expect("a temporary directory");
-	let alice = validator("alice", base.path(), None, &[]);
-	let bob = validator("bob", base.path(), Some(alice.ports.p2p), &[]);
-	let mut charlie = validator("charlie", base.path(), Some(alice.ports.p2p), &[]);
+	let alice = validator("local", "alice", base.path(), None, &[]);
+	let bob = validator("local", "bob", base.path(), Some(alice.ports.p2p), &[]);
+	let mut charlie = validator("local", "charlie", base.path(), Some(alice.ports.p2p), &[]);
 	let client = alice.client().await;
 	let rpc = alice.rpc().await;
 	let requester = dev::dave();
@@ -103,7 +64,8 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 
 	// 2. Charlie's executor turns faulty.
 	charlie.stop();
-	charlie = validator("charlie", base.path(), Some(alice.ports.p2p), &["--executor-faulty"]);
+	charlie =
+		validator("local", "charlie", base.path(), Some(alice.ports.p2p), &["--executor-faulty"]);
 	let second =
 		request_in_best_block(&client, &requester, TEXT_DIRECTION, text_line_input(0.5)).await;
 	let result = wait_for_request_finalized(&rpc, second, timeout).await;
@@ -155,7 +117,7 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 	// 4. Charlie comes back as a copycat.
 	let before = executor_stats(&rpc, &dev::charlie()).await;
 	let _charlie =
-		validator("charlie", base.path(), Some(alice.ports.p2p), &["--executor-copycat"]);
+		validator("local", "charlie", base.path(), Some(alice.ports.p2p), &["--executor-copycat"]);
 	// Another requester: finality stalled while Charlie was down, and a nonce read at the
 	// finalized block would repeat the requester's last one.
 	let fourth =
