@@ -1,6 +1,6 @@
 //! Command-line arguments of `verity-node`.
 
-use sc_cli::RunCmd;
+use sc_cli::{Database, DatabaseParams, RunCmd};
 use std::path::PathBuf;
 
 /// The Verity node.
@@ -17,6 +17,29 @@ pub struct Cli {
 	/// Where this node's executor keys send their jobs.
 	#[clap(flatten)]
 	pub executor: ExecutorOptions,
+}
+
+impl Cli {
+	/// Open ParityDB wherever the command line names no database. The SDK's default is
+	/// RocksDB as soon as any crate of the build enables it (the Ethereum RPC adapter does), so
+	/// without this the node would store its chain in a database its benchmarked weights do not
+	/// describe.
+	pub fn default_to_paritydb(&mut self) {
+		let params: Option<&mut DatabaseParams> = match &mut self.subcommand {
+			None => Some(&mut self.run.import_params.database_params),
+			Some(Subcommand::CheckBlock(cmd)) => Some(&mut cmd.import_params.database_params),
+			Some(Subcommand::ImportBlocks(cmd)) => Some(&mut cmd.import_params.database_params),
+			Some(Subcommand::ExportBlocks(cmd)) => Some(&mut cmd.database_params),
+			Some(Subcommand::ExportState(cmd)) => Some(&mut cmd.database_params),
+			Some(Subcommand::PurgeChain(cmd)) => Some(&mut cmd.database_params),
+			Some(Subcommand::Revert(cmd)) => Some(&mut cmd.database_params),
+			Some(Subcommand::ChainInfo(cmd)) => Some(&mut cmd.database_params),
+			_ => None,
+		};
+		if let Some(params) = params {
+			params.database.get_or_insert(Database::ParityDb);
+		}
+	}
 }
 
 /// How the node's offchain worker reaches a model executor.
@@ -94,4 +117,35 @@ pub enum Subcommand {
 
 	/// Database metadata.
 	ChainInfo(sc_cli::ChainInfoCmd),
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use clap::Parser;
+
+	fn database_of(args: &[&str]) -> Option<Database> {
+		let mut cli = Cli::parse_from(args);
+		cli.default_to_paritydb();
+		match &cli.subcommand {
+			None => cli.run.import_params.database_params.database,
+			Some(Subcommand::PurgeChain(cmd)) => cmd.database_params.database,
+			Some(Subcommand::ImportBlocks(cmd)) => cmd.import_params.database_params.database,
+			other => panic!("unexpected subcommand {other:?}"),
+		}
+	}
+
+	#[test]
+	fn the_node_and_its_database_commands_open_paritydb_unless_told_otherwise() {
+		assert_eq!(database_of(&["verity-node", "--dev"]), Some(Database::ParityDb));
+		assert_eq!(database_of(&["verity-node", "purge-chain", "--dev"]), Some(Database::ParityDb));
+		assert_eq!(
+			database_of(&["verity-node", "import-blocks", "--dev"]),
+			Some(Database::ParityDb)
+		);
+		assert_eq!(
+			database_of(&["verity-node", "--dev", "--database", "auto"]),
+			Some(Database::Auto)
+		);
+	}
 }

@@ -50,7 +50,8 @@ impl SubstrateCli for Cli {
 
 /// Parse the command line and run what it asks for.
 pub fn run() -> sc_cli::Result<()> {
-	let cli = Cli::from_args();
+	let mut cli = Cli::from_args();
+	cli.default_to_paritydb();
 
 	match &cli.subcommand {
 		Some(Subcommand::Key(cmd)) => cmd.run(&cli),

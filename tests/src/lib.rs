@@ -10,6 +10,7 @@ use std::{
 	net::{TcpListener, TcpStream},
 	path::{Path, PathBuf},
 	process::{Child, Command, ExitStatus, Stdio},
+	sync::OnceLock,
 	time::{Duration, Instant},
 };
 use subxt::{
@@ -95,14 +96,32 @@ pub fn verity(url: &str, args: &[&str]) -> CliRun {
 /// served in turn, so a test waiting for the whole machine is not starved by shared ones.
 static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
+/// When the first test asked for the machine.
+static FIRST_ASKED: OnceLock<Instant> = OnceLock::new();
+
+/// How long after the first test asked for the machine a shared test waits before it asks.
+/// The harness starts tests together, in the order of their names; the tests that need the
+/// whole machine come first (see the integration tests' module `alone`) and ask within this
+/// head start, so they run before the shared tests started with them instead of after them.
+/// A test started later asks at once.
+const HEAD_START_FOR_WHOLE: Duration = Duration::from_secs(1);
+
+/// How long a shared test still has to leave to the tests that need the whole machine.
+fn head_start_left() -> Duration {
+	let first = *FIRST_ASKED.get_or_init(Instant::now);
+	(first + HEAD_START_FOR_WHOLE).saturating_duration_since(Instant::now())
+}
+
 /// Share the machine with the other tests that share it, for as long as the guard lives: for a
 /// test that mostly waits for blocks.
 pub async fn shared_machine() -> RwLockReadGuard<'static, ()> {
+	tokio::time::sleep(head_start_left()).await;
 	MACHINE.read().await
 }
 
 /// [`shared_machine`] for a test outside an async runtime.
 pub fn shared_machine_blocking() -> RwLockReadGuard<'static, ()> {
+	std::thread::sleep(head_start_left());
 	MACHINE.blocking_read()
 }
 
@@ -110,6 +129,7 @@ pub fn shared_machine_blocking() -> RwLockReadGuard<'static, ()> {
 /// keep their slots while it kills and restarts some of them, which a busy machine would
 /// disturb.
 pub async fn whole_machine() -> RwLockWriteGuard<'static, ()> {
+	FIRST_ASKED.get_or_init(Instant::now);
 	MACHINE.write().await
 }
 
