@@ -9,8 +9,12 @@
 //   first three blocks) and peak;
 // - latency in blocks from the block that included a request to the block that finalized it
 //   (p50, p99);
+// - where the latency goes, stage by stage (p50 over the finalized requests, in blocks):
+//   inclusion to assignment (the chain's queue), assignment to the last commitment,
+//   the last commitment to the first reveal, the first reveal to finalization;
 // - requests failed (refused by the pool, failed in a block, expired, unassignable) and lost
-//   (included but never ended);
+//   (included but never ended), and executors slashed (by reason: under load an honest
+//   executor that cannot get its answers into blocks in time is slashed as missing);
 // - CPU use of the three nodes and their executors, in cores.
 //
 // Usage: node bench-capacity.mjs --node PATH [--rate 300] [--blocks 20] [--drain-blocks 30]
@@ -202,6 +206,11 @@ async function main() {
 		let refused = 0;
 		let failedInBlock = 0;
 		const failures = new Map(); // dispatch error name -> count
+		// Per request: the block of its assignment, of its last commitment, of its first reveal.
+		const assignedAt = new Map();
+		const lastCommitAt = new Map();
+		const firstRevealAt = new Map();
+		const slashes = new Map(); // slash reason -> count
 		let loadStart = null;
 		let loadEnd = null;
 		let lastFinalized = 0;
@@ -225,7 +234,16 @@ async function main() {
 				if (event.method === 'InferenceRequested' && senderAddresses.has(event.data[1].toString())) {
 					included.set(id, number);
 				}
-				if (!included.has(id)) continue;
+				if (event.method === 'ExecutorSlashed') {
+					const reason = event.data[3].toString();
+					slashes.set(reason, (slashes.get(reason) ?? 0) + 1);
+				}
+				if (event.method === 'ExecutorSlashed' || !included.has(id)) continue;
+				if (event.method === 'RequestAssigned') assignedAt.set(id, number);
+				if (event.method === 'CommitmentSubmitted') lastCommitAt.set(id, number);
+				if (event.method === 'AttestationSubmitted' && !firstRevealAt.has(id)) {
+					firstRevealAt.set(id, number);
+				}
 				if (event.method === 'RequestFinalized') {
 					ended.set(id, { block: number, how: 'finalized' });
 					finalized++;
@@ -291,6 +309,18 @@ async function main() {
 			.filter(([id, end]) => end.how === 'finalized' && included.has(id))
 			.map(([id, end]) => end.block - included.get(id))
 			.sort((a, b) => a - b);
+		const finalizedIds = [...ended.entries()]
+			.filter(([id, end]) => end.how === 'finalized' && included.has(id))
+			.map(([id]) => id);
+		// p50 of the blocks between two stages of the finalized requests.
+		const stage = (from, to) => percentile(
+			finalizedIds
+				.filter((id) => from.has(id) && to.has(id))
+				.map((id) => to.get(id) - from.get(id))
+				.sort((a, b) => a - b),
+			50,
+		);
+		const finalizedAt = new Map(finalizedIds.map((id) => [id, ended.get(id).block]));
 		const expired = [...ended.values()].filter((e) => e.how === 'expired').length;
 		const unassignable = [...ended.values()].filter((e) => e.how === 'unassignable').length;
 		const lost = [...included.keys()].filter((id) => !ended.has(id)).length;
@@ -313,11 +343,18 @@ async function main() {
 				peak: Math.max(0, ...finalizedPerBlock.values()),
 			},
 			latency_blocks: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+			latency_stages_p50_blocks: {
+				inclusion_to_assignment: stage(included, assignedAt),
+				assignment_to_last_commitment: stage(assignedAt, lastCommitAt),
+				last_commitment_to_first_reveal: stage(lastCommitAt, firstRevealAt),
+				first_reveal_to_finalization: stage(firstRevealAt, finalizedAt),
+			},
 			failed: {
 				extrinsics_failed: failedInBlock,
 				by_error: Object.fromEntries(failures),
 				expired,
 				unassignable,
+				executors_slashed: Object.fromEntries(slashes),
 			},
 			lost,
 			cpu_cores: { nodes_and_executors: Number((cpu.reduce((a, b) => a + b, 0) / wall).toFixed(2)) },
