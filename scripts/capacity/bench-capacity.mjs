@@ -6,7 +6,8 @@
 // `--blocks` blocks. Finalized blocks are read back and the script prints:
 //
 // - requests finalized per block, sustained (mean and median over the load window, after its
-//   first three blocks) and peak;
+//   first three blocks), overall (all the load finalized, over the blocks from the load's first
+//   to the last finalization) and peak;
 // - latency in blocks from the block that included a request to the block that finalized it
 //   (p50, p99);
 // - where the latency goes, stage by stage (p50 over the finalized requests, in blocks):
@@ -18,6 +19,7 @@
 // - CPU use of the three nodes and their executors, in cores.
 //
 // Usage: node bench-capacity.mjs --node PATH [--rate 300] [--blocks 20] [--drain-blocks 30]
+//        [--keep-logs] (keep the validators' base directory, their logs included)
 
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
@@ -52,6 +54,7 @@ function options() {
 		rate: Number(value('--rate', '300')),
 		blocks: Number(value('--blocks', '20')),
 		drainBlocks: Number(value('--drain-blocks', '30')),
+		keepLogs: args.includes('--keep-logs'),
 	};
 }
 
@@ -174,7 +177,8 @@ async function main() {
 	const validators = [alice, ...others];
 	const stop = () => {
 		for (const v of validators) v.child.kill('SIGKILL');
-		rmSync(base, { recursive: true, force: true });
+		if (opts.keepLogs) progress(`the validators' logs stay in ${base}`);
+		else rmSync(base, { recursive: true, force: true });
 	};
 	process.on('exit', stop);
 
@@ -237,6 +241,9 @@ async function main() {
 				if (event.method === 'ExecutorSlashed') {
 					const reason = event.data[3].toString();
 					slashes.set(reason, (slashes.get(reason) ?? 0) + 1);
+					if (opts.keepLogs) {
+						progress(`#${number}: ${event.data[0]} slashed (${reason}) over request ${event.data[1]}`);
+					}
 				}
 				if (event.method === 'ExecutorSlashed' || !included.has(id)) continue;
 				if (event.method === 'RequestAssigned') assignedAt.set(id, number);
@@ -340,6 +347,12 @@ async function main() {
 					? Math.round(window.reduce((sum, count) => sum + count, 0) / window.length)
 					: null,
 				sustained_median: percentile(window, 50),
+				// Everything the load finalized over the blocks from its first block to the last
+				// finalization: the rate the network kept up, ramp and drain included.
+				overall_mean: finalizedIds.length
+					? Math.round(finalizedIds.length
+						/ (Math.max(...finalizedIds.map((id) => ended.get(id).block)) - loadStart + 1))
+					: null,
 				peak: Math.max(0, ...finalizedPerBlock.values()),
 			},
 			latency_blocks: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
