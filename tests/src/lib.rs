@@ -92,28 +92,21 @@ pub fn verity(url: &str, args: &[&str]) -> CliRun {
 	}
 }
 
-/// The machine the tests share: the shared tests hold it for reading, the tests that must not
-/// run beside them hold it for writing, together (see [`without_shared_tests`]). Waiters are
-/// served in turn, so a test waiting for the machine without shared tests is not starved by
-/// them.
+/// The machine the tests share: many tests hold it shared, one holds it whole. Waiters are
+/// served in turn, so a test waiting for the whole machine is not starved by shared ones.
 static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
-/// The write hold on [`MACHINE`] that the tests running without shared tests keep together,
-/// and how many of them keep it.
-static WITHOUT_SHARED: tokio::sync::Mutex<(Option<RwLockWriteGuard<'static, ()>>, usize)> =
-	tokio::sync::Mutex::const_new((None, 0));
 
 /// When the first test asked for the machine.
 static FIRST_ASKED: OnceLock<Instant> = OnceLock::new();
 
 /// How long after the first test asked for the machine a shared test waits before it asks.
-/// The harness starts tests together, in the order of their names; the tests that must run
-/// without shared tests come first (see the integration tests' module `alone`) and ask within
-/// this head start, so they run before the shared tests started with them instead of after
-/// them. A test started later asks at once.
+/// The harness starts tests together, in the order of their names; the tests that need the
+/// whole machine come first (see the integration tests' module `alone`) and ask within this
+/// head start, so they run before the shared tests started with them instead of after them.
+/// A test started later asks at once.
 const HEAD_START_FOR_WHOLE: Duration = Duration::from_secs(1);
 
-/// How long a shared test still has to leave to the tests that must run without it.
+/// How long a shared test still has to leave to the tests that need the whole machine.
 fn head_start_left() -> Duration {
 	let first = *FIRST_ASKED.get_or_init(Instant::now);
 	(first + HEAD_START_FOR_WHOLE).saturating_duration_since(Instant::now())
@@ -132,40 +125,13 @@ pub fn shared_machine_blocking() -> RwLockReadGuard<'static, ()> {
 	MACHINE.blocking_read()
 }
 
-/// Keep the shared tests off the machine for as long as the guard lives: for a test whose
-/// validators must keep their slots while it kills and restarts some of them, which a machine
-/// busy with many nodes would disturb. The tests that ask for this run side by side with each
-/// other (each starts a few validators that mostly wait for their slots), never beside a
-/// shared test.
-pub async fn without_shared_tests() -> WithoutSharedTests {
+/// Have the machine to itself for as long as the guard lives: for a test whose validators must
+/// keep their slots while it kills and restarts some of them, which a busy machine would
+/// disturb. Two such tests side by side (seven validators on two cores) made requests miss
+/// their deadlines, so they run one after the other.
+pub async fn whole_machine() -> RwLockWriteGuard<'static, ()> {
 	FIRST_ASKED.get_or_init(Instant::now);
-	let mut hold = WITHOUT_SHARED.lock().await;
-	if hold.0.is_none() {
-		hold.0 = Some(MACHINE.write().await);
-	}
-	hold.1 += 1;
-	WithoutSharedTests(())
-}
-
-/// A test's part of the hold [`without_shared_tests`] takes; the last part dropped lets the
-/// shared tests in.
-pub struct WithoutSharedTests(());
-
-impl Drop for WithoutSharedTests {
-	fn drop(&mut self) {
-		// Whoever holds the mutex while the hold exists only counts itself in, at once, so
-		// this never waits long.
-		loop {
-			if let Ok(mut hold) = WITHOUT_SHARED.try_lock() {
-				hold.1 -= 1;
-				if hold.1 == 0 {
-					hold.0 = None;
-				}
-				return;
-			}
-			std::thread::yield_now();
-		}
-	}
+	MACHINE.write().await
 }
 
 /// Alice's fixed libp2p key, so the other validators of a local network can find her.

@@ -3,14 +3,13 @@
 //!
 //! Most of them mostly wait for blocks, and run side by side (as many at once as the test
 //! harness's threads; `make test` runs four). The two that start a network of validators under
-//! load and kill some of them run without those: a machine busy with many nodes could make a
-//! validator miss its slots in their place. They run beside each other, each with its few
-//! validators that mostly wait for their slots (see [`verity_tests::shared_machine`] and
-//! [`verity_tests::without_shared_tests`]). They sit in the module `alone`, which the harness,
-//! starting tests in the order of their names, starts first: the machine is handed over in the
-//! order it was asked for, so a test that waits for the shared tests to leave would otherwise
-//! hold up every shared test that asked after it. Among the shared tests the longest, the
-//! agent-memory one, is named to start first, so it does not run on alone at the end.
+//! load and kill some of them run alone, one after the other, so a busy machine cannot make a
+//! validator miss its slots in their place (see [`verity_tests::shared_machine`] and
+//! [`verity_tests::whole_machine`]). They sit in the module `alone`, which the harness, starting
+//! tests in the order of their names, starts first: the machine is handed over in the order it
+//! was asked for, so a test that waits for all of it would otherwise hold up every shared test
+//! that asked after it. Among the shared tests the longest, the agent-memory one, is named to
+//! start first, so it does not run on alone at the end.
 
 mod agent_memory;
 mod alone {

@@ -21,7 +21,7 @@ async fn finalized_number(client: &Client) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_validator_killed_mid_load_stops_nothing_and_catches_up_after_a_restart() {
-	let _machine = verity_tests::without_shared_tests().await;
+	let _machine = verity_tests::whole_machine().await;
 	let base = tempfile::tempdir().expect("a temporary directory");
 	let alice = validator("local4", "alice", base.path(), None, &[]);
 	let _bob = validator("local4", "bob", base.path(), Some(alice.ports.p2p), &[]);

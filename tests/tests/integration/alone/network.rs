@@ -43,7 +43,7 @@ async fn wait_for_attestations(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slashed() {
-	let _machine = verity_tests::without_shared_tests().await;
+	let _machine = verity_tests::whole_machine().await;
 	let base = tempfile::tempdir().expect("a temporary directory");
 	let alice = validator("local", "alice", base.path(), None, &[]);
 	let bob = validator("local", "bob", base.path(), Some(alice.ports.p2p), &[]);
