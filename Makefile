@@ -34,10 +34,8 @@ run: build
 		$(NODE) --dev
 
 ## test: unit, benchmark and integration tests (integration tests start real nodes)
-# Four test threads on two cores: the integration tests mostly wait for blocks, so four of them
-# side by side finish sooner than two; the CPU-bound unit tests lose nothing by it.
 test: build
-	$(WITH_WASM_ENV) RUST_TEST_THREADS=4 cargo test $(CARGO_FLAGS) --workspace
+	$(WITH_WASM_ENV) cargo test $(CARGO_FLAGS) --workspace
 
 ## metadata: write the runtime's metadata to client/metadata.scale, which the client is generated from
 metadata: setup

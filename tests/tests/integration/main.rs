@@ -2,7 +2,7 @@
 //! executable, so its tests share the machine instead of waiting for each other's executable.
 //!
 //! Most of them mostly wait for blocks, and run side by side (as many at once as the test
-//! harness's threads; `make test` runs four). The two that start a network of validators under
+//! harness's threads). The two that start a network of validators under
 //! load and kill some of them run alone, one after the other, so a busy machine cannot make a
 //! validator miss its slots in their place (see [`verity_tests::shared_machine`] and
 //! [`verity_tests::whole_machine`]). They sit in the module `alone`, which the harness, starting
