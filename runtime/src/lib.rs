@@ -323,6 +323,28 @@ mod tests {
 		assert!(batched > single);
 	}
 
+	/// The answer space a block keeps (`AnswerWeightPerBlock`, `AnswerLengthPerBlock`) bounds
+	/// how many requests the chain assigns per block, whatever load it is offered: at least 40
+	/// of redundancy 3 with the classifier's outputs.
+	#[test]
+	fn the_answer_space_assigns_at_least_40_requests_a_block() {
+		let per_block = |output_bytes: u32| {
+			let (weight, length) = Inference::answer_space_of(3, output_bytes);
+			let by_weight = configs::AnswerWeightPerBlock::get().ref_time() / weight.ref_time();
+			let by_length = u64::from(configs::AnswerLengthPerBlock::get() / length);
+			println!(
+				"requests of redundancy 3 with {output_bytes}-byte outputs assigned per block: \
+				 {} ({by_weight} by weight, {by_length} by length; answers charged {} ps each \
+				 before dispatch)",
+				by_weight.min(by_length),
+				weight.ref_time() / 3,
+			);
+			by_weight.min(by_length)
+		};
+		let assigned = [CLASSIFIER_OUTPUT_BYTES, 1024, 4096, 65_536].map(per_block);
+		assert!(assigned[0] >= 40, "only {} requests a block", assigned[0]);
+	}
+
 	/// A full batch of the largest reveals, each settling its request, still fits one
 	/// operational extrinsic: the worker's batches are never too heavy to include.
 	#[test]

@@ -180,12 +180,30 @@ pub async fn executor_stats(rpc: &RpcClient, who: &Keypair) -> serde_json::Value
 	executor["stats"].clone()
 }
 
-/// A port nothing listens on right now.
+/// A port nothing listens on right now, that no other test of this run is handed and that the
+/// OS does not hand out on its own.
+///
+/// A port the OS picks for `bind(0)` is free only until it is closed: another test's server or
+/// any outgoing connection may take it before the node started with it binds it, which
+/// happened with tests running side by side. So ports come from below Linux's ephemeral range
+/// (which starts at 32768), which the OS never picks on its own; each is handed out once per
+/// run (a counter), and checked free before it is.
 pub fn free_port() -> u16 {
-	TcpListener::bind("127.0.0.1:0")
-		.and_then(|listener| listener.local_addr())
-		.map(|address| address.port())
-		.expect("the OS hands out a free loopback port")
+	use std::sync::atomic::{AtomicU32, Ordering};
+	const FIRST: u32 = 20_000;
+	const SPAN: u32 = 12_000;
+	/// How many ports this run has tried; the first is in a block of 2,000 chosen by the
+	/// process id, so that two runs at once on one machine rarely meet.
+	static TRIED: AtomicU32 = AtomicU32::new(0);
+	let start = std::process::id() % 6 * 2_000;
+	for _ in 0..SPAN {
+		let tried = TRIED.fetch_add(1, Ordering::SeqCst);
+		let port = (FIRST + (start + tried) % SPAN) as u16;
+		if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+			return port;
+		}
+	}
+	panic!("no free loopback port between {FIRST} and {}", FIRST + SPAN);
 }
 
 /// The ports one node listens on.

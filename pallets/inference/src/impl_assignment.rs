@@ -22,6 +22,9 @@
 //! else for a half, three times as much for three quarters). What it does not stop: an
 //! adversary with that much bond.
 //!
+//! A block assigns requests only while the answers they call for fit the block space kept for
+//! answers (`impl_answer_space`): the next request waits at the front of the queue.
+//!
 //! An executor holds at most `MaxOpenAssignments` assignments it has not answered. The draw
 //! passes over one at that cap; when too few executors of a pool have room, the request waits
 //! at the front of the queue (the hook stops assigning for the block) until reveals or
@@ -127,6 +130,11 @@ impl<T: Config> Pallet<T> {
 		{
 			return Assigned::Waits;
 		}
+		// The block carries only as many answers as its answer space: the rest wait a block.
+		let answer_space = Self::answer_space_for(&request);
+		if !Self::has_answer_space(now, answer_space) {
+			return Assigned::Waits;
+		}
 		let excluded = Self::excluded_executors(&request.kind);
 		let seed = Self::seed(ASSIGNMENT_DOMAIN, request_id);
 		let drawn =
@@ -152,6 +160,7 @@ impl<T: Config> Pallet<T> {
 			}
 			return Assigned::Done;
 		};
+		Self::take_answer_space(now, answer_space);
 		for assignee in &assignees {
 			Assignments::<T>::insert(&assignee.account, request_id, ());
 			crate::Executors::<T>::mutate(&assignee.account, |maybe_info| {

@@ -154,6 +154,16 @@ impl<T: Config> Pallet<T> {
 		] {
 			assert!(weight.all_lt(max), "{name} does not fit in a block");
 		}
+		// Otherwise the largest request would wait at the front of the queue for ever.
+		let (weight, length) = Self::largest_answer_space();
+		assert!(
+			weight.all_lte(T::AnswerWeightPerBlock::get()),
+			"the answers of the largest request must fit AnswerWeightPerBlock"
+		);
+		assert!(
+			length <= T::AnswerLengthPerBlock::get(),
+			"the answers of the largest request must fit AnswerLengthPerBlock"
+		);
 	}
 }
 

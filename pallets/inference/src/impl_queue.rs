@@ -11,7 +11,8 @@
 //! would not run.
 //!
 //! A request whose pool has too few executors with room for another assignment
-//! (`MaxOpenAssignments`) keeps its place at the front, and the block assigns no more.
+//! (`MaxOpenAssignments`), or whose answers the block's answer space no longer carries
+//! (`impl_answer_space`), keeps its place at the front, and the block assigns no more.
 //!
 //! What it stops: requests failing, fees paid, because many arrived in the same block. What
 //! it does not: a flood of paying requests lengthening everyone's wait (each pays its fee, its

@@ -103,14 +103,21 @@ impl<T: Config> Pallet<T> {
 		input_len: u32,
 		redundancy: u8,
 	) -> BalanceOf<T> {
-		let max_output = u64::from(T::MaxOutputLen::get());
-		let output_bound = Models::<T>::get(model_id)
-			.and_then(|model| max_canonical_len(&model.metadata.outputs))
-			.map_or(max_output, |bound| bound.min(max_output));
+		let output_bound = Self::output_bound(model_id);
 		let bytes =
 			u64::from(input_len).saturating_add(output_bound.saturating_mul(u64::from(redundancy)));
 		T::ByteDeposit::get()
 			.saturating_mul(BalanceOf::<T>::from(bytes.min(u64::from(u32::MAX)) as u32))
+	}
+
+	/// The largest output `model_id` can return: its outputs' largest canonical encoding, at
+	/// most `MaxOutputLen` bytes (that bound for a model not registered or whose outputs have
+	/// no fixed size).
+	pub(crate) fn output_bound(model_id: &ModelId) -> u64 {
+		let max_output = u64::from(T::MaxOutputLen::get());
+		Models::<T>::get(model_id)
+			.and_then(|model| max_canonical_len(&model.metadata.outputs))
+			.map_or(max_output, |bound| bound.min(max_output))
 	}
 
 	/// Hold the fees and the storage deposit from `payer`, store the request and queue it for

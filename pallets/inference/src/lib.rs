@@ -6,6 +6,7 @@ extern crate alloc;
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmarking;
 mod funds;
+mod impl_answer_space;
 mod impl_assignment;
 mod impl_attestations;
 mod impl_challenges;
@@ -27,6 +28,7 @@ mod try_state;
 pub mod types;
 pub mod weights;
 
+pub use impl_answer_space::ANSWER_ENVELOPE_BYTES;
 pub use impl_attestations::ANSWER_PRIORITY;
 pub use impl_queue::{CheckRequestRoom, OpensRequests, ServedBefore, QUEUE_FULL};
 pub use interface::{
@@ -146,6 +148,21 @@ pub mod pallet {
 		/// some: overload waits in the queue instead of becoming misses.
 		#[pallet::constant]
 		type MaxOpenAssignments: Get<u32>;
+
+		/// Block weight kept for executors' answers: the chain assigns, per block, only as many
+		/// requests as the answers they call for fit in (each assigned executor's commitment
+		/// and reveal, charged as before dispatch, settlement included). Set it to what
+		/// ordinary transactions cannot take from answers (the operational reserve), so a
+		/// flood of requests cannot crowd answers out of blocks. The module `impl_answer_space` says
+		/// why this bound holds and what it does not stop.
+		#[pallet::constant]
+		type AnswerWeightPerBlock: Get<Weight>;
+
+		/// Block length (bytes) kept for executors' answers, counted like
+		/// `AnswerWeightPerBlock`: per assigned executor, its largest output and the envelope
+		/// of a commitment and a reveal.
+		#[pallet::constant]
+		type AnswerLengthPerBlock: Get<u32>;
 
 		/// Most requests waiting in the assignment queue. Transactions may fill it up to
 		/// `2 * MaxRequestsPerBlock` short of this; the rest is kept for the audits the hooks
@@ -270,7 +287,8 @@ pub mod pallet {
 	>;
 
 	/// Requests waiting for executors, first come, first served, by queue position. At the
-	/// start of each block up to `MaxRequestsPerBlock` are assigned from the front; a request
+	/// start of each block up to `MaxRequestsPerBlock` are assigned from the front, while
+	/// their answers fit the block's answer space (`AnswerWeightPerBlock`); a request
 	/// opened when the queue is short is assigned in the next block. At most
 	/// `MaxQueuedRequests` entries.
 	#[pallet::storage]
@@ -280,6 +298,13 @@ pub mod pallet {
 	/// position); its length is their wrapping difference.
 	#[pallet::storage]
 	pub type AssignmentQueueEnds<T: Config> = StorageValue<_, (u32, u32), ValueQuery>;
+
+	/// The answer space the requests assigned in one block will take (see
+	/// `AnswerWeightPerBlock`), and that block. A value from an earlier block counts as
+	/// nothing taken.
+	#[pallet::storage]
+	pub type AnswerSpaceTaken<T: Config> =
+		StorageValue<_, types::AnswerSpace<BlockNumberFor<T>>, ValueQuery>;
 
 	/// Finalized ordinary requests by the block their input and output bytes leave state in, and their storage deposit returns: their deadline plus
 	/// `ChallengePeriod`, once no challenge can copy them any more. The bytes stay in the

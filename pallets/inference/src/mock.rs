@@ -116,6 +116,11 @@ parameter_types! {
 	pub static AuditProbability: Permill = Permill::zero();
 	/// Storage deposits are switched on per test, so that balances elsewhere stay simple.
 	pub static ByteDeposit: Balance = 0;
+	/// Answer space is unbounded unless a test bounds it.
+	pub static AnswerWeightPerBlock: frame_support::weights::Weight =
+		frame_support::weights::Weight::MAX;
+	/// Answer bytes are unbounded unless a test bounds them.
+	pub static AnswerLengthPerBlock: u32 = u32::MAX;
 	/// Each finalization the hook was told of: the request and its output.
 	pub static FinalizedOutputs: Vec<(verity_primitives::RequestId, Vec<u8>)> = Vec::new();
 	/// Each correction the hook was told of: the overturned request and the corrected output.
@@ -186,6 +191,8 @@ impl pallet_inference::Config for Test {
 	type MaxRequestsPerBlock = ConstU32<8>;
 	type MaxAnswersPerBatch = ConstU32<4>;
 	type MaxOpenAssignments = ConstU32<16>;
+	type AnswerWeightPerBlock = AnswerWeightPerBlock;
+	type AnswerLengthPerBlock = AnswerLengthPerBlock;
 	type MaxAnswerBlocks = ConstU32<8>;
 	type MaxQueuedRequests = ConstU32<40>;
 	type ProtocolFee = ProtocolFee;

@@ -3,7 +3,8 @@
 use crate::Config;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
-	traits::fungible::Inspect, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+	traits::fungible::Inspect, weights::Weight, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound,
+	PartialEqNoBound,
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
@@ -469,4 +470,15 @@ impl<T: Config> InferenceRequest<T> {
 /// A strict majority of `redundancy`.
 pub const fn quorum_of(redundancy: u8) -> u8 {
 	redundancy / 2 + 1
+}
+
+/// The answer space taken by the requests assigned in `block`.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen)]
+pub struct AnswerSpace<BlockNumber> {
+	/// The block the requests were assigned in.
+	pub block: BlockNumber,
+	/// The weight their answers are charged before dispatch.
+	pub weight: Weight,
+	/// The bytes their answers take.
+	pub length: u32,
 }

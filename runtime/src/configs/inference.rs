@@ -40,6 +40,20 @@ parameter_types! {
 	/// An executor holds up to 256 unanswered assignments: four blocks of full commitment
 	/// batches, so it can commit to every one before the fifth block's commit deadline.
 	pub const MaxOpenAssignments: u32 = MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
+	/// Nine tenths of the block weight normal transactions cannot take go to answers; the
+	/// rest is room for root's operational calls.
+	pub AnswerWeightPerBlock: frame_support::weights::Weight = Perbill::from_percent(90) *
+		crate::configs::RuntimeBlockWeights::get()
+			.get(frame_support::dispatch::DispatchClass::Operational)
+			.reserved
+			.unwrap_or_default();
+	/// Nine tenths of the block bytes normal transactions cannot take go to answers.
+	pub AnswerLengthPerBlock: u32 = {
+		let length = crate::configs::RuntimeBlockLength::get().max;
+		let all = *length.get(frame_support::dispatch::DispatchClass::Operational);
+		let normal = *length.get(frame_support::dispatch::DispatchClass::Normal);
+		Perbill::from_percent(90) * all.saturating_sub(normal)
+	};
 	/// Up to 4,096 requests wait for executors (32 blocks' worth of assignments); transactions
 	/// may fill all but 256 places, which audits keep.
 	pub const MaxQueuedRequests: u32 = 4096;
@@ -90,6 +104,8 @@ impl pallet_inference::Config for Runtime {
 	type MaxRequestsPerBlock = MaxRequestsPerBlock;
 	type MaxAnswersPerBatch = MaxAnswersPerBatch;
 	type MaxOpenAssignments = MaxOpenAssignments;
+	type AnswerWeightPerBlock = AnswerWeightPerBlock;
+	type AnswerLengthPerBlock = AnswerLengthPerBlock;
 	type MaxQueuedRequests = MaxQueuedRequests;
 	type ProtocolFee = ProtocolFee;
 	type DissentSlash = DissentSlash;

@@ -33,8 +33,16 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 
-/// The share of a block normal transactions may fill; the rest is for operational ones.
-const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
+/// The share of a block's weight normal transactions (requests among them) may fill; the rest
+/// is for operational ones, above all executors' answers. Answers are what a block mostly
+/// carries: a request's commitments and reveals, settlement included, are charged about five
+/// times the request itself before dispatch, and the chain assigns requests only as fast as the
+/// operational part carries their answers (`pallet_inference::Config::AnswerWeightPerBlock`).
+const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(30);
+
+/// The share of a block's bytes normal transactions may fill: requests carry inputs of up to
+/// 256 KiB, answers mostly small outputs.
+const NORMAL_LENGTH_RATIO: Perbill = Perbill::from_percent(75);
 
 parameter_types! {
 	/// How many recent block hashes the chain remembers.
@@ -50,7 +58,7 @@ parameter_types! {
 	pub RuntimeBlockLength: BlockLength = BlockLength::builder()
 		.max_length(5 * 1024 * 1024)
 		.modify_max_length_for_class(DispatchClass::Normal, |max| {
-			*max = NORMAL_DISPATCH_RATIO * *max
+			*max = NORMAL_LENGTH_RATIO * *max
 		})
 		.build();
 	/// The generic Substrate SS58 prefix.

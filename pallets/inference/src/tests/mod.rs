@@ -1,5 +1,6 @@
 //! Unit tests of the inference pallet on the mock runtime.
 
+mod answer_space;
 mod attestations;
 mod batches;
 mod challenges;

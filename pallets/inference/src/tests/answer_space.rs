@@ -1,0 +1,205 @@
+//! Answer space: a block assigns only the requests whose answers blocks can carry, so a flood
+//! of requests cannot leave honest executors' answers waiting past their deadlines.
+
+use super::*;
+use crate::{Call, CommitmentItem, Event, Pallet, RevealItem, SlashReason};
+use frame_support::{
+	dispatch::GetDispatchInfo,
+	traits::{Authorize, Get, UnfilteredDispatchable},
+	weights::Weight,
+	BoundedVec,
+};
+
+/// A redundancy-3 model served by executors 10, 11 and 12, and their keys.
+fn three_executor_model() -> (ModelId, Vec<ExecutorPublic>) {
+	let model = vector_model(1, 3);
+	let keys = (10..=12).map(|who| executor(who, &[model])).collect();
+	(model, keys)
+}
+
+/// The answer space one request of `model` (redundancy 3) calls for.
+fn one_requests_answers(model: &ModelId) -> (Weight, u32) {
+	let output_len = Pallet::<Test>::output_bound(model) as u32;
+	Pallet::<Test>::answer_space_of(3, output_len)
+}
+
+/// How many of `ids` are assigned.
+fn assigned_count(ids: &[RequestId]) -> usize {
+	ids.iter()
+		.filter(|id| matches!(status(**id), RequestStatus::Assigned { .. }))
+		.count()
+}
+
+#[test]
+fn a_block_assigns_only_the_requests_whose_answers_it_can_carry() {
+	run_test(|| {
+		let (model, _) = three_executor_model();
+		let (weight, _) = one_requests_answers(&model);
+		AnswerWeightPerBlock::set(weight * 2);
+		let ids = request_many(1, model, 5);
+		assert_eq!(assigned_count(&ids), 2, "two requests' answers fit the block");
+		assert_eq!(Inference::queued_request_ids().collect::<Vec<_>>(), ids[2..].to_vec());
+		next_block();
+		assert_eq!(assigned_count(&ids), 4, "the next block assigns the next two, in order");
+		next_block();
+		assert_eq!(assigned_count(&ids), 5);
+		assert_eq!(Inference::queued_requests(), 0);
+	});
+}
+
+#[test]
+fn answer_bytes_bound_a_block_as_answer_weight_does() {
+	run_test(|| {
+		let (model, _) = three_executor_model();
+		let (_, length) = one_requests_answers(&model);
+		AnswerLengthPerBlock::set(length * 3 - 1);
+		let ids = request_many(1, model, 4);
+		assert_eq!(assigned_count(&ids), 2, "a third request's answers are a byte too long");
+		next_block();
+		assert_eq!(assigned_count(&ids), 4);
+	});
+}
+
+#[test]
+fn the_first_request_of_a_block_is_always_assigned() {
+	run_test(|| {
+		let (model, _) = three_executor_model();
+		AnswerWeightPerBlock::set(Weight::from_parts(1, 1));
+		AnswerLengthPerBlock::set(1);
+		let ids = request_many(1, model, 2);
+		assert_eq!(assigned_count(&ids), 1, "one per block: never stuck at the front");
+		next_block();
+		assert_eq!(assigned_count(&ids), 2);
+	});
+}
+
+/// One executor's answers due now, as its offchain worker batches them: commitments to the
+/// requests still in their commit phase, then reveals of those whose commit phase is over.
+fn due_answers(key: &ExecutorPublic) -> Vec<Call<Test>> {
+	let mut ids: Vec<RequestId> = Requests::<Test>::iter()
+		.filter(|(_, request)| request.status.deadline().is_some())
+		.map(|(id, _)| id)
+		.collect();
+	ids.sort();
+	let outcome = out(&honest_output());
+	let commitments: Vec<CommitmentItem> = ids
+		.iter()
+		.filter_map(|id| {
+			let (commitment, signature) = signed_commitment(*id, key, &outcome);
+			Pallet::<Test>::check_commitment(*id, commitment, &signature, true)
+				.ok()
+				.map(|_| CommitmentItem { request_id: *id, commitment, signature })
+		})
+		.collect();
+	let reveals: Vec<RevealItem> = ids
+		.iter()
+		.filter_map(|id| {
+			let signature = sign_outcome(*id, key, &outcome);
+			Pallet::<Test>::check_reveal(*id, &outcome, &signature, true)
+				.ok()
+				.map(|_| RevealItem { request_id: *id, outcome: outcome.clone(), signature })
+		})
+		.collect();
+	let per_batch: u32 = <Test as crate::Config>::MaxAnswersPerBatch::get();
+	let per_batch = per_batch as usize;
+	let commit_batches = commitments
+		.chunks(per_batch)
+		.map(|items| Call::submit_commitments { batch: BoundedVec::truncate_from(items.to_vec()) });
+	let reveal_batches = reveals.chunks(per_batch).map(|items| Call::submit_attestations {
+		batch: BoundedVec::truncate_from(items.to_vec()),
+	});
+	commit_batches.chain(reveal_batches).collect()
+}
+
+/// Build this block's operational part as a block builder does: take each executor's due
+/// batches in turn while the weight charged before dispatch fits what is left of `space`, and
+/// count what each really used once dispatched.
+fn include_answers_within(keys: &[ExecutorPublic], space: Weight) {
+	let mut queues: Vec<std::collections::VecDeque<Call<Test>>> =
+		keys.iter().map(|key| due_answers(key).into()).collect();
+	let mut used = Weight::zero();
+	while queues.iter().any(|queue| !queue.is_empty()) {
+		for queue in queues.iter_mut() {
+			let Some(call) = queue.pop_front() else { continue };
+			let charged = call.get_dispatch_info().call_weight + call.weight_of_authorize();
+			if !(used + charged).all_lte(space) {
+				continue;
+			}
+			call.authorize(frame_support::pallet_prelude::TransactionSource::External)
+				.expect("answers are authorized by their signatures")
+				.expect("a due answer is valid");
+			let origin: RuntimeOrigin = frame_system::Origin::<Test>::Authorized.into();
+			let post = call.clone().dispatch_bypass_filter(origin).expect("a due answer lands");
+			let call_weight = post.actual_weight.unwrap_or(call.get_dispatch_info().call_weight);
+			used += call_weight + call.weight_of_authorize();
+		}
+	}
+}
+
+/// Slashes for misses so far.
+fn misses() -> usize {
+	System::events()
+		.iter()
+		.filter(|record| {
+			matches!(
+				record.event,
+				RuntimeEvent::Inference(Event::ExecutorSlashed { reason: SlashReason::Missed, .. })
+			)
+		})
+		.count()
+}
+
+/// A flood of requests against executors whose answers blocks carry only `block_space` of: each
+/// block, every executor answers all it can and the block takes what fits. Returns the flood's
+/// requests.
+fn flood_with_answer_space(
+	block_space: Weight,
+	keys: &[ExecutorPublic],
+	model: ModelId,
+) -> Vec<RequestId> {
+	let ids = request_many(1, model, u64::from(Inference::queue_room_for_transactions()));
+	for _ in 0..40 {
+		include_answers_within(keys, block_space);
+		next_block();
+	}
+	ids
+}
+
+#[test]
+fn a_flood_of_requests_cannot_get_honest_executors_slashed() {
+	run_test(|| {
+		let (model, keys) = three_executor_model();
+		let (weight, _) = one_requests_answers(&model);
+		// Blocks carry two requests' answers, and the chain assigns as many per block.
+		AnswerWeightPerBlock::set(weight * 2);
+		let ids = flood_with_answer_space(weight * 2, &keys, model);
+		assert!(ids.len() >= 20, "a flood: {} requests at once", ids.len());
+		assert_eq!(
+			misses(),
+			0,
+			"no honest executor is slashed for answers a block had no room for"
+		);
+		for id in &ids {
+			assert!(
+				matches!(status(*id), RequestStatus::Finalized { .. }),
+				"request {id} finalized"
+			);
+		}
+		for who in 10..=12 {
+			let info = crate::Executors::<Test>::get(who).expect("still registered");
+			assert_eq!(info.stats.consecutive_misses, 0);
+		}
+	});
+}
+
+#[test]
+fn without_the_bound_the_same_flood_gets_honest_executors_slashed() {
+	run_test(|| {
+		let (model, keys) = three_executor_model();
+		let (weight, _) = one_requests_answers(&model);
+		// The chain assigns as its other limits allow, blocks still carry two requests' answers:
+		// the attack the bound stops.
+		flood_with_answer_space(weight * 2, &keys, model);
+		assert!(misses() > 0, "answers waiting past their deadlines are slashed as misses");
+	});
+}
