@@ -26,9 +26,12 @@
 //! request has its place.
 //!
 //! What it does not stop: a flood lengthening everyone's wait in the queue (each request pays
-//! its fee); an executor whose own offchain worker falls behind (a miss is still a miss); and
+//! its fee); an executor whose own offchain worker falls behind (a miss is still a miss);
 //! operational transactions other than answers (root's) taking part of the reserve, which
-//! `AnswerWeightPerBlock` leaves room for.
+//! `AnswerWeightPerBlock` leaves room for; and a backlog: when answers miss a block (a worker
+//! late, two blocks' reveals arriving together), blocks drain it only with the space the bound
+//! leaves unassigned, so under a sustained flood deadlines can still pass and honest executors
+//! be slashed for misses.
 
 use crate::{types::AnswerSpace, AnswerSpaceTaken, Config, InferenceRequest, Pallet, WeightInfo};
 use frame_support::{traits::Get, weights::Weight};
