@@ -34,12 +34,8 @@ run: build
 		$(NODE) --dev
 
 ## test: unit, benchmark and integration tests (integration tests start real nodes)
-# Four test threads on two cores: the integration tests mostly wait for blocks, so four of them
-# side by side finish sooner than two; the CPU-bound unit tests lose nothing by it. Their nodes'
-# ports come from outside the range the OS hands out (`verity_tests::free_port`), so one test's
-# server cannot take another's port.
 test: build
-	$(WITH_WASM_ENV) RUST_TEST_THREADS=4 cargo test $(CARGO_FLAGS) --workspace
+	$(WITH_WASM_ENV) cargo test $(CARGO_FLAGS) --workspace
 
 ## metadata: write the runtime's metadata to client/metadata.scale, which the client is generated from
 metadata: setup
