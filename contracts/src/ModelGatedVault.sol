@@ -10,7 +10,10 @@ import {IInference, IInferenceConsumer, INFERENCE_PRECOMPILE} from "./IInference
 /// proposal is decided once.
 ///
 /// The verdict arrives by callback (`onInferenceResult`); when the callback could not run (too
-/// little gas, a reverting beneficiary), anyone may `settle` it later from `resultOf`.
+/// little gas, a reverting beneficiary), anyone may `settle` it later from `resultOf`. A request
+/// that ends without a verdict (it failed, its input was rejected, or its output left state
+/// before anyone settled it) is closed by `settle` too: nothing is paid and the amount is free
+/// again for other proposals.
 contract ModelGatedVault is IInferenceConsumer {
 	/// The inference precompile.
 	IInference public constant INFERENCE = IInference(INFERENCE_PRECOMPILE);
@@ -18,6 +21,10 @@ contract ModelGatedVault is IInferenceConsumer {
 	/// `resultOf` statuses the vault acts on.
 	uint8 internal constant FINALIZED = 2;
 	uint8 internal constant CORRECTED = 4;
+	/// `resultOf` statuses that end a request without a verdict to act on.
+	uint8 internal constant FAILED = 5;
+	uint8 internal constant REJECTED = 6;
+	uint8 internal constant PRUNED = 7;
 
 	/// Who may propose payouts.
 	address public immutable owner;
@@ -45,6 +52,8 @@ contract ModelGatedVault is IInferenceConsumer {
 	event Released(uint256 indexed requestId, address indexed beneficiary, uint256 amount, int256 verdict);
 	event Declined(uint256 indexed requestId, int256 verdict);
 	event CorrectionSeen(uint256 indexed requestId, bool alreadyDecided);
+	/// The request ended without a verdict (`status`: failed, rejected or pruned); nothing paid.
+	event Abandoned(uint256 indexed requestId, uint8 status);
 
 	error NotOwner();
 	error NotInference();
@@ -104,12 +113,19 @@ contract ModelGatedVault is IInferenceConsumer {
 		_decide(requestId);
 	}
 
-	/// Read the standing result and pay out or decline; never on an unfinal result.
+	/// Read the standing result and pay out or decline; never on an unfinal result. A request
+	/// that ended without a verdict closes its proposal, paying nothing.
 	function _decide(uint256 requestId) internal {
 		Proposal storage proposal = proposals[requestId];
 		if (proposal.beneficiary == address(0)) revert UnknownProposal(requestId);
 		if (proposal.decided) revert AlreadyDecided(requestId);
 		(uint8 status,, bytes memory outcome) = INFERENCE.resultOf(requestId);
+		if (status == FAILED || status == REJECTED || status == PRUNED) {
+			proposal.decided = true;
+			committed -= proposal.amount;
+			emit Abandoned(requestId, status);
+			return;
+		}
 		if (status != FINALIZED && status != CORRECTED) revert NotFinal(requestId, status);
 		int256 verdict = INFERENCE.tensorValue(outcome, verdictTensor, verdictElement);
 		proposal.decided = true;

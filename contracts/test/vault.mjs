@@ -4,6 +4,7 @@
 // failed expectation.
 //
 // Usage: node contracts/test/vault.mjs <eth-rpc-url> <artifacts-dir> <model-id> <evidence-hex>
+//        [<generation-model-id> <unrunnable-input-hex>]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -17,7 +18,7 @@ import {
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 
-const [url, artifacts, model, evidence] = process.argv.slice(2);
+const [url, artifacts, model, evidence, generationModel, unrunnable] = process.argv.slice(2);
 if (!evidence) {
 	console.error('usage: vault.mjs <eth-rpc-url> <artifacts-dir> <model-id> <evidence-hex>');
 	process.exit(2);
@@ -185,5 +186,29 @@ expect(!delegateOk, `a delegate call must be refused (${delegateReason})`);
 const { result: caught } = await client.simulateContract({ address: probe, abi: Probe.abi, functionName: 'tryRequest', args: [model, evidence, 1n], account: owner });
 expect(caught === 'FeeAboveMax', `a contract catches the refusal's reason: ${caught}`);
 step('static and delegate calls refused, reasons caught', { staticReason, delegateReason, caught });
+
+// 9. A request that ends without a verdict: the executors agree the input cannot run (a prompt
+//    longer than the language model's context). `settle` closes the proposal, pays nothing,
+//    and the amount is free again for the next proposal.
+if (generationModel && unrunnable) {
+	const gated = await deploy(Vault, [generationModel, 0, 0, 0n], parseEther('10'));
+	const [generationFee] = await client.readContract({ address: INFERENCE, abi: inferenceAbi, functionName: 'quote', args: [generationModel, 0n] });
+	const beforeRejected = await client.getBalance({ address: beneficiary });
+	const { result: rejectedId } = await send(gated, 'propose', [unrunnable, beneficiary, parseEther('9'), generationFee, 0n]);
+	const locked = await client.readContract({ address: gated, abi: Vault.abi, functionName: 'committed' });
+	expect(locked === parseEther('9'), `the proposal holds its amount (committed ${locked})`);
+	await waitFor('the executors to reject the input', async () => (await resultOf(rejectedId))[0] === 6, 240_000);
+	const { receipt } = await send(gated, 'settle', [rejectedId]);
+	const abandoned = receipt.logs
+		.map((log) => { try { return decodeEventLog({ abi: Vault.abi, ...log }); } catch { return null; } })
+		.find((event) => event && event.eventName === 'Abandoned');
+	expect(abandoned && abandoned.args.status === 6, 'settle closed the proposal as Abandoned (status 6)');
+	const freed = await client.readContract({ address: gated, abi: Vault.abi, functionName: 'committed' });
+	expect(freed === 0n, `the amount is free again (committed ${freed})`);
+	expect((await client.getBalance({ address: beneficiary })) === beforeRejected, 'nothing was paid on a rejected input');
+	const again = await revertReason(client.simulateContract({ address: gated, abi: Vault.abi, functionName: 'settle', args: [rejectedId], account: stranger }));
+	expect(again && again.includes('AlreadyDecided'), `a closed proposal is decided once: ${again}`);
+	step('rejected input: proposal closed, amount freed', { requestId: rejectedId, status: 6 });
+}
 
 console.log(JSON.stringify({ done: true }));

@@ -25,50 +25,108 @@
 //! waits in the (bounded, first come, first served) queue, and every answer of an assigned
 //! request has its place.
 //!
+//! Answers owed: the same space bounds what executors still owe. A block's answers can arrive
+//! late (a worker slow on a busy machine, a transaction that reached the author after it began
+//! its block), and late answers share a block with the next ones; a per-block bound alone then
+//! keeps assigning at full rate while the backlog drains only by the slack the bound leaves,
+//! and under a sustained flood the backlog outgrows the commit window: honest executors were
+//! slashed for misses and evicted (measured on real nodes at 300 requests a block). So the chain
+//! also keeps a ledger of the answers it still expects (`AnswersOwed`, by the block at whose
+//! start they can no longer come: a commitment with its reveal by the commit deadline, a reveal
+//! whose commitment arrived by the request's deadline) and assigns only while their total stays
+//! within `MaxAnswerBlocksOwed` blocks of answer space. On time, what is owed before a block
+//! assigns is about two blocks' worth (last block's requests, and the reveals of the block
+//! before), so the rule costs little; behind, assignment slows at once, and the debt stays
+//! bounded instead of growing. Blocks carry more than their answer space in fact (a reveal is
+//! charged the heaviest settlement before dispatch and refunded most of it), so a full debt
+//! lands within a block or two, inside the commit window. The ledger corrects itself: answers
+//! that never come (a dead executor) leave it when their deadline passes.
+//!
 //! What it does not stop: a flood lengthening everyone's wait in the queue (each request pays
 //! its fee); an executor whose own offchain worker falls behind (a miss is still a miss);
 //! operational transactions other than answers (root's) taking part of the reserve, which
-//! `AnswerWeightPerBlock` leaves room for; and a backlog: when answers miss a block (a worker
-//! late, two blocks' reveals arriving together), blocks drain it only with the space the bound
-//! leaves unassigned, so under a sustained flood deadlines can still pass and honest executors
-//! be slashed for misses.
+//! `AnswerWeightPerBlock` leaves room for; and executors that never answer, whose debt slows
+//! assignment for everyone until their commit deadlines pass (bounded by their share of the
+//! draws, and they are slashed and, after `MaxConsecutiveMisses`, evicted).
 
-use crate::{types::AnswerSpace, AnswerSpaceTaken, Config, InferenceRequest, Pallet, WeightInfo};
+use crate::{
+	types::{AnswerLoad, AnswerSpace},
+	AnswerSpaceTaken, AnswersOwed, AnswersOwedTotal, Config, InferenceRequest, Pallet, WeightInfo,
+};
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
-use sp_runtime::traits::Zero;
 
-/// Bytes one executor's answers to one request take in blocks besides its output: a
-/// commitment item (request id, commitment, key and signature) and a reveal item (request id,
-/// outcome header, key and signature), with room for their share of a batch's envelope.
-pub const ANSWER_ENVELOPE_BYTES: u32 = 320;
+/// Bytes one executor's commitment to one request takes in a block: the item (request id,
+/// commitment, key and signature) with room for its share of a batch's envelope.
+pub const COMMIT_ENVELOPE_BYTES: u32 = 160;
+
+/// Bytes one executor's reveal of one request takes in a block besides its output: the item
+/// (request id, outcome header, key and signature) with its share of a batch's envelope.
+pub const REVEAL_ENVELOPE_BYTES: u32 = 160;
+
+/// Bytes one executor's answers to one request take in blocks besides its output.
+pub const ANSWER_ENVELOPE_BYTES: u32 = COMMIT_ENVELOPE_BYTES + REVEAL_ENVELOPE_BYTES;
+
+/// One executor's answers to one request: its commitment, and its reveal.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AnswerShares {
+	/// The commitment, charged with its authorization.
+	pub commit: AnswerLoad,
+	/// The reveal, charged with its authorization and the settlement it may complete.
+	pub reveal: AnswerLoad,
+}
+
+impl AnswerShares {
+	/// Both answers.
+	pub fn both(&self) -> AnswerLoad {
+		self.commit.saturating_add(self.reveal)
+	}
+}
 
 impl<T: Config> Pallet<T> {
 	/// The weight one executor's answers to a request with outputs of up to `output_len` bytes
 	/// are charged before dispatch: its commitment and its reveal as batch items, the reveal
 	/// with the settlement it may complete, each with its authorization.
 	pub fn answer_weight(output_len: u32) -> Weight {
-		T::WeightInfo::submit_commitment()
-			.saturating_add(T::WeightInfo::authorize_submit_commitment())
-			.saturating_add(T::WeightInfo::submit_attestation(output_len))
-			.saturating_add(T::WeightInfo::authorize_submit_attestation(output_len))
-			.saturating_add(Self::settle_weight())
+		Self::answer_shares(output_len).both().weight
+	}
+
+	/// One executor's answers to a request with outputs of up to `output_len` bytes, by step.
+	pub fn answer_shares(output_len: u32) -> AnswerShares {
+		AnswerShares {
+			commit: AnswerLoad {
+				weight: T::WeightInfo::submit_commitment()
+					.saturating_add(T::WeightInfo::authorize_submit_commitment()),
+				length: COMMIT_ENVELOPE_BYTES,
+			},
+			reveal: AnswerLoad {
+				weight: T::WeightInfo::submit_attestation(output_len)
+					.saturating_add(T::WeightInfo::authorize_submit_attestation(output_len))
+					.saturating_add(Self::settle_weight()),
+				length: output_len.saturating_add(REVEAL_ENVELOPE_BYTES),
+			},
+		}
+	}
+
+	/// One executor's answers to `request`, by its model's largest output.
+	pub(crate) fn answer_shares_for(request: &InferenceRequest<T>) -> AnswerShares {
+		let output_len = Self::output_bound(&request.model_id).min(u64::from(u32::MAX)) as u32;
+		Self::answer_shares(output_len)
 	}
 
 	/// The answer space `redundancy` executors' answers take, for outputs of up to
 	/// `output_len` bytes.
 	pub fn answer_space_of(redundancy: u8, output_len: u32) -> (Weight, u32) {
-		let executors = u32::from(redundancy);
-		(
-			Self::answer_weight(output_len).saturating_mul(u64::from(executors)),
-			output_len.saturating_add(ANSWER_ENVELOPE_BYTES).saturating_mul(executors),
-		)
+		let load = Self::answer_shares(output_len).both().saturating_mul(u32::from(redundancy));
+		(load.weight, load.length)
 	}
 
 	/// The answer space `request` calls for, by its redundancy and its model's largest output.
 	pub(crate) fn answer_space_for(request: &InferenceRequest<T>) -> (Weight, u32) {
-		let output_len = Self::output_bound(&request.model_id).min(u64::from(u32::MAX)) as u32;
-		Self::answer_space_of(request.redundancy, output_len)
+		let load = Self::answer_shares_for(request)
+			.both()
+			.saturating_mul(u32::from(request.redundancy));
+		(load.weight, load.length)
 	}
 
 	/// The answer space the requests assigned so far in block `now` take.
@@ -83,13 +141,83 @@ impl<T: Config> Pallet<T> {
 
 	/// Whether block `now` has answer space left for `needed`. The first request of a block
 	/// always has (the integrity test checks the largest request fits an empty block).
+	/// Whether block `now` has answer space left for `needed`, and the answers owed leave
+	/// room for it. With nothing owed, a request always has (so none waits at the front for
+	/// ever; the integrity test checks the largest request fits an empty block anyway).
 	pub(crate) fn has_answer_space(now: BlockNumberFor<T>, needed: (Weight, u32)) -> bool {
-		let (weight, length) = Self::answer_space_taken(now);
-		if weight.is_zero() && length == 0 {
+		let owed = AnswersOwedTotal::<T>::get();
+		if owed.is_zero() {
 			return true;
 		}
-		weight.saturating_add(needed.0).all_lte(T::AnswerWeightPerBlock::get())
-			&& length.saturating_add(needed.1) <= T::AnswerLengthPerBlock::get()
+		let needed = AnswerLoad { weight: needed.0, length: needed.1 };
+		let max_owed = Self::answer_space_per_block().saturating_mul(T::MaxAnswerBlocksOwed::get());
+		if !owed.saturating_add(needed).fits(max_owed) {
+			return false;
+		}
+		let (weight, length) = Self::answer_space_taken(now);
+		AnswerLoad { weight, length }
+			.saturating_add(needed)
+			.fits(Self::answer_space_per_block())
+	}
+
+	/// One block's answer space.
+	fn answer_space_per_block() -> AnswerLoad {
+		AnswerLoad {
+			weight: T::AnswerWeightPerBlock::get(),
+			length: T::AnswerLengthPerBlock::get(),
+		}
+	}
+
+	/// Record the answers `request`'s assigned executors owe: each a commitment and a reveal,
+	/// due by its commit deadline.
+	pub(crate) fn owe_answers(request: &InferenceRequest<T>) {
+		let executors = request.assigned.len() as u32;
+		let owed = Self::answer_shares_for(request).both().saturating_mul(executors);
+		AnswersOwed::<T>::mutate(request.commit_deadline, |entry| {
+			*entry = entry.saturating_add(owed)
+		});
+		AnswersOwedTotal::<T>::mutate(|total| *total = total.saturating_add(owed));
+	}
+
+	/// A commitment to `request` arrived: it is no longer owed, and its reveal is now due by
+	/// the request's deadline.
+	pub(crate) fn commitment_received(request: &InferenceRequest<T>) {
+		let shares = Self::answer_shares_for(request);
+		let paid = Self::take_owed(request.commit_deadline, shares.both());
+		if let Some(deadline) = request.status.deadline() {
+			// Only what was owed moves: the ledger never grows on an answer.
+			let reveal = shares.reveal.min(paid);
+			AnswersOwed::<T>::mutate(deadline, |entry| *entry = entry.saturating_add(reveal));
+			AnswersOwedTotal::<T>::mutate(|total| *total = total.saturating_add(reveal));
+		}
+	}
+
+	/// A reveal of `request` arrived: it is no longer owed.
+	pub(crate) fn reveal_received(request: &InferenceRequest<T>) {
+		if let Some(deadline) = request.status.deadline() {
+			Self::take_owed(deadline, Self::answer_shares_for(request).reveal);
+		}
+	}
+
+	/// Take up to `load` from the answers owed by `due`; returns what was taken.
+	fn take_owed(due: BlockNumberFor<T>, load: AnswerLoad) -> AnswerLoad {
+		let taken = AnswersOwed::<T>::mutate_exists(due, |entry| {
+			let held = entry.unwrap_or_default();
+			let taken = held.min(load);
+			let left = held.saturating_sub(taken);
+			*entry = (!left.is_zero()).then_some(left);
+			taken
+		});
+		AnswersOwedTotal::<T>::mutate(|total| *total = total.saturating_sub(taken));
+		taken
+	}
+
+	/// Block `now` begins: the answers that were due by it can no longer come.
+	pub(crate) fn forget_answers_due(now: BlockNumberFor<T>) {
+		let lapsed = AnswersOwed::<T>::take(now);
+		if !lapsed.is_zero() {
+			AnswersOwedTotal::<T>::mutate(|total| *total = total.saturating_sub(lapsed));
+		}
 	}
 
 	/// Record that a request assigned in block `now` takes `taken` of its answer space.

@@ -18,6 +18,7 @@ use sp_runtime::traits::Saturating;
 impl<T: Config> Pallet<T> {
 	/// Run this block's hook work and return its weight.
 	pub(crate) fn run_block_hooks(now: BlockNumberFor<T>) -> Weight {
+		Self::forget_answers_due(now);
 		// Every turn is charged, the one that found its pool busy too (it drew).
 		let mut assigned = 0usize;
 		while assigned < T::MaxRequestsPerBlock::get() as usize {
@@ -154,6 +155,10 @@ impl<T: Config> Pallet<T> {
 		] {
 			assert!(weight.all_lt(max), "{name} does not fit in a block");
 		}
+		assert!(
+			T::MaxAnswerBlocksOwed::get() > 0,
+			"MaxAnswerBlocksOwed must be at least 1, or no request is ever assigned"
+		);
 		// Otherwise the largest request would wait at the front of the queue for ever.
 		let (weight, length) = Self::largest_answer_space();
 		assert!(

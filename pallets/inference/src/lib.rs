@@ -164,6 +164,14 @@ pub mod pallet {
 		#[pallet::constant]
 		type AnswerLengthPerBlock: Get<u32>;
 
+		/// Blocks of answer space (`AnswerWeightPerBlock`, `AnswerLengthPerBlock`) that the
+		/// answers assigned executors still owe may fill before assignment waits for them. On
+		/// time, about two blocks' worth are owed when a block assigns; set it a block or two
+		/// above, so that late answers slow assignment at once, and low enough that blocks
+		/// carry a full debt well before the commit deadlines pass.
+		#[pallet::constant]
+		type MaxAnswerBlocksOwed: Get<u32>;
+
 		/// Most requests waiting in the assignment queue. Transactions may fill it up to
 		/// `2 * MaxRequestsPerBlock` short of this; the rest is kept for the audits the hooks
 		/// open. Beyond that, requests are refused in the transaction pool (`CheckRequestRoom`),
@@ -305,6 +313,20 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type AnswerSpaceTaken<T: Config> =
 		StorageValue<_, types::AnswerSpace<BlockNumberFor<T>>, ValueQuery>;
+
+	/// The answers assigned executors still owe, by the block at whose start they can no
+	/// longer come: a commitment and its reveal by the request's commit deadline, a reveal
+	/// whose commitment arrived by the request's deadline. Each block forgets its own entry
+	/// in its hook. See `impl_answer_space`.
+	#[pallet::storage]
+	pub type AnswersOwed<T: Config> =
+		StorageMap<_, Twox64Concat, BlockNumberFor<T>, types::AnswerLoad, ValueQuery>;
+
+	/// The sum of `AnswersOwed`: what blocks must still carry for the requests assigned so
+	/// far. Requests are assigned only while it stays within `MaxAnswerBlocksOwed` blocks of
+	/// answer space.
+	#[pallet::storage]
+	pub type AnswersOwedTotal<T: Config> = StorageValue<_, types::AnswerLoad, ValueQuery>;
 
 	/// Finalized ordinary requests by the block their input and output bytes leave state in, and their storage deposit returns: their deadline plus
 	/// `ChallengePeriod`, once no challenge can copy them any more. The bytes stay in the

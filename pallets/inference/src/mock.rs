@@ -121,6 +121,8 @@ parameter_types! {
 		frame_support::weights::Weight::MAX;
 	/// Answer bytes are unbounded unless a test bounds them.
 	pub static AnswerLengthPerBlock: u32 = u32::MAX;
+	/// Answers owed may fill three blocks' answer space, as on the runtime.
+	pub static MaxAnswerBlocksOwed: u32 = 3;
 	/// Each finalization the hook was told of: the request and its output.
 	pub static FinalizedOutputs: Vec<(verity_primitives::RequestId, Vec<u8>)> = Vec::new();
 	/// Each correction the hook was told of: the overturned request and the corrected output.
@@ -193,6 +195,7 @@ impl pallet_inference::Config for Test {
 	type MaxOpenAssignments = ConstU32<16>;
 	type AnswerWeightPerBlock = AnswerWeightPerBlock;
 	type AnswerLengthPerBlock = AnswerLengthPerBlock;
+	type MaxAnswerBlocksOwed = MaxAnswerBlocksOwed;
 	type MaxAnswerBlocks = ConstU32<8>;
 	type MaxQueuedRequests = ConstU32<40>;
 	type ProtocolFee = ProtocolFee;

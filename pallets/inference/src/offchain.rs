@@ -107,9 +107,10 @@ impl<T: Config> Pallet<T> {
 				};
 				let now_ms = sp_io::offchain::timestamp().unix_millis();
 				let until_ms = now_ms.saturating_add(HTTP_TIMEOUT_MS + CLAIM_MARGIN_MS);
-				if !claims::take(&assignment, &key, step, now, now_ms, until_ms) {
+				let Some(attempt) = claims::take(&assignment, &key, step, now, now_ms, until_ms)
+				else {
 					continue;
-				}
+				};
 				steps = steps.saturating_add(1);
 				let answered = match (step, copycat()) {
 					(Step::Commit, false) => Self::commit(&url, &assignment, &key),
@@ -118,7 +119,7 @@ impl<T: Config> Pallet<T> {
 					(Step::Reveal, true) => Self::copy_reveal(&assignment, &key),
 				};
 				match answered {
-					Ok(answer) => batches.push(answer),
+					Ok(answer) => batches.push(answer, attempt),
 					Err(failure) => {
 						log::warn!(
 							target: "runtime::inference",
@@ -286,32 +287,59 @@ pub(crate) enum Answer {
 /// `submit_attestations` transactions of at most `MaxAnswersPerBatch` items each: one per kind
 /// when they fit, which is what lets hundreds of answers per block through (a transaction's
 /// base weight, envelope and pool work paid once per batch, not once per answer).
+///
+/// Answers sent again travel apart from first answers. An answer is sent again when the chain
+/// does not show it a few blocks on, and its earlier transaction may still wait in a pool:
+/// the two provide the same tags, so the pool refuses the later one. Mixed into one batch, the
+/// first answers would be refused with it, block after block, until the old transaction
+/// landed or lapsed, and they would miss their deadlines for an answer they never sent.
 struct Batches<T: Config> {
 	key: ExecutorPublic,
 	now: BlockNumberFor<T>,
+	/// Commitments and reveals sent for the first time, then those sent again.
+	first: Pending,
+	again: Pending,
+	_chain: core::marker::PhantomData<T>,
+}
+
+/// Answers of one kind of attempt waiting to be batched.
+#[derive(Default)]
+struct Pending {
 	commitments: Vec<CommitmentItem>,
 	reveals: Vec<RevealItem>,
 }
 
 impl<T: Config> Batches<T> {
 	fn new(key: ExecutorPublic, now: BlockNumberFor<T>) -> Self {
-		Self { key, now, commitments: Vec::new(), reveals: Vec::new() }
+		Self {
+			key,
+			now,
+			first: Pending::default(),
+			again: Pending::default(),
+			_chain: core::marker::PhantomData,
+		}
 	}
 
-	/// Add `answer`; submit its kind's batch once it is full.
-	fn push(&mut self, answer: Answer) {
+	/// Add `answer`; submit its batch once it is full.
+	fn push(&mut self, answer: Answer, attempt: claims::Attempt) {
 		let full = T::MaxAnswersPerBatch::get() as usize;
+		let pending = match attempt {
+			claims::Attempt::First => &mut self.first,
+			claims::Attempt::Again => &mut self.again,
+		};
 		match answer {
 			Answer::Commit(item) => {
-				self.commitments.push(item);
-				if self.commitments.len() >= full {
-					self.submit_commitments();
+				pending.commitments.push(item);
+				if pending.commitments.len() >= full {
+					let items = core::mem::take(&mut pending.commitments);
+					self.submit_commitments(items);
 				}
 			},
 			Answer::Reveal(item) => {
-				self.reveals.push(item);
-				if self.reveals.len() >= full {
-					self.submit_reveals();
+				pending.reveals.push(item);
+				if pending.reveals.len() >= full {
+					let items = core::mem::take(&mut pending.reveals);
+					self.submit_reveals(items);
 				}
 			},
 		}
@@ -319,19 +347,25 @@ impl<T: Config> Batches<T> {
 
 	/// Submit what is left.
 	fn flush(mut self) {
-		self.submit_commitments();
-		self.submit_reveals();
+		for pending in [core::mem::take(&mut self.first), core::mem::take(&mut self.again)] {
+			self.submit_commitments(pending.commitments);
+			self.submit_reveals(pending.reveals);
+		}
 	}
 
-	fn submit_commitments(&mut self) {
-		let items = core::mem::take(&mut self.commitments);
+	fn submit_commitments(&self, items: Vec<CommitmentItem>) {
+		if items.is_empty() {
+			return;
+		}
 		let ids: Vec<_> = items.iter().map(|item| item.request_id).collect();
 		let batch = BoundedVec::truncate_from(items);
 		self.settle_claims(&ids, Step::Commit, Call::<T>::submit_commitments { batch });
 	}
 
-	fn submit_reveals(&mut self) {
-		let items = core::mem::take(&mut self.reveals);
+	fn submit_reveals(&self, items: Vec<RevealItem>) {
+		if items.is_empty() {
+			return;
+		}
 		let ids: Vec<_> = items.iter().map(|item| item.request_id).collect();
 		let batch = BoundedVec::truncate_from(items);
 		self.settle_claims(&ids, Step::Reveal, Call::<T>::submit_attestations { batch });

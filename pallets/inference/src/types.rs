@@ -482,3 +482,53 @@ pub struct AnswerSpace<BlockNumber> {
 	/// The bytes their answers take.
 	pub length: u32,
 }
+
+/// Answers in blocks: the weight they are charged before dispatch and the bytes they take.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen)]
+pub struct AnswerLoad {
+	/// The weight the answers are charged before dispatch.
+	pub weight: Weight,
+	/// The bytes the answers take.
+	pub length: u32,
+}
+
+impl AnswerLoad {
+	/// Nothing.
+	pub fn is_zero(&self) -> bool {
+		sp_runtime::traits::Zero::is_zero(&self.weight) && self.length == 0
+	}
+
+	/// `self` and `other` together.
+	pub fn saturating_add(self, other: Self) -> Self {
+		Self {
+			weight: self.weight.saturating_add(other.weight),
+			length: self.length.saturating_add(other.length),
+		}
+	}
+
+	/// `self` times `count`.
+	pub fn saturating_mul(self, count: u32) -> Self {
+		Self {
+			weight: self.weight.saturating_mul(u64::from(count)),
+			length: self.length.saturating_mul(count),
+		}
+	}
+
+	/// `self` without `other`, each part at least zero.
+	pub fn saturating_sub(self, other: Self) -> Self {
+		Self {
+			weight: self.weight.saturating_sub(other.weight),
+			length: self.length.saturating_sub(other.length),
+		}
+	}
+
+	/// The part of `other` that `self` holds: each part the smaller of the two.
+	pub fn min(self, other: Self) -> Self {
+		Self { weight: self.weight.min(other.weight), length: self.length.min(other.length) }
+	}
+
+	/// Whether `self` is within `limit` in both parts.
+	pub fn fits(&self, limit: Self) -> bool {
+		self.weight.all_lte(limit.weight) && self.length <= limit.length
+	}
+}

@@ -7,20 +7,34 @@
 //! back with the settled result and pays out; it refuses an unfinalized result and a forged
 //! callback; an unknown model reverts with `UnknownModel`; a callback with too little gas and
 //! one that reverts leave the funds in the vault (the first is decided later from the pull
-//! path). The chain's own record of each callback (`InferenceContracts` events) is checked
-//! here.
+//! path); a request whose input the executors reject (a prompt longer than the language model's
+//! context) closes its proposal from the pull path, paying nothing and freeing the amount. The
+//! chain's own record of each callback (`InferenceContracts` events) is checked here.
 
+use codec::Encode;
 use std::{
 	collections::BTreeSet,
 	path::{Path, PathBuf},
 	process::{Child, Command, Stdio},
 	time::{Duration, Instant},
 };
-use verity_primitives::TensorMap;
+use verity_primitives::{generation_input, GenerationParams, TensorMap};
 use verity_tests::{free_port, node_binary, Node};
 
 /// The voice-activity model (silero-vad) of the development genesis.
 const VOICE_ACTIVITY: &str = "0x5f48eef72eea99cb43e6a018c722c207e8226718a617cc4bb6b94b2916297256";
+
+/// The language model (Gemma 3 270M) of the development genesis.
+const GENERATION: &str = "0xae166c9b3ee16ff33d27cbc82d828508f5dc60f1d6bd0e1d794e41623cb24a5d";
+
+/// A generation input every executor rejects with `PromptTooLong`: 33,000 digits, one token
+/// each for Gemma's tokenizer, pass its context of 32,768 tokens. The chain cannot see that
+/// without tokenizing, so it accepts the request and the executors' rejection settles it.
+fn unrunnable_generation_input() -> String {
+	let prompt: Vec<u8> = (0..33_000u32).map(|i| b'0' + ((i * 7 + i / 10) % 10) as u8).collect();
+	let bytes = generation_input(&prompt, &GenerationParams::default()).encode();
+	format!("0x{}", bytes.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
+}
 
 /// The repository's `contracts/` directory.
 fn contracts_dir() -> PathBuf {
@@ -131,7 +145,14 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 	run_driver(
 		&node,
 		"test/vault.mjs",
-		&[&eth.1, artifacts_dir, VOICE_ACTIVITY, &evidence()],
+		&[
+			&eth.1,
+			artifacts_dir,
+			VOICE_ACTIVITY,
+			&evidence(),
+			GENERATION,
+			&unrunnable_generation_input(),
+		],
 		&[
 			"quoted",
 			"refused an unfinalized result",
@@ -141,6 +162,7 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 			"too little callback gas: settled from the pull path",
 			"reverting callback left the funds in the vault",
 			"static and delegate calls refused, reasons caught",
+			"rejected input: proposal closed, amount freed",
 		],
 	);
 	// ethers.js on the same chain, unmodified: network, account, transfer, deployment, a call.

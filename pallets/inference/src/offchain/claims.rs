@@ -32,8 +32,12 @@ const OUTCOME_PREFIX: &[u8] = b"verity::outcome::";
 /// Key of the ledger of jobs with offchain state.
 pub const LEDGER_KEY: &[u8] = b"verity::jobs";
 
-/// Blocks after a submission before the step is sent again if the chain does not show it.
-pub const RESUBMIT_BLOCKS: u32 = 4;
+/// Blocks after a submission before the step is sent again if the chain does not show it (a
+/// pool dropped it, or the node restarted with an empty pool). Two: an answer sent with block
+/// `n` lands in `n + 1` on time; sent again after `n + 2`, it still lands before a commit
+/// deadline five blocks after assignment. A resend whose first transaction is still in the
+/// pool is refused there, and only the resend: it travels in a batch of its own.
+pub const RESUBMIT_BLOCKS: u32 = 2;
 
 /// Attempts at a ledger update that another worker changed at the same time.
 const LEDGER_ATTEMPTS: usize = 8;
@@ -88,8 +92,18 @@ pub fn outcome_key(request_id: RequestId, key: &ExecutorPublic) -> Vec<u8> {
 	storage_key
 }
 
+/// Whether a claimed step is dispatched for the first time or sent again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Attempt {
+	/// No worker dispatched the step before.
+	First,
+	/// A worker did, and the chain does not show it: its transaction may still be in a pool.
+	Again,
+}
+
 /// Take the claim on `step` of `assignment` for a run ending by `until_ms`, unless a worker
-/// runs it now or its transaction is recent. Notes the job in the ledger.
+/// runs it now or its transaction is recent. Notes the job in the ledger. Returns which
+/// attempt it is, or `None` when the claim is held.
 pub fn take<N>(
 	assignment: &AssignmentView<N>,
 	key: &ExecutorPublic,
@@ -97,22 +111,27 @@ pub fn take<N>(
 	now: N,
 	now_ms: u64,
 	until_ms: u64,
-) -> bool
+) -> Option<Attempt>
 where
 	N: Encode + Decode + Copy + PartialOrd,
 {
 	let storage_key = claim_key(assignment.request_id, key, step);
+	let mut attempt = Attempt::First;
 	let taken = StorageValueRef::persistent(&storage_key)
 		.mutate(|held: Result<Option<Claim<N>>, _>| match held {
 			Ok(Some(Claim::Running { until_ms: held_until })) if now_ms < held_until => Err(()),
 			Ok(Some(Claim::Submitted { retry_from })) if now < retry_from => Err(()),
-			_ => Ok(Claim::<N>::Running { until_ms }),
+			Ok(None) => Ok(Claim::<N>::Running { until_ms }),
+			_ => {
+				attempt = Attempt::Again;
+				Ok(Claim::<N>::Running { until_ms })
+			},
 		})
 		.is_ok();
 	if taken {
 		note(assignment.request_id, key, now);
 	}
-	taken
+	taken.then_some(attempt)
 }
 
 /// Record that `step`'s transaction is in the pool as of block `now`.

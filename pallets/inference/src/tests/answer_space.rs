@@ -23,11 +23,9 @@ fn one_requests_answers(model: &ModelId) -> (Weight, u32) {
 	Pallet::<Test>::answer_space_of(3, output_len)
 }
 
-/// How many of `ids` are assigned.
+/// How many of `ids` have been assigned (answered since, or not).
 fn assigned_count(ids: &[RequestId]) -> usize {
-	ids.iter()
-		.filter(|id| matches!(status(**id), RequestStatus::Assigned { .. }))
-		.count()
+	ids.iter().filter(|id| status(**id) != RequestStatus::Pending).count()
 }
 
 #[test]
@@ -61,15 +59,19 @@ fn answer_bytes_bound_a_block_as_answer_weight_does() {
 }
 
 #[test]
-fn the_first_request_of_a_block_is_always_assigned() {
+fn with_nothing_owed_the_first_request_of_a_block_is_always_assigned() {
 	run_test(|| {
-		let (model, _) = three_executor_model();
 		AnswerWeightPerBlock::set(Weight::from_parts(1, 1));
 		AnswerLengthPerBlock::set(1);
+		let (model, keys) = three_executor_model();
 		let ids = request_many(1, model, 2);
 		assert_eq!(assigned_count(&ids), 1, "one per block: never stuck at the front");
 		next_block();
-		assert_eq!(assigned_count(&ids), 2);
+		assert_eq!(assigned_count(&ids), 1, "its answers are owed: the next one waits");
+		include_answers_within(&keys, Weight::MAX);
+		include_answers_within(&keys, Weight::MAX);
+		next_block();
+		assert_eq!(assigned_count(&ids), 2, "nothing owed: the next one is assigned");
 	});
 }
 
@@ -157,12 +159,116 @@ fn flood_with_answer_space(
 	keys: &[ExecutorPublic],
 	model: ModelId,
 ) -> Vec<RequestId> {
+	flood_with_answers_late(block_space, 0, keys, model)
+}
+
+/// As `flood_with_answer_space`, but every `late_every`-th block carries no answers at all (its
+/// author began before they reached it; 0: none late), so they wait for the next.
+fn flood_with_answers_late(
+	block_space: Weight,
+	late_every: u32,
+	keys: &[ExecutorPublic],
+	model: ModelId,
+) -> Vec<RequestId> {
 	let ids = request_many(1, model, u64::from(Inference::queue_room_for_transactions()));
-	for _ in 0..40 {
-		include_answers_within(keys, block_space);
+	for block in 1..=60u32 {
+		if late_every == 0 || block % late_every != 0 {
+			include_answers_within(keys, block_space);
+		}
 		next_block();
 	}
 	ids
+}
+
+/// The answers owed, in requests' worth of `model` (redundancy 3).
+fn requests_owed(model: &ModelId) -> u64 {
+	let (weight, _) = one_requests_answers(model);
+	crate::AnswersOwedTotal::<Test>::get().weight.ref_time() / weight.ref_time()
+}
+
+#[test]
+fn assignment_waits_while_answers_owed_fill_the_ledger() {
+	run_test(|| {
+		let (model, keys) = three_executor_model();
+		let (weight, _) = one_requests_answers(&model);
+		AnswerWeightPerBlock::set(weight * 2);
+		MaxAnswerBlocksOwed::set(1);
+		let ids = request_many(1, model, 6);
+		assert_eq!(assigned_count(&ids), 2);
+		assert_eq!(requests_owed(&model), 2, "each assigned request owes all its answers");
+		next_block();
+		assert_eq!(assigned_count(&ids), 2, "a block's worth is owed: the next requests wait");
+		include_answers_within(&keys[..2], Weight::MAX);
+		let owed = crate::AnswersOwedTotal::<Test>::get();
+		let shares = Pallet::<Test>::answer_shares(Pallet::<Test>::output_bound(&model) as u32);
+		assert_eq!(
+			owed.weight,
+			shares.both().weight * 2 + shares.reveal.weight * 4,
+			"two executors committed: their reveals are owed, the third's answers too"
+		);
+		include_answers_within(&keys[2..], Weight::MAX);
+		assert_eq!(
+			owed.weight - crate::AnswersOwedTotal::<Test>::get().weight,
+			shares.commit.weight * 2
+		);
+		next_block();
+		assert_eq!(assigned_count(&ids), 2, "the reveals are owed: still waiting");
+		include_answers_within(&keys, Weight::MAX);
+		assert!(crate::AnswersOwedTotal::<Test>::get().is_zero(), "every answer is in");
+		next_block();
+		assert_eq!(assigned_count(&ids), 4, "answered in full: the next two are assigned");
+	});
+}
+
+#[test]
+fn answers_that_never_come_leave_the_ledger_at_their_deadline() {
+	run_test(|| {
+		let (model, keys) = three_executor_model();
+		let ids = request_many(1, model, 1);
+		include_answers_within(&keys[..2], Weight::MAX);
+		assert!(!crate::AnswersOwedTotal::<Test>::get().is_zero(), "the third executor owes");
+		run_blocks(COMMIT_TIMEOUT);
+		include_answers_within(&keys[..2], Weight::MAX);
+		assert!(
+			crate::AnswersOwedTotal::<Test>::get().is_zero(),
+			"past the commit deadline the silent executor owes nothing more"
+		);
+		assert!(matches!(status(ids[0]), RequestStatus::Finalized { .. }));
+		assert_eq!(crate::AnswersOwed::<Test>::iter().count(), 0);
+	});
+}
+
+#[test]
+fn answers_a_block_late_cannot_snowball_into_slashes() {
+	run_test(|| {
+		let (model, keys) = three_executor_model();
+		let (weight, _) = one_requests_answers(&model);
+		// The chain assigns two requests' answers a block; blocks carry a fifth more, but every
+		// third block carries none, so answers come slower than a block's worth a block.
+		AnswerWeightPerBlock::set(weight * 2);
+		MaxAnswerBlocksOwed::set(2);
+		let ids = flood_with_answers_late(weight * 12 / 5, 3, &keys, model);
+		assert_eq!(misses(), 0, "no honest executor is slashed for answers that came late");
+		for id in &ids {
+			assert!(
+				matches!(status(*id), RequestStatus::Finalized { .. }),
+				"request {id} finalized"
+			);
+		}
+	});
+}
+
+#[test]
+fn without_the_ledger_answers_a_block_late_snowball_into_slashes() {
+	run_test(|| {
+		let (model, keys) = three_executor_model();
+		let (weight, _) = one_requests_answers(&model);
+		AnswerWeightPerBlock::set(weight * 2);
+		// The rule lifted: the attack it stops.
+		MaxAnswerBlocksOwed::set(u32::MAX);
+		flood_with_answers_late(weight * 12 / 5, 3, &keys, model);
+		assert!(misses() > 0, "late answers pile up past their deadlines and are slashed");
+	});
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::offchain::{
+	claims::Attempt,
 	claims::{self, Claim, Step},
 	executor_http::{HttpFailure, Job},
 	EXECUTOR_URL_KEY,
@@ -58,6 +59,20 @@ impl Node {
 			.map(|bytes| match Extrinsic::decode(&mut &bytes[..]).unwrap().function {
 				RuntimeCall::Inference(call) => call,
 				other => panic!("the worker submitted {other:?}"),
+			})
+			.collect()
+	}
+
+	/// The worker's submitted batches of commitments, as the request ids in each; panics on
+	/// any other call.
+	fn take_commitment_batches(&self) -> Vec<Vec<RequestId>> {
+		self.take_submitted()
+			.iter()
+			.map(|call| match call {
+				crate::Call::submit_commitments { batch } => {
+					batch.iter().map(|item| item.request_id).collect()
+				},
+				other => panic!("expected batches of commitments, got {other:?}"),
 			})
 			.collect()
 	}
@@ -234,14 +249,17 @@ fn a_running_claim_lasts_until_its_http_deadline_and_a_submitted_one_a_few_block
 	with_worker(|_| {
 		let (request_id, key) = one_assigned_job();
 		let assignment = Inference::open_assignments(key.clone()).pop().unwrap();
-		assert!(claims::take(&assignment, &key, Step::Commit, 2u64, 0, 70_000));
-		assert!(!claims::take(&assignment, &key, Step::Commit, 3, 69_999, 139_999));
-		assert!(claims::take(&assignment, &key, Step::Commit, 3, 70_000, 140_000), "lapsed");
+		let take = |now, now_ms, until_ms| {
+			claims::take(&assignment, &key, Step::Commit, now, now_ms, until_ms)
+		};
+		assert_eq!(take(2u64, 0, 70_000), Some(Attempt::First));
+		assert_eq!(take(3, 69_999, 139_999), None);
+		assert_eq!(take(3, 70_000, 140_000), Some(Attempt::Again), "lapsed");
 
 		claims::submitted(request_id, &key, Step::Commit, 5u64);
 		let retry_from = 5 + u64::from(claims::RESUBMIT_BLOCKS);
-		assert!(!claims::take(&assignment, &key, Step::Commit, retry_from - 1, u64::MAX, 0));
-		assert!(claims::take(&assignment, &key, Step::Commit, retry_from, 0, 1), "resent");
+		assert_eq!(take(retry_from - 1, u64::MAX, 0), None);
+		assert_eq!(take(retry_from, 0, 1), Some(Attempt::Again), "resent");
 
 		// A worker of an older block, which may not see the job yet, does not clear it.
 		claims::forget_closed_jobs::<u64>(&[], retry_from - 1);
@@ -271,16 +289,7 @@ fn a_blocks_answers_travel_in_full_batches_nearest_deadline_first() {
 			node.executor_answers(*id, reply(&honest_output(), PROFILE));
 		}
 		run_worker();
-		let submitted = node.take_submitted();
-		let batches: Vec<Vec<RequestId>> = submitted
-			.iter()
-			.map(|call| match call {
-				crate::Call::submit_commitments { batch } => {
-					batch.iter().map(|item| item.request_id).collect()
-				},
-				other => panic!("expected batches of commitments, got {other:?}"),
-			})
-			.collect();
+		let batches = node.take_commitment_batches();
 		let full = <<Test as crate::Config>::MaxAnswersPerBatch as frame_support::traits::Get<
 			u32,
 		>>::get() as usize;
@@ -296,5 +305,33 @@ fn a_blocks_answers_travel_in_full_batches_nearest_deadline_first() {
 		for id in &ids {
 			assert!(claim_on(*id, &key, Step::Commit).is_some(), "request {id} stays claimed");
 		}
+	});
+}
+
+#[test]
+fn an_answer_sent_again_travels_apart_from_first_answers() {
+	with_worker(|node| {
+		// Answer windows long enough for a resend before the commit deadline.
+		let mut metadata = vector_metadata(1);
+		metadata.answer_blocks = 8;
+		let model_id = ModelId::repeat_byte(7);
+		assert_ok!(Inference::register_model(RuntimeOrigin::root(), model_id, metadata));
+		executor(10, &[model_id]);
+		let first = assigned_request(1, model_id);
+		node.executor_answers(first, reply(&honest_output(), PROFILE));
+		run_worker();
+		// Its transaction went to the pool; the chain never shows it (it may still wait there).
+		assert_eq!(node.take_submitted().len(), 1);
+		// `assigned_request` opens the request and runs the block that assigns it.
+		run_blocks(u64::from(claims::RESUBMIT_BLOCKS) - 1);
+		let second = assigned_request(1, model_id);
+		node.executor_answers(second, reply(&honest_output(), PROFILE));
+		run_worker();
+		let batches = node.take_commitment_batches();
+		assert_eq!(
+			batches,
+			vec![vec![second], vec![first]],
+			"a pool still holding the first answer refuses only its resend, not the new answer"
+		);
 	});
 }
