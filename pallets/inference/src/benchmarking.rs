@@ -718,8 +718,9 @@ mod benchmarks {
 	}
 
 	/// Expiring one request, in the worst case: a challenge re-execution whose quorum formed
-	/// but never settled (reveals settle at once; this is the expiry's own fallback), so its expiry settles it (paying the quorum,
-	/// overturning the original, slashing its executors) and slashes the rest as no-shows.
+	/// but never settled (reveals settle at once; this is the expiry's own fallback), so its
+	/// expiry settles it (paying the quorum, overturning the original, slashing its executors),
+	/// slashes the rest as no-shows and releases the reveals they still owe.
 	#[benchmark]
 	fn expire_request() {
 		let redundancy = max_redundancy::<T>();
@@ -728,10 +729,13 @@ mod benchmarks {
 		let (original, rerun) = challenged_request::<T>(model_id);
 		let quorum = usize::from(quorum_of(redundancy));
 		let output = vector(b"y", T::MaxOutputLen::get());
-		commit::<T>(rerun, 0..quorum, &output);
+		// Everyone commits, only the quorum reveals: the rest still owe their reveals, which
+		// the expiry releases.
+		commit::<T>(rerun, 0..usize::from(redundancy), &output);
 		let commit_deadline = Requests::<T>::get(rerun).expect("exists").commit_deadline;
 		frame_system::Pallet::<T>::set_block_number(commit_deadline);
 		reveal_unsettled::<T>(rerun, 0..quorum, &output);
+		assert!(!Requests::<T>::get(rerun).expect("exists").answers_owed.is_zero());
 
 		#[block]
 		{

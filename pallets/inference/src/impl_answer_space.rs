@@ -31,27 +31,30 @@
 //! keeps assigning at full rate while the backlog drains only by the slack the bound leaves,
 //! and under a sustained flood the backlog outgrows the commit window: honest executors were
 //! slashed for misses and evicted (measured on real nodes at 300 requests a block). So the chain
-//! also keeps a ledger of the answers it still expects (`AnswersOwed`, by the block at whose
-//! start they can no longer come: a commitment with its reveal by the commit deadline, a reveal
-//! whose commitment arrived by the request's deadline) and assigns only while their total stays
+//! also counts the answers it still expects (each request's `answers_owed`: per assigned
+//! executor its commitment and reveal while it may still commit, its reveal once committed;
+//! recounted at each reveal, released at the deadline; summed in `AnswersOwedTotal`) and
+//! assigns only while their total stays
 //! within `MaxAnswerBlocksOwed` blocks of answer space. On time, what is owed before a block
 //! assigns is about two blocks' worth (last block's requests, and the reveals of the block
 //! before), so the rule costs little; behind, assignment slows at once, and the debt stays
 //! bounded instead of growing. Blocks carry more than their answer space in fact (a reveal is
 //! charged the heaviest settlement before dispatch and refunded most of it), so a full debt
-//! lands within a block or two, inside the commit window. The ledger corrects itself: answers
-//! that never come (a dead executor) leave it when their deadline passes.
+//! lands within a block or two, inside the commit window. The count corrects itself: answers
+//! that can no longer come (an executor that did not commit in time, a dead one) leave it at
+//! the request's next reveal or at its deadline.
 //!
 //! What it does not stop: a flood lengthening everyone's wait in the queue (each request pays
 //! its fee); an executor whose own offchain worker falls behind (a miss is still a miss);
 //! operational transactions other than answers (root's) taking part of the reserve, which
 //! `AnswerWeightPerBlock` leaves room for; and executors that never answer, whose debt slows
-//! assignment for everyone until their commit deadlines pass (bounded by their share of the
-//! draws, and they are slashed and, after `MaxConsecutiveMisses`, evicted).
+//! assignment for everyone until their request's first reveal after its commit deadline (or
+//! its deadline, if nobody reveals); bounded by their share of the draws, and they are slashed
+//! and, after `MaxConsecutiveMisses`, evicted.
 
 use crate::{
 	types::{AnswerLoad, AnswerSpace},
-	AnswerSpaceTaken, AnswersOwed, AnswersOwedTotal, Config, InferenceRequest, Pallet, WeightInfo,
+	AnswerSpaceTaken, AnswersOwedTotal, Config, InferenceRequest, Pallet, WeightInfo,
 };
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
@@ -168,56 +171,56 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Record the answers `request`'s assigned executors owe: each a commitment and a reveal,
-	/// due by its commit deadline.
-	pub(crate) fn owe_answers(request: &InferenceRequest<T>) {
-		let executors = request.assigned.len() as u32;
-		let owed = Self::answer_shares_for(request).both().saturating_mul(executors);
-		AnswersOwed::<T>::mutate(request.commit_deadline, |entry| {
-			*entry = entry.saturating_add(owed)
-		});
-		AnswersOwedTotal::<T>::mutate(|total| *total = total.saturating_add(owed));
-	}
-
-	/// A commitment to `request` arrived: it is no longer owed, and its reveal is now due by
-	/// the request's deadline.
-	pub(crate) fn commitment_received(request: &InferenceRequest<T>) {
+	/// What `request`'s assigned executors still owe at block `now`: an executor that has not
+	/// committed, its commitment and its reveal while the commit phase is open (nothing once it
+	/// closed without it: it can no longer answer); one that committed, its reveal; one that
+	/// revealed, nothing; nothing at all from the deadline on.
+	pub(crate) fn answers_owed_by(
+		request: &InferenceRequest<T>,
+		now: BlockNumberFor<T>,
+	) -> AnswerLoad {
+		let Some(deadline) = request.status.deadline() else { return AnswerLoad::default() };
+		if now >= deadline {
+			return AnswerLoad::default();
+		}
 		let shares = Self::answer_shares_for(request);
-		let paid = Self::take_owed(request.commit_deadline, shares.both());
-		if let Some(deadline) = request.status.deadline() {
-			// Only what was owed moves: the ledger never grows on an answer.
-			let reveal = shares.reveal.min(paid);
-			AnswersOwed::<T>::mutate(deadline, |entry| *entry = entry.saturating_add(reveal));
-			AnswersOwedTotal::<T>::mutate(|total| *total = total.saturating_add(reveal));
-		}
+		let phase_open = !request.commit_phase_closed(now);
+		(0..request.assigned.len() as u8).fold(AnswerLoad::default(), |owed, index| {
+			let share = if request.attestations.iter().any(|a| a.executor_index == index) {
+				AnswerLoad::default()
+			} else if request.commitment_of(index).is_some() {
+				shares.reveal
+			} else if phase_open {
+				shares.both()
+			} else {
+				AnswerLoad::default()
+			};
+			owed.saturating_add(share)
+		})
 	}
 
-	/// A reveal of `request` arrived: it is no longer owed.
-	pub(crate) fn reveal_received(request: &InferenceRequest<T>) {
-		if let Some(deadline) = request.status.deadline() {
-			Self::take_owed(deadline, Self::answer_shares_for(request).reveal);
-		}
+	/// Count what `request` (just assigned, or just answered) owes now in place of what it was
+	/// counted for. A commitment is not recounted (its share is small, and counting it would
+	/// cost every commitment a write): it leaves the total at the next reveal of its request.
+	pub(crate) fn recount_answers_owed(request: &mut InferenceRequest<T>, now: BlockNumberFor<T>) {
+		let owed = Self::answers_owed_by(request, now);
+		Self::replace_answers_owed(request, owed);
 	}
 
-	/// Take up to `load` from the answers owed by `due`; returns what was taken.
-	fn take_owed(due: BlockNumberFor<T>, load: AnswerLoad) -> AnswerLoad {
-		let taken = AnswersOwed::<T>::mutate_exists(due, |entry| {
-			let held = entry.unwrap_or_default();
-			let taken = held.min(load);
-			let left = held.saturating_sub(taken);
-			*entry = (!left.is_zero()).then_some(left);
-			taken
+	/// `request`'s deadline has come: it owes nothing more.
+	pub(crate) fn release_answers_owed(request: &mut InferenceRequest<T>) {
+		Self::replace_answers_owed(request, AnswerLoad::default());
+	}
+
+	/// Count `owed` for `request` in `AnswersOwedTotal` in place of what it was counted for.
+	fn replace_answers_owed(request: &mut InferenceRequest<T>, owed: AnswerLoad) {
+		if owed == request.answers_owed {
+			return;
+		}
+		AnswersOwedTotal::<T>::mutate(|total| {
+			*total = total.saturating_sub(request.answers_owed).saturating_add(owed)
 		});
-		AnswersOwedTotal::<T>::mutate(|total| *total = total.saturating_sub(taken));
-		taken
-	}
-
-	/// Block `now` begins: the answers that were due by it can no longer come.
-	pub(crate) fn forget_answers_due(now: BlockNumberFor<T>) {
-		let lapsed = AnswersOwed::<T>::take(now);
-		if !lapsed.is_zero() {
-			AnswersOwedTotal::<T>::mutate(|total| *total = total.saturating_sub(lapsed));
-		}
+		request.answers_owed = owed;
 	}
 
 	/// Record that a request assigned in block `now` takes `taken` of its answer space.

@@ -173,7 +173,7 @@ impl<T: Config> Pallet<T> {
 		request.assigned = BoundedVec::truncate_from(assignees);
 		request.commit_deadline = now.saturating_add(commit_blocks);
 		request.status = RequestStatus::Assigned { deadline };
-		Self::owe_answers(&request);
+		Self::recount_answers_owed(&mut request, now);
 		Requests::<T>::insert(request_id, request);
 		Self::deposit_event(Event::RequestAssigned { request_id, executors, deadline });
 		Assigned::Done

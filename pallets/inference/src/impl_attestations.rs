@@ -298,7 +298,6 @@ impl<T: Config> Pallet<T> {
 			.try_push(Commitment { executor_index, commitment, submitted_at: now })
 			.map_err(|_| Error::<T>::AlreadyCommitted)?;
 		let executor = Self::assignee_account(&request, executor_index)?;
-		Self::commitment_received(&request);
 		Requests::<T>::insert(request_id, request);
 		Self::deposit_event(Event::CommitmentSubmitted { request_id, executor });
 		Ok(())
@@ -353,7 +352,7 @@ impl<T: Config> Pallet<T> {
 			})
 			.map_err(|_| Error::<T>::AlreadyAttested)?;
 		let executor = Self::assignee_account(&request, executor_index)?;
-		Self::reveal_received(&request);
+		Self::recount_answers_owed(&mut request, now);
 
 		let mut quorum_reached = false;
 		if let RequestStatus::Assigned { deadline } = request.status {

@@ -18,7 +18,6 @@ use sp_runtime::traits::Saturating;
 impl<T: Config> Pallet<T> {
 	/// Run this block's hook work and return its weight.
 	pub(crate) fn run_block_hooks(now: BlockNumberFor<T>) -> Weight {
-		Self::forget_answers_due(now);
 		// Every turn is charged, the one that found its pool busy too (it drew).
 		let mut assigned = 0usize;
 		while assigned < T::MaxRequestsPerBlock::get() as usize {

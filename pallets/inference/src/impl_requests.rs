@@ -173,6 +173,7 @@ impl<T: Config> Pallet<T> {
 				candidates: BoundedVec::new(),
 				status: RequestStatus::Pending,
 				challenge: ChallengeState::None,
+				answers_owed: Default::default(),
 			},
 		);
 		Self::deposit_event(Event::InferenceRequested {

@@ -80,6 +80,7 @@ impl<T: Config> Pallet<T> {
 			RequestStatus::Assigned { .. } => false,
 			_ => return Expiry::Finalized,
 		};
+		Self::release_answers_owed(&mut request);
 		let expiry = match (&request.kind, finalized && !settles_here) {
 			(RequestKind::Challenge { .. }, _) | (_, false) => Expiry::Full,
 			(_, true) => Expiry::Finalized,

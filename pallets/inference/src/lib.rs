@@ -314,16 +314,9 @@ pub mod pallet {
 	pub type AnswerSpaceTaken<T: Config> =
 		StorageValue<_, types::AnswerSpace<BlockNumberFor<T>>, ValueQuery>;
 
-	/// The answers assigned executors still owe, by the block at whose start they can no
-	/// longer come: a commitment and its reveal by the request's commit deadline, a reveal
-	/// whose commitment arrived by the request's deadline. Each block forgets its own entry
-	/// in its hook. See `impl_answer_space`.
-	#[pallet::storage]
-	pub type AnswersOwed<T: Config> =
-		StorageMap<_, Twox64Concat, BlockNumberFor<T>, types::AnswerLoad, ValueQuery>;
-
-	/// The sum of `AnswersOwed`: what blocks must still carry for the requests assigned so
-	/// far. Requests are assigned only while it stays within `MaxAnswerBlocksOwed` blocks of
+	/// The answers assigned executors still owe, summed over the open requests
+	/// (`InferenceRequest::answers_owed`): what blocks must still carry for the requests
+	/// assigned so far. Requests are assigned only while it stays within `MaxAnswerBlocksOwed` blocks of
 	/// answer space.
 	#[pallet::storage]
 	pub type AnswersOwedTotal<T: Config> = StorageValue<_, types::AnswerLoad, ValueQuery>;

@@ -407,6 +407,9 @@ pub struct InferenceRequest<T: Config> {
 	pub status: RequestStatus<BlockNumberFor<T>>,
 	/// Whether it was challenged, and how that ended.
 	pub challenge: ChallengeState,
+	/// The answers its assigned executors still owe, as counted in `AnswersOwedTotal`:
+	/// recounted at each reveal, released at the deadline.
+	pub answers_owed: AnswerLoad,
 }
 
 impl<T: Config> InferenceRequest<T> {

@@ -70,8 +70,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 108_622_000 picoseconds.
-		Weight::from_parts(124_596_000, 0)
+		// Minimum execution time: 108_832_000 picoseconds.
+		Weight::from_parts(132_358_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -82,8 +82,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 86_048_000 picoseconds.
-		Weight::from_parts(98_757_000, 0)
+		// Minimum execution time: 71_707_000 picoseconds.
+		Weight::from_parts(84_887_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -106,8 +106,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_669_729_000 picoseconds.
-		Weight::from_parts(1_867_904_000, 0)
+		// Minimum execution time: 1_631_272_000 picoseconds.
+		Weight::from_parts(1_740_645_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(T::DbWeight::get().reads(261_u64))
 			.saturating_add(T::DbWeight::get().writes(132_u64))
@@ -128,8 +128,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_232_288_000 picoseconds.
-		Weight::from_parts(2_509_150_000, 0)
+		// Minimum execution time: 2_214_481_000 picoseconds.
+		Weight::from_parts(2_409_472_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(T::DbWeight::get().reads(388_u64))
 			.saturating_add(T::DbWeight::get().writes(259_u64))
@@ -146,8 +146,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 58_497_000 picoseconds.
-		Weight::from_parts(62_363_000, 0)
+		// Minimum execution time: 57_146_000 picoseconds.
+		Weight::from_parts(62_684_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -162,8 +162,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 532_463_000 picoseconds.
-		Weight::from_parts(580_446_000, 0)
+		// Minimum execution time: 523_891_000 picoseconds.
+		Weight::from_parts(554_777_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(T::DbWeight::get().reads(130_u64))
 			.saturating_add(T::DbWeight::get().writes(129_u64))
@@ -180,8 +180,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 49_674_000 picoseconds.
-		Weight::from_parts(57_205_000, 0)
+		// Minimum execution time: 44_517_000 picoseconds.
+		Weight::from_parts(48_252_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -202,12 +202,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
 	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::AnswerSpaceTaken` (r:1 w:1)
-	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
+	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswerSpaceTaken` (r:1 w:1)
+	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::RequestInputs` (r:0 w:1)
@@ -215,43 +217,45 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::AssignmentQueue` (r:0 w:1)
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:0 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// The range of component `i` is `[64, 262144]`.
 	fn request_inference(i: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `16616`
 		//  Estimated: `430686`
-		// Minimum execution time: 862_996_000 picoseconds.
-		Weight::from_parts(1_000_116_899, 0)
+		// Minimum execution time: 692_442_000 picoseconds.
+		Weight::from_parts(805_306_024, 0)
 			.saturating_add(Weight::from_parts(0, 430686))
-			// Standard Error: 185
-			.saturating_add(Weight::from_parts(8_128, 0).saturating_mul(i.into()))
-			.saturating_add(T::DbWeight::get().reads(74_u64))
-			.saturating_add(T::DbWeight::get().writes(19_u64))
+			// Standard Error: 98
+			.saturating_add(Weight::from_parts(6_914, 0).saturating_mul(i.into()))
+			.saturating_add(T::DbWeight::get().reads(75_u64))
+			.saturating_add(T::DbWeight::get().writes(20_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
+	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:1)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2587 + o * (1 ±0)`
-		//  Estimated: `332777`
-		// Minimum execution time: 67_180_000 picoseconds.
-		Weight::from_parts(71_463_165, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 54
-			.saturating_add(Weight::from_parts(8_263, 0).saturating_mul(o.into()))
-			.saturating_add(T::DbWeight::get().reads(4_u64))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
+		//  Measured:  `2635 + o * (1 ±0)`
+		//  Estimated: `332797`
+		// Minimum execution time: 54_551_000 picoseconds.
+		Weight::from_parts(58_480_845, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
+			// Standard Error: 47
+			.saturating_add(Weight::from_parts(7_395, 0).saturating_mul(o.into()))
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:0)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
@@ -259,42 +263,42 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `o` is `[64, 65536]`.
 	fn authorize_submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1660`
-		//  Estimated: `332777`
-		// Minimum execution time: 83_754_000 picoseconds.
-		Weight::from_parts(109_636_824, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 44
-			.saturating_add(Weight::from_parts(6_902, 0).saturating_mul(o.into()))
+		//  Measured:  `1707`
+		//  Estimated: `332797`
+		// Minimum execution time: 75_443_000 picoseconds.
+		Weight::from_parts(83_322_634, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
+			// Standard Error: 33
+			.saturating_add(Weight::from_parts(7_344, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	fn submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `999`
-		//  Estimated: `332777`
-		// Minimum execution time: 20_971_000 picoseconds.
-		Weight::from_parts(50_074_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `1046`
+		//  Estimated: `332797`
+		// Minimum execution time: 24_737_000 picoseconds.
+		Weight::from_parts(45_047_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:0)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	fn authorize_submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1053`
-		//  Estimated: `332777`
-		// Minimum execution time: 60_160_000 picoseconds.
-		Weight::from_parts(87_560_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `1100`
+		//  Estimated: `332797`
+		// Minimum execution time: 51_356_000 picoseconds.
+		Weight::from_parts(61_331_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::RequestInputs` (r:1 w:1)
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
@@ -315,11 +319,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16922`
-		//  Estimated: `664564`
-		// Minimum execution time: 516_120_000 picoseconds.
-		Weight::from_parts(732_892_000, 0)
-			.saturating_add(Weight::from_parts(0, 664564))
+		//  Measured:  `16959`
+		//  Estimated: `664604`
+		// Minimum execution time: 422_711_000 picoseconds.
+		Weight::from_parts(470_241_000, 0)
+			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(63_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
@@ -333,8 +337,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `4503`
-		// Minimum execution time: 4_436_000 picoseconds.
-		Weight::from_parts(6_670_000, 0)
+		// Minimum execution time: 3_976_000 picoseconds.
+		Weight::from_parts(4_647_000, 0)
 			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
@@ -343,13 +347,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::AssignmentQueue` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
 	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::AnswerSpaceTaken` (r:1 w:1)
-	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
+	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
@@ -358,20 +362,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:64 w:5)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswerSpaceTaken` (r:1 w:1)
+	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn assign_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14737`
+		//  Measured:  `14743`
 		//  Estimated: `430686`
-		// Minimum execution time: 346_517_000 picoseconds.
-		Weight::from_parts(482_749_000, 0)
+		// Minimum execution time: 368_629_000 picoseconds.
+		Weight::from_parts(399_736_000, 0)
 			.saturating_add(Weight::from_parts(0, 430686))
-			.saturating_add(T::DbWeight::get().reads(73_u64))
-			.saturating_add(T::DbWeight::get().writes(15_u64))
+			.saturating_add(T::DbWeight::get().reads(74_u64))
+			.saturating_add(T::DbWeight::get().writes(16_u64))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:8 w:8)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:6 w:6)
@@ -386,16 +392,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `InferenceContracts::ContractRequests` (`max_values`: None, `max_size`: Some(93), added: 2568, mode: `MaxEncodedLen`)
 	fn settle_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `77283`
-		//  Estimated: `664564`
-		// Minimum execution time: 626_844_000 picoseconds.
-		Weight::from_parts(854_935_000, 0)
-			.saturating_add(Weight::from_parts(0, 664564))
+		//  Measured:  `77320`
+		//  Estimated: `664604`
+		// Minimum execution time: 663_469_000 picoseconds.
+		Weight::from_parts(721_886_000, 0)
+			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(27_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:5 w:5)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:3 w:3)
@@ -414,11 +420,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	fn settle_ordinary_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `74134`
-		//  Estimated: `332777`
-		// Minimum execution time: 426_596_000 picoseconds.
-		Weight::from_parts(553_785_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `74165`
+		//  Estimated: `332797`
+		// Minimum execution time: 399_316_000 picoseconds.
+		Weight::from_parts(439_004_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(21_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
 	}
@@ -427,7 +433,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::RequestInputs` (r:1 w:1)
@@ -444,16 +450,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn draw_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3293`
-		//  Estimated: `332777`
-		// Minimum execution time: 142_923_000 picoseconds.
-		Weight::from_parts(213_518_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `3324`
+		//  Estimated: `332797`
+		// Minimum execution time: 139_007_000 picoseconds.
+		Weight::from_parts(154_240_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:8 w:8)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:6 w:6)
@@ -466,22 +472,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `InferenceContracts::ContractRequests` (r:1 w:0)
 	/// Proof: `InferenceContracts::ContractRequests` (`max_values`: None, `max_size`: Some(93), added: 2568, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
+	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:1)
 	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `76849`
-		//  Estimated: `664564`
-		// Minimum execution time: 765_562_000 picoseconds.
-		Weight::from_parts(1_103_225_000, 0)
-			.saturating_add(Weight::from_parts(0, 664564))
-			.saturating_add(T::DbWeight::get().reads(30_u64))
-			.saturating_add(T::DbWeight::get().writes(33_u64))
+		//  Measured:  `76977`
+		//  Estimated: `664604`
+		// Minimum execution time: 740_274_000 picoseconds.
+		Weight::from_parts(816_457_000, 0)
+			.saturating_add(Weight::from_parts(0, 664604))
+			.saturating_add(T::DbWeight::get().reads(31_u64))
+			.saturating_add(T::DbWeight::get().writes(34_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:2 w:2)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:3 w:3)
@@ -496,16 +504,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_finalized_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `72877`
-		//  Estimated: `332777`
-		// Minimum execution time: 255_080_000 picoseconds.
-		Weight::from_parts(303_483_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `72908`
+		//  Estimated: `332797`
+		// Minimum execution time: 269_452_000 picoseconds.
+		Weight::from_parts(298_365_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -514,11 +522,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	fn prune_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `330407`
-		//  Estimated: `332777`
-		// Minimum execution time: 149_122_000 picoseconds.
-		Weight::from_parts(166_989_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `330438`
+		//  Estimated: `332797`
+		// Minimum execution time: 171_967_000 picoseconds.
+		Weight::from_parts(220_389_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -532,8 +540,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 108_622_000 picoseconds.
-		Weight::from_parts(124_596_000, 0)
+		// Minimum execution time: 108_832_000 picoseconds.
+		Weight::from_parts(132_358_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -544,8 +552,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 86_048_000 picoseconds.
-		Weight::from_parts(98_757_000, 0)
+		// Minimum execution time: 71_707_000 picoseconds.
+		Weight::from_parts(84_887_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -568,8 +576,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_669_729_000 picoseconds.
-		Weight::from_parts(1_867_904_000, 0)
+		// Minimum execution time: 1_631_272_000 picoseconds.
+		Weight::from_parts(1_740_645_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(ParityDbWeight::get().reads(261_u64))
 			.saturating_add(ParityDbWeight::get().writes(132_u64))
@@ -590,8 +598,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_232_288_000 picoseconds.
-		Weight::from_parts(2_509_150_000, 0)
+		// Minimum execution time: 2_214_481_000 picoseconds.
+		Weight::from_parts(2_409_472_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(ParityDbWeight::get().reads(388_u64))
 			.saturating_add(ParityDbWeight::get().writes(259_u64))
@@ -608,8 +616,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 58_497_000 picoseconds.
-		Weight::from_parts(62_363_000, 0)
+		// Minimum execution time: 57_146_000 picoseconds.
+		Weight::from_parts(62_684_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -624,8 +632,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 532_463_000 picoseconds.
-		Weight::from_parts(580_446_000, 0)
+		// Minimum execution time: 523_891_000 picoseconds.
+		Weight::from_parts(554_777_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(ParityDbWeight::get().reads(130_u64))
 			.saturating_add(ParityDbWeight::get().writes(129_u64))
@@ -642,8 +650,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 49_674_000 picoseconds.
-		Weight::from_parts(57_205_000, 0)
+		// Minimum execution time: 44_517_000 picoseconds.
+		Weight::from_parts(48_252_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -664,12 +672,14 @@ impl WeightInfo for () {
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
 	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::AnswerSpaceTaken` (r:1 w:1)
-	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
+	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswerSpaceTaken` (r:1 w:1)
+	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::RequestInputs` (r:0 w:1)
@@ -677,43 +687,45 @@ impl WeightInfo for () {
 	/// Storage: `Inference::AssignmentQueue` (r:0 w:1)
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:0 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// The range of component `i` is `[64, 262144]`.
 	fn request_inference(i: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `16616`
 		//  Estimated: `430686`
-		// Minimum execution time: 862_996_000 picoseconds.
-		Weight::from_parts(1_000_116_899, 0)
+		// Minimum execution time: 692_442_000 picoseconds.
+		Weight::from_parts(805_306_024, 0)
 			.saturating_add(Weight::from_parts(0, 430686))
-			// Standard Error: 185
-			.saturating_add(Weight::from_parts(8_128, 0).saturating_mul(i.into()))
-			.saturating_add(ParityDbWeight::get().reads(74_u64))
-			.saturating_add(ParityDbWeight::get().writes(19_u64))
+			// Standard Error: 98
+			.saturating_add(Weight::from_parts(6_914, 0).saturating_mul(i.into()))
+			.saturating_add(ParityDbWeight::get().reads(75_u64))
+			.saturating_add(ParityDbWeight::get().writes(20_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
+	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:1 w:1)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2587 + o * (1 ±0)`
-		//  Estimated: `332777`
-		// Minimum execution time: 67_180_000 picoseconds.
-		Weight::from_parts(71_463_165, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 54
-			.saturating_add(Weight::from_parts(8_263, 0).saturating_mul(o.into()))
-			.saturating_add(ParityDbWeight::get().reads(4_u64))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
+		//  Measured:  `2635 + o * (1 ±0)`
+		//  Estimated: `332797`
+		// Minimum execution time: 54_551_000 picoseconds.
+		Weight::from_parts(58_480_845, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
+			// Standard Error: 47
+			.saturating_add(Weight::from_parts(7_395, 0).saturating_mul(o.into()))
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:0)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
@@ -721,42 +733,42 @@ impl WeightInfo for () {
 	/// The range of component `o` is `[64, 65536]`.
 	fn authorize_submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1660`
-		//  Estimated: `332777`
-		// Minimum execution time: 83_754_000 picoseconds.
-		Weight::from_parts(109_636_824, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
-			// Standard Error: 44
-			.saturating_add(Weight::from_parts(6_902, 0).saturating_mul(o.into()))
+		//  Measured:  `1707`
+		//  Estimated: `332797`
+		// Minimum execution time: 75_443_000 picoseconds.
+		Weight::from_parts(83_322_634, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
+			// Standard Error: 33
+			.saturating_add(Weight::from_parts(7_344, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	fn submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `999`
-		//  Estimated: `332777`
-		// Minimum execution time: 20_971_000 picoseconds.
-		Weight::from_parts(50_074_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `1046`
+		//  Estimated: `332797`
+		// Minimum execution time: 24_737_000 picoseconds.
+		Weight::from_parts(45_047_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:0)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	fn authorize_submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1053`
-		//  Estimated: `332777`
-		// Minimum execution time: 60_160_000 picoseconds.
-		Weight::from_parts(87_560_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `1100`
+		//  Estimated: `332797`
+		// Minimum execution time: 51_356_000 picoseconds.
+		Weight::from_parts(61_331_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::RequestInputs` (r:1 w:1)
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
@@ -777,11 +789,11 @@ impl WeightInfo for () {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16922`
-		//  Estimated: `664564`
-		// Minimum execution time: 516_120_000 picoseconds.
-		Weight::from_parts(732_892_000, 0)
-			.saturating_add(Weight::from_parts(0, 664564))
+		//  Measured:  `16959`
+		//  Estimated: `664604`
+		// Minimum execution time: 422_711_000 picoseconds.
+		Weight::from_parts(470_241_000, 0)
+			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(63_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
@@ -795,8 +807,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `4503`
-		// Minimum execution time: 4_436_000 picoseconds.
-		Weight::from_parts(6_670_000, 0)
+		// Minimum execution time: 3_976_000 picoseconds.
+		Weight::from_parts(4_647_000, 0)
 			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
@@ -805,13 +817,13 @@ impl WeightInfo for () {
 	/// Storage: `Inference::AssignmentQueue` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
 	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::AnswerSpaceTaken` (r:1 w:1)
-	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
+	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
@@ -820,20 +832,22 @@ impl WeightInfo for () {
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:64 w:5)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswerSpaceTaken` (r:1 w:1)
+	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn assign_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14737`
+		//  Measured:  `14743`
 		//  Estimated: `430686`
-		// Minimum execution time: 346_517_000 picoseconds.
-		Weight::from_parts(482_749_000, 0)
+		// Minimum execution time: 368_629_000 picoseconds.
+		Weight::from_parts(399_736_000, 0)
 			.saturating_add(Weight::from_parts(0, 430686))
-			.saturating_add(ParityDbWeight::get().reads(73_u64))
-			.saturating_add(ParityDbWeight::get().writes(15_u64))
+			.saturating_add(ParityDbWeight::get().reads(74_u64))
+			.saturating_add(ParityDbWeight::get().writes(16_u64))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:8 w:8)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:6 w:6)
@@ -848,16 +862,16 @@ impl WeightInfo for () {
 	/// Proof: `InferenceContracts::ContractRequests` (`max_values`: None, `max_size`: Some(93), added: 2568, mode: `MaxEncodedLen`)
 	fn settle_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `77283`
-		//  Estimated: `664564`
-		// Minimum execution time: 626_844_000 picoseconds.
-		Weight::from_parts(854_935_000, 0)
-			.saturating_add(Weight::from_parts(0, 664564))
+		//  Measured:  `77320`
+		//  Estimated: `664604`
+		// Minimum execution time: 663_469_000 picoseconds.
+		Weight::from_parts(721_886_000, 0)
+			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(27_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:5 w:5)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:3 w:3)
@@ -876,11 +890,11 @@ impl WeightInfo for () {
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	fn settle_ordinary_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `74134`
-		//  Estimated: `332777`
-		// Minimum execution time: 426_596_000 picoseconds.
-		Weight::from_parts(553_785_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `74165`
+		//  Estimated: `332797`
+		// Minimum execution time: 399_316_000 picoseconds.
+		Weight::from_parts(439_004_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(21_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
 	}
@@ -889,7 +903,7 @@ impl WeightInfo for () {
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::RequestInputs` (r:1 w:1)
@@ -906,16 +920,16 @@ impl WeightInfo for () {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn draw_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3293`
-		//  Estimated: `332777`
-		// Minimum execution time: 142_923_000 picoseconds.
-		Weight::from_parts(213_518_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `3324`
+		//  Estimated: `332797`
+		// Minimum execution time: 139_007_000 picoseconds.
+		Weight::from_parts(154_240_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:8 w:8)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:6 w:6)
@@ -928,22 +942,24 @@ impl WeightInfo for () {
 	/// Proof: `Memory::EmbeddingRequests` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `InferenceContracts::ContractRequests` (r:1 w:0)
 	/// Proof: `InferenceContracts::ContractRequests` (`max_values`: None, `max_size`: Some(93), added: 2568, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
+	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:1)
 	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `76849`
-		//  Estimated: `664564`
-		// Minimum execution time: 765_562_000 picoseconds.
-		Weight::from_parts(1_103_225_000, 0)
-			.saturating_add(Weight::from_parts(0, 664564))
-			.saturating_add(ParityDbWeight::get().reads(30_u64))
-			.saturating_add(ParityDbWeight::get().writes(33_u64))
+		//  Measured:  `76977`
+		//  Estimated: `664604`
+		// Minimum execution time: 740_274_000 picoseconds.
+		Weight::from_parts(816_457_000, 0)
+			.saturating_add(Weight::from_parts(0, 664604))
+			.saturating_add(ParityDbWeight::get().reads(31_u64))
+			.saturating_add(ParityDbWeight::get().writes(34_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Executors` (r:2 w:2)
 	/// Proof: `Inference::Executors` (`max_values`: None, `max_size`: Some(4239), added: 6714, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:3 w:3)
@@ -958,16 +974,16 @@ impl WeightInfo for () {
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_finalized_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `72877`
-		//  Estimated: `332777`
-		// Minimum execution time: 255_080_000 picoseconds.
-		Weight::from_parts(303_483_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `72908`
+		//  Estimated: `332797`
+		// Minimum execution time: 269_452_000 picoseconds.
+		Weight::from_parts(298_365_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
-	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329312), added: 331787, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -976,11 +992,11 @@ impl WeightInfo for () {
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	fn prune_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `330407`
-		//  Estimated: `332777`
-		// Minimum execution time: 149_122_000 picoseconds.
-		Weight::from_parts(166_989_000, 0)
-			.saturating_add(Weight::from_parts(0, 332777))
+		//  Measured:  `330438`
+		//  Estimated: `332797`
+		// Minimum execution time: 171_967_000 picoseconds.
+		Weight::from_parts(220_389_000, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}

@@ -127,6 +127,7 @@ mod benchmark_helper {
 				.expect("one candidate"),
 				status: RequestStatus::Finalized { deadline: 1, finalized_at: 0, output_hash },
 				challenge: ChallengeState::None,
+				answers_owed: Default::default(),
 			};
 			pallet_inference::Requests::<Runtime>::insert(request_id, request);
 			request_id
