@@ -171,7 +171,7 @@ fn flood_with_answers_late(
 	model: ModelId,
 ) -> Vec<RequestId> {
 	let ids = request_many(1, model, u64::from(Inference::queue_room_for_transactions()));
-	for block in 1..=60u32 {
+	for block in 1..=40u32 {
 		if late_every == 0 || block % late_every != 0 {
 			include_answers_within(keys, block_space);
 		}
