@@ -1,14 +1,22 @@
 //! Answer space: the chain assigns requests only as fast as blocks can carry their answers.
 //!
 //! Every assigned executor answers twice, a commitment and then a reveal, in operational
-//! transactions that its offchain worker submits before the request's deadlines. A block takes
-//! a transaction only if the weight charged before dispatch still fits the block, and a reveal
-//! is charged for the settlement it may complete. So the answers a block can carry are finite:
+//! transactions that its offchain worker submits before the request's deadlines, and the reveal
+//! that completes a quorum settles the request. So the answers a block can carry are finite:
 //! `AnswerWeightPerBlock` of weight and `AnswerLengthPerBlock` of bytes, the part of a block
 //! that ordinary transactions (requests among them) cannot take. Each block assigns requests
-//! until the answers they call for (per assigned executor: its commitment and its reveal of the
-//! model's largest output, charged as before dispatch) would exceed that space; the next request
-//! waits at the front of the assignment queue for the next block.
+//! until what they call for would exceed that space: per assigned executor its commitment and
+//! its reveal of the model's largest output, and once per request the heaviest settlement; the
+//! next request waits at the front of the assignment queue for the next block.
+//!
+//! Why the settlement counts once: every reveal is charged the heaviest settlement before
+//! dispatch (any of them may be the deciding one) and refunded it after unless it settled, and
+//! only one does. Counting it per executor, as an earlier rule did, kept blocks a third full
+//! of answers in fact (on real nodes at 300 requests a block: about 45 finalized a block, with
+//! executors' capacity idle). Counting it once is what blocks really carry, provided a block
+//! full of answers as counted still has room for the charge of a full batch of reveals on top
+//! (`reveal_batch_room`; the runtime's tests check its constants). Answers go first, at the
+//! top pool priority, so ordinary transactions do not take that room.
 //!
 //! Why this bound holds: the commitments and reveals for the requests assigned in one block take
 //! at most one block's answer space between them. Commitments answer the requests assigned in
@@ -32,17 +40,17 @@
 //! and under a sustained flood the backlog outgrows the commit window: honest executors were
 //! slashed for misses and evicted (measured on real nodes at 300 requests a block). So the chain
 //! also counts the answers it still expects (each request's `answers_owed`: per assigned
-//! executor its commitment and reveal while it may still commit, its reveal once committed;
-//! recounted at each reveal, released at the deadline; summed in `AnswersOwedTotal`) and
-//! assigns only while their total stays
-//! within `MaxAnswerBlocksOwed` blocks of answer space. On time, what is owed before a block
-//! assigns is about two blocks' worth (last block's requests, and the reveals of the block
-//! before), so the rule costs little; behind, assignment slows at once, and the debt stays
-//! bounded instead of growing. Blocks carry more than their answer space in fact (a reveal is
-//! charged the heaviest settlement before dispatch and refunded most of it), so a full debt
-//! lands within a block or two, inside the commit window. The count corrects itself: answers
-//! that can no longer come (an executor that did not commit in time, a dead one) leave it at
-//! the request's next reveal or at its deadline.
+//! executor its commitment and reveal while it may still commit, its reveal once committed,
+//! and the settlement until a quorum settles it; recounted at each reveal, released at the
+//! deadline; summed in `AnswersOwedTotal`) and assigns only while their total stays within
+//! `MaxAnswerBlocksOwed` blocks of answer space. On time, what is owed before a block assigns
+//! is about two blocks' worth (last block's requests, and the reveals of the block before), so
+//! the rule costs little; behind, assignment slows at once, and the debt stays bounded instead
+//! of growing. Blocks can carry more than their answer space (the space counts the heaviest
+//! settlement, most requests settle as ordinary ones, and hooks and requests rarely fill the
+//! rest), so a full debt lands within a block or two, inside the commit window. The count
+//! corrects itself: answers that can no longer come (an executor that did not commit in time,
+//! a dead one) leave it at the request's next reveal or at its deadline.
 //!
 //! What it does not stop: a flood lengthening everyone's wait in the queue (each request pays
 //! its fee); an executor whose own offchain worker falls behind (a miss is still a miss);
@@ -70,31 +78,37 @@ pub const REVEAL_ENVELOPE_BYTES: u32 = 160;
 /// Bytes one executor's answers to one request take in blocks besides its output.
 pub const ANSWER_ENVELOPE_BYTES: u32 = COMMIT_ENVELOPE_BYTES + REVEAL_ENVELOPE_BYTES;
 
-/// One executor's answers to one request: its commitment, and its reveal.
+/// What one request's answers cost blocks, by step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AnswerShares {
-	/// The commitment, charged with its authorization.
+	/// One executor's commitment, charged with its authorization.
 	pub commit: AnswerLoad,
-	/// The reveal, charged with its authorization and the settlement it may complete.
+	/// One executor's reveal, charged with its authorization.
 	pub reveal: AnswerLoad,
+	/// The request's settlement, once for all its executors: the reveal that completes the
+	/// quorum settles it.
+	pub settlement: AnswerLoad,
 }
 
 impl AnswerShares {
-	/// Both answers.
+	/// One executor's answers: its commitment and its reveal.
 	pub fn both(&self) -> AnswerLoad {
 		self.commit.saturating_add(self.reveal)
+	}
+
+	/// All the answers of a request drawing `redundancy` executors, and its settlement.
+	pub fn of_request(&self, redundancy: u8) -> AnswerLoad {
+		self.both()
+			.saturating_mul(u32::from(redundancy))
+			.saturating_add(self.settlement)
 	}
 }
 
 impl<T: Config> Pallet<T> {
-	/// The weight one executor's answers to a request with outputs of up to `output_len` bytes
-	/// are charged before dispatch: its commitment and its reveal as batch items, the reveal
-	/// with the settlement it may complete, each with its authorization.
-	pub fn answer_weight(output_len: u32) -> Weight {
-		Self::answer_shares(output_len).both().weight
-	}
-
-	/// One executor's answers to a request with outputs of up to `output_len` bytes, by step.
+	/// What a request's answers cost blocks, for outputs of up to `output_len` bytes: each
+	/// executor's commitment and reveal as batch items, each with its authorization, and the
+	/// heaviest settlement (which the reveals are charged before dispatch, and all but the
+	/// deciding one refunded after).
 	pub fn answer_shares(output_len: u32) -> AnswerShares {
 		AnswerShares {
 			commit: AnswerLoad {
@@ -104,63 +118,57 @@ impl<T: Config> Pallet<T> {
 			},
 			reveal: AnswerLoad {
 				weight: T::WeightInfo::submit_attestation(output_len)
-					.saturating_add(T::WeightInfo::authorize_submit_attestation(output_len))
-					.saturating_add(Self::settle_weight()),
+					.saturating_add(T::WeightInfo::authorize_submit_attestation(output_len)),
 				length: output_len.saturating_add(REVEAL_ENVELOPE_BYTES),
 			},
+			settlement: AnswerLoad { weight: Self::settle_weight(), length: 0 },
 		}
 	}
 
-	/// One executor's answers to `request`, by its model's largest output.
+	/// What `request`'s answers cost blocks, by its model's largest output.
 	pub(crate) fn answer_shares_for(request: &InferenceRequest<T>) -> AnswerShares {
-		let output_len = Self::output_bound(&request.model_id).min(u64::from(u32::MAX)) as u32;
-		Self::answer_shares(output_len)
+		Self::answer_shares_by_bound(Self::output_bound(&request.model_id))
 	}
 
-	/// The answer space `redundancy` executors' answers take, for outputs of up to
+	/// What the answers to a request of `model` cost blocks, by its largest output.
+	pub(crate) fn answer_shares_of(model: &crate::ModelInfoOf<T>) -> AnswerShares {
+		Self::answer_shares_by_bound(Self::output_bound_of(model))
+	}
+
+	/// What a request's answers cost blocks, for outputs bounded by `output_bound` bytes.
+	fn answer_shares_by_bound(output_bound: u64) -> AnswerShares {
+		Self::answer_shares(output_bound.min(u64::from(u32::MAX)) as u32)
+	}
+
+	/// The answer space a request drawing `redundancy` executors takes, for outputs of up to
 	/// `output_len` bytes.
-	pub fn answer_space_of(redundancy: u8, output_len: u32) -> (Weight, u32) {
-		let load = Self::answer_shares(output_len).both().saturating_mul(u32::from(redundancy));
-		(load.weight, load.length)
-	}
-
-	/// The answer space `request` calls for, by its redundancy and its model's largest output.
-	pub(crate) fn answer_space_for(request: &InferenceRequest<T>) -> (Weight, u32) {
-		let load = Self::answer_shares_for(request)
-			.both()
-			.saturating_mul(u32::from(request.redundancy));
-		(load.weight, load.length)
+	pub fn answer_space_of(redundancy: u8, output_len: u32) -> AnswerLoad {
+		Self::answer_shares(output_len).of_request(redundancy)
 	}
 
 	/// The answer space the requests assigned so far in block `now` take.
-	fn answer_space_taken(now: BlockNumberFor<T>) -> (Weight, u32) {
+	fn answer_space_taken(now: BlockNumberFor<T>) -> AnswerLoad {
 		let taken = AnswerSpaceTaken::<T>::get();
 		if taken.block == now {
-			(taken.weight, taken.length)
+			taken.taken
 		} else {
-			(Weight::zero(), 0)
+			AnswerLoad::default()
 		}
 	}
 
-	/// Whether block `now` has answer space left for `needed`. The first request of a block
-	/// always has (the integrity test checks the largest request fits an empty block).
 	/// Whether block `now` has answer space left for `needed`, and the answers owed leave
 	/// room for it. With nothing owed, a request always has (so none waits at the front for
 	/// ever; the integrity test checks the largest request fits an empty block anyway).
-	pub(crate) fn has_answer_space(now: BlockNumberFor<T>, needed: (Weight, u32)) -> bool {
+	pub(crate) fn has_answer_space(now: BlockNumberFor<T>, needed: AnswerLoad) -> bool {
 		let owed = AnswersOwedTotal::<T>::get();
 		if owed.is_zero() {
 			return true;
 		}
-		let needed = AnswerLoad { weight: needed.0, length: needed.1 };
 		let max_owed = Self::answer_space_per_block().saturating_mul(T::MaxAnswerBlocksOwed::get());
-		if !owed.saturating_add(needed).fits(max_owed) {
-			return false;
-		}
-		let (weight, length) = Self::answer_space_taken(now);
-		AnswerLoad { weight, length }
-			.saturating_add(needed)
-			.fits(Self::answer_space_per_block())
+		owed.saturating_add(needed).fits(max_owed)
+			&& Self::answer_space_taken(now)
+				.saturating_add(needed)
+				.fits(Self::answer_space_per_block())
 	}
 
 	/// One block's answer space.
@@ -171,39 +179,53 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// What `request`'s assigned executors still owe at block `now`: an executor that has not
-	/// committed, its commitment and its reveal while the commit phase is open (nothing once it
-	/// closed without it: it can no longer answer); one that committed, its reveal; one that
-	/// revealed, nothing; nothing at all from the deadline on.
+	/// What `request`'s assigned executors still owe at block `now`, its answers costing
+	/// `shares`: an executor that has not committed, its commitment and its reveal while the
+	/// commit phase is open (nothing once it closed without it: it can no longer answer); one
+	/// that committed, its reveal; one that revealed, nothing; and the settlement while no
+	/// quorum has settled the request and a reveal may still come. Nothing at all from the
+	/// deadline on.
 	pub(crate) fn answers_owed_by(
 		request: &InferenceRequest<T>,
+		shares: &AnswerShares,
 		now: BlockNumberFor<T>,
 	) -> AnswerLoad {
 		let Some(deadline) = request.status.deadline() else { return AnswerLoad::default() };
 		if now >= deadline {
 			return AnswerLoad::default();
 		}
-		let shares = Self::answer_shares_for(request);
 		let phase_open = !request.commit_phase_closed(now);
-		(0..request.assigned.len() as u8).fold(AnswerLoad::default(), |owed, index| {
-			let share = if request.attestations.iter().any(|a| a.executor_index == index) {
-				AnswerLoad::default()
-			} else if request.commitment_of(index).is_some() {
-				shares.reveal
-			} else if phase_open {
-				shares.both()
-			} else {
-				AnswerLoad::default()
-			};
-			owed.saturating_add(share)
-		})
+		let answers =
+			(0..request.assigned.len() as u8).fold(AnswerLoad::default(), |owed, index| {
+				let share = if request.attestations.iter().any(|a| a.executor_index == index) {
+					AnswerLoad::default()
+				} else if request.commitment_of(index).is_some() {
+					shares.reveal
+				} else if phase_open {
+					shares.both()
+				} else {
+					AnswerLoad::default()
+				};
+				owed.saturating_add(share)
+			});
+		let unsettled = matches!(request.status, crate::RequestStatus::Assigned { .. });
+		if unsettled && !answers.is_zero() {
+			answers.saturating_add(shares.settlement)
+		} else {
+			answers
+		}
 	}
 
-	/// Count what `request` (just assigned, or just answered) owes now in place of what it was
-	/// counted for. A commitment is not recounted (its share is small, and counting it would
-	/// cost every commitment a write): it leaves the total at the next reveal of its request.
-	pub(crate) fn recount_answers_owed(request: &mut InferenceRequest<T>, now: BlockNumberFor<T>) {
-		let owed = Self::answers_owed_by(request, now);
+	/// Count what `request` (just assigned, or just answered; its answers costing `shares`)
+	/// owes now in place of what it was counted for. A commitment is not recounted (its share
+	/// is small, and counting it would cost every commitment a write): it leaves the total at
+	/// the next reveal of its request.
+	pub(crate) fn recount_answers_owed(
+		request: &mut InferenceRequest<T>,
+		shares: &AnswerShares,
+		now: BlockNumberFor<T>,
+	) {
+		let owed = Self::answers_owed_by(request, shares, now);
 		Self::replace_answers_owed(request, owed);
 	}
 
@@ -224,18 +246,22 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Record that a request assigned in block `now` takes `taken` of its answer space.
-	pub(crate) fn take_answer_space(now: BlockNumberFor<T>, taken: (Weight, u32)) {
-		let (weight, length) = Self::answer_space_taken(now);
-		AnswerSpaceTaken::<T>::put(AnswerSpace {
-			block: now,
-			weight: weight.saturating_add(taken.0),
-			length: length.saturating_add(taken.1),
-		});
+	pub(crate) fn take_answer_space(now: BlockNumberFor<T>, taken: AnswerLoad) {
+		let taken = Self::answer_space_taken(now).saturating_add(taken);
+		AnswerSpaceTaken::<T>::put(AnswerSpace { block: now, taken });
+	}
+
+	/// The room a block must keep above its answer space for one full batch of reveals: each
+	/// reveal is charged before dispatch the heaviest settlement it may complete, and only the
+	/// deciding reveal of a request settles, so a block full of answers as counted still takes
+	/// a batch only if it has this much more.
+	pub fn reveal_batch_room() -> Weight {
+		Self::settle_weight().saturating_mul(u64::from(T::MaxAnswersPerBatch::get()))
 	}
 
 	/// The largest request the chain can open: `MaxRedundancy` executors (a challenge's
 	/// re-execution draws that many) returning outputs of `MaxOutputLen` bytes.
-	pub fn largest_answer_space() -> (Weight, u32) {
+	pub fn largest_answer_space() -> AnswerLoad {
 		let redundancy = T::MaxRedundancy::get().min(u32::from(u8::MAX)) as u8;
 		Self::answer_space_of(redundancy, T::MaxOutputLen::get())
 	}

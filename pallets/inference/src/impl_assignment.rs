@@ -131,7 +131,8 @@ impl<T: Config> Pallet<T> {
 			return Assigned::Waits;
 		}
 		// The block carries only as many answers as its answer space: the rest wait a block.
-		let answer_space = Self::answer_space_for(&request);
+		let shares = Self::answer_shares_for(&request);
+		let answer_space = shares.of_request(request.redundancy);
 		if !Self::has_answer_space(now, answer_space) {
 			return Assigned::Waits;
 		}
@@ -173,7 +174,7 @@ impl<T: Config> Pallet<T> {
 		request.assigned = BoundedVec::truncate_from(assignees);
 		request.commit_deadline = now.saturating_add(commit_blocks);
 		request.status = RequestStatus::Assigned { deadline };
-		Self::recount_answers_owed(&mut request, now);
+		Self::recount_answers_owed(&mut request, &shares, now);
 		Requests::<T>::insert(request_id, request);
 		Self::deposit_event(Event::RequestAssigned { request_id, executors, deadline });
 		Assigned::Done

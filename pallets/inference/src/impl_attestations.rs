@@ -70,6 +70,8 @@ pub(crate) struct CheckedReveal<T: Config> {
 	pub output_hash: H256,
 	/// Whether the signed payload hashes to the executor's commitment.
 	pub matches_commitment: bool,
+	/// What the request's answers cost blocks.
+	pub shares: crate::impl_answer_space::AnswerShares,
 }
 
 impl<T: Config> Pallet<T> {
@@ -250,6 +252,7 @@ impl<T: Config> Pallet<T> {
 			outcome: stored,
 			output_hash,
 			matches_commitment,
+			shares: Self::answer_shares_of(&model),
 		})
 	}
 
@@ -326,8 +329,14 @@ impl<T: Config> Pallet<T> {
 		outcome: InferenceOutcome,
 		signature: SignedAttestation,
 	) -> Result<bool, sp_runtime::DispatchError> {
-		let CheckedReveal { mut request, executor_index, outcome, output_hash, matches_commitment } =
-			Self::check_reveal(request_id, &outcome, &signature, false)?;
+		let CheckedReveal {
+			mut request,
+			executor_index,
+			outcome,
+			output_hash,
+			matches_commitment,
+			shares,
+		} = Self::check_reveal(request_id, &outcome, &signature, false)?;
 		let now = frame_system::Pallet::<T>::block_number();
 
 		if matches_commitment {
@@ -352,7 +361,6 @@ impl<T: Config> Pallet<T> {
 			})
 			.map_err(|_| Error::<T>::AlreadyAttested)?;
 		let executor = Self::assignee_account(&request, executor_index)?;
-		Self::recount_answers_owed(&mut request, now);
 
 		let mut quorum_reached = false;
 		if let RequestStatus::Assigned { deadline } = request.status {
@@ -366,6 +374,7 @@ impl<T: Config> Pallet<T> {
 				quorum_reached = true;
 			}
 		}
+		Self::recount_answers_owed(&mut request, &shares, now);
 		Requests::<T>::insert(request_id, request);
 		// An answer ends a run of misses and frees a place for another assignment.
 		crate::Executors::<T>::mutate(&executor, |maybe_info| {

@@ -159,13 +159,13 @@ impl<T: Config> Pallet<T> {
 			"MaxAnswerBlocksOwed must be at least 1, or no request is ever assigned"
 		);
 		// Otherwise the largest request would wait at the front of the queue for ever.
-		let (weight, length) = Self::largest_answer_space();
+		let largest = Self::largest_answer_space();
 		assert!(
-			weight.all_lte(T::AnswerWeightPerBlock::get()),
+			largest.weight.all_lte(T::AnswerWeightPerBlock::get()),
 			"the answers of the largest request must fit AnswerWeightPerBlock"
 		);
 		assert!(
-			length <= T::AnswerLengthPerBlock::get(),
+			largest.length <= T::AnswerLengthPerBlock::get(),
 			"the answers of the largest request must fit AnswerLengthPerBlock"
 		);
 	}

@@ -114,10 +114,14 @@ impl<T: Config> Pallet<T> {
 	/// most `MaxOutputLen` bytes (that bound for a model not registered or whose outputs have
 	/// no fixed size).
 	pub(crate) fn output_bound(model_id: &ModelId) -> u64 {
-		let max_output = u64::from(T::MaxOutputLen::get());
 		Models::<T>::get(model_id)
-			.and_then(|model| max_canonical_len(&model.metadata.outputs))
-			.map_or(max_output, |bound| bound.min(max_output))
+			.map_or(u64::from(T::MaxOutputLen::get()), |model| Self::output_bound_of(&model))
+	}
+
+	/// The largest canonical output `model` can return, at most `MaxOutputLen`.
+	pub(crate) fn output_bound_of(model: &crate::ModelInfoOf<T>) -> u64 {
+		let max_output = u64::from(T::MaxOutputLen::get());
+		max_canonical_len(&model.metadata.outputs).map_or(max_output, |bound| bound.min(max_output))
 	}
 
 	/// Hold the fees and the storage deposit from `payer`, store the request and queue it for

@@ -45,7 +45,8 @@ impl<T: Config> Pallet<T> {
 				"a request past its deadline still counts answers owed"
 			);
 			ensure!(
-				Self::answers_owed_by(&request, now).fits(request.answers_owed),
+				Self::answers_owed_by(&request, &Self::answer_shares_for(&request), now)
+					.fits(request.answers_owed),
 				"a request counts fewer answers owed than its executors owe"
 			);
 			total = total.saturating_add(request.answers_owed);

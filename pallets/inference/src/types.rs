@@ -480,10 +480,8 @@ pub const fn quorum_of(redundancy: u8) -> u8 {
 pub struct AnswerSpace<BlockNumber> {
 	/// The block the requests were assigned in.
 	pub block: BlockNumber,
-	/// The weight their answers are charged before dispatch.
-	pub weight: Weight,
-	/// The bytes their answers take.
-	pub length: u32,
+	/// What their answers and settlements cost blocks.
+	pub taken: AnswerLoad,
 }
 
 /// Answers in blocks: the weight they are charged before dispatch and the bytes they take.

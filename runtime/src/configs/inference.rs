@@ -37,11 +37,17 @@ parameter_types! {
 	pub const MaxRequestsPerBlock: u32 = 128;
 	/// An executor's commitments (or reveals) travel up to 64 to a transaction.
 	pub const MaxAnswersPerBatch: u32 = 64;
-	/// An executor holds up to 256 unanswered assignments: four blocks of full commitment
-	/// batches, so it can commit to every one before the fifth block's commit deadline.
-	pub const MaxOpenAssignments: u32 = MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
+	/// An executor holds up to 512 unanswered assignments: four blocks of two full commitment
+	/// batches each, so it can commit to every one before the fifth block's commit deadline.
+	/// An assignment stays open about three blocks (commitment, reveal, inclusion), so this
+	/// caps a network at about 170 requests a block; at 256 the cap was what held
+	/// `bench-capacity` at 64 a block.
+	pub const MaxOpenAssignments: u32 =
+		2 * MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
 	/// Nine tenths of the block weight normal transactions cannot take go to answers; the
-	/// rest is room for root's operational calls.
+	/// rest is room for root's operational calls. A block full of answers as counted keeps
+	/// room for a full batch of reveals' settlement charge on top (the runtime test
+	/// `a_full_answer_space_leaves_room_for_a_batch_of_reveals`).
 	pub AnswerWeightPerBlock: frame_support::weights::Weight = Perbill::from_percent(90) *
 		crate::configs::RuntimeBlockWeights::get()
 			.get(frame_support::dispatch::DispatchClass::Operational)
@@ -55,11 +61,11 @@ parameter_types! {
 		Perbill::from_percent(90) * all.saturating_sub(normal)
 	};
 	/// Answers owed may fill four blocks' answer space: about two are owed on time, the rest
-	/// is room for answers a block or two late. A reveal is charged the heaviest settlement
-	/// before dispatch and refunded most of it after, so blocks carry about three blocks' space
-	/// of answers, and a full debt lands within two blocks, inside the five-block commit
-	/// window. Measured: three requests' worth fewer gave a quarter less throughput under
-	/// `bench-capacity` at 300 a block, with no more safety.
+	/// is room for answers a block or two late. The space counts the heaviest settlement per
+	/// request, and blocks carry more than it when their requests settle as ordinary ones, so
+	/// a full debt lands within two blocks, inside the five-block commit window. Measured: a
+	/// bound of three gave a quarter less throughput under `bench-capacity` at 300 a block,
+	/// with no more safety.
 	pub const MaxAnswerBlocksOwed: u32 = 4;
 	/// Up to 4,096 requests wait for executors (32 blocks' worth of assignments); transactions
 	/// may fill all but 256 places, which audits keep.

@@ -18,9 +18,16 @@ fn three_executor_model() -> (ModelId, Vec<ExecutorPublic>) {
 }
 
 /// The answer space one request of `model` (redundancy 3) calls for.
-fn one_requests_answers(model: &ModelId) -> (Weight, u32) {
+fn one_requests_answers(model: &ModelId) -> crate::types::AnswerLoad {
 	let output_len = Pallet::<Test>::output_bound(model) as u32;
 	Pallet::<Test>::answer_space_of(3, output_len)
+}
+
+/// A block that carries `requests` requests' answers of `model`, as the chain counts them, and
+/// the room a full batch of reveals is charged for the settlements it may complete and does
+/// not (the room the chain keeps above its answer space; see `reveal_batch_room`).
+fn block_for(model: &ModelId, requests: u64) -> Weight {
+	one_requests_answers(model).weight * requests + Pallet::<Test>::reveal_batch_room()
 }
 
 /// How many of `ids` have been assigned (answered since, or not).
@@ -32,7 +39,7 @@ fn assigned_count(ids: &[RequestId]) -> usize {
 fn a_block_assigns_only_the_requests_whose_answers_it_can_carry() {
 	run_test(|| {
 		let (model, _) = three_executor_model();
-		let (weight, _) = one_requests_answers(&model);
+		let weight = one_requests_answers(&model).weight;
 		AnswerWeightPerBlock::set(weight * 2);
 		let ids = request_many(1, model, 5);
 		assert_eq!(assigned_count(&ids), 2, "two requests' answers fit the block");
@@ -49,7 +56,7 @@ fn a_block_assigns_only_the_requests_whose_answers_it_can_carry() {
 fn answer_bytes_bound_a_block_as_answer_weight_does() {
 	run_test(|| {
 		let (model, _) = three_executor_model();
-		let (_, length) = one_requests_answers(&model);
+		let length = one_requests_answers(&model).length;
 		AnswerLengthPerBlock::set(length * 3 - 1);
 		let ids = request_many(1, model, 4);
 		assert_eq!(assigned_count(&ids), 2, "a third request's answers are a byte too long");
@@ -182,7 +189,7 @@ fn flood_with_answers_late(
 
 /// The answers owed, in requests' worth of `model` (redundancy 3).
 fn requests_owed(model: &ModelId) -> u64 {
-	let (weight, _) = one_requests_answers(model);
+	let weight = one_requests_answers(model).weight;
 	crate::AnswersOwedTotal::<Test>::get().weight.ref_time() / weight.ref_time()
 }
 
@@ -190,7 +197,7 @@ fn requests_owed(model: &ModelId) -> u64 {
 fn assignment_waits_while_answers_owed_fill_their_bound() {
 	run_test(|| {
 		let (model, keys) = three_executor_model();
-		let (weight, _) = one_requests_answers(&model);
+		let weight = one_requests_answers(&model).weight;
 		AnswerWeightPerBlock::set(weight * 2);
 		MaxAnswerBlocksOwed::set(1);
 		let ids = request_many(1, model, 6);
@@ -206,8 +213,8 @@ fn assignment_waits_while_answers_owed_fill_their_bound() {
 		let shares = Pallet::<Test>::answer_shares(Pallet::<Test>::output_bound(&model) as u32);
 		assert_eq!(
 			crate::AnswersOwedTotal::<Test>::get().weight,
-			shares.reveal.weight * 4,
-			"one executor revealed both: the two others' reveals are owed"
+			shares.reveal.weight * 4 + shares.settlement.weight * 2,
+			"one executor revealed both: the two others' reveals, and both settlements, are owed"
 		);
 		include_answers_within(&keys[1..], Weight::MAX);
 		assert!(crate::AnswersOwedTotal::<Test>::get().is_zero(), "every answer is in");
@@ -238,12 +245,17 @@ fn answers_that_can_no_longer_come_leave_the_count() {
 fn answers_a_block_late_cannot_snowball_into_slashes() {
 	run_test(|| {
 		let (model, keys) = three_executor_model();
-		let (weight, _) = one_requests_answers(&model);
+		let weight = one_requests_answers(&model).weight;
 		// The chain assigns two requests' answers a block; blocks carry a fifth more, but every
 		// third block carries none, so answers come slower than a block's worth a block.
 		AnswerWeightPerBlock::set(weight * 2);
 		MaxAnswerBlocksOwed::set(2);
-		let ids = flood_with_answers_late(weight * 12 / 5, 3, &keys, model);
+		let ids = flood_with_answers_late(
+			weight * 12 / 5 + Pallet::<Test>::reveal_batch_room(),
+			3,
+			&keys,
+			model,
+		);
 		assert_eq!(misses(), 0, "no honest executor is slashed for answers that came late");
 		for id in &ids {
 			assert!(
@@ -258,11 +270,16 @@ fn answers_a_block_late_cannot_snowball_into_slashes() {
 fn without_the_count_answers_a_block_late_snowball_into_slashes() {
 	run_test(|| {
 		let (model, keys) = three_executor_model();
-		let (weight, _) = one_requests_answers(&model);
+		let weight = one_requests_answers(&model).weight;
 		AnswerWeightPerBlock::set(weight * 2);
 		// The rule lifted: the attack it stops.
 		MaxAnswerBlocksOwed::set(u32::MAX);
-		flood_with_answers_late(weight * 12 / 5, 3, &keys, model);
+		flood_with_answers_late(
+			weight * 12 / 5 + Pallet::<Test>::reveal_batch_room(),
+			3,
+			&keys,
+			model,
+		);
 		assert!(misses() > 0, "late answers pile up past their deadlines and are slashed");
 	});
 }
@@ -271,10 +288,10 @@ fn without_the_count_answers_a_block_late_snowball_into_slashes() {
 fn a_flood_of_requests_cannot_get_honest_executors_slashed() {
 	run_test(|| {
 		let (model, keys) = three_executor_model();
-		let (weight, _) = one_requests_answers(&model);
+		let weight = one_requests_answers(&model).weight;
 		// Blocks carry two requests' answers, and the chain assigns as many per block.
 		AnswerWeightPerBlock::set(weight * 2);
-		let ids = flood_with_answer_space(weight * 2, &keys, model);
+		let ids = flood_with_answer_space(block_for(&model, 2), &keys, model);
 		assert!(ids.len() >= 20, "a flood: {} requests at once", ids.len());
 		assert_eq!(
 			misses(),
@@ -298,10 +315,9 @@ fn a_flood_of_requests_cannot_get_honest_executors_slashed() {
 fn without_the_bound_the_same_flood_gets_honest_executors_slashed() {
 	run_test(|| {
 		let (model, keys) = three_executor_model();
-		let (weight, _) = one_requests_answers(&model);
 		// The chain assigns as its other limits allow, blocks still carry two requests' answers:
 		// the attack the bound stops.
-		flood_with_answer_space(weight * 2, &keys, model);
+		flood_with_answer_space(block_for(&model, 2), &keys, model);
 		assert!(misses() > 0, "answers waiting past their deadlines are slashed as misses");
 	});
 }
