@@ -472,11 +472,14 @@ mod benchmarks {
 	/// `i`: input bytes. Worst case: a full pool to count live executors in and draw the
 	/// highest redundancy from in the same block, the model looked up among 10,000.
 	#[benchmark]
-	fn request_inference(i: Linear<64, { T::MaxInputLen::get() }>) {
+	fn request_inference(
+		i: Linear<64, { T::MaxInputLen::get() }>,
+		e: Linear<{ T::MaxRedundancy::get() }, { T::MaxExecutorsPerModel::get() }>,
+	) {
 		fill_registry::<T>();
 		let redundancy = max_redundancy::<T>();
 		let model_id = vector_model::<T>(10, redundancy);
-		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		fill_pool::<T>(&[model_id], e);
 		let requester = funded::<T>("requester", 0);
 		let input = vector(b"x", i);
 

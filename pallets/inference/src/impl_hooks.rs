@@ -135,7 +135,7 @@ impl<T: Config> Pallet<T> {
 			("bond_extra", T::WeightInfo::bond_extra()),
 			("unregister_executor", T::WeightInfo::unregister_executor()),
 			("withdraw_bond", T::WeightInfo::withdraw_bond()),
-			("request_inference", T::WeightInfo::request_inference(T::MaxInputLen::get())),
+			("request_inference", Self::max_request_weight(T::MaxInputLen::get())),
 			(
 				"submit_attestation",
 				T::WeightInfo::submit_attestation(T::MaxOutputLen::get())

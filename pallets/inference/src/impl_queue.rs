@@ -134,15 +134,29 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// The weight of `request_inference` with an input of `input_len` bytes whose call served
-	/// the request before it too or not: the benchmarked request, which draws its own executors
-	/// in its block, and the other's assignment.
-	pub fn request_weight(input_len: u32, served_before: ServedBefore) -> Weight {
-		let own = T::WeightInfo::request_inference(input_len);
+	/// The weight of `request_inference` with an input of `input_len` bytes, for a model whose
+	/// pool holds `pool` executors, whose call served the request before it too or not: the
+	/// benchmarked request, which draws its own executors in its block (reading every member
+	/// of the pool, so the weight grows with it), and the other's assignment (at its most: it
+	/// may be of another model).
+	pub fn request_weight(input_len: u32, served_before: ServedBefore, pool: u32) -> Weight {
+		let pool = pool.clamp(T::MaxRedundancy::get(), T::MaxExecutorsPerModel::get());
+		let own = T::WeightInfo::request_inference(input_len, pool);
 		match served_before {
 			ServedBefore::No => own,
 			ServedBefore::Yes => own.saturating_add(T::WeightInfo::assign_request()),
 		}
+	}
+
+	/// The weight `request_inference` is charged before dispatch: a full pool, and the request
+	/// before it served too.
+	pub fn max_request_weight(input_len: u32) -> Weight {
+		Self::request_weight(input_len, ServedBefore::Yes, T::MaxExecutorsPerModel::get())
+	}
+
+	/// How many executors serve `model_id` now.
+	pub fn pool_size(model_id: &verity_primitives::ModelId) -> u32 {
+		crate::ModelExecutors::<T>::decode_len(model_id).unwrap_or(0) as u32
 	}
 
 	/// The queued request ids, front first.

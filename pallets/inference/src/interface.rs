@@ -202,7 +202,7 @@ impl<T: Config> Pallet<T> {
 	/// The weight of [`Self::request_on_behalf`] with an input of `input_len` bytes: that of
 	/// `request_inference` at its most.
 	pub fn request_on_behalf_weight(input_len: u32) -> Weight {
-		Self::request_weight(input_len, crate::ServedBefore::Yes)
+		Self::max_request_weight(input_len)
 	}
 
 	/// The total a request of `model_id` costs its payer now (executors' fees and the protocol

@@ -953,7 +953,7 @@ pub mod pallet {
 		/// `InvalidGenerationParams`, `FeeAboveMax`, `NotEnoughExecutors`, `RequestQueueFull`,
 		/// `InsufficientBalance`.
 		#[pallet::call_index(7)]
-		#[pallet::weight(Pallet::<T>::request_weight(input.len() as u32, ServedBefore::Yes))]
+		#[pallet::weight(Pallet::<T>::max_request_weight(input.len() as u32))]
 		pub fn request_inference(
 			origin: OriginFor<T>,
 			model_id: ModelId,
@@ -964,7 +964,8 @@ pub mod pallet {
 			let input_len = input.len() as u32;
 			let request_id = Self::do_request_inference(who, model_id, input, max_fee)?;
 			let served_before = Self::assign_at_once(request_id);
-			Ok(Some(Self::request_weight(input_len, served_before)).into())
+			let pool = Self::pool_size(&model_id);
+			Ok(Some(Self::request_weight(input_len, served_before, pool)).into())
 		}
 
 		/// An assigned executor's reveal: its outcome (the output, or a rejection of the

@@ -44,7 +44,7 @@ pub trait WeightInfo {
 	fn bond_extra() -> Weight;
 	fn unregister_executor() -> Weight;
 	fn withdraw_bond() -> Weight;
-	fn request_inference(i: u32, ) -> Weight;
+	fn request_inference(i: u32, e: u32, ) -> Weight;
 	fn submit_attestation(o: u32, ) -> Weight;
 	fn authorize_submit_attestation(o: u32, ) -> Weight;
 	fn submit_commitment() -> Weight;
@@ -70,8 +70,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 108_832_000 picoseconds.
-		Weight::from_parts(132_358_000, 0)
+		// Minimum execution time: 115_933_000 picoseconds.
+		Weight::from_parts(133_930_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -82,8 +82,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 71_707_000 picoseconds.
-		Weight::from_parts(84_887_000, 0)
+		// Minimum execution time: 78_267_000 picoseconds.
+		Weight::from_parts(91_386_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -106,8 +106,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_631_272_000 picoseconds.
-		Weight::from_parts(1_740_645_000, 0)
+		// Minimum execution time: 1_691_131_000 picoseconds.
+		Weight::from_parts(1_860_223_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(T::DbWeight::get().reads(261_u64))
 			.saturating_add(T::DbWeight::get().writes(132_u64))
@@ -128,8 +128,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_214_481_000 picoseconds.
-		Weight::from_parts(2_409_472_000, 0)
+		// Minimum execution time: 2_082_094_000 picoseconds.
+		Weight::from_parts(2_261_492_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(T::DbWeight::get().reads(388_u64))
 			.saturating_add(T::DbWeight::get().writes(259_u64))
@@ -146,8 +146,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 57_146_000 picoseconds.
-		Weight::from_parts(62_684_000, 0)
+		// Minimum execution time: 56_043_000 picoseconds.
+		Weight::from_parts(60_340_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -162,8 +162,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 523_891_000 picoseconds.
-		Weight::from_parts(554_777_000, 0)
+		// Minimum execution time: 521_036_000 picoseconds.
+		Weight::from_parts(550_700_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(T::DbWeight::get().reads(130_u64))
 			.saturating_add(T::DbWeight::get().writes(129_u64))
@@ -180,8 +180,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 44_517_000 picoseconds.
-		Weight::from_parts(48_252_000, 0)
+		// Minimum execution time: 46_078_000 picoseconds.
+		Weight::from_parts(51_938_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -219,17 +219,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Requests` (r:0 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// The range of component `i` is `[64, 262144]`.
-	fn request_inference(i: u32, ) -> Weight {
+	/// The range of component `e` is `[5, 64]`.
+	fn request_inference(i: u32, e: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16616`
-		//  Estimated: `430686`
-		// Minimum execution time: 692_442_000 picoseconds.
-		Weight::from_parts(805_306_024, 0)
-			.saturating_add(Weight::from_parts(0, 430686))
-			// Standard Error: 98
-			.saturating_add(Weight::from_parts(6_914, 0).saturating_mul(i.into()))
-			.saturating_add(T::DbWeight::get().reads(75_u64))
+		//  Measured:  `2587 + e * (219 ±0)`
+		//  Estimated: `5750 + e * (6714 ±0)`
+		// Minimum execution time: 797_769_000 picoseconds.
+		Weight::from_parts(326_887_694, 0)
+			.saturating_add(Weight::from_parts(0, 5750))
+			// Standard Error: 71
+			.saturating_add(Weight::from_parts(6_841, 0).saturating_mul(i.into()))
+			// Standard Error: 316_967
+			.saturating_add(Weight::from_parts(8_458_913, 0).saturating_mul(e.into()))
+			.saturating_add(T::DbWeight::get().reads(11_u64))
+			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(20_u64))
+			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
@@ -246,11 +251,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2635 + o * (1 ±0)`
 		//  Estimated: `332797`
-		// Minimum execution time: 54_551_000 picoseconds.
-		Weight::from_parts(58_480_845, 0)
+		// Minimum execution time: 52_398_000 picoseconds.
+		Weight::from_parts(56_517_822, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 47
-			.saturating_add(Weight::from_parts(7_395, 0).saturating_mul(o.into()))
+			// Standard Error: 26
+			.saturating_add(Weight::from_parts(7_585, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -265,11 +270,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1707`
 		//  Estimated: `332797`
-		// Minimum execution time: 75_443_000 picoseconds.
-		Weight::from_parts(83_322_634, 0)
+		// Minimum execution time: 71_737_000 picoseconds.
+		Weight::from_parts(79_575_636, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 33
-			.saturating_add(Weight::from_parts(7_344, 0).saturating_mul(o.into()))
+			// Standard Error: 17
+			.saturating_add(Weight::from_parts(7_067, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -278,8 +283,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1046`
 		//  Estimated: `332797`
-		// Minimum execution time: 24_737_000 picoseconds.
-		Weight::from_parts(45_047_000, 0)
+		// Minimum execution time: 20_280_000 picoseconds.
+		Weight::from_parts(31_407_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -292,8 +297,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1100`
 		//  Estimated: `332797`
-		// Minimum execution time: 51_356_000 picoseconds.
-		Weight::from_parts(61_331_000, 0)
+		// Minimum execution time: 57_846_000 picoseconds.
+		Weight::from_parts(66_029_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
@@ -321,8 +326,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16959`
 		//  Estimated: `664604`
-		// Minimum execution time: 422_711_000 picoseconds.
-		Weight::from_parts(470_241_000, 0)
+		// Minimum execution time: 446_045_000 picoseconds.
+		Weight::from_parts(504_452_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(63_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -337,8 +342,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `4503`
-		// Minimum execution time: 3_976_000 picoseconds.
-		Weight::from_parts(4_647_000, 0)
+		// Minimum execution time: 4_126_000 picoseconds.
+		Weight::from_parts(4_607_000, 0)
 			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
@@ -370,8 +375,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `14743`
 		//  Estimated: `430686`
-		// Minimum execution time: 368_629_000 picoseconds.
-		Weight::from_parts(399_736_000, 0)
+		// Minimum execution time: 354_909_000 picoseconds.
+		Weight::from_parts(393_196_000, 0)
 			.saturating_add(Weight::from_parts(0, 430686))
 			.saturating_add(T::DbWeight::get().reads(74_u64))
 			.saturating_add(T::DbWeight::get().writes(16_u64))
@@ -394,8 +399,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `77320`
 		//  Estimated: `664604`
-		// Minimum execution time: 663_469_000 picoseconds.
-		Weight::from_parts(721_886_000, 0)
+		// Minimum execution time: 650_860_000 picoseconds.
+		Weight::from_parts(713_193_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(27_u64))
@@ -422,8 +427,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `74165`
 		//  Estimated: `332797`
-		// Minimum execution time: 399_316_000 picoseconds.
-		Weight::from_parts(439_004_000, 0)
+		// Minimum execution time: 384_623_000 picoseconds.
+		Weight::from_parts(428_449_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(21_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
@@ -452,8 +457,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3324`
 		//  Estimated: `332797`
-		// Minimum execution time: 139_007_000 picoseconds.
-		Weight::from_parts(154_240_000, 0)
+		// Minimum execution time: 124_296_000 picoseconds.
+		Weight::from_parts(132_818_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
@@ -480,10 +485,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `76977`
+		//  Measured:  `76974`
 		//  Estimated: `664604`
-		// Minimum execution time: 740_274_000 picoseconds.
-		Weight::from_parts(816_457_000, 0)
+		// Minimum execution time: 703_969_000 picoseconds.
+		Weight::from_parts(758_641_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(31_u64))
 			.saturating_add(T::DbWeight::get().writes(34_u64))
@@ -506,8 +511,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `72908`
 		//  Estimated: `332797`
-		// Minimum execution time: 269_452_000 picoseconds.
-		Weight::from_parts(298_365_000, 0)
+		// Minimum execution time: 250_434_000 picoseconds.
+		Weight::from_parts(272_516_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
@@ -524,8 +529,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `330438`
 		//  Estimated: `332797`
-		// Minimum execution time: 171_967_000 picoseconds.
-		Weight::from_parts(220_389_000, 0)
+		// Minimum execution time: 133_649_000 picoseconds.
+		Weight::from_parts(156_794_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -540,8 +545,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 108_832_000 picoseconds.
-		Weight::from_parts(132_358_000, 0)
+		// Minimum execution time: 115_933_000 picoseconds.
+		Weight::from_parts(133_930_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -552,8 +557,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 71_707_000 picoseconds.
-		Weight::from_parts(84_887_000, 0)
+		// Minimum execution time: 78_267_000 picoseconds.
+		Weight::from_parts(91_386_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -576,8 +581,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_631_272_000 picoseconds.
-		Weight::from_parts(1_740_645_000, 0)
+		// Minimum execution time: 1_691_131_000 picoseconds.
+		Weight::from_parts(1_860_223_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(ParityDbWeight::get().reads(261_u64))
 			.saturating_add(ParityDbWeight::get().writes(132_u64))
@@ -598,8 +603,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_214_481_000 picoseconds.
-		Weight::from_parts(2_409_472_000, 0)
+		// Minimum execution time: 2_082_094_000 picoseconds.
+		Weight::from_parts(2_261_492_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(ParityDbWeight::get().reads(388_u64))
 			.saturating_add(ParityDbWeight::get().writes(259_u64))
@@ -616,8 +621,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 57_146_000 picoseconds.
-		Weight::from_parts(62_684_000, 0)
+		// Minimum execution time: 56_043_000 picoseconds.
+		Weight::from_parts(60_340_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -632,8 +637,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 523_891_000 picoseconds.
-		Weight::from_parts(554_777_000, 0)
+		// Minimum execution time: 521_036_000 picoseconds.
+		Weight::from_parts(550_700_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(ParityDbWeight::get().reads(130_u64))
 			.saturating_add(ParityDbWeight::get().writes(129_u64))
@@ -650,8 +655,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 44_517_000 picoseconds.
-		Weight::from_parts(48_252_000, 0)
+		// Minimum execution time: 46_078_000 picoseconds.
+		Weight::from_parts(51_938_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -689,17 +694,22 @@ impl WeightInfo for () {
 	/// Storage: `Inference::Requests` (r:0 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// The range of component `i` is `[64, 262144]`.
-	fn request_inference(i: u32, ) -> Weight {
+	/// The range of component `e` is `[5, 64]`.
+	fn request_inference(i: u32, e: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16616`
-		//  Estimated: `430686`
-		// Minimum execution time: 692_442_000 picoseconds.
-		Weight::from_parts(805_306_024, 0)
-			.saturating_add(Weight::from_parts(0, 430686))
-			// Standard Error: 98
-			.saturating_add(Weight::from_parts(6_914, 0).saturating_mul(i.into()))
-			.saturating_add(ParityDbWeight::get().reads(75_u64))
+		//  Measured:  `2587 + e * (219 ±0)`
+		//  Estimated: `5750 + e * (6714 ±0)`
+		// Minimum execution time: 797_769_000 picoseconds.
+		Weight::from_parts(326_887_694, 0)
+			.saturating_add(Weight::from_parts(0, 5750))
+			// Standard Error: 71
+			.saturating_add(Weight::from_parts(6_841, 0).saturating_mul(i.into()))
+			// Standard Error: 316_967
+			.saturating_add(Weight::from_parts(8_458_913, 0).saturating_mul(e.into()))
+			.saturating_add(ParityDbWeight::get().reads(11_u64))
+			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(20_u64))
+			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
@@ -716,11 +726,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `2635 + o * (1 ±0)`
 		//  Estimated: `332797`
-		// Minimum execution time: 54_551_000 picoseconds.
-		Weight::from_parts(58_480_845, 0)
+		// Minimum execution time: 52_398_000 picoseconds.
+		Weight::from_parts(56_517_822, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 47
-			.saturating_add(Weight::from_parts(7_395, 0).saturating_mul(o.into()))
+			// Standard Error: 26
+			.saturating_add(Weight::from_parts(7_585, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
@@ -735,11 +745,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1707`
 		//  Estimated: `332797`
-		// Minimum execution time: 75_443_000 picoseconds.
-		Weight::from_parts(83_322_634, 0)
+		// Minimum execution time: 71_737_000 picoseconds.
+		Weight::from_parts(79_575_636, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 33
-			.saturating_add(Weight::from_parts(7_344, 0).saturating_mul(o.into()))
+			// Standard Error: 17
+			.saturating_add(Weight::from_parts(7_067, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -748,8 +758,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1046`
 		//  Estimated: `332797`
-		// Minimum execution time: 24_737_000 picoseconds.
-		Weight::from_parts(45_047_000, 0)
+		// Minimum execution time: 20_280_000 picoseconds.
+		Weight::from_parts(31_407_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -762,8 +772,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1100`
 		//  Estimated: `332797`
-		// Minimum execution time: 51_356_000 picoseconds.
-		Weight::from_parts(61_331_000, 0)
+		// Minimum execution time: 57_846_000 picoseconds.
+		Weight::from_parts(66_029_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
@@ -791,8 +801,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `16959`
 		//  Estimated: `664604`
-		// Minimum execution time: 422_711_000 picoseconds.
-		Weight::from_parts(470_241_000, 0)
+		// Minimum execution time: 446_045_000 picoseconds.
+		Weight::from_parts(504_452_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(63_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -807,8 +817,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `4503`
-		// Minimum execution time: 3_976_000 picoseconds.
-		Weight::from_parts(4_647_000, 0)
+		// Minimum execution time: 4_126_000 picoseconds.
+		Weight::from_parts(4_607_000, 0)
 			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
@@ -840,8 +850,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `14743`
 		//  Estimated: `430686`
-		// Minimum execution time: 368_629_000 picoseconds.
-		Weight::from_parts(399_736_000, 0)
+		// Minimum execution time: 354_909_000 picoseconds.
+		Weight::from_parts(393_196_000, 0)
 			.saturating_add(Weight::from_parts(0, 430686))
 			.saturating_add(ParityDbWeight::get().reads(74_u64))
 			.saturating_add(ParityDbWeight::get().writes(16_u64))
@@ -864,8 +874,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `77320`
 		//  Estimated: `664604`
-		// Minimum execution time: 663_469_000 picoseconds.
-		Weight::from_parts(721_886_000, 0)
+		// Minimum execution time: 650_860_000 picoseconds.
+		Weight::from_parts(713_193_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(27_u64))
@@ -892,8 +902,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `74165`
 		//  Estimated: `332797`
-		// Minimum execution time: 399_316_000 picoseconds.
-		Weight::from_parts(439_004_000, 0)
+		// Minimum execution time: 384_623_000 picoseconds.
+		Weight::from_parts(428_449_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(21_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
@@ -922,8 +932,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3324`
 		//  Estimated: `332797`
-		// Minimum execution time: 139_007_000 picoseconds.
-		Weight::from_parts(154_240_000, 0)
+		// Minimum execution time: 124_296_000 picoseconds.
+		Weight::from_parts(132_818_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
@@ -950,10 +960,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `76977`
+		//  Measured:  `76974`
 		//  Estimated: `664604`
-		// Minimum execution time: 740_274_000 picoseconds.
-		Weight::from_parts(816_457_000, 0)
+		// Minimum execution time: 703_969_000 picoseconds.
+		Weight::from_parts(758_641_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(31_u64))
 			.saturating_add(ParityDbWeight::get().writes(34_u64))
@@ -976,8 +986,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `72908`
 		//  Estimated: `332797`
-		// Minimum execution time: 269_452_000 picoseconds.
-		Weight::from_parts(298_365_000, 0)
+		// Minimum execution time: 250_434_000 picoseconds.
+		Weight::from_parts(272_516_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
@@ -994,8 +1004,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `330438`
 		//  Estimated: `332797`
-		// Minimum execution time: 171_967_000 picoseconds.
-		Weight::from_parts(220_389_000, 0)
+		// Minimum execution time: 133_649_000 picoseconds.
+		Weight::from_parts(156_794_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))

@@ -105,7 +105,11 @@ fn a_request_behind_an_audit_is_drawn_in_its_own_block_after_it() {
 		assert_eq!(Inference::queued_requests(), 0);
 		assert_eq!(
 			info.actual_weight,
-			Some(Inference::request_weight(input().len() as u32, crate::ServedBefore::Yes))
+			Some(Inference::request_weight(
+				input().len() as u32,
+				crate::ServedBefore::Yes,
+				Inference::pool_size(&model)
+			))
 		);
 
 		// Two settlements, two audits before it: the hook serves them all, in order.
@@ -121,7 +125,11 @@ fn a_request_behind_an_audit_is_drawn_in_its_own_block_after_it() {
 		assert_eq!(status(waiting), RequestStatus::Pending);
 		assert_eq!(
 			info.actual_weight,
-			Some(Inference::request_weight(input().len() as u32, crate::ServedBefore::No))
+			Some(Inference::request_weight(
+				input().len() as u32,
+				crate::ServedBefore::No,
+				Inference::pool_size(&model)
+			))
 		);
 		next_block();
 		assert!(matches!(status(waiting), RequestStatus::Assigned { .. }));
