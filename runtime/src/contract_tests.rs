@@ -60,7 +60,7 @@ fn deploy(runtime_code: &[u8]) -> (H160, AccountId) {
 		RuntimeOrigin::signed(alice()),
 		U256::zero(),
 		TransactionLimits::WeightAndDeposit {
-			weight_limit: frame_support::weights::Weight::from_parts(100_000_000_000, 1 << 20),
+			weight_limit: frame_support::weights::Weight::from_parts(100_000_000_000, 1 << 22),
 			deposit_limit: 100 * UNIT,
 		},
 		Code::Upload(init),
@@ -237,7 +237,7 @@ fn the_precompile_reverts_with_the_pallet_errors_name_and_answers_reads() {
 				TransactionLimits::WeightAndDeposit {
 					weight_limit: frame_support::weights::Weight::from_parts(
 						100_000_000_000,
-						1 << 20,
+						1 << 22,
 					),
 					deposit_limit: 100 * UNIT,
 				},

@@ -624,12 +624,12 @@ mod benchmarks {
 		}
 	}
 
-	/// Assigning one request: the highest redundancy drawn from a full pool.
+	/// Assigning one request: the highest redundancy drawn from a pool of `e` executors.
 	#[benchmark]
-	fn assign_request() {
+	fn assign_request(e: Linear<{ T::MaxRedundancy::get() }, { T::MaxExecutorsPerModel::get() }>) {
 		let redundancy = max_redundancy::<T>();
 		let model_id = vector_model::<T>(10, redundancy);
-		fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
+		fill_pool::<T>(&[model_id], e);
 		let requester = funded::<T>("requester", 0);
 		let request_id = Pallet::<T>::do_request_inference(
 			requester,

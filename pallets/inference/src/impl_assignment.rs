@@ -116,11 +116,14 @@ impl<T: Config> Pallet<T> {
 	/// Assign a queued request: draw its executors, record their assignments and queue its
 	/// deadline; or refund it if too few live executors are left. Returns
 	/// [`Assigned::Waits`], touching nothing, when enough executors are live but too few have
-	/// room: the request keeps its place at the front of the queue.
+	/// room: the request keeps its place at the front of the queue. Either way it says how
+	/// many executors the draw read.
 	pub(crate) fn assign_request(request_id: RequestId, now: BlockNumberFor<T>) -> Assigned {
-		let Some(mut request) = Requests::<T>::get(request_id) else { return Assigned::Done };
+		let Some(mut request) = Requests::<T>::get(request_id) else {
+			return Assigned::Done { pool: 0 };
+		};
 		if request.status != RequestStatus::Pending {
-			return Assigned::Done;
+			return Assigned::Done { pool: 0 };
 		}
 		let (answer_blocks, commit_blocks) = Self::request_windows(&request.model_id);
 		let deadline = now.saturating_add(answer_blocks);
@@ -128,19 +131,20 @@ impl<T: Config> Pallet<T> {
 		// blocks can share a deadline: one whose deadline block is full waits a block.
 		if Deadlines::<T>::decode_len(deadline).unwrap_or(0) as u32 >= T::MaxRequestsPerBlock::get()
 		{
-			return Assigned::Waits;
+			return Assigned::Waits { pool: 0 };
 		}
 		// The block carries only as many answers as its answer space: the rest wait a block.
 		let shares = Self::answer_shares_for(&request);
 		let answer_space = shares.of_request(request.redundancy);
 		if !Self::has_answer_space(now, answer_space) {
-			return Assigned::Waits;
+			return Assigned::Waits { pool: 0 };
 		}
 		let excluded = Self::excluded_executors(&request.kind);
 		let seed = Self::seed(ASSIGNMENT_DOMAIN, request_id);
+		let pool = Self::pool_size(&request.model_id);
 		let drawn =
 			match Self::draw_executors(&request.model_id, request.redundancy, &excluded, seed) {
-				Draw::Busy => return Assigned::Waits,
+				Draw::Busy => return Assigned::Waits { pool },
 				Draw::Seated(assignees) => Some(assignees),
 				Draw::TooFew => None,
 			};
@@ -159,7 +163,7 @@ impl<T: Config> Pallet<T> {
 			if let RequestKind::Challenge { original, .. } = &request.kind {
 				Self::challenge_inconclusive(*original, &request.kind);
 			}
-			return Assigned::Done;
+			return Assigned::Done { pool };
 		};
 		Self::take_answer_space(now, answer_space);
 		for assignee in &assignees {
@@ -177,7 +181,7 @@ impl<T: Config> Pallet<T> {
 		Self::recount_answers_owed(&mut request, &shares, now);
 		Requests::<T>::insert(request_id, request);
 		Self::deposit_event(Event::RequestAssigned { request_id, executors, deadline });
-		Assigned::Done
+		Assigned::Done { pool }
 	}
 
 	/// The answer and commit windows of a request for `model_id` (the chain's defaults for a
@@ -232,13 +236,21 @@ pub(crate) enum Draw<T: Config> {
 	TooFew,
 }
 
-/// What became of a queued request's turn.
+/// What became of a queued request's turn, and how many executors its draw read (none if it
+/// did not draw): the draw reads every member of the model's pool, so that sets its weight.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Assigned {
 	/// It left the queue: assigned, refunded, or no longer pending.
-	Done,
-	/// Its pool is busy: it stays at the front of the queue.
-	Waits,
+	Done {
+		/// The pool members the draw read.
+		pool: u32,
+	},
+	/// Its pool is busy (or its deadline block full, or the block's answer space): it stays at
+	/// the front of the queue.
+	Waits {
+		/// The pool members the draw read.
+		pool: u32,
+	},
 }
 
 /// The `index`-th pseudo-random number of `seed`.

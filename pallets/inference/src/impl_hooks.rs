@@ -18,12 +18,15 @@ use sp_runtime::traits::Saturating;
 impl<T: Config> Pallet<T> {
 	/// Run this block's hook work and return its weight.
 	pub(crate) fn run_block_hooks(now: BlockNumberFor<T>) -> Weight {
-		// Every turn is charged, the one that found its pool busy too (it drew).
+		// Every turn is charged, the one that found its pool busy too (it drew), each by the
+		// pool its draw read.
 		let mut assigned = 0usize;
+		let mut assigning = Weight::zero();
 		while assigned < T::MaxRequestsPerBlock::get() as usize {
-			let turn = Self::assign_next(now);
+			let (turn, weight) = Self::assign_next(now);
 			if turn != Turn::Empty {
 				assigned = assigned.saturating_add(1);
+				assigning = assigning.saturating_add(weight);
 			}
 			if turn != Turn::Served {
 				break;
@@ -47,7 +50,7 @@ impl<T: Config> Pallet<T> {
 		}
 
 		T::WeightInfo::on_initialize_idle()
-			.saturating_add(per_item(T::WeightInfo::assign_request(), assigned))
+			.saturating_add(assigning)
 			.saturating_add(expired)
 			.saturating_add(per_item(Self::prune_weight(), to_prune.len()))
 	}
@@ -90,7 +93,7 @@ impl<T: Config> Pallet<T> {
 	pub fn max_hook_weight() -> Weight {
 		let full = T::MaxRequestsPerBlock::get() as usize;
 		T::WeightInfo::on_initialize_idle()
-			.saturating_add(per_item(T::WeightInfo::assign_request(), full))
+			.saturating_add(per_item(Self::max_assign_weight(), full))
 			.saturating_add(per_item(Self::expire_weight(), full))
 			.saturating_add(per_item(Self::prune_weight(), full))
 	}

@@ -84,19 +84,32 @@ impl<T: Config> Pallet<T> {
 
 	/// Give the request at the front of the queue its turn: it leaves the queue when it is
 	/// assigned (or refunded), and stays at the front when its pool is busy.
-	pub(crate) fn assign_next(now: BlockNumberFor<T>) -> Turn {
+	/// Returns the turn and its weight, by the pool its draw read.
+	pub(crate) fn assign_next(now: BlockNumberFor<T>) -> (Turn, Weight) {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
 		if front == back {
-			return Turn::Empty;
+			return (Turn::Empty, Weight::zero());
 		}
+		let mut pool = 0;
 		if let Some(request_id) = AssignmentQueue::<T>::get(front) {
-			if Self::assign_request(request_id, now) == Assigned::Waits {
-				return Turn::Waits;
+			match Self::assign_request(request_id, now) {
+				Assigned::Waits { pool } => return (Turn::Waits, Self::assign_weight(pool)),
+				Assigned::Done { pool: read } => pool = read,
 			}
 		}
 		AssignmentQueue::<T>::remove(front);
 		AssignmentQueueEnds::<T>::put((front.wrapping_add(1), back));
-		Turn::Served
+		(Turn::Served, Self::assign_weight(pool))
+	}
+
+	/// The weight of one turn of the queue whose draw read `pool` executors.
+	pub(crate) fn assign_weight(pool: u32) -> Weight {
+		T::WeightInfo::assign_request(Self::weighed_pool(pool))
+	}
+
+	/// `pool` within the range the draw was benchmarked over.
+	fn weighed_pool(pool: u32) -> u32 {
+		pool.clamp(T::MaxRedundancy::get(), T::MaxExecutorsPerModel::get())
 	}
 
 	/// Assign `request_id` in the block that carries it, if at most one request waits before it
@@ -125,7 +138,7 @@ impl<T: Config> Pallet<T> {
 				ServedBefore::No
 			},
 			2 => {
-				if Self::assign_next(now) == Turn::Served {
+				if Self::assign_next(now).0 == Turn::Served {
 					let _ = Self::assign_next(now);
 				}
 				ServedBefore::Yes
@@ -140,12 +153,16 @@ impl<T: Config> Pallet<T> {
 	/// of the pool, so the weight grows with it), and the other's assignment (at its most: it
 	/// may be of another model).
 	pub fn request_weight(input_len: u32, served_before: ServedBefore, pool: u32) -> Weight {
-		let pool = pool.clamp(T::MaxRedundancy::get(), T::MaxExecutorsPerModel::get());
-		let own = T::WeightInfo::request_inference(input_len, pool);
+		let own = T::WeightInfo::request_inference(input_len, Self::weighed_pool(pool));
 		match served_before {
 			ServedBefore::No => own,
-			ServedBefore::Yes => own.saturating_add(T::WeightInfo::assign_request()),
+			ServedBefore::Yes => own.saturating_add(Self::max_assign_weight()),
 		}
+	}
+
+	/// The weight of one turn of the queue at its most: a draw from a full pool.
+	pub(crate) fn max_assign_weight() -> Weight {
+		Self::assign_weight(T::MaxExecutorsPerModel::get())
 	}
 
 	/// The weight `request_inference` is charged before dispatch: a full pool, and the request

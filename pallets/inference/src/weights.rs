@@ -51,7 +51,7 @@ pub trait WeightInfo {
 	fn authorize_submit_commitment() -> Weight;
 	fn challenge() -> Weight;
 	fn on_initialize_idle() -> Weight;
-	fn assign_request() -> Weight;
+	fn assign_request(e: u32, ) -> Weight;
 	fn settle_request() -> Weight;
 	fn settle_ordinary_request() -> Weight;
 	fn draw_audit() -> Weight;
@@ -70,8 +70,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 115_933_000 picoseconds.
-		Weight::from_parts(133_930_000, 0)
+		// Minimum execution time: 117_676_000 picoseconds.
+		Weight::from_parts(165_827_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -82,8 +82,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 78_267_000 picoseconds.
-		Weight::from_parts(91_386_000, 0)
+		// Minimum execution time: 81_101_000 picoseconds.
+		Weight::from_parts(98_517_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -106,8 +106,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_691_131_000 picoseconds.
-		Weight::from_parts(1_860_223_000, 0)
+		// Minimum execution time: 1_765_452_000 picoseconds.
+		Weight::from_parts(2_332_748_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(T::DbWeight::get().reads(261_u64))
 			.saturating_add(T::DbWeight::get().writes(132_u64))
@@ -128,8 +128,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_082_094_000 picoseconds.
-		Weight::from_parts(2_261_492_000, 0)
+		// Minimum execution time: 2_134_702_000 picoseconds.
+		Weight::from_parts(2_407_309_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(T::DbWeight::get().reads(388_u64))
 			.saturating_add(T::DbWeight::get().writes(259_u64))
@@ -146,8 +146,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 56_043_000 picoseconds.
-		Weight::from_parts(60_340_000, 0)
+		// Minimum execution time: 58_327_000 picoseconds.
+		Weight::from_parts(63_925_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -162,8 +162,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 521_036_000 picoseconds.
-		Weight::from_parts(550_700_000, 0)
+		// Minimum execution time: 562_819_000 picoseconds.
+		Weight::from_parts(644_441_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(T::DbWeight::get().reads(130_u64))
 			.saturating_add(T::DbWeight::get().writes(129_u64))
@@ -180,8 +180,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 46_078_000 picoseconds.
-		Weight::from_parts(51_938_000, 0)
+		// Minimum execution time: 45_458_000 picoseconds.
+		Weight::from_parts(52_148_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -224,13 +224,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2587 + e * (219 ±0)`
 		//  Estimated: `5750 + e * (6714 ±0)`
-		// Minimum execution time: 797_769_000 picoseconds.
-		Weight::from_parts(326_887_694, 0)
+		// Minimum execution time: 706_723_000 picoseconds.
+		Weight::from_parts(257_027_982, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
-			// Standard Error: 71
-			.saturating_add(Weight::from_parts(6_841, 0).saturating_mul(i.into()))
-			// Standard Error: 316_967
-			.saturating_add(Weight::from_parts(8_458_913, 0).saturating_mul(e.into()))
+			// Standard Error: 124
+			.saturating_add(Weight::from_parts(7_627, 0).saturating_mul(i.into()))
+			// Standard Error: 547_421
+			.saturating_add(Weight::from_parts(8_469_634, 0).saturating_mul(e.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(20_u64))
@@ -251,11 +251,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2635 + o * (1 ±0)`
 		//  Estimated: `332797`
-		// Minimum execution time: 52_398_000 picoseconds.
-		Weight::from_parts(56_517_822, 0)
+		// Minimum execution time: 58_517_000 picoseconds.
+		Weight::from_parts(72_718_571, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 26
-			.saturating_add(Weight::from_parts(7_585, 0).saturating_mul(o.into()))
+			// Standard Error: 62
+			.saturating_add(Weight::from_parts(7_716, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -270,11 +270,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1707`
 		//  Estimated: `332797`
-		// Minimum execution time: 71_737_000 picoseconds.
-		Weight::from_parts(79_575_636, 0)
+		// Minimum execution time: 69_154_000 picoseconds.
+		Weight::from_parts(68_109_406, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 17
-			.saturating_add(Weight::from_parts(7_067, 0).saturating_mul(o.into()))
+			// Standard Error: 13
+			.saturating_add(Weight::from_parts(6_783, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -283,8 +283,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1046`
 		//  Estimated: `332797`
-		// Minimum execution time: 20_280_000 picoseconds.
-		Weight::from_parts(31_407_000, 0)
+		// Minimum execution time: 15_994_000 picoseconds.
+		Weight::from_parts(28_733_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -297,8 +297,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1100`
 		//  Estimated: `332797`
-		// Minimum execution time: 57_846_000 picoseconds.
-		Weight::from_parts(66_029_000, 0)
+		// Minimum execution time: 46_379_000 picoseconds.
+		Weight::from_parts(50_295_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
@@ -326,8 +326,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16959`
 		//  Estimated: `664604`
-		// Minimum execution time: 446_045_000 picoseconds.
-		Weight::from_parts(504_452_000, 0)
+		// Minimum execution time: 380_608_000 picoseconds.
+		Weight::from_parts(422_630_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(63_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -342,8 +342,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `4503`
-		// Minimum execution time: 4_126_000 picoseconds.
-		Weight::from_parts(4_607_000, 0)
+		// Minimum execution time: 4_046_000 picoseconds.
+		Weight::from_parts(4_527_000, 0)
 			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
@@ -371,15 +371,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	fn assign_request() -> Weight {
+	/// The range of component `e` is `[5, 64]`.
+	fn assign_request(e: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14743`
-		//  Estimated: `430686`
-		// Minimum execution time: 354_909_000 picoseconds.
-		Weight::from_parts(393_196_000, 0)
-			.saturating_add(Weight::from_parts(0, 430686))
-			.saturating_add(T::DbWeight::get().reads(74_u64))
+		//  Measured:  `1286 + e * (210 ±0)`
+		//  Estimated: `332797 + e * (6714 ±0)`
+		// Minimum execution time: 89_373_000 picoseconds.
+		Weight::from_parts(71_722_636, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
+			// Standard Error: 38_887
+			.saturating_add(Weight::from_parts(4_518_614, 0).saturating_mul(e.into()))
+			.saturating_add(T::DbWeight::get().reads(10_u64))
+			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(16_u64))
+			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
@@ -399,8 +404,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `77320`
 		//  Estimated: `664604`
-		// Minimum execution time: 650_860_000 picoseconds.
-		Weight::from_parts(713_193_000, 0)
+		// Minimum execution time: 595_537_000 picoseconds.
+		Weight::from_parts(657_821_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(27_u64))
@@ -427,8 +432,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `74165`
 		//  Estimated: `332797`
-		// Minimum execution time: 384_623_000 picoseconds.
-		Weight::from_parts(428_449_000, 0)
+		// Minimum execution time: 375_609_000 picoseconds.
+		Weight::from_parts(413_756_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(21_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
@@ -457,8 +462,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3324`
 		//  Estimated: `332797`
-		// Minimum execution time: 124_296_000 picoseconds.
-		Weight::from_parts(132_818_000, 0)
+		// Minimum execution time: 123_584_000 picoseconds.
+		Weight::from_parts(133_970_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
@@ -487,8 +492,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `76974`
 		//  Estimated: `664604`
-		// Minimum execution time: 703_969_000 picoseconds.
-		Weight::from_parts(758_641_000, 0)
+		// Minimum execution time: 671_561_000 picoseconds.
+		Weight::from_parts(765_421_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(31_u64))
 			.saturating_add(T::DbWeight::get().writes(34_u64))
@@ -511,8 +516,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `72908`
 		//  Estimated: `332797`
-		// Minimum execution time: 250_434_000 picoseconds.
-		Weight::from_parts(272_516_000, 0)
+		// Minimum execution time: 245_386_000 picoseconds.
+		Weight::from_parts(271_365_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(17_u64))
@@ -529,8 +534,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `330438`
 		//  Estimated: `332797`
-		// Minimum execution time: 133_649_000 picoseconds.
-		Weight::from_parts(156_794_000, 0)
+		// Minimum execution time: 149_233_000 picoseconds.
+		Weight::from_parts(186_688_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -545,8 +550,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 115_933_000 picoseconds.
-		Weight::from_parts(133_930_000, 0)
+		// Minimum execution time: 117_676_000 picoseconds.
+		Weight::from_parts(165_827_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -557,8 +562,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 78_267_000 picoseconds.
-		Weight::from_parts(91_386_000, 0)
+		// Minimum execution time: 81_101_000 picoseconds.
+		Weight::from_parts(98_517_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -581,8 +586,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_691_131_000 picoseconds.
-		Weight::from_parts(1_860_223_000, 0)
+		// Minimum execution time: 1_765_452_000 picoseconds.
+		Weight::from_parts(2_332_748_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(ParityDbWeight::get().reads(261_u64))
 			.saturating_add(ParityDbWeight::get().writes(132_u64))
@@ -603,8 +608,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_082_094_000 picoseconds.
-		Weight::from_parts(2_261_492_000, 0)
+		// Minimum execution time: 2_134_702_000 picoseconds.
+		Weight::from_parts(2_407_309_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(ParityDbWeight::get().reads(388_u64))
 			.saturating_add(ParityDbWeight::get().writes(259_u64))
@@ -621,8 +626,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 56_043_000 picoseconds.
-		Weight::from_parts(60_340_000, 0)
+		// Minimum execution time: 58_327_000 picoseconds.
+		Weight::from_parts(63_925_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -637,8 +642,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 521_036_000 picoseconds.
-		Weight::from_parts(550_700_000, 0)
+		// Minimum execution time: 562_819_000 picoseconds.
+		Weight::from_parts(644_441_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(ParityDbWeight::get().reads(130_u64))
 			.saturating_add(ParityDbWeight::get().writes(129_u64))
@@ -655,8 +660,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 46_078_000 picoseconds.
-		Weight::from_parts(51_938_000, 0)
+		// Minimum execution time: 45_458_000 picoseconds.
+		Weight::from_parts(52_148_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -699,13 +704,13 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `2587 + e * (219 ±0)`
 		//  Estimated: `5750 + e * (6714 ±0)`
-		// Minimum execution time: 797_769_000 picoseconds.
-		Weight::from_parts(326_887_694, 0)
+		// Minimum execution time: 706_723_000 picoseconds.
+		Weight::from_parts(257_027_982, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
-			// Standard Error: 71
-			.saturating_add(Weight::from_parts(6_841, 0).saturating_mul(i.into()))
-			// Standard Error: 316_967
-			.saturating_add(Weight::from_parts(8_458_913, 0).saturating_mul(e.into()))
+			// Standard Error: 124
+			.saturating_add(Weight::from_parts(7_627, 0).saturating_mul(i.into()))
+			// Standard Error: 547_421
+			.saturating_add(Weight::from_parts(8_469_634, 0).saturating_mul(e.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(20_u64))
@@ -726,11 +731,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `2635 + o * (1 ±0)`
 		//  Estimated: `332797`
-		// Minimum execution time: 52_398_000 picoseconds.
-		Weight::from_parts(56_517_822, 0)
+		// Minimum execution time: 58_517_000 picoseconds.
+		Weight::from_parts(72_718_571, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 26
-			.saturating_add(Weight::from_parts(7_585, 0).saturating_mul(o.into()))
+			// Standard Error: 62
+			.saturating_add(Weight::from_parts(7_716, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
@@ -745,11 +750,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1707`
 		//  Estimated: `332797`
-		// Minimum execution time: 71_737_000 picoseconds.
-		Weight::from_parts(79_575_636, 0)
+		// Minimum execution time: 69_154_000 picoseconds.
+		Weight::from_parts(68_109_406, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 17
-			.saturating_add(Weight::from_parts(7_067, 0).saturating_mul(o.into()))
+			// Standard Error: 13
+			.saturating_add(Weight::from_parts(6_783, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -758,8 +763,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1046`
 		//  Estimated: `332797`
-		// Minimum execution time: 20_280_000 picoseconds.
-		Weight::from_parts(31_407_000, 0)
+		// Minimum execution time: 15_994_000 picoseconds.
+		Weight::from_parts(28_733_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -772,8 +777,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1100`
 		//  Estimated: `332797`
-		// Minimum execution time: 57_846_000 picoseconds.
-		Weight::from_parts(66_029_000, 0)
+		// Minimum execution time: 46_379_000 picoseconds.
+		Weight::from_parts(50_295_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
@@ -801,8 +806,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `16959`
 		//  Estimated: `664604`
-		// Minimum execution time: 446_045_000 picoseconds.
-		Weight::from_parts(504_452_000, 0)
+		// Minimum execution time: 380_608_000 picoseconds.
+		Weight::from_parts(422_630_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(63_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -817,8 +822,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `4503`
-		// Minimum execution time: 4_126_000 picoseconds.
-		Weight::from_parts(4_607_000, 0)
+		// Minimum execution time: 4_046_000 picoseconds.
+		Weight::from_parts(4_527_000, 0)
 			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
@@ -846,15 +851,20 @@ impl WeightInfo for () {
 	/// Proof: `Inference::AnswerSpaceTaken` (`max_values`: Some(1), `max_size`: Some(24), added: 519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	fn assign_request() -> Weight {
+	/// The range of component `e` is `[5, 64]`.
+	fn assign_request(e: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `14743`
-		//  Estimated: `430686`
-		// Minimum execution time: 354_909_000 picoseconds.
-		Weight::from_parts(393_196_000, 0)
-			.saturating_add(Weight::from_parts(0, 430686))
-			.saturating_add(ParityDbWeight::get().reads(74_u64))
+		//  Measured:  `1286 + e * (210 ±0)`
+		//  Estimated: `332797 + e * (6714 ±0)`
+		// Minimum execution time: 89_373_000 picoseconds.
+		Weight::from_parts(71_722_636, 0)
+			.saturating_add(Weight::from_parts(0, 332797))
+			// Standard Error: 38_887
+			.saturating_add(Weight::from_parts(4_518_614, 0).saturating_mul(e.into()))
+			.saturating_add(ParityDbWeight::get().reads(10_u64))
+			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(16_u64))
+			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
@@ -874,8 +884,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `77320`
 		//  Estimated: `664604`
-		// Minimum execution time: 650_860_000 picoseconds.
-		Weight::from_parts(713_193_000, 0)
+		// Minimum execution time: 595_537_000 picoseconds.
+		Weight::from_parts(657_821_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(27_u64))
@@ -902,8 +912,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `74165`
 		//  Estimated: `332797`
-		// Minimum execution time: 384_623_000 picoseconds.
-		Weight::from_parts(428_449_000, 0)
+		// Minimum execution time: 375_609_000 picoseconds.
+		Weight::from_parts(413_756_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(21_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
@@ -932,8 +942,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3324`
 		//  Estimated: `332797`
-		// Minimum execution time: 124_296_000 picoseconds.
-		Weight::from_parts(132_818_000, 0)
+		// Minimum execution time: 123_584_000 picoseconds.
+		Weight::from_parts(133_970_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
@@ -962,8 +972,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `76974`
 		//  Estimated: `664604`
-		// Minimum execution time: 703_969_000 picoseconds.
-		Weight::from_parts(758_641_000, 0)
+		// Minimum execution time: 671_561_000 picoseconds.
+		Weight::from_parts(765_421_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(31_u64))
 			.saturating_add(ParityDbWeight::get().writes(34_u64))
@@ -986,8 +996,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `72908`
 		//  Estimated: `332797`
-		// Minimum execution time: 250_434_000 picoseconds.
-		Weight::from_parts(272_516_000, 0)
+		// Minimum execution time: 245_386_000 picoseconds.
+		Weight::from_parts(271_365_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(12_u64))
 			.saturating_add(ParityDbWeight::get().writes(17_u64))
@@ -1004,8 +1014,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `330438`
 		//  Estimated: `332797`
-		// Minimum execution time: 133_649_000 picoseconds.
-		Weight::from_parts(156_794_000, 0)
+		// Minimum execution time: 149_233_000 picoseconds.
+		Weight::from_parts(186_688_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))

@@ -422,3 +422,33 @@ fn inputs_no_executor_could_run_are_refused() {
 		assert_ok!(request(mask_model, tensor("mask", DType::Bool, vec![3], vec![0, 1, 1])));
 	});
 }
+
+#[test]
+fn a_queued_requests_turn_is_charged_by_the_pool_its_draw_read() {
+	// The draw reads every member of the model's pool: charging each turn for a full pool
+	// spent the block's room on reads that did not happen.
+	run_test(|| {
+		use crate::WeightInfo;
+		use frame_support::traits::Hooks;
+		let model = vector_model(1, 2);
+		for who in 10..18 {
+			executor(who, &[model]);
+		}
+		let space = Inference::answer_space_of(2, Inference::output_bound(&model) as u32);
+		AnswerWeightPerBlock::set(space.weight);
+		let ids = request_many(1, model, 2);
+		assert_eq!(status(ids[1]), RequestStatus::Pending, "the second waits for the next block");
+
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		let charged = Inference::on_initialize(next);
+
+		assert!(matches!(status(ids[1]), RequestStatus::Assigned { .. }));
+		type Weights = <Test as crate::Config>::WeightInfo;
+		assert_eq!(
+			charged,
+			Weights::on_initialize_idle().saturating_add(Weights::assign_request(8))
+		);
+		assert!(Weights::assign_request(8).all_lt(Inference::max_assign_weight()));
+	});
+}
