@@ -481,22 +481,37 @@ pub async fn request_in_best_block(
 	input: Vec<u8>,
 ) -> u64 {
 	let call = dynamic::transaction("Inference", "request_inference", (model, input, u128::MAX));
-	let mut progress = client
-		.transactions()
-		.await
-		.expect("a transactions client")
-		.sign_and_submit_then_watch_default(&call, who)
-		.await
-		.expect("the request enters the pool");
 	let mut seen = Vec::new();
-	let in_block = loop {
-		let Some(status) = progress.next().await else {
-			panic!("the status stream of a request ended after {seen:?}");
-		};
-		match status.expect("a status") {
-			subxt::transactions::TransactionStatus::InBestBlock(in_block) => break in_block,
-			other => seen.push(format!("{other:?}")),
+	let mut attempts = 0;
+	// A nonce read while `who`'s previous transaction was being imported can come back
+	// `Invalid` (outdated): nothing was included, so the request is signed again with a fresh
+	// nonce, a block later.
+	let in_block = 'submit: loop {
+		attempts += 1;
+		let mut progress = client
+			.transactions()
+			.await
+			.expect("a transactions client")
+			.sign_and_submit_then_watch_default(&call, who)
+			.await
+			.expect("the request enters the pool");
+		while let Some(status) = progress.next().await {
+			match status.expect("a status") {
+				subxt::transactions::TransactionStatus::InBestBlock(in_block) => {
+					break 'submit in_block
+				},
+				other => {
+					let invalid =
+						matches!(other, subxt::transactions::TransactionStatus::Invalid { .. });
+					seen.push(format!("{other:?}"));
+					if invalid && attempts < 3 {
+						tokio::time::sleep(Duration::from_secs(2)).await;
+						continue 'submit;
+					}
+				},
+			}
 		}
+		panic!("the status stream of a request ended after {seen:?}");
 	};
 	let events = in_block.wait_for_success().await.expect("the request succeeds");
 	let requested = events
