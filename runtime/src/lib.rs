@@ -269,8 +269,9 @@ mod tests {
 			.base_extrinsic;
 		// A request's quorum settles in the reveal that completes it: at redundancy 3, one
 		// ordinary settlement for every three answers.
+		let shape = pallet_inference::RecordShape { redundancy: 3, largest_output: output_bytes };
 		let settlement_share =
-			Inference::settle_weight_of(&pallet_inference::RequestKind::Inference) / 3;
+			Inference::settle_weight_of(&pallet_inference::RequestKind::Inference, shape) / 3;
 		Weights::submit_commitment()
 			.saturating_add(Weights::authorize_submit_commitment())
 			.saturating_add(Weights::submit_attestation(output_bytes))

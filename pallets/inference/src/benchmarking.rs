@@ -256,32 +256,44 @@ struct Split {
 	request_id: RequestId,
 	/// The quorum's executor indices.
 	quorum: core::ops::Range<usize>,
-	/// The other executors' indices.
-	rest: core::ops::Range<usize>,
-	/// What the quorum committed to: an output of the largest size.
+	/// The agreed output the quorum committed to.
 	agreed: Vec<u8>,
-	/// What the rest committed to: a short different output.
-	dissent: Vec<u8>,
+	/// The other executors' indices, each with the output of its own it committed to.
+	rest: Vec<(usize, Vec<u8>)>,
 }
 
-/// An assigned request of the highest redundancy with the largest input, drawn from a full
-/// pool, whose quorum committed to the largest output and the rest to another.
-fn split_commitments<T: Config>() -> Split {
-	let redundancy = max_redundancy::<T>();
+impl Split {
+	/// Reveal what each executor outside the quorum committed to.
+	fn reveal_rest<T: Config>(&self) {
+		for (index, output) in &self.rest {
+			reveal::<T>(self.request_id, *index..index + 1, output);
+		}
+	}
+}
+
+/// An assigned request of `redundancy` executors with the largest input, drawn from a full
+/// pool, whose quorum committed to an output of `output_bytes` and each of the rest to a
+/// different one as long: the most distinct candidates its record can hold.
+fn split_commitments<T: Config>(redundancy: u8, output_bytes: u32) -> Split {
 	let model_id = vector_model::<T>(10, redundancy);
 	fill_pool::<T>(&[model_id], T::MaxExecutorsPerModel::get());
 	let request_id = assigned_request::<T>(model_id, T::MaxInputLen::get());
 	let quorum = usize::from(quorum_of(redundancy));
-	let split = Split {
-		request_id,
-		quorum: 0..quorum,
-		rest: quorum..usize::from(redundancy),
-		agreed: vector(b"y", T::MaxOutputLen::get()),
-		dissent: vector(b"y", 96),
-	};
-	commit::<T>(request_id, split.quorum.clone(), &split.agreed);
-	commit::<T>(request_id, split.rest.clone(), &split.dissent);
-	split
+	let agreed = vector(b"y", output_bytes);
+	let rest = (quorum..usize::from(redundancy))
+		.map(|index| {
+			let mut output = agreed.clone();
+			if let Some(last) = output.last_mut() {
+				*last = index as u8;
+			}
+			(index, output)
+		})
+		.collect::<Vec<_>>();
+	commit::<T>(request_id, 0..quorum, &agreed);
+	for (index, output) in &rest {
+		commit::<T>(request_id, *index..index + 1, output);
+	}
+	Split { request_id, quorum: 0..quorum, agreed, rest }
 }
 
 /// Commit to, then reveal, `output` for `request_id` by every assigned executor in `indices`;
@@ -678,13 +690,18 @@ mod benchmarks {
 		));
 	}
 
-	/// Settling one ordinary request: the highest redundancy, its quorum paid, the rest slashed
-	/// as dissenters, the finalization hook told.
+	/// Settling one ordinary request of `r` executors whose outputs are `o` bytes long: its
+	/// quorum paid, each of the rest revealing an output of its own and slashed as a dissenter,
+	/// the finalization hook told.
 	#[benchmark]
-	fn settle_ordinary_request() {
-		let Split { request_id, quorum, rest, agreed, dissent } = split_commitments::<T>();
-		reveal::<T>(request_id, rest, &dissent);
-		reveal_unsettled::<T>(request_id, quorum, &agreed);
+	fn settle_ordinary_request(
+		r: Linear<1, { T::MaxRedundancy::get() }>,
+		o: Linear<{ MIN_WEIGHED_OUTPUT }, { T::MaxOutputLen::get() }>,
+	) {
+		let split = split_commitments::<T>(r as u8, o);
+		split.reveal_rest::<T>();
+		let request_id = split.request_id;
+		reveal_unsettled::<T>(request_id, split.quorum.clone(), &split.agreed);
 
 		#[block]
 		{
@@ -751,14 +768,19 @@ mod benchmarks {
 		));
 	}
 
-	/// Closing, at its deadline, an ordinary request its quorum already finalized, in the worst
-	/// case: the highest redundancy, every executor outside the quorum revealing late and
-	/// dissenting, so each is judged and slashed; the rest of the escrow returns.
+	/// Closing, at its deadline, an ordinary request of `r` executors its quorum already
+	/// finalized, outputs `o` bytes long, in the worst case: every executor outside the quorum
+	/// revealing late an output of its own, so each is judged and slashed; the rest of the
+	/// escrow returns.
 	#[benchmark]
-	fn expire_finalized_request() {
-		let Split { request_id, quorum, rest, agreed, dissent } = split_commitments::<T>();
-		reveal::<T>(request_id, quorum, &agreed);
-		reveal::<T>(request_id, rest, &dissent);
+	fn expire_finalized_request(
+		r: Linear<1, { T::MaxRedundancy::get() }>,
+		o: Linear<{ MIN_WEIGHED_OUTPUT }, { T::MaxOutputLen::get() }>,
+	) {
+		let split = split_commitments::<T>(r as u8, o);
+		let request_id = split.request_id;
+		reveal::<T>(request_id, split.quorum.clone(), &split.agreed);
+		split.reveal_rest::<T>();
 
 		#[block]
 		{

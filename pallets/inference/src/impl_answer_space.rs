@@ -6,12 +6,14 @@
 //! `AnswerWeightPerBlock` of weight and `AnswerLengthPerBlock` of bytes, the part of a block
 //! that ordinary transactions (requests among them) cannot take. Each block assigns requests
 //! until what they call for would exceed that space: per assigned executor its commitment and
-//! its reveal of the model's largest output, and once per request the heaviest settlement; the
-//! next request waits at the front of the assignment queue for the next block.
+//! its reveal of the model's largest output, and once per request its settlement at its
+//! heaviest for the request's kind, its redundancy and that output (a settlement's weight grows
+//! with both: its record holds a candidate per distinct outcome); the next request waits at the
+//! front of the assignment queue for the next block.
 //!
 //! Why the settlement counts once: every reveal is charged the heaviest settlement before
-//! dispatch (any of them may be the deciding one) and refunded it after unless it settled, and
-//! only one does. Counting it per executor, as an earlier rule did, kept blocks a third full
+//! dispatch (any of them may be the deciding one) and refunded it after down to what its own
+//! settlement weighed, nothing unless it settled, and only one does. Counting it per executor, as an earlier rule did, kept blocks a third full
 //! of answers in fact (on real nodes at 300 requests a block: about 45 finalized a block, with
 //! executors' capacity idle). Counting it once is what blocks really carry, provided a block
 //! full of answers as counted still has room for the charge of a full batch of reveals on top
@@ -61,7 +63,7 @@
 //! and, after `MaxConsecutiveMisses`, evicted.
 
 use crate::{
-	types::{AnswerLoad, AnswerSpace},
+	types::{AnswerLoad, AnswerSpace, RecordShape},
 	AnswerSpaceTaken, AnswersOwedTotal, Config, InferenceRequest, Pallet, WeightInfo,
 };
 use frame_support::{traits::Get, weights::Weight};
@@ -105,11 +107,12 @@ impl AnswerShares {
 }
 
 impl<T: Config> Pallet<T> {
-	/// What a request's answers cost blocks, for outputs of up to `output_len` bytes: each
-	/// executor's commitment and reveal as batch items, each with its authorization, and the
-	/// heaviest settlement (which the reveals are charged before dispatch, and all but the
-	/// deciding one refunded after).
-	pub fn answer_shares(output_len: u32) -> AnswerShares {
+	/// What a request's answers cost blocks, for outputs of up to `output_len` bytes and a
+	/// settlement weighing `settlement`: each executor's commitment and reveal as batch items,
+	/// each with its authorization, and the settlement once (every reveal is charged the
+	/// heaviest before dispatch, and all but the deciding one refunded after; the deciding one
+	/// keeps what its settlement weighed).
+	pub fn answer_shares(output_len: u32, settlement: Weight) -> AnswerShares {
 		AnswerShares {
 			commit: AnswerLoad {
 				weight: T::WeightInfo::submit_commitment()
@@ -121,29 +124,37 @@ impl<T: Config> Pallet<T> {
 					.saturating_add(T::WeightInfo::authorize_submit_attestation(output_len)),
 				length: output_len.saturating_add(REVEAL_ENVELOPE_BYTES),
 			},
-			settlement: AnswerLoad { weight: Self::settle_weight(), length: 0 },
+			settlement: AnswerLoad { weight: settlement, length: 0 },
 		}
 	}
 
 	/// What `request`'s answers cost blocks, by its model's largest output.
 	pub(crate) fn answer_shares_for(request: &InferenceRequest<T>) -> AnswerShares {
-		Self::answer_shares_by_bound(Self::output_bound(&request.model_id))
+		Self::answer_shares_by_bound(request, Self::output_bound(&request.model_id))
 	}
 
-	/// What the answers to a request of `model` cost blocks, by its largest output.
-	pub(crate) fn answer_shares_of(model: &crate::ModelInfoOf<T>) -> AnswerShares {
-		Self::answer_shares_by_bound(Self::output_bound_of(model))
+	/// What the answers to `request`, a request of `model`, cost blocks.
+	pub(crate) fn answer_shares_of(
+		request: &InferenceRequest<T>,
+		model: &crate::ModelInfoOf<T>,
+	) -> AnswerShares {
+		Self::answer_shares_by_bound(request, Self::output_bound_of(model))
 	}
 
-	/// What a request's answers cost blocks, for outputs bounded by `output_bound` bytes.
-	fn answer_shares_by_bound(output_bound: u64) -> AnswerShares {
-		Self::answer_shares(output_bound.min(u64::from(u32::MAX)) as u32)
+	/// What `request`'s answers cost blocks, for outputs bounded by `output_bound` bytes: its
+	/// settlement as its kind, its redundancy and that bound make it at most.
+	fn answer_shares_by_bound(request: &InferenceRequest<T>, output_bound: u64) -> AnswerShares {
+		let output_len = output_bound.min(u64::from(u32::MAX)) as u32;
+		let shape = RecordShape { redundancy: request.redundancy, largest_output: output_len };
+		Self::answer_shares(output_len, Self::settle_weight_of(&request.kind, shape))
 	}
 
-	/// The answer space a request drawing `redundancy` executors takes, for outputs of up to
-	/// `output_len` bytes.
+	/// The answer space an ordinary request drawing `redundancy` executors takes, for outputs
+	/// of up to `output_len` bytes.
 	pub fn answer_space_of(redundancy: u8, output_len: u32) -> AnswerLoad {
-		Self::answer_shares(output_len).of_request(redundancy)
+		let shape = RecordShape { redundancy, largest_output: output_len };
+		let settlement = Self::settle_weight_of(&crate::RequestKind::Inference, shape);
+		Self::answer_shares(output_len, settlement).of_request(redundancy)
 	}
 
 	/// The answer space the requests assigned so far in block `now` take.
@@ -263,6 +274,6 @@ impl<T: Config> Pallet<T> {
 	/// re-execution draws that many) returning outputs of `MaxOutputLen` bytes.
 	pub fn largest_answer_space() -> AnswerLoad {
 		let redundancy = T::MaxRedundancy::get().min(u32::from(u8::MAX)) as u8;
-		Self::answer_space_of(redundancy, T::MaxOutputLen::get())
+		Self::answer_shares(T::MaxOutputLen::get(), Self::settle_weight()).of_request(redundancy)
 	}
 }

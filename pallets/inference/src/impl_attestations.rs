@@ -246,13 +246,14 @@ impl<T: Config> Pallet<T> {
 			);
 		}
 		let matches_commitment = commitment(&payload, &signature.attestation_key) == committed;
+		let shares = Self::answer_shares_of(&request, &model);
 		Ok(CheckedReveal {
 			request,
 			executor_index,
 			outcome: stored,
 			output_hash,
 			matches_commitment,
-			shares: Self::answer_shares_of(&model),
+			shares,
 		})
 	}
 

@@ -9,11 +9,15 @@
 
 use crate::{
 	impl_queue::Turn, impl_settlement::Expiry, Config, Deadlines, OnRequestFinalized, Pallet,
-	PruneAt, WeightInfo,
+	PruneAt, RecordShape, WeightInfo,
 };
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::traits::Saturating;
+
+/// The shortest output settlements and closings were benchmarked with: a shorter one (or a
+/// rejection) is charged as this long.
+pub const MIN_WEIGHED_OUTPUT: u32 = 64;
 
 impl<T: Config> Pallet<T> {
 	/// Run this block's hook work and return its weight.
@@ -40,7 +44,7 @@ impl<T: Config> Pallet<T> {
 		let mut expired = Weight::zero();
 		for request_id in &to_expire {
 			expired = expired.saturating_add(match Self::expire_request(*request_id) {
-				Expiry::Finalized => T::WeightInfo::expire_finalized_request(),
+				Expiry::Finalized(shape) => Self::close_finalized_weight(shape),
 				Expiry::Full => Self::expire_weight(),
 			});
 		}
@@ -61,25 +65,60 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Settling one request of any kind, in the most expensive (a challenge re-execution that
-	/// overturns its original), including what the finalization hook may do and its audit draw.
+	/// overturns its original, or an ordinary request of the highest redundancy and the longest
+	/// outputs), including what the finalization hook may do and its audit draw: what a reveal
+	/// is charged before dispatch, when any reveal may be the deciding one.
 	pub fn settle_weight() -> Weight {
+		let widest = RecordShape {
+			redundancy: T::MaxRedundancy::get().min(u32::from(u8::MAX)) as u8,
+			largest_output: T::MaxOutputLen::get(),
+		};
 		T::WeightInfo::settle_request()
-			.max(T::WeightInfo::settle_ordinary_request())
 			.saturating_add(T::OnFinalized::weight())
 			.saturating_add(T::WeightInfo::draw_audit())
+			.max(Self::settle_ordinary_weight(widest))
 	}
 
-	/// Settling one request of `kind`: an ordinary request (or an audit) costs far less than
-	/// a challenge re-execution, which judges its original too.
+	/// Settling one request of `kind` whose record has `shape`: an ordinary request (or an
+	/// audit) costs far less than a challenge re-execution, which judges its original too, and
+	/// less again with fewer executors and shorter outputs.
 	pub fn settle_weight_of(
 		kind: &crate::RequestKind<crate::AccountIdOf<T>, crate::BalanceOf<T>>,
+		shape: RecordShape,
 	) -> Weight {
 		match kind {
 			crate::RequestKind::Challenge { .. } => Self::settle_weight(),
-			_ => T::WeightInfo::settle_ordinary_request()
-				.saturating_add(T::OnFinalized::weight())
-				.saturating_add(T::WeightInfo::draw_audit()),
+			_ => Self::settle_ordinary_weight(shape),
 		}
+	}
+
+	/// What settling `request` cost, as it stands after its settlement.
+	pub(crate) fn settled_weight(request: &crate::InferenceRequest<T>) -> Weight {
+		Self::settle_weight_of(&request.kind, request.shape())
+	}
+
+	/// Settling an ordinary request (or an audit) whose record has `shape`, with the
+	/// finalization hook and the audit draw.
+	fn settle_ordinary_weight(shape: RecordShape) -> Weight {
+		T::WeightInfo::settle_ordinary_request(
+			u32::from(shape.redundancy),
+			Self::weighed_output(shape.largest_output),
+		)
+		.saturating_add(T::OnFinalized::weight())
+		.saturating_add(T::WeightInfo::draw_audit())
+	}
+
+	/// Closing, at its deadline, a request its quorum finalized, whose record has `shape`.
+	fn close_finalized_weight(shape: RecordShape) -> Weight {
+		T::WeightInfo::expire_finalized_request(
+			u32::from(shape.redundancy),
+			Self::weighed_output(shape.largest_output),
+		)
+	}
+
+	/// `output_len` within the range settlements were benchmarked over.
+	fn weighed_output(output_len: u32) -> u32 {
+		output_len.clamp(MIN_WEIGHED_OUTPUT, T::MaxOutputLen::get())
 	}
 
 	/// Expiring one request, in its most expensive path: one that settles at its deadline.

@@ -12,7 +12,7 @@
 
 use crate::{
 	AccountIdOf, Assignments, BalanceOf, Config, Event, InferenceRequest, OnRequestFinalized,
-	Pallet, PruneAt, RequestInputs, RequestKind, RequestStatus, Requests, SlashReason,
+	Pallet, PruneAt, RecordShape, RequestInputs, RequestKind, RequestStatus, Requests, SlashReason,
 	StoredOutcome,
 };
 use frame_support::traits::Get;
@@ -74,16 +74,18 @@ impl<T: Config> Pallet<T> {
 			// benchmark's) is settled here.
 			Self::settle_request(request_id);
 		}
-		let Some(mut request) = Requests::<T>::get(request_id) else { return Expiry::Finalized };
+		let Some(mut request) = Requests::<T>::get(request_id) else {
+			return Expiry::Finalized(RecordShape { redundancy: 1, largest_output: 0 });
+		};
 		let finalized = match request.status {
 			RequestStatus::Finalized { .. } => true,
 			RequestStatus::Assigned { .. } => false,
-			_ => return Expiry::Finalized,
+			_ => return Expiry::Finalized(request.shape()),
 		};
 		Self::release_answers_owed(&mut request);
 		let expiry = match (&request.kind, finalized && !settles_here) {
 			(RequestKind::Challenge { .. }, _) | (_, false) => Expiry::Full,
-			(_, true) => Expiry::Finalized,
+			(_, true) => Expiry::Finalized(request.shape()),
 		};
 		if finalized {
 			Self::settle_attestations(request_id, &mut request);
@@ -258,8 +260,9 @@ impl<T: Config> Pallet<T> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Expiry {
 	/// An ordinary request or audit its quorum had finalized (its late reveals judged, its
-	/// no-shows slashed, the rest of its escrow returned), or one already closed.
-	Finalized,
+	/// no-shows slashed, the rest of its escrow returned), or one already closed; its record
+	/// had this shape.
+	Finalized(RecordShape),
 	/// Anything else: an expiry without a quorum, or a re-execution, which may settle and
 	/// judge its original.
 	Full,

@@ -30,6 +30,7 @@ pub mod weights;
 
 pub use impl_answer_space::ANSWER_ENVELOPE_BYTES;
 pub use impl_attestations::ANSWER_PRIORITY;
+pub use impl_hooks::MIN_WEIGHED_OUTPUT;
 pub use impl_queue::{CheckRequestRoom, OpensRequests, ServedBefore, QUEUE_FULL};
 pub use interface::{
 	InferenceProvider, OnRequestFinalized, RequestOutcome, RequestResult, ResultStatus,
@@ -1012,7 +1013,7 @@ pub mod pallet {
 			let recorded = T::WeightInfo::submit_attestation(outcome_len(&outcome));
 			let settled = Self::do_submit_attestation(request_id, outcome, signature)?;
 			let settlement = match (settled, Requests::<T>::get(request_id)) {
-				(true, Some(request)) => Self::settle_weight_of(&request.kind),
+				(true, Some(request)) => Self::settled_weight(&request),
 				_ => Weight::zero(),
 			};
 			Ok(Some(recorded.saturating_add(settlement)).into())
@@ -1151,7 +1152,7 @@ pub mod pallet {
 				let recorded = T::WeightInfo::submit_attestation(outcome_len(&outcome));
 				let settled = Self::do_submit_attestation(request_id, outcome, signature)?;
 				let settlement = match (settled, Requests::<T>::get(request_id)) {
-					(true, Some(request)) => Self::settle_weight_of(&request.kind),
+					(true, Some(request)) => Self::settled_weight(&request),
 					_ => Weight::zero(),
 				};
 				actual = actual.saturating_add(recorded).saturating_add(settlement);

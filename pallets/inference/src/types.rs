@@ -449,6 +449,21 @@ impl<T: Config> InferenceRequest<T> {
 		}
 	}
 
+	/// What reading and writing its record costs grows with: how many executors it runs, and
+	/// the longest output it keeps in state.
+	pub fn shape(&self) -> RecordShape {
+		let largest_output = self
+			.candidates
+			.iter()
+			.map(|candidate| match &candidate.outcome {
+				StoredOutcome::Output(output) => output.len() as u32,
+				StoredOutcome::Rejected(_) | StoredOutcome::Pruned => 0,
+			})
+			.max()
+			.unwrap_or(0);
+		RecordShape { redundancy: self.redundancy, largest_output }
+	}
+
 	/// Whether the agreed output's bytes have left state.
 	pub fn output_pruned(&self) -> bool {
 		matches!(self.agreed_outcome(), Some(StoredOutcome::Pruned))
@@ -473,6 +488,17 @@ impl<T: Config> InferenceRequest<T> {
 /// A strict majority of `redundancy`.
 pub const fn quorum_of(redundancy: u8) -> u8 {
 	redundancy / 2 + 1
+}
+
+/// What a request's settlement and closing weigh by: its record holds a candidate per distinct
+/// outcome, up to one per executor, each up to its longest output.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RecordShape {
+	/// How many executors the request runs.
+	pub redundancy: u8,
+	/// The bytes of the longest output among its candidates (0 for rejections and pruned
+	/// outputs).
+	pub largest_output: u32,
 }
 
 /// The answer space taken by the requests assigned in `block`.

@@ -53,10 +53,10 @@ pub trait WeightInfo {
 	fn on_initialize_idle() -> Weight;
 	fn assign_request(e: u32, ) -> Weight;
 	fn settle_request() -> Weight;
-	fn settle_ordinary_request() -> Weight;
+	fn settle_ordinary_request(r: u32, o: u32, ) -> Weight;
 	fn draw_audit() -> Weight;
 	fn expire_request() -> Weight;
-	fn expire_finalized_request() -> Weight;
+	fn expire_finalized_request(r: u32, o: u32, ) -> Weight;
 	fn prune_request() -> Weight;
 }
 
@@ -428,7 +428,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
-	fn settle_ordinary_request() -> Weight {
+	/// The range of component `r` is `[1, 5]`.
+	/// The range of component `o` is `[64, 65536]`.
+	fn settle_ordinary_request(_r: u32, _o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `74165`
 		//  Estimated: `332797`
@@ -512,7 +514,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	fn expire_finalized_request() -> Weight {
+	/// The range of component `r` is `[1, 5]`.
+	/// The range of component `o` is `[64, 65536]`.
+	fn expire_finalized_request(_r: u32, _o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `72908`
 		//  Estimated: `332797`
@@ -908,7 +912,9 @@ impl WeightInfo for () {
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::RandomnessSetAt` (r:1 w:0)
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
-	fn settle_ordinary_request() -> Weight {
+	/// The range of component `r` is `[1, 5]`.
+	/// The range of component `o` is `[64, 65536]`.
+	fn settle_ordinary_request(_r: u32, _o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `74165`
 		//  Estimated: `332797`
@@ -992,7 +998,9 @@ impl WeightInfo for () {
 	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	fn expire_finalized_request() -> Weight {
+	/// The range of component `r` is `[1, 5]`.
+	/// The range of component `o` is `[64, 65536]`.
+	fn expire_finalized_request(_r: u32, _o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `72908`
 		//  Estimated: `332797`

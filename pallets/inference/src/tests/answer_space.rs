@@ -210,7 +210,8 @@ fn assignment_waits_while_answers_owed_fill_their_bound() {
 		next_block();
 		assert_eq!(assigned_count(&ids), 2, "still owed: still waiting");
 		include_answers_within(&keys[..1], Weight::MAX);
-		let shares = Pallet::<Test>::answer_shares(Pallet::<Test>::output_bound(&model) as u32);
+		let request = Requests::<Test>::get(ids[0]).expect("stored");
+		let shares = Pallet::<Test>::answer_shares_for(&request);
 		assert_eq!(
 			crate::AnswersOwedTotal::<Test>::get().weight,
 			shares.reveal.weight * 4 + shares.settlement.weight * 2,

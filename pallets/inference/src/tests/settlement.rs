@@ -369,6 +369,8 @@ fn a_deadline_is_charged_for_the_path_it_took() {
 			next_block();
 		}
 		System::set_block_number(deadline);
+		let shape = crate::Requests::<Test>::get(ids[0]).expect("stored").shape();
+		assert_eq!(shape.redundancy, 2);
 
 		let charged = Inference::on_initialize(deadline);
 
@@ -376,13 +378,16 @@ fn a_deadline_is_charged_for_the_path_it_took() {
 		let expiry = Weights::expire_request()
 			.saturating_add(<Test as crate::Config>::OnFinalized::weight())
 			.saturating_add(Weights::draw_audit());
+		// The closing is charged by the record it closed: its executors and its longest output.
+		let closing = Weights::expire_finalized_request(
+			2,
+			shape.largest_output.max(crate::MIN_WEIGHED_OUTPUT),
+		);
 		assert_eq!(
 			charged,
-			Weights::on_initialize_idle()
-				.saturating_add(Weights::expire_finalized_request())
-				.saturating_add(expiry)
+			Weights::on_initialize_idle().saturating_add(closing).saturating_add(expiry)
 		);
-		assert!(Weights::expire_finalized_request().all_lt(expiry));
+		assert!(closing.all_lt(expiry));
 		assert!(matches!(status(ids[0]), RequestStatus::Finalized { .. }));
 		assert_eq!(status(ids[1]), RequestStatus::Expired);
 	});
