@@ -12,7 +12,7 @@ NODE := $(CARGO_TARGET_DIR)/release/verity-node
 WASM_ENV := $(CARGO_TARGET_DIR)/wasm-toolchain.env
 WITH_WASM_ENV := set -a && . $(WASM_ENV) && set +a &&
 
-.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-generation bench-verifier bench-explorer bench-capacity bench-recall metadata
+.PHONY: setup build run test fmt fmt-check clippy bench bench-executor bench-models bench-generation bench-verifier bench-explorer bench-capacity bench-recall bench-storage metadata
 
 ## setup: install what the build needs (idempotent; run by every other target)
 setup:
@@ -63,6 +63,11 @@ bench: setup
 			--steps 20 --repeat 10 --header scripts/weights-header.txt \
 			--template scripts/weights-template.hbs --output pallets/$$(echo $$pallet | tr _ -)/src/weights.rs || exit 1; \
 	done
+
+## bench-storage: measure what a storage read and write cost in ParityDB on a state of 200,000 accounts, and regenerate runtime/src/db_weights.rs
+bench-storage: setup
+	$(WITH_WASM_ENV) env -u WASM_BUILD_WORKSPACE_HINT cargo build $(CARGO_FLAGS) --workspace --all-targets --features verity-node/bench-cli
+	python3 scripts/bench-storage.py $(NODE)
 
 ## bench-executor: executor latency per demo model against onnxruntime (PyPI), with ratios
 bench-executor: setup

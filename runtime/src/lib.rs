@@ -27,6 +27,7 @@ pub mod apis;
 pub mod configs;
 #[cfg(test)]
 mod contract_tests;
+pub mod db_weights;
 pub mod demo_models;
 pub mod genesis_config_presets;
 

@@ -70,8 +70,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 117_676_000 picoseconds.
-		Weight::from_parts(165_827_000, 0)
+		// Minimum execution time: 94_651_000 picoseconds.
+		Weight::from_parts(106_138_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -82,8 +82,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 81_101_000 picoseconds.
-		Weight::from_parts(98_517_000, 0)
+		// Minimum execution time: 70_485_000 picoseconds.
+		Weight::from_parts(77_846_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -106,8 +106,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_765_452_000 picoseconds.
-		Weight::from_parts(2_332_748_000, 0)
+		// Minimum execution time: 1_467_838_000 picoseconds.
+		Weight::from_parts(1_581_237_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(T::DbWeight::get().reads(261_u64))
 			.saturating_add(T::DbWeight::get().writes(132_u64))
@@ -128,8 +128,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_134_702_000 picoseconds.
-		Weight::from_parts(2_407_309_000, 0)
+		// Minimum execution time: 1_948_115_000 picoseconds.
+		Weight::from_parts(2_074_813_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(T::DbWeight::get().reads(388_u64))
 			.saturating_add(T::DbWeight::get().writes(259_u64))
@@ -146,8 +146,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 58_327_000 picoseconds.
-		Weight::from_parts(63_925_000, 0)
+		// Minimum execution time: 51_928_000 picoseconds.
+		Weight::from_parts(56_604_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -162,8 +162,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 562_819_000 picoseconds.
-		Weight::from_parts(644_441_000, 0)
+		// Minimum execution time: 481_077_000 picoseconds.
+		Weight::from_parts(509_109_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(T::DbWeight::get().reads(130_u64))
 			.saturating_add(T::DbWeight::get().writes(129_u64))
@@ -180,8 +180,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 45_458_000 picoseconds.
-		Weight::from_parts(52_148_000, 0)
+		// Minimum execution time: 41_882_000 picoseconds.
+		Weight::from_parts(45_568_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -224,13 +224,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2587 + e * (219 ±0)`
 		//  Estimated: `5750 + e * (6714 ±0)`
-		// Minimum execution time: 706_723_000 picoseconds.
-		Weight::from_parts(257_027_982, 0)
+		// Minimum execution time: 639_733_000 picoseconds.
+		Weight::from_parts(251_981_354, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
-			// Standard Error: 124
-			.saturating_add(Weight::from_parts(7_627, 0).saturating_mul(i.into()))
-			// Standard Error: 547_421
-			.saturating_add(Weight::from_parts(8_469_634, 0).saturating_mul(e.into()))
+			// Standard Error: 44
+			.saturating_add(Weight::from_parts(6_975, 0).saturating_mul(i.into()))
+			// Standard Error: 194_781
+			.saturating_add(Weight::from_parts(6_573_545, 0).saturating_mul(e.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(20_u64))
@@ -249,13 +249,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2635 + o * (1 ±0)`
+		//  Measured:  `2632 + o * (1 ±0)`
 		//  Estimated: `332797`
-		// Minimum execution time: 58_517_000 picoseconds.
-		Weight::from_parts(72_718_571, 0)
+		// Minimum execution time: 47_130_000 picoseconds.
+		Weight::from_parts(48_119_260, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 62
-			.saturating_add(Weight::from_parts(7_716, 0).saturating_mul(o.into()))
+			// Standard Error: 20
+			.saturating_add(Weight::from_parts(7_144, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -270,11 +270,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1707`
 		//  Estimated: `332797`
-		// Minimum execution time: 69_154_000 picoseconds.
-		Weight::from_parts(68_109_406, 0)
+		// Minimum execution time: 75_382_000 picoseconds.
+		Weight::from_parts(75_633_226, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 13
-			.saturating_add(Weight::from_parts(6_783, 0).saturating_mul(o.into()))
+			// Standard Error: 19
+			.saturating_add(Weight::from_parts(6_866, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -283,8 +283,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1046`
 		//  Estimated: `332797`
-		// Minimum execution time: 15_994_000 picoseconds.
-		Weight::from_parts(28_733_000, 0)
+		// Minimum execution time: 22_133_000 picoseconds.
+		Weight::from_parts(34_201_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -297,8 +297,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1100`
 		//  Estimated: `332797`
-		// Minimum execution time: 46_379_000 picoseconds.
-		Weight::from_parts(50_295_000, 0)
+		// Minimum execution time: 52_658_000 picoseconds.
+		Weight::from_parts(65_117_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
@@ -326,8 +326,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `16959`
 		//  Estimated: `664604`
-		// Minimum execution time: 380_608_000 picoseconds.
-		Weight::from_parts(422_630_000, 0)
+		// Minimum execution time: 443_210_000 picoseconds.
+		Weight::from_parts(552_594_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(63_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
@@ -342,8 +342,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `4503`
-		// Minimum execution time: 4_046_000 picoseconds.
-		Weight::from_parts(4_527_000, 0)
+		// Minimum execution time: 4_126_000 picoseconds.
+		Weight::from_parts(4_747_000, 0)
 			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
@@ -376,11 +376,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1286 + e * (210 ±0)`
 		//  Estimated: `332797 + e * (6714 ±0)`
-		// Minimum execution time: 89_373_000 picoseconds.
-		Weight::from_parts(71_722_636, 0)
+		// Minimum execution time: 101_992_000 picoseconds.
+		Weight::from_parts(96_570_775, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 38_887
-			.saturating_add(Weight::from_parts(4_518_614, 0).saturating_mul(e.into()))
+			// Standard Error: 32_124
+			.saturating_add(Weight::from_parts(4_469_922, 0).saturating_mul(e.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().writes(16_u64))
@@ -404,8 +404,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `77320`
 		//  Estimated: `664604`
-		// Minimum execution time: 595_537_000 picoseconds.
-		Weight::from_parts(657_821_000, 0)
+		// Minimum execution time: 623_319_000 picoseconds.
+		Weight::from_parts(664_942_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(27_u64))
@@ -430,15 +430,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// The range of component `r` is `[1, 5]`.
 	/// The range of component `o` is `[64, 65536]`.
-	fn settle_ordinary_request(_r: u32, _o: u32, ) -> Weight {
+	fn settle_ordinary_request(r: u32, _o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `74165`
-		//  Estimated: `332797`
-		// Minimum execution time: 375_609_000 picoseconds.
-		Weight::from_parts(413_756_000, 0)
+		//  Measured:  `0 + o * (3 ±0) + r * (34510 ±0)`
+		//  Estimated: `332797 + r * (6714 ±0)`
+		// Minimum execution time: 179_908_000 picoseconds.
+		Weight::from_parts(190_835_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			.saturating_add(T::DbWeight::get().reads(21_u64))
-			.saturating_add(T::DbWeight::get().writes(17_u64))
+			// Standard Error: 955_806
+			.saturating_add(Weight::from_parts(50_918_765, 0).saturating_mul(r.into()))
+			.saturating_add(T::DbWeight::get().reads(7_u64))
+			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(r.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(r.into())))
+			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(r.into()))
 	}
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
@@ -464,8 +469,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3324`
 		//  Estimated: `332797`
-		// Minimum execution time: 123_584_000 picoseconds.
-		Weight::from_parts(133_970_000, 0)
+		// Minimum execution time: 117_816_000 picoseconds.
+		Weight::from_parts(124_455_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
@@ -494,8 +499,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `76974`
 		//  Estimated: `664604`
-		// Minimum execution time: 671_561_000 picoseconds.
-		Weight::from_parts(765_421_000, 0)
+		// Minimum execution time: 646_303_000 picoseconds.
+		Weight::from_parts(700_915_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(31_u64))
 			.saturating_add(T::DbWeight::get().writes(34_u64))
@@ -516,15 +521,20 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `r` is `[1, 5]`.
 	/// The range of component `o` is `[64, 65536]`.
-	fn expire_finalized_request(_r: u32, _o: u32, ) -> Weight {
+	fn expire_finalized_request(r: u32, _o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `72908`
-		//  Estimated: `332797`
-		// Minimum execution time: 245_386_000 picoseconds.
-		Weight::from_parts(271_365_000, 0)
+		//  Measured:  `0 + o * (3 ±0) + r * (35217 ±0)`
+		//  Estimated: `332797 + r * (1614 ±118)`
+		// Minimum execution time: 61_642_000 picoseconds.
+		Weight::from_parts(65_688_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			.saturating_add(T::DbWeight::get().reads(12_u64))
-			.saturating_add(T::DbWeight::get().writes(17_u64))
+			// Standard Error: 1_382_518
+			.saturating_add(Weight::from_parts(47_486_446, 0).saturating_mul(r.into()))
+			.saturating_add(T::DbWeight::get().reads(2_u64))
+			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(r.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(r.into())))
+			.saturating_add(Weight::from_parts(0, 1614).saturating_mul(r.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
@@ -538,8 +548,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `330438`
 		//  Estimated: `332797`
-		// Minimum execution time: 149_233_000 picoseconds.
-		Weight::from_parts(186_688_000, 0)
+		// Minimum execution time: 154_781_000 picoseconds.
+		Weight::from_parts(169_502_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -554,8 +564,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 117_676_000 picoseconds.
-		Weight::from_parts(165_827_000, 0)
+		// Minimum execution time: 94_651_000 picoseconds.
+		Weight::from_parts(106_138_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -566,8 +576,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 81_101_000 picoseconds.
-		Weight::from_parts(98_517_000, 0)
+		// Minimum execution time: 70_485_000 picoseconds.
+		Weight::from_parts(77_846_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -590,8 +600,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_765_452_000 picoseconds.
-		Weight::from_parts(2_332_748_000, 0)
+		// Minimum execution time: 1_467_838_000 picoseconds.
+		Weight::from_parts(1_581_237_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(ParityDbWeight::get().reads(261_u64))
 			.saturating_add(ParityDbWeight::get().writes(132_u64))
@@ -612,8 +622,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 2_134_702_000 picoseconds.
-		Weight::from_parts(2_407_309_000, 0)
+		// Minimum execution time: 1_948_115_000 picoseconds.
+		Weight::from_parts(2_074_813_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(ParityDbWeight::get().reads(388_u64))
 			.saturating_add(ParityDbWeight::get().writes(259_u64))
@@ -630,8 +640,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 58_327_000 picoseconds.
-		Weight::from_parts(63_925_000, 0)
+		// Minimum execution time: 51_928_000 picoseconds.
+		Weight::from_parts(56_604_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -646,8 +656,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 562_819_000 picoseconds.
-		Weight::from_parts(644_441_000, 0)
+		// Minimum execution time: 481_077_000 picoseconds.
+		Weight::from_parts(509_109_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(ParityDbWeight::get().reads(130_u64))
 			.saturating_add(ParityDbWeight::get().writes(129_u64))
@@ -664,8 +674,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 45_458_000 picoseconds.
-		Weight::from_parts(52_148_000, 0)
+		// Minimum execution time: 41_882_000 picoseconds.
+		Weight::from_parts(45_568_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -708,13 +718,13 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `2587 + e * (219 ±0)`
 		//  Estimated: `5750 + e * (6714 ±0)`
-		// Minimum execution time: 706_723_000 picoseconds.
-		Weight::from_parts(257_027_982, 0)
+		// Minimum execution time: 639_733_000 picoseconds.
+		Weight::from_parts(251_981_354, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
-			// Standard Error: 124
-			.saturating_add(Weight::from_parts(7_627, 0).saturating_mul(i.into()))
-			// Standard Error: 547_421
-			.saturating_add(Weight::from_parts(8_469_634, 0).saturating_mul(e.into()))
+			// Standard Error: 44
+			.saturating_add(Weight::from_parts(6_975, 0).saturating_mul(i.into()))
+			// Standard Error: 194_781
+			.saturating_add(Weight::from_parts(6_573_545, 0).saturating_mul(e.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(20_u64))
@@ -733,13 +743,13 @@ impl WeightInfo for () {
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2635 + o * (1 ±0)`
+		//  Measured:  `2632 + o * (1 ±0)`
 		//  Estimated: `332797`
-		// Minimum execution time: 58_517_000 picoseconds.
-		Weight::from_parts(72_718_571, 0)
+		// Minimum execution time: 47_130_000 picoseconds.
+		Weight::from_parts(48_119_260, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 62
-			.saturating_add(Weight::from_parts(7_716, 0).saturating_mul(o.into()))
+			// Standard Error: 20
+			.saturating_add(Weight::from_parts(7_144, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
@@ -754,11 +764,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1707`
 		//  Estimated: `332797`
-		// Minimum execution time: 69_154_000 picoseconds.
-		Weight::from_parts(68_109_406, 0)
+		// Minimum execution time: 75_382_000 picoseconds.
+		Weight::from_parts(75_633_226, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 13
-			.saturating_add(Weight::from_parts(6_783, 0).saturating_mul(o.into()))
+			// Standard Error: 19
+			.saturating_add(Weight::from_parts(6_866, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -767,8 +777,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1046`
 		//  Estimated: `332797`
-		// Minimum execution time: 15_994_000 picoseconds.
-		Weight::from_parts(28_733_000, 0)
+		// Minimum execution time: 22_133_000 picoseconds.
+		Weight::from_parts(34_201_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -781,8 +791,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1100`
 		//  Estimated: `332797`
-		// Minimum execution time: 46_379_000 picoseconds.
-		Weight::from_parts(50_295_000, 0)
+		// Minimum execution time: 52_658_000 picoseconds.
+		Weight::from_parts(65_117_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
@@ -810,8 +820,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `16959`
 		//  Estimated: `664604`
-		// Minimum execution time: 380_608_000 picoseconds.
-		Weight::from_parts(422_630_000, 0)
+		// Minimum execution time: 443_210_000 picoseconds.
+		Weight::from_parts(552_594_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(63_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
@@ -826,8 +836,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
 		//  Estimated: `4503`
-		// Minimum execution time: 4_046_000 picoseconds.
-		Weight::from_parts(4_527_000, 0)
+		// Minimum execution time: 4_126_000 picoseconds.
+		Weight::from_parts(4_747_000, 0)
 			.saturating_add(Weight::from_parts(0, 4503))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
@@ -860,11 +870,11 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `1286 + e * (210 ±0)`
 		//  Estimated: `332797 + e * (6714 ±0)`
-		// Minimum execution time: 89_373_000 picoseconds.
-		Weight::from_parts(71_722_636, 0)
+		// Minimum execution time: 101_992_000 picoseconds.
+		Weight::from_parts(96_570_775, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 38_887
-			.saturating_add(Weight::from_parts(4_518_614, 0).saturating_mul(e.into()))
+			// Standard Error: 32_124
+			.saturating_add(Weight::from_parts(4_469_922, 0).saturating_mul(e.into()))
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(e.into())))
 			.saturating_add(ParityDbWeight::get().writes(16_u64))
@@ -888,8 +898,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `77320`
 		//  Estimated: `664604`
-		// Minimum execution time: 595_537_000 picoseconds.
-		Weight::from_parts(657_821_000, 0)
+		// Minimum execution time: 623_319_000 picoseconds.
+		Weight::from_parts(664_942_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(27_u64))
@@ -914,15 +924,20 @@ impl WeightInfo for () {
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// The range of component `r` is `[1, 5]`.
 	/// The range of component `o` is `[64, 65536]`.
-	fn settle_ordinary_request(_r: u32, _o: u32, ) -> Weight {
+	fn settle_ordinary_request(r: u32, _o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `74165`
-		//  Estimated: `332797`
-		// Minimum execution time: 375_609_000 picoseconds.
-		Weight::from_parts(413_756_000, 0)
+		//  Measured:  `0 + o * (3 ±0) + r * (34510 ±0)`
+		//  Estimated: `332797 + r * (6714 ±0)`
+		// Minimum execution time: 179_908_000 picoseconds.
+		Weight::from_parts(190_835_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			.saturating_add(ParityDbWeight::get().reads(21_u64))
-			.saturating_add(ParityDbWeight::get().writes(17_u64))
+			// Standard Error: 955_806
+			.saturating_add(Weight::from_parts(50_918_765, 0).saturating_mul(r.into()))
+			.saturating_add(ParityDbWeight::get().reads(7_u64))
+			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(r.into())))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(r.into())))
+			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(r.into()))
 	}
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
 	/// Proof: `AuthorVrf::Randomness` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
@@ -948,8 +963,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3324`
 		//  Estimated: `332797`
-		// Minimum execution time: 123_584_000 picoseconds.
-		Weight::from_parts(133_970_000, 0)
+		// Minimum execution time: 117_816_000 picoseconds.
+		Weight::from_parts(124_455_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
@@ -978,8 +993,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `76974`
 		//  Estimated: `664604`
-		// Minimum execution time: 671_561_000 picoseconds.
-		Weight::from_parts(765_421_000, 0)
+		// Minimum execution time: 646_303_000 picoseconds.
+		Weight::from_parts(700_915_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(31_u64))
 			.saturating_add(ParityDbWeight::get().writes(34_u64))
@@ -1000,15 +1015,20 @@ impl WeightInfo for () {
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `r` is `[1, 5]`.
 	/// The range of component `o` is `[64, 65536]`.
-	fn expire_finalized_request(_r: u32, _o: u32, ) -> Weight {
+	fn expire_finalized_request(r: u32, _o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `72908`
-		//  Estimated: `332797`
-		// Minimum execution time: 245_386_000 picoseconds.
-		Weight::from_parts(271_365_000, 0)
+		//  Measured:  `0 + o * (3 ±0) + r * (35217 ±0)`
+		//  Estimated: `332797 + r * (1614 ±118)`
+		// Minimum execution time: 61_642_000 picoseconds.
+		Weight::from_parts(65_688_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			.saturating_add(ParityDbWeight::get().reads(12_u64))
-			.saturating_add(ParityDbWeight::get().writes(17_u64))
+			// Standard Error: 1_382_518
+			.saturating_add(Weight::from_parts(47_486_446, 0).saturating_mul(r.into()))
+			.saturating_add(ParityDbWeight::get().reads(2_u64))
+			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(r.into())))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
+			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(r.into())))
+			.saturating_add(Weight::from_parts(0, 1614).saturating_mul(r.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
@@ -1022,8 +1042,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `330438`
 		//  Estimated: `332797`
-		// Minimum execution time: 149_233_000 picoseconds.
-		Weight::from_parts(186_688_000, 0)
+		// Minimum execution time: 154_781_000 picoseconds.
+		Weight::from_parts(169_502_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))

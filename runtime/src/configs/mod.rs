@@ -19,10 +19,7 @@ use frame_support::dispatch::DispatchClass;
 use frame_support::{
 	derive_impl, parameter_types,
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
-	weights::{
-		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
-		ConstantMultiplier, Weight,
-	},
+	weights::{constants::WEIGHT_REF_TIME_PER_SECOND, ConstantMultiplier, Weight},
 };
 use frame_system::limits::{BlockLength, BlockWeights};
 use pallet_transaction_payment::{FungibleAdapter, Multiplier, TargetedFeeAdjustment};
@@ -74,8 +71,9 @@ impl frame_system::Config for Runtime {
 	type Nonce = Nonce;
 	type Hash = Hash;
 	type BlockHashCount = BlockHashCount;
-	/// The node stores its state in ParityDB.
-	type DbWeight = ParityDbWeight;
+	/// The node stores its state in ParityDB; what a read and a write cost there, as measured
+	/// (`make bench-storage`).
+	type DbWeight = crate::db_weights::ParityDbWeight;
 	type Version = Version;
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = SS58Prefix;
