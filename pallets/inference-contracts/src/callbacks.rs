@@ -202,28 +202,40 @@ fn callback_data(request_id: RequestId, kind: CallbackKind, outcome: Vec<u8>) ->
 	}
 }
 
+impl<T: Config> Pallet<T> {
+	/// Queue a `kind` callback for `request_id` if a contract made it; returns the weight used:
+	/// the lookup alone for a request no contract made.
+	fn enqueue_if_contracts(request_id: RequestId, kind: CallbackKind) -> Weight {
+		if ContractRequests::<T>::contains_key(request_id) {
+			Self::enqueue(request_id, kind);
+			<T as Config>::WeightInfo::on_request_event()
+		} else {
+			<T as frame_system::Config>::DbWeight::get().reads(1)
+		}
+	}
+}
+
 impl<T: Config> OnRequestFinalized for Pallet<T> {
-	fn on_request_finalized(request_id: RequestId, _model_id: &ModelId, _output: &[u8]) {
-		if ContractRequests::<T>::contains_key(request_id) {
-			Self::enqueue(request_id, CallbackKind::Result);
-		}
+	fn on_request_finalized(request_id: RequestId, _model_id: &ModelId, _output: &[u8]) -> Weight {
+		Self::enqueue_if_contracts(request_id, CallbackKind::Result)
 	}
 
-	fn on_output_corrected(request_id: RequestId, _model_id: &ModelId, _corrected: &[u8]) {
-		if ContractRequests::<T>::contains_key(request_id) {
-			Self::enqueue(request_id, CallbackKind::Corrected);
-		}
+	fn on_output_corrected(
+		request_id: RequestId,
+		_model_id: &ModelId,
+		_corrected: &[u8],
+	) -> Weight {
+		Self::enqueue_if_contracts(request_id, CallbackKind::Corrected)
 	}
 
-	fn on_request_failed(request_id: RequestId) {
+	fn on_request_failed(request_id: RequestId) -> Weight {
 		Self::return_prepay(request_id);
+		<T as Config>::WeightInfo::on_request_event()
 	}
 
-	fn on_challenge_period_over(request_id: RequestId) {
+	fn on_challenge_period_over(request_id: RequestId) -> Weight {
 		// Queued behind the request's own callbacks, so none of them finds its prepay gone.
-		if ContractRequests::<T>::contains_key(request_id) {
-			Self::enqueue(request_id, CallbackKind::ReturnReserve);
-		}
+		Self::enqueue_if_contracts(request_id, CallbackKind::ReturnReserve)
 	}
 
 	fn weight() -> Weight {

@@ -310,17 +310,15 @@ impl<T: Config> Pallet<T> {
 	/// Record a reveal and, when it completes a quorum, settle the request at once: the
 	/// executors are paid and the result stands in the block that carries the deciding reveal.
 	/// (A reveal arriving after that is settled at the deadline, against the output standing
-	/// then, which a challenge may have corrected.) Returns whether it settled.
+	/// then, which a challenge may have corrected.) Returns the weight the settlement used,
+	/// nothing if it settled nothing.
 	pub(crate) fn do_submit_attestation(
 		request_id: RequestId,
 		outcome: InferenceOutcome,
 		signature: SignedAttestation,
-	) -> Result<bool, sp_runtime::DispatchError> {
+	) -> Result<Weight, sp_runtime::DispatchError> {
 		let quorum_reached = Self::record_reveal(request_id, outcome, signature)?;
-		if quorum_reached {
-			Self::settle_request(request_id);
-		}
-		Ok(quorum_reached)
+		Ok(if quorum_reached { Self::settle_request(request_id) } else { Weight::zero() })
 	}
 
 	/// Record a reveal; returns whether it completed a quorum (the request is then

@@ -26,6 +26,7 @@ use crate::{
 	AccountIdOf, BalanceOf, ChallengeState, Config, Error, Event, HoldReason, InferenceRequest,
 	Models, OnRequestFinalized, Pallet, RequestKind, RequestStatus, Requests, SlashReason,
 };
+use crate::impl_settlement::FollowUp;
 use frame_support::{
 	ensure,
 	pallet_prelude::DispatchResult,
@@ -321,13 +322,16 @@ impl<T: Config> Pallet<T> {
 
 	/// Draw whether the finalized request `request_id` is audited; if so, open the audit,
 	/// paid by the protocol account.
-	pub(crate) fn draw_audit(request_id: RequestId) {
+	pub(crate) fn draw_audit(request_id: RequestId) -> FollowUp {
 		let seed = Self::seed(AUDIT_DOMAIN, request_id);
 		let roll = Permill::from_parts(
 			u32::from_le_bytes([seed[0], seed[1], seed[2], seed[3]]) % 1_000_000,
 		);
 		if roll < T::AuditProbability::get() {
 			Self::open_audit(request_id);
+			FollowUp::Opened
+		} else {
+			FollowUp::Nothing
 		}
 	}
 

@@ -8,7 +8,8 @@
 //! most expensive path (`max_hook_weight`), which bounds `MaxRequestsPerBlock`.
 
 use crate::{
-	impl_queue::Turn, impl_settlement::Expiry, Config, Deadlines, OnRequestFinalized, Pallet,
+	impl_queue::Turn,
+	impl_settlement::{Expiry, FollowUp}, Config, Deadlines, OnRequestFinalized, Pallet,
 	PruneAt, RecordShape, WeightInfo,
 };
 use frame_support::{traits::Get, weights::Weight};
@@ -48,15 +49,19 @@ impl<T: Config> Pallet<T> {
 				Expiry::Full => Self::expire_weight(),
 			});
 		}
+		// Each prune is charged what its listeners used, not their most.
+		let mut pruned = Weight::zero();
 		for request_id in &to_prune {
 			Self::prune_request(*request_id);
-			T::OnFinalized::on_challenge_period_over(*request_id);
+			pruned = pruned
+				.saturating_add(T::WeightInfo::prune_request())
+				.saturating_add(T::OnFinalized::on_challenge_period_over(*request_id));
 		}
 
 		T::WeightInfo::on_initialize_idle()
 			.saturating_add(assigning)
 			.saturating_add(expired)
-			.saturating_add(per_item(Self::prune_weight(), to_prune.len()))
+			.saturating_add(pruned)
 	}
 
 	/// Pruning one request, with the finalization hook it tells.
@@ -74,38 +79,55 @@ impl<T: Config> Pallet<T> {
 			largest_output: T::MaxOutputLen::get(),
 		};
 		T::WeightInfo::settle_request()
+			.max(Self::settle_ordinary_weight(widest))
 			.saturating_add(T::OnFinalized::weight())
 			.saturating_add(T::WeightInfo::draw_audit())
-			.max(Self::settle_ordinary_weight(widest))
 	}
 
-	/// Settling one request of `kind` whose record has `shape`: an ordinary request (or an
-	/// audit) costs far less than a challenge re-execution, which judges its original too, and
-	/// less again with fewer executors and shorter outputs.
+	/// Settling one request of `kind` whose record has `shape`, at most, as the answer space
+	/// counts it: an ordinary request costs far less than a challenge re-execution, which
+	/// judges its original too, and less again with fewer executors and shorter outputs. Its
+	/// listeners are counted at their most; the audit an ordinary request's settlement opens
+	/// one time in `AuditProbability` is counted by that share (an audit is a request of its
+	/// own, whose answers take their own space when it is assigned), an audit's own
+	/// settlement in full (a mismatch opens a challenge).
 	pub fn settle_weight_of(
 		kind: &crate::RequestKind<crate::AccountIdOf<T>, crate::BalanceOf<T>>,
 		shape: RecordShape,
 	) -> Weight {
+		let settled = Self::settle_ordinary_weight(shape).saturating_add(T::OnFinalized::weight());
 		match kind {
 			crate::RequestKind::Challenge { .. } => Self::settle_weight(),
-			_ => Self::settle_ordinary_weight(shape),
+			crate::RequestKind::Audit { .. } => settled.saturating_add(T::WeightInfo::draw_audit()),
+			crate::RequestKind::Inference => {
+				settled.saturating_add(T::AuditProbability::get() * T::WeightInfo::draw_audit())
+			},
 		}
 	}
 
-	/// What settling `request` cost, as it stands after its settlement.
-	pub(crate) fn settled_weight(request: &crate::InferenceRequest<T>) -> Weight {
-		Self::settle_weight_of(&request.kind, request.shape())
+	/// The weight settling `request` used, as its record stands after: its ordinary
+	/// settlement by its record's shape, what its listeners used (`told`), and what it went on
+	/// to do.
+	pub(crate) fn settlement_used(
+		request: &crate::InferenceRequest<T>,
+		told: Weight,
+		follow_up: FollowUp,
+	) -> Weight {
+		let settled = Self::settle_ordinary_weight(request.shape()).saturating_add(told);
+		match follow_up {
+			FollowUp::Heaviest => Self::settle_weight(),
+			FollowUp::Opened => settled.saturating_add(T::WeightInfo::draw_audit()),
+			FollowUp::Nothing => settled,
+		}
 	}
 
-	/// Settling an ordinary request (or an audit) whose record has `shape`, with the
-	/// finalization hook and the audit draw.
+	/// Settling an ordinary request (or an audit) whose record has `shape`: paying its
+	/// executors and drawing its audit, without what its listeners do or what the draw opens.
 	fn settle_ordinary_weight(shape: RecordShape) -> Weight {
 		T::WeightInfo::settle_ordinary_request(
 			u32::from(shape.redundancy),
 			Self::weighed_output(shape.largest_output),
 		)
-		.saturating_add(T::OnFinalized::weight())
-		.saturating_add(T::WeightInfo::draw_audit())
 	}
 
 	/// Closing, at its deadline, a request its quorum finalized, whose record has `shape`.

@@ -15,7 +15,7 @@ use crate::{
 	Pallet, PruneAt, RecordShape, RequestInputs, RequestKind, RequestStatus, Requests, SlashReason,
 	StoredOutcome,
 };
-use frame_support::traits::Get;
+use frame_support::{traits::Get, weights::Weight};
 use sp_runtime::Saturating;
 use verity_primitives::RequestId;
 
@@ -24,13 +24,16 @@ impl<T: Config> Pallet<T> {
 	/// executors, slash the dissenting ones, pay the protocol fee, then act on what it was a
 	/// re-execution of, or draw its random audit.
 	///
-	/// The audit is drawn here, in the hook, not queued: hooks run before any transaction of
-	/// the block, so no flood of requests can take the room an audit needs, and no bound on a
-	/// queue lets a finalized request skip its draw.
-	pub(crate) fn settle_request(request_id: RequestId) {
-		let Some(mut request) = Requests::<T>::get(request_id) else { return };
+	/// The audit is drawn here, with the settlement, not queued: no flood of requests can take
+	/// the room an audit needs, and no bound on a queue lets a finalized request skip its draw.
+	///
+	/// Returns the weight it used: by the request's record, what its listeners did, and
+	/// whether an audit was opened (one in `AuditProbability`).
+	pub(crate) fn settle_request(request_id: RequestId) -> Weight {
+		let untouched = T::DbWeight::get().reads(1);
+		let Some(mut request) = Requests::<T>::get(request_id) else { return untouched };
 		let RequestStatus::QuorumReached { deadline, output_hash } = request.status else {
-			return;
+			return untouched;
 		};
 		let now = frame_system::Pallet::<T>::block_number();
 		request.status = RequestStatus::Finalized { deadline, finalized_at: now, output_hash };
@@ -41,24 +44,26 @@ impl<T: Config> Pallet<T> {
 		Self::deposit_event(Event::RequestFinalized { request_id, output_hash, rejection });
 
 		let kind = request.kind.clone();
-		if let RequestKind::Inference = kind {
-			match request.agreed_output() {
-				Some(output) => {
-					T::OnFinalized::on_request_finalized(request_id, &request.model_id, output)
-				},
-				None => T::OnFinalized::on_request_failed(request_id),
-			}
-		}
+		let told = match (&kind, request.agreed_output()) {
+			(RequestKind::Inference, Some(output)) => {
+				T::OnFinalized::on_request_finalized(request_id, &request.model_id, output)
+			},
+			(RequestKind::Inference, None) => T::OnFinalized::on_request_failed(request_id),
+			_ => Weight::zero(),
+		};
 		Requests::<T>::insert(request_id, request.clone());
-		match kind {
+		let follow_up = match kind {
 			RequestKind::Inference => Self::draw_audit(request_id),
 			RequestKind::Challenge { original, .. } => {
-				Self::resolve_challenge(original, &request, output_hash)
+				Self::resolve_challenge(original, &request, output_hash);
+				FollowUp::Heaviest
 			},
 			RequestKind::Audit { original } => {
-				Self::resolve_audit(original, request_id, output_hash)
+				Self::resolve_audit(original, request_id, output_hash);
+				FollowUp::Opened
 			},
-		}
+		};
+		Self::settlement_used(&request, told, follow_up)
 	}
 
 	/// Close a request at its deadline: settle late attestations, slash executors that never
@@ -266,4 +271,15 @@ pub(crate) enum Expiry {
 	/// Anything else: an expiry without a quorum, or a re-execution, which may settle and
 	/// judge its original.
 	Full,
+}
+
+/// What a settlement went on to do after paying its executors, for the weight it used.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum FollowUp {
+	/// Nothing: the audit draw fell outside `AuditProbability`.
+	Nothing,
+	/// Opened a request: the audit drawn, or the challenge an audit's mismatch opens.
+	Opened,
+	/// Judged a challenged original: charged as the heaviest settlement.
+	Heaviest,
 }

@@ -51,31 +51,44 @@ pub trait InferenceProvider<AccountId> {
 }
 
 /// Told when an ordinary request is finalized, and when a challenge overturns its output.
+///
+/// Each call returns the weight it used: the settlement that tells it is charged the most any
+/// call weighs (`weight`) before dispatch and refunded down to that, so a listener with nothing
+/// to do for a request (most requests have no listener) costs its lookup, not its work.
 pub trait OnRequestFinalized {
 	/// Request `request_id` of `model_id` was finalized with `output`.
-	fn on_request_finalized(request_id: RequestId, model_id: &ModelId, output: &[u8]);
+	fn on_request_finalized(request_id: RequestId, model_id: &ModelId, output: &[u8]) -> Weight;
 
 	/// A challenge overturned the output request `request_id` of `model_id` was finalized
 	/// with: `corrected` is the re-execution's agreed output, which now stands.
-	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8]);
+	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8])
+		-> Weight;
 
 	/// Ordinary request `request_id` closed without an output (it expired, found too few
 	/// executors, or its quorum agreed the input cannot run): `on_request_finalized` will
 	/// never be called for it.
-	fn on_request_failed(_request_id: RequestId) {}
+	fn on_request_failed(_request_id: RequestId) -> Weight {
+		Weight::zero()
+	}
 
 	/// The challenge period of finalized request `request_id` is over: no new challenge can
 	/// be opened against it (one opened before may still be running).
-	fn on_challenge_period_over(_request_id: RequestId) {}
+	fn on_challenge_period_over(_request_id: RequestId) -> Weight {
+		Weight::zero()
+	}
 
 	/// The most any of these calls weighs.
 	fn weight() -> Weight;
 }
 
 impl OnRequestFinalized for () {
-	fn on_request_finalized(_: RequestId, _: &ModelId, _: &[u8]) {}
+	fn on_request_finalized(_: RequestId, _: &ModelId, _: &[u8]) -> Weight {
+		Weight::zero()
+	}
 
-	fn on_output_corrected(_: RequestId, _: &ModelId, _: &[u8]) {}
+	fn on_output_corrected(_: RequestId, _: &ModelId, _: &[u8]) -> Weight {
+		Weight::zero()
+	}
 
 	fn weight() -> Weight {
 		Weight::zero()
@@ -84,24 +97,23 @@ impl OnRequestFinalized for () {
 
 /// Two listeners, told in order: for a runtime where pallets and contracts both consume results.
 impl<A: OnRequestFinalized, B: OnRequestFinalized> OnRequestFinalized for (A, B) {
-	fn on_request_finalized(request_id: RequestId, model_id: &ModelId, output: &[u8]) {
-		A::on_request_finalized(request_id, model_id, output);
-		B::on_request_finalized(request_id, model_id, output);
+	fn on_request_finalized(request_id: RequestId, model_id: &ModelId, output: &[u8]) -> Weight {
+		A::on_request_finalized(request_id, model_id, output)
+			.saturating_add(B::on_request_finalized(request_id, model_id, output))
 	}
 
-	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8]) {
-		A::on_output_corrected(request_id, model_id, corrected);
-		B::on_output_corrected(request_id, model_id, corrected);
+	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8]) -> Weight {
+		A::on_output_corrected(request_id, model_id, corrected)
+			.saturating_add(B::on_output_corrected(request_id, model_id, corrected))
 	}
 
-	fn on_request_failed(request_id: RequestId) {
-		A::on_request_failed(request_id);
-		B::on_request_failed(request_id);
+	fn on_request_failed(request_id: RequestId) -> Weight {
+		A::on_request_failed(request_id).saturating_add(B::on_request_failed(request_id))
 	}
 
-	fn on_challenge_period_over(request_id: RequestId) {
-		A::on_challenge_period_over(request_id);
-		B::on_challenge_period_over(request_id);
+	fn on_challenge_period_over(request_id: RequestId) -> Weight {
+		A::on_challenge_period_over(request_id)
+			.saturating_add(B::on_challenge_period_over(request_id))
 	}
 
 	fn weight() -> Weight {

@@ -1011,11 +1011,7 @@ pub mod pallet {
 		) -> DispatchResultWithPostInfo {
 			frame_system::ensure_authorized(origin)?;
 			let recorded = T::WeightInfo::submit_attestation(outcome_len(&outcome));
-			let settled = Self::do_submit_attestation(request_id, outcome, signature)?;
-			let settlement = match (settled, Requests::<T>::get(request_id)) {
-				(true, Some(request)) => Self::settled_weight(&request),
-				_ => Weight::zero(),
-			};
+			let settlement = Self::do_submit_attestation(request_id, outcome, signature)?;
 			Ok(Some(recorded.saturating_add(settlement)).into())
 		}
 
@@ -1150,11 +1146,7 @@ pub mod pallet {
 			let mut actual = Weight::zero();
 			for RevealItem { request_id, outcome, signature } in batch {
 				let recorded = T::WeightInfo::submit_attestation(outcome_len(&outcome));
-				let settled = Self::do_submit_attestation(request_id, outcome, signature)?;
-				let settlement = match (settled, Requests::<T>::get(request_id)) {
-					(true, Some(request)) => Self::settled_weight(&request),
-					_ => Weight::zero(),
-				};
+				let settlement = Self::do_submit_attestation(request_id, outcome, signature)?;
 				actual = actual.saturating_add(recorded).saturating_add(settlement);
 			}
 			Ok(Some(actual).into())

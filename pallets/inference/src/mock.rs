@@ -137,16 +137,18 @@ impl pallet_inference::OnRequestFinalized for RecordingHook {
 		request_id: verity_primitives::RequestId,
 		_: &verity_primitives::ModelId,
 		output: &[u8],
-	) {
+	) -> frame_support::weights::Weight {
 		FinalizedOutputs::mutate(|heard| heard.push((request_id, output.to_vec())));
+		frame_support::weights::Weight::zero()
 	}
 
 	fn on_output_corrected(
 		request_id: verity_primitives::RequestId,
 		_: &verity_primitives::ModelId,
 		corrected: &[u8],
-	) {
+	) -> frame_support::weights::Weight {
 		CorrectedOutputs::mutate(|heard| heard.push((request_id, corrected.to_vec())));
+		frame_support::weights::Weight::zero()
 	}
 
 	fn weight() -> frame_support::weights::Weight {

@@ -5,7 +5,7 @@ use crate::{
 	Config, Embedding, EmbeddingRequests, EmbeddingState, Embeddings, Entries, Entry, Event,
 	Pallet, WeightInfo,
 };
-use frame_support::weights::Weight;
+use frame_support::{traits::Get, weights::Weight};
 use pallet_inference::OnRequestFinalized;
 use verity_primitives::{DType, EntryId, ModelId, RequestId, SpaceId, TensorMap, EMBEDDING_OUTPUT};
 
@@ -86,12 +86,22 @@ impl<T: Config> Pallet<T> {
 }
 
 impl<T: Config> OnRequestFinalized for Pallet<T> {
-	fn on_request_finalized(request: RequestId, _model_id: &ModelId, output: &[u8]) {
-		Self::attach_embedding(request, output);
+	fn on_request_finalized(request: RequestId, _model_id: &ModelId, output: &[u8]) -> Weight {
+		if EmbeddingRequests::<T>::contains_key(request) {
+			Self::attach_embedding(request, output);
+			T::WeightInfo::attach_embedding()
+		} else {
+			T::DbWeight::get().reads(1)
+		}
 	}
 
-	fn on_output_corrected(request: RequestId, _model_id: &ModelId, corrected: &[u8]) {
-		Self::correct_embedding(request, corrected);
+	fn on_output_corrected(request: RequestId, _model_id: &ModelId, corrected: &[u8]) -> Weight {
+		if EmbeddingRequests::<T>::contains_key(request) {
+			Self::correct_embedding(request, corrected);
+			T::WeightInfo::correct_embedding()
+		} else {
+			T::DbWeight::get().reads(1)
+		}
 	}
 
 	fn weight() -> Weight {

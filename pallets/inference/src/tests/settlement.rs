@@ -392,3 +392,76 @@ fn a_deadline_is_charged_for_the_path_it_took() {
 		assert_eq!(status(ids[1]), RequestStatus::Expired);
 	});
 }
+
+/// Commit `output` for every assignee of `request_id`, reveal it by the first, and dispatch
+/// the second's reveal, the one that completes the quorum, as the call; returns its post-
+/// dispatch info and the outcome revealed.
+fn dispatch_the_deciding_reveal(
+	request_id: RequestId,
+	output: &[u8],
+) -> (frame_support::dispatch::PostDispatchInfo, InferenceOutcome) {
+	let keys = assignees(request_id);
+	let outcome = out(output);
+	for (_, key) in &keys {
+		assert_ok!(commit_outcome(request_id, key, &outcome));
+	}
+	assert_ok!(reveal_outcome(request_id, &keys[0].1, &outcome));
+	let signature = sign_outcome(request_id, &keys[1].1, &outcome);
+	assert_ok!(Inference::check_reveal(request_id, &outcome, &signature, true));
+	let post = Inference::submit_attestation(
+		frame_system::Origin::<Test>::Authorized.into(),
+		request_id,
+		outcome.clone(),
+		signature,
+	)
+	.expect("a valid reveal");
+	assert!(matches!(status(request_id), RequestStatus::Finalized { .. }));
+	(post, outcome)
+}
+
+#[test]
+fn the_deciding_reveal_keeps_its_own_settlement_not_the_heaviest() {
+	// Every reveal is charged the heaviest settlement before dispatch (a challenge's, of the
+	// widest record, with every listener's most and an audit opened). Keeping that after
+	// dispatch made blocks look full of work that never happened: the reveal that settles an
+	// ordinary request of three executors, no listener acting and no audit drawn, keeps the
+	// ordinary settlement of its record's shape only.
+	run_test(|| {
+		type Weights = <Test as crate::Config>::WeightInfo;
+		let model = three_executor_model();
+		let id = assigned_request(1, model);
+
+		let (post, outcome) = dispatch_the_deciding_reveal(id, &honest_output());
+
+		let output_len = crate::outcome_len(&outcome);
+		let own = Weights::settle_ordinary_request(3, output_len.max(crate::MIN_WEIGHED_OUTPUT));
+		assert_eq!(post.actual_weight, Some(Weights::submit_attestation(output_len) + own));
+		assert!(own.all_lt(Inference::settle_weight()));
+	});
+}
+
+#[test]
+fn a_settlement_that_opens_an_audit_keeps_the_audits_weight() {
+	// The refund stops at what was done: a settlement whose draw opens an audit keeps the
+	// audit's opening on top of its own.
+	run_test(|| {
+		type Weights = <Test as crate::Config>::WeightInfo;
+		crate::mock::AuditProbability::set(sp_runtime::Permill::one());
+		let model = three_executor_model();
+		executor(13, &[model]);
+		let id = assigned_request(1, model);
+
+		let (post, outcome) = dispatch_the_deciding_reveal(id, &honest_output());
+
+		assert!(System::events().iter().any(|record| matches!(
+			record.event,
+			RuntimeEvent::Inference(Event::AuditOpened { request_id, .. }) if request_id == id
+		)));
+		let output_len = crate::outcome_len(&outcome);
+		let own = Weights::settle_ordinary_request(3, output_len.max(crate::MIN_WEIGHED_OUTPUT));
+		assert_eq!(
+			post.actual_weight,
+			Some(Weights::submit_attestation(output_len) + own + Weights::draw_audit())
+		);
+	});
+}

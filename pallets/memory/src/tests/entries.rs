@@ -4,7 +4,10 @@ use super::*;
 use crate::{
 	EmbeddingRequests, EmbeddingState, Embeddings, Entries, Error, HoldReason, Leaves, Spaces,
 };
-use frame_support::{assert_noop, traits::fungible::InspectHold};
+use frame_support::{
+	assert_noop,
+	traits::{fungible::InspectHold, Get},
+};
 use pallet_inference::{OnRequestFinalized, RequestOutcome};
 use verity_primitives::{
 	content_hash, entry_leaf, space_proof, space_root, verify_space_proof, TensorMap,
@@ -324,5 +327,28 @@ fn an_expired_embedding_request_can_be_retried_and_only_then() {
 			Memory::retry_embedding(RuntimeOrigin::signed(OWNER), space, 1),
 			Error::<Test>::EmbeddingNotRetryable
 		);
+	});
+}
+
+#[test]
+fn a_settlement_is_charged_the_embedding_only_for_a_request_memory_opened() {
+	// A settlement is charged its listeners' most before dispatch and refunded down to what
+	// they used: a request memory never opened (most requests) costs the lookup, not an
+	// embedding's attachment.
+	run_test(|| {
+		use crate::WeightInfo;
+		let space = space_with_grants();
+		let (entry, request) = remember_text(OWNER, space, "fact");
+		let output = embedding_output(&[3, -4, 5]);
+		let model = scripted(request).model_id;
+		let lookup = <Test as frame_system::Config>::DbWeight::get().reads(1);
+		assert_eq!(Memory::on_request_finalized(request + 100, &model, &output), lookup);
+		assert_eq!(Memory::on_output_corrected(request + 100, &model, &output), lookup);
+		assert!(Embeddings::<Test>::get(space, entry).is_none());
+		assert_eq!(
+			Memory::on_request_finalized(request, &model, &output),
+			<Test as crate::Config>::WeightInfo::attach_embedding()
+		);
+		assert!(Embeddings::<Test>::get(space, entry).is_some());
 	});
 }
