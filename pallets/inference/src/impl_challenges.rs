@@ -22,11 +22,11 @@
 //! A failed audit opens a challenge paid by the protocol; when that challenge confirms the
 //! original output, the auditor lied and is slashed like a dissenter.
 
+use crate::impl_settlement::FollowUp;
 use crate::{
 	AccountIdOf, BalanceOf, ChallengeState, Config, Error, Event, HoldReason, InferenceRequest,
 	Models, OnRequestFinalized, Pallet, RequestKind, RequestStatus, Requests, SlashReason,
 };
-use crate::impl_settlement::FollowUp;
 use frame_support::{
 	ensure,
 	pallet_prelude::DispatchResult,

@@ -9,8 +9,8 @@
 
 use crate::{
 	impl_queue::Turn,
-	impl_settlement::{Expiry, FollowUp}, Config, Deadlines, OnRequestFinalized, Pallet,
-	PruneAt, RecordShape, WeightInfo,
+	impl_settlement::{Expiry, FollowUp},
+	Config, Deadlines, OnRequestFinalized, Pallet, PruneAt, RecordShape, WeightInfo,
 };
 use frame_support::{traits::Get, weights::Weight};
 use frame_system::pallet_prelude::BlockNumberFor;

@@ -61,8 +61,7 @@ pub trait OnRequestFinalized {
 
 	/// A challenge overturned the output request `request_id` of `model_id` was finalized
 	/// with: `corrected` is the re-execution's agreed output, which now stands.
-	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8])
-		-> Weight;
+	fn on_output_corrected(request_id: RequestId, model_id: &ModelId, corrected: &[u8]) -> Weight;
 
 	/// Ordinary request `request_id` closed without an output (it expired, found too few
 	/// executors, or its quorum agreed the input cannot run): `on_request_finalized` will

@@ -407,7 +407,7 @@ fn dispatch_the_deciding_reveal(
 	}
 	assert_ok!(reveal_outcome(request_id, &keys[0].1, &outcome));
 	let signature = sign_outcome(request_id, &keys[1].1, &outcome);
-	assert_ok!(Inference::check_reveal(request_id, &outcome, &signature, true));
+	assert!(Inference::check_reveal(request_id, &outcome, &signature, true).is_ok());
 	let post = Inference::submit_attestation(
 		frame_system::Origin::<Test>::Authorized.into(),
 		request_id,
@@ -427,6 +427,7 @@ fn the_deciding_reveal_keeps_its_own_settlement_not_the_heaviest() {
 	// ordinary request of three executors, no listener acting and no audit drawn, keeps the
 	// ordinary settlement of its record's shape only.
 	run_test(|| {
+		use crate::WeightInfo;
 		type Weights = <Test as crate::Config>::WeightInfo;
 		let model = three_executor_model();
 		let id = assigned_request(1, model);
@@ -445,6 +446,7 @@ fn a_settlement_that_opens_an_audit_keeps_the_audits_weight() {
 	// The refund stops at what was done: a settlement whose draw opens an audit keeps the
 	// audit's opening on top of its own.
 	run_test(|| {
+		use crate::WeightInfo;
 		type Weights = <Test as crate::Config>::WeightInfo;
 		crate::mock::AuditProbability::set(sp_runtime::Permill::one());
 		let model = three_executor_model();

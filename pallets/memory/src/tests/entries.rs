@@ -341,7 +341,11 @@ fn a_settlement_is_charged_the_embedding_only_for_a_request_memory_opened() {
 		let (entry, request) = remember_text(OWNER, space, "fact");
 		let output = embedding_output(&[3, -4, 5]);
 		let model = scripted(request).model_id;
-		let lookup = <Test as frame_system::Config>::DbWeight::get().reads(1);
+		let lookup: frame_support::weights::Weight =
+			<<Test as frame_system::Config>::DbWeight as Get<
+				frame_support::weights::RuntimeDbWeight,
+			>>::get()
+			.reads(1);
 		assert_eq!(Memory::on_request_finalized(request + 100, &model, &output), lookup);
 		assert_eq!(Memory::on_output_corrected(request + 100, &model, &output), lookup);
 		assert!(Embeddings::<Test>::get(space, entry).is_none());
