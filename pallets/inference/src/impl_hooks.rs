@@ -1,67 +1,141 @@
-//! The per-block work: assign queued requests (up to `MaxRequestsPerBlock`, first come,
-//! first served), expire requests whose deadline is now, prune what left its challenge window.
-//! (Quorums settle in the reveal that completes them, not here.) Each list holds at most
-//! `MaxRequestsPerBlock` entries, and the weight charged is the benchmarked cost per entry: for
-//! a deadline, that of the path it took (closing a request its quorum finalized costs about a
-//! third of an expiry), so the block's room for transactions is not spent on expiries that did
-//! not happen. What must fit a block is the worst case, every entry of every list taking its
-//! most expensive path (`max_hook_weight`), which bounds `MaxRequestsPerBlock`.
+//! The per-block work: close requests whose deadline has come, prune what left its challenge
+//! window, assign queued requests (up to `MaxRequestsPerBlock` turns, first come, first served).
+//! (Quorums settle in the reveal that completes them, not here.) The weight charged is the
+//! benchmarked cost of what each entry did: for a deadline, that of the path it took (closing a
+//! request its quorum finalized costs about a quarter of an expiry), so the block's room for
+//! transactions is not spent on expiries that did not happen.
+//!
+//! The work is bounded by weight, not by its worst case: the hook takes the next entry only
+//! while `HookWeight` leaves room for that entry's heaviest path, and what is left waits,
+//! in order, for the next block (each list is worked through from the oldest block not done,
+//! `DueCursors`). Bounding by the worst case (every deadline a full expiry, every turn a draw
+//! from a full pool) held a block to 128 requests although their closings typically weigh a
+//! quarter of that.
+//!
+//! Attack this stops: requests whose closings would fill blocks (many deadlines in one block,
+//! all expiring in full because their executors went silent) taking the room answers and
+//! requests need; past `HookWeight` they wait. What it does not stop: closings falling behind
+//! under such a load. A late closing is safe: answers are refused from the deadline on whatever
+//! the hook has done, and escrow, slashes and freed assignments come a few blocks late; while
+//! they wait, the answers a late request was counted for stay owed, which slows assignment
+//! (`MaxAnswerBlocksOwed`), so the backlog does not grow unchecked.
 
 use crate::{
 	impl_queue::Turn,
 	impl_settlement::{Expiry, FollowUp},
-	Config, Deadlines, OnRequestFinalized, Pallet, PruneAt, RecordShape, WeightInfo,
+	Config, Deadlines, DueCursor, OnRequestFinalized, Pallet, PruneAt, RecordShape, WeightInfo,
 };
-use frame_support::{traits::Get, weights::Weight};
+use alloc::vec::Vec;
+use frame_support::{traits::Get, weights::Weight, BoundedVec};
 use frame_system::pallet_prelude::BlockNumberFor;
-use sp_runtime::traits::Saturating;
+use sp_runtime::traits::{One, Saturating};
+use verity_primitives::RequestId;
 
 /// The shortest output settlements and closings were benchmarked with: a shorter one (or a
 /// rejection) is charged as this long.
 pub const MIN_WEIGHED_OUTPUT: u32 = 64;
 
+/// What a block's hook may still use.
+struct Budget {
+	left: Weight,
+}
+
+impl Budget {
+	/// Whether `heaviest` still fits; if so, the caller does the work and `spend`s what it
+	/// used.
+	fn fits(&self, heaviest: Weight) -> bool {
+		heaviest.all_lte(self.left)
+	}
+
+	/// Count `used` against the budget.
+	fn spend(&mut self, used: Weight) {
+		self.left = self.left.saturating_sub(used);
+	}
+}
+
 impl<T: Config> Pallet<T> {
 	/// Run this block's hook work and return its weight.
 	pub(crate) fn run_block_hooks(now: BlockNumberFor<T>) -> Weight {
+		let mut budget = Budget { left: T::HookWeight::get() };
+		let mut cursors = DueCursor::<T>::get();
+		// Deadlines first: closing requests frees the assignments and the answer space the
+		// queue's turns need.
+		cursors.deadlines = Self::work_through(
+			now,
+			cursors.deadlines,
+			&mut budget,
+			Self::expire_weight(),
+			Deadlines::<T>::take,
+			Deadlines::<T>::insert,
+			|request_id| match Self::expire_request(request_id) {
+				Expiry::Finalized(shape) => Self::close_finalized_weight(shape),
+				Expiry::Full => Self::expire_weight(),
+			},
+		);
+		// Each prune is charged what its listeners used, not their most.
+		cursors.prunes = Self::work_through(
+			now,
+			cursors.prunes,
+			&mut budget,
+			Self::prune_weight(),
+			PruneAt::<T>::take,
+			PruneAt::<T>::insert,
+			|request_id| {
+				Self::prune_request(request_id);
+				T::WeightInfo::prune_request()
+					.saturating_add(T::OnFinalized::on_challenge_period_over(request_id))
+			},
+		);
+		DueCursor::<T>::put(cursors);
 		// Every turn is charged, the one that found its pool busy too (it drew), each by the
 		// pool its draw read.
-		let mut assigned = 0usize;
-		let mut assigning = Weight::zero();
-		while assigned < T::MaxRequestsPerBlock::get() as usize {
+		let mut turns = 0u32;
+		while turns < T::MaxRequestsPerBlock::get() && budget.fits(Self::max_assign_weight()) {
 			let (turn, weight) = Self::assign_next(now);
-			if turn != Turn::Empty {
-				assigned = assigned.saturating_add(1);
-				assigning = assigning.saturating_add(weight);
+			if turn == Turn::Empty {
+				break;
 			}
+			turns.saturating_inc();
+			budget.spend(weight);
 			if turn != Turn::Served {
 				break;
 			}
 		}
-		let to_expire = Deadlines::<T>::take(now);
-		let to_prune = PruneAt::<T>::take(now);
-
-		// Most requests are settled long before their deadline, and closing them costs far
-		// less than an expiry: each is charged for the path it took.
-		let mut expired = Weight::zero();
-		for request_id in &to_expire {
-			expired = expired.saturating_add(match Self::expire_request(*request_id) {
-				Expiry::Finalized(shape) => Self::close_finalized_weight(shape),
-				Expiry::Full => Self::expire_weight(),
-			});
-		}
-		// Each prune is charged what its listeners used, not their most.
-		let mut pruned = Weight::zero();
-		for request_id in &to_prune {
-			Self::prune_request(*request_id);
-			pruned = pruned
-				.saturating_add(T::WeightInfo::prune_request())
-				.saturating_add(T::OnFinalized::on_challenge_period_over(*request_id));
-		}
-
 		T::WeightInfo::on_initialize_idle()
-			.saturating_add(assigning)
-			.saturating_add(expired)
-			.saturating_add(pruned)
+			.saturating_add(T::HookWeight::get().saturating_sub(budget.left))
+	}
+
+	/// Work through the lists a map keeps by block, from `cursor` (the oldest block not done)
+	/// to `now`, while `budget` has room for an entry's `heaviest` path: `take` a block's list,
+	/// do each entry (`each` returns what it used), and `put` back what is left when the
+	/// budget runs out. Returns the new cursor: the block whose list is not done, or the next
+	/// block when all are. Each list visited is charged a read and a write.
+	fn work_through<Bound: Get<u32>>(
+		now: BlockNumberFor<T>,
+		mut cursor: BlockNumberFor<T>,
+		budget: &mut Budget,
+		heaviest: Weight,
+		take: impl Fn(BlockNumberFor<T>) -> BoundedVec<RequestId, Bound>,
+		put: impl Fn(BlockNumberFor<T>, BoundedVec<RequestId, Bound>),
+		mut each: impl FnMut(RequestId) -> Weight,
+	) -> BlockNumberFor<T> {
+		let visit = T::DbWeight::get().reads_writes(1, 1);
+		while cursor <= now && budget.fits(visit.saturating_add(heaviest)) {
+			budget.spend(visit);
+			let list: Vec<RequestId> = take(cursor).into_inner();
+			let mut done = 0;
+			while done < list.len() && budget.fits(heaviest) {
+				budget.spend(each(list[done]));
+				done = done.saturating_add(1);
+			}
+			if done < list.len() {
+				let rest = BoundedVec::truncate_from(list[done..].to_vec());
+				put(cursor, rest);
+				return cursor;
+			}
+			cursor = cursor.saturating_add(One::one());
+		}
+		cursor
 	}
 
 	/// Pruning one request, with the finalization hook it tells.
@@ -144,19 +218,16 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Expiring one request, in its most expensive path: one that settles at its deadline.
-	fn expire_weight() -> Weight {
+	pub(crate) fn expire_weight() -> Weight {
 		T::WeightInfo::expire_request()
 			.saturating_add(T::OnFinalized::weight())
 			.saturating_add(T::WeightInfo::draw_audit())
 	}
 
-	/// The worst-case weight of one block's hook work: every queue full.
+	/// The most one block's hook work weighs: its budget (an entry is started only while the
+	/// budget holds its heaviest path).
 	pub fn max_hook_weight() -> Weight {
-		let full = T::MaxRequestsPerBlock::get() as usize;
-		T::WeightInfo::on_initialize_idle()
-			.saturating_add(per_item(Self::max_assign_weight(), full))
-			.saturating_add(per_item(Self::expire_weight(), full))
-			.saturating_add(per_item(Self::prune_weight(), full))
+		T::WeightInfo::on_initialize_idle().saturating_add(T::HookWeight::get())
 	}
 
 	/// Checks of the configuration that `integrity_test` runs.
@@ -214,7 +285,7 @@ impl<T: Config> Pallet<T> {
 					.saturating_add(T::WeightInfo::authorize_submit_commitment()),
 			),
 			("challenge", T::WeightInfo::challenge()),
-			("hooks with every queue full", Self::max_hook_weight()),
+			("the hook at its budget", Self::max_hook_weight()),
 		] {
 			assert!(weight.all_lt(max), "{name} does not fit in a block");
 		}
@@ -233,9 +304,4 @@ impl<T: Config> Pallet<T> {
 			"the answers of the largest request must fit AnswerLengthPerBlock"
 		);
 	}
-}
-
-/// `weight` times `count`.
-fn per_item(weight: Weight, count: usize) -> Weight {
-	weight.saturating_mul(count as u64)
 }

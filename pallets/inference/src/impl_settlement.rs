@@ -113,9 +113,12 @@ impl<T: Config> Pallet<T> {
 		// re-execution's) are kept through its challenge period, for a challenge to copy; no
 		// other request needs them after its deadline. The last block a challenge can come in
 		// is the deadline plus the period; the hook of the block after it prunes.
+		// A closing the hook did late (`HookWeight`) still prunes in a block to come.
+		let now = frame_system::Pallet::<T>::block_number();
 		let prune_at = request
 			.status
-			.deadline_passed_at(T::ChallengePeriod::get().saturating_add(1u32.into()));
+			.deadline_passed_at(T::ChallengePeriod::get().saturating_add(1u32.into()))
+			.map(|at| at.max(now.saturating_add(1u32.into())));
 		match (finalized && Self::is_challengeable(&request.kind), prune_at) {
 			(true, Some(at)) => {
 				let queued = PruneAt::<T>::mutate(at, |queue| queue.try_push(request_id).is_ok());

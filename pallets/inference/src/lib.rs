@@ -173,6 +173,14 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxAnswerBlocksOwed: Get<u32>;
 
+		/// The most a block's hook may use: closing requests at their deadlines, pruning them
+		/// after their challenge period, and assigning queued requests. An entry is started
+		/// only while this leaves room for its heaviest path; the rest waits, in order, for the
+		/// next block. Set it to what a block can spare at the load it is built for: closings
+		/// falling behind slow assignment (their answers stay owed) but lose nothing.
+		#[pallet::constant]
+		type HookWeight: Get<Weight>;
+
 		/// Most requests waiting in the assignment queue. Transactions may fill it up to
 		/// `2 * MaxRequestsPerBlock` short of this; the rest is kept for the audits the hooks
 		/// open. Beyond that, requests are refused in the transaction pool (`CheckRequestRoom`),
@@ -334,7 +342,15 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
-	/// Requests by the block their deadline passes in, processed in that block's hook.
+	/// Where the hook's work through `Deadlines` and `PruneAt` stands: for each, the oldest
+	/// block whose list is not done (the hook stops at `HookWeight` and goes on from there in
+	/// the next block).
+	#[pallet::storage]
+	pub type DueCursor<T: Config> =
+		StorageValue<_, types::DueCursors<BlockNumberFor<T>>, ValueQuery>;
+
+	/// Requests by the block their deadline passes in, closed by that block's hook (or, when a
+	/// block's hook is out of `HookWeight`, by the next ones, in order).
 	#[pallet::storage]
 	pub type Deadlines<T: Config> = StorageMap<
 		_,

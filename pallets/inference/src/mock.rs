@@ -123,6 +123,9 @@ parameter_types! {
 	pub static AnswerLengthPerBlock: u32 = u32::MAX;
 	/// Answers owed may fill three blocks' answer space, as on the runtime.
 	pub static MaxAnswerBlocksOwed: u32 = 3;
+	/// What a block's hook may use: ample unless a test lowers it.
+	pub static HookWeight: frame_support::weights::Weight =
+		frame_support::weights::Weight::from_parts(1_000_000_000_000, u64::MAX);
 	/// Each finalization the hook was told of: the request and its output.
 	pub static FinalizedOutputs: Vec<(verity_primitives::RequestId, Vec<u8>)> = Vec::new();
 	/// Each correction the hook was told of: the overturned request and the corrected output.
@@ -195,6 +198,7 @@ impl pallet_inference::Config for Test {
 	type MaxRequestsPerBlock = ConstU32<8>;
 	type MaxAnswersPerBatch = ConstU32<4>;
 	type MaxOpenAssignments = ConstU32<16>;
+	type HookWeight = HookWeight;
 	type AnswerWeightPerBlock = AnswerWeightPerBlock;
 	type AnswerLengthPerBlock = AnswerLengthPerBlock;
 	type MaxAnswerBlocksOwed = MaxAnswerBlocksOwed;

@@ -490,6 +490,16 @@ pub const fn quorum_of(redundancy: u8) -> u8 {
 	redundancy / 2 + 1
 }
 
+/// Where the hook's work through its lists by block stands: the oldest block whose list is
+/// not done, for deadlines and for prunes.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, Default, TypeInfo, MaxEncodedLen)]
+pub struct DueCursors<BlockNumber> {
+	/// The oldest block whose deadlines are not all closed.
+	pub deadlines: BlockNumber,
+	/// The oldest block whose prunes are not all done.
+	pub prunes: BlockNumber,
+}
+
 /// What a request's settlement and closing weigh by: its record holds a candidate per distinct
 /// outcome, up to one per executor, each up to its longest output.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -33,17 +33,24 @@ parameter_types! {
 	pub const CommitTimeout: BlockNumber = 5;
 	/// Five misses in a row take an executor out of its pools.
 	pub const MaxConsecutiveMisses: u32 = 5;
-	/// Up to 128 requests opened, settled, audited and expired per block.
-	pub const MaxRequestsPerBlock: u32 = 128;
+	/// Up to 256 requests share a deadline block (so a block assigns at most 256, the rest
+	/// waiting a block), and the hook takes up to 256 turns of the assignment queue.
+	pub const MaxRequestsPerBlock: u32 = 256;
 	/// An executor's commitments (or reveals) travel up to 64 to a transaction.
 	pub const MaxAnswersPerBatch: u32 = 64;
-	/// An executor holds up to 512 unanswered assignments: four blocks of two full commitment
-	/// batches each, so it can commit to every one before the fifth block's commit deadline.
-	/// An assignment stays open about three blocks (commitment, reveal, inclusion), so this
-	/// caps a network at about 170 requests a block; at 256 the cap was what held
-	/// `bench-capacity` at 64 a block.
+	/// An executor holds up to 1,024 unanswered assignments: four blocks of four full
+	/// commitment batches each, so it can commit to every one before the fifth block's commit
+	/// deadline. An assignment stays open about three blocks (commitment, reveal, inclusion),
+	/// so this caps a network at about 340 requests a block; at 256 the cap was what held
+	/// `bench-capacity` at 64 a block, at 512 what held it near 170.
 	pub const MaxOpenAssignments: u32 =
-		2 * MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
+		4 * MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
+	/// A block's hook (closing requests at their deadlines, pruning them, assigning queued
+	/// ones) may use 40% of the block; past it, the rest waits for the next block. A request's
+	/// closing and pruning typically weigh about 1 ms, so this keeps up with about 400
+	/// requests a block.
+	pub HookWeight: frame_support::weights::Weight =
+		Perbill::from_percent(40) * crate::configs::RuntimeBlockWeights::get().max_block;
 	/// Nine tenths of the block weight normal transactions cannot take go to answers; the
 	/// rest is room for root's operational calls. A block full of answers as counted keeps
 	/// room for a full batch of reveals' settlement charge on top (the runtime test
@@ -117,6 +124,7 @@ impl pallet_inference::Config for Runtime {
 	type MaxRequestsPerBlock = MaxRequestsPerBlock;
 	type MaxAnswersPerBatch = MaxAnswersPerBatch;
 	type MaxOpenAssignments = MaxOpenAssignments;
+	type HookWeight = HookWeight;
 	type AnswerWeightPerBlock = AnswerWeightPerBlock;
 	type AnswerLengthPerBlock = AnswerLengthPerBlock;
 	type MaxAnswerBlocksOwed = MaxAnswerBlocksOwed;

@@ -467,3 +467,46 @@ fn a_settlement_that_opens_an_audit_keeps_the_audits_weight() {
 		);
 	});
 }
+
+#[test]
+fn closings_past_the_hooks_budget_wait_for_the_next_block_in_order() {
+	// Attack: many requests sharing a deadline block, all expiring in full (their executors
+	// went silent), would fill that block with closings and leave no room for answers and
+	// requests. The hook stops at `HookWeight` and goes on in the next block, oldest first;
+	// the late closings lose nothing: each request expires and is refunded in full.
+	run_test(|| {
+		let model = vector_model(1, 2);
+		executor(10, &[model]);
+		executor(11, &[model]);
+		let ids = request_many(1, model, 4);
+		next_block();
+		let deadline = status(ids[0]).deadline().expect("assigned");
+		assert!(ids.iter().all(|id| status(*id).deadline() == Some(deadline)));
+		crate::mock::HookWeight::set(Inference::expire_weight() * 2);
+		let charged_before = held(HoldReason::RequestEscrow, 1);
+		assert!(charged_before > 0);
+		while System::block_number() < deadline {
+			next_block();
+		}
+
+		let expired = |ids: &[RequestId]| {
+			ids.iter().filter(|id| status(**id) == RequestStatus::Expired).count()
+		};
+		assert_eq!(expired(&ids), 2, "the budget holds two full expiries");
+		assert_eq!(status(ids[2]), RequestStatus::Assigned { deadline }, "the rest waits");
+		assert!(
+			Inference::submit_attestation(
+				frame_system::Origin::<Test>::Authorized.into(),
+				ids[2],
+				out(&honest_output()),
+				sign(ids[2], &assignees(ids[2])[0].1, &honest_output()),
+			)
+			.is_err(),
+			"past its deadline a request takes no answer, closed or not"
+		);
+		next_block();
+		assert_eq!(expired(&ids), 4, "the next block closes the rest");
+		assert_eq!(held(HoldReason::RequestEscrow, 1), 0, "every escrow returned");
+		assert!(crate::Deadlines::<Test>::get(deadline).is_empty());
+	});
+}
