@@ -125,7 +125,7 @@ parameter_types! {
 	pub static MaxAnswerBlocksOwed: u32 = 3;
 	/// What a block's hook may use: ample unless a test lowers it.
 	pub static HookWeight: frame_support::weights::Weight =
-		frame_support::weights::Weight::from_parts(1_000_000_000_000, u64::MAX);
+		frame_support::weights::Weight::from_parts(400_000_000_000, u64::MAX / 2);
 	/// Each finalization the hook was told of: the request and its output.
 	pub static FinalizedOutputs: Vec<(verity_primitives::RequestId, Vec<u8>)> = Vec::new();
 	/// Each correction the hook was told of: the overturned request and the corrected output.
