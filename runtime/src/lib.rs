@@ -325,6 +325,48 @@ mod tests {
 		assert!(batched > single);
 	}
 
+	/// What a classifier request's whole life weighs by the benchmarked weights, at
+	/// redundancy 3 drawn from a pool of three with a 4 KiB input: its call (the draw
+	/// included), its six answers in full batches, its settlement (no listener acting, no
+	/// audit drawn), its closing at the deadline and its pruning after the challenge period.
+	/// A block's 1 s over that is the most requests a block can carry from start to end:
+	/// at least 200.
+	#[test]
+	fn a_requests_life_leaves_room_for_at_least_200_a_block() {
+		type Weights = pallet_inference::weights::SubstrateWeight<Runtime>;
+		let blocks = configs::RuntimeBlockWeights::get();
+		let normal_base = blocks.get(DispatchClass::Normal).base_extrinsic;
+		let answer_base = blocks.get(DispatchClass::Operational).base_extrinsic;
+		let per_batch = u64::from(configs::MaxAnswersPerBatch::get());
+		let output = CLASSIFIER_OUTPUT_BYTES.max(pallet_inference::MIN_WEIGHED_OUTPUT);
+		let lookups = <Runtime as frame_system::Config>::DbWeight::get().reads(2);
+		let stages = [
+			("call", Weights::request_inference(4096, 3).saturating_add(normal_base)),
+			(
+				"answers",
+				Weights::submit_commitment()
+					.saturating_add(Weights::authorize_submit_commitment())
+					.saturating_add(Weights::submit_attestation(output))
+					.saturating_add(Weights::authorize_submit_attestation(output))
+					.saturating_add(answer_base.saturating_mul(2) / per_batch)
+					.saturating_mul(3),
+			),
+			("settlement", Weights::settle_ordinary_request(3, output).saturating_add(lookups)),
+			("closing", Weights::expire_finalized_request(3, output)),
+			("pruning", Weights::prune_request().saturating_add(lookups)),
+		];
+		let life = stages.iter().fold(Weight::zero(), |total, (_, w)| total.saturating_add(*w));
+		for (stage, weight) in &stages {
+			println!("a request's {stage}: {} µs", weight.ref_time() / 1_000_000);
+		}
+		let per_block = blocks.max_block.ref_time() / life.ref_time();
+		println!(
+			"a request's life: {} µs, {per_block} requests a block at most",
+			life.ref_time() / 1_000_000
+		);
+		assert!(per_block >= 200);
+	}
+
 	/// The answer space a block keeps (`AnswerWeightPerBlock`, `AnswerLengthPerBlock`) bounds
 	/// how many requests the chain assigns per block, whatever load it is offered: at least 100
 	/// of redundancy 3 with the classifier's outputs.

@@ -68,8 +68,8 @@ parameter_types! {
 		Perbill::from_percent(90) * all.saturating_sub(normal)
 	};
 	/// Answers owed may fill four blocks' answer space: about two are owed on time, the rest
-	/// is room for answers a block or two late. The space counts the heaviest settlement per
-	/// request, and blocks carry more than it when their requests settle as ordinary ones, so
+	/// is room for answers a block or two late. The space counts each request's settlement at
+	/// its heaviest, and blocks carry more than it when settlements keep less, so
 	/// a full debt lands within two blocks, inside the five-block commit window. Measured: a
 	/// bound of three gave a quarter less throughput under `bench-capacity` at 300 a block,
 	/// with no more safety.
