@@ -64,14 +64,14 @@ impl<T: Config> Pallet<T> {
 	/// Draw `count` distinct live executors serving `model_id`, none of them in `excluded`
 	/// and none at `MaxOpenAssignments`, each with a chance proportional to its bond.
 	pub(crate) fn draw_executors(
-		model_id: &ModelId,
+		members: Vec<AccountIdOf<T>>,
 		count: u8,
 		excluded: &[AccountIdOf<T>],
 		seed: [u8; 32],
 	) -> Draw<T> {
 		let cap = T::MaxOpenAssignments::get();
 		let mut live = 0usize;
-		let mut candidates: Vec<(Assignee<T>, u128)> = ModelExecutors::<T>::get(model_id)
+		let mut candidates: Vec<(Assignee<T>, u128)> = members
 			.into_iter()
 			.filter(|account| !excluded.contains(account))
 			.filter_map(|account| {
@@ -141,9 +141,10 @@ impl<T: Config> Pallet<T> {
 		}
 		let excluded = Self::excluded_executors(&request.kind);
 		let seed = Self::seed(ASSIGNMENT_DOMAIN, request_id);
-		let pool = Self::pool_size(&request.model_id);
+		let members = ModelExecutors::<T>::get(request.model_id);
+		let pool = members.len() as u32;
 		let drawn =
-			match Self::draw_executors(&request.model_id, request.redundancy, &excluded, seed) {
+			match Self::draw_executors(members.into_inner(), request.redundancy, &excluded, seed) {
 				Draw::Busy => return Assigned::Waits { pool },
 				Draw::Seated(assignees) => Some(assignees),
 				Draw::TooFew => None,

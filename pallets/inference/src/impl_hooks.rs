@@ -91,13 +91,13 @@ impl<T: Config> Pallet<T> {
 		// pool its draw read.
 		let mut turns = 0u32;
 		while turns < T::MaxRequestsPerBlock::get() && budget.fits(Self::max_assign_weight()) {
-			let (turn, weight) = Self::assign_next(now);
-			if turn == Turn::Empty {
+			let taken = Self::assign_next(now);
+			if taken.turn == Turn::Empty {
 				break;
 			}
 			turns.saturating_inc();
-			budget.spend(weight);
-			if turn != Turn::Served {
+			budget.spend(Self::assign_weight(taken.pool));
+			if taken.turn != Turn::Served {
 				break;
 			}
 		}

@@ -83,23 +83,23 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Give the request at the front of the queue its turn: it leaves the queue when it is
-	/// assigned (or refunded), and stays at the front when its pool is busy.
-	/// Returns the turn and its weight, by the pool its draw read.
-	pub(crate) fn assign_next(now: BlockNumberFor<T>) -> (Turn, Weight) {
+	/// assigned (or refunded), and stays at the front when its pool is busy. Returns the turn
+	/// and the pool its draw read, which sets its weight (`assign_weight`).
+	pub(crate) fn assign_next(now: BlockNumberFor<T>) -> TurnTaken {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
 		if front == back {
-			return (Turn::Empty, Weight::zero());
+			return TurnTaken { turn: Turn::Empty, pool: 0 };
 		}
 		let mut pool = 0;
 		if let Some(request_id) = AssignmentQueue::<T>::get(front) {
 			match Self::assign_request(request_id, now) {
-				Assigned::Waits { pool } => return (Turn::Waits, Self::assign_weight(pool)),
+				Assigned::Waits { pool } => return TurnTaken { turn: Turn::Waits, pool },
 				Assigned::Done { pool: read } => pool = read,
 			}
 		}
 		AssignmentQueue::<T>::remove(front);
 		AssignmentQueueEnds::<T>::put((front.wrapping_add(1), back));
-		(Turn::Served, Self::assign_weight(pool))
+		TurnTaken { turn: Turn::Served, pool }
 	}
 
 	/// The weight of one turn of the queue whose draw read `pool` executors.
@@ -115,7 +115,8 @@ impl<T: Config> Pallet<T> {
 	/// Assign `request_id` in the block that carries it, if at most one request waits before it
 	/// in the queue, its deadline block has room and its pool has executors with room;
 	/// otherwise it waits its turn. Returns whether it served the one before it too, whose
-	/// turn costs an assignment more.
+	/// turn costs an assignment more, and the pool its own draw read (none if it waits behind
+	/// a longer queue).
 	///
 	/// The one before it is typically an audit a settlement opened earlier in the block: without
 	/// serving it first, every request after that settlement would wait for the next block's
@@ -125,25 +126,23 @@ impl<T: Config> Pallet<T> {
 	/// Nothing is lost by not waiting a block: the draw's randomness is the same either way
 	/// (the VRF output of the author of this block, which a later block's hook would read
 	/// too), and so is what the author can do with it (choose which requests meet it).
-	pub(crate) fn assign_at_once(request_id: RequestId) -> ServedBefore {
+	pub(crate) fn assign_at_once(request_id: RequestId) -> AtOnce {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
+		let waits = AtOnce { served_before: ServedBefore::No, pool: 0 };
 		if AssignmentQueue::<T>::get(back.wrapping_sub(1)) != Some(request_id) {
-			return ServedBefore::No;
+			return waits;
 		}
 		let now = frame_system::Pallet::<T>::block_number();
 		match back.wrapping_sub(front) {
 			// Alone: a full deadline block or a busy pool leaves it waiting in the queue.
-			1 => {
-				let _ = Self::assign_next(now);
-				ServedBefore::No
-			},
+			1 => AtOnce { served_before: ServedBefore::No, pool: Self::assign_next(now).pool },
 			2 => {
-				if Self::assign_next(now).0 == Turn::Served {
-					let _ = Self::assign_next(now);
-				}
-				ServedBefore::Yes
+				let before = Self::assign_next(now);
+				let pool =
+					if before.turn == Turn::Served { Self::assign_next(now).pool } else { 0 };
+				AtOnce { served_before: ServedBefore::Yes, pool }
 			},
-			_ => ServedBefore::No,
+			_ => waits,
 		}
 	}
 
@@ -171,11 +170,6 @@ impl<T: Config> Pallet<T> {
 		Self::request_weight(input_len, ServedBefore::Yes, T::MaxExecutorsPerModel::get())
 	}
 
-	/// How many executors serve `model_id` now.
-	pub fn pool_size(model_id: &verity_primitives::ModelId) -> u32 {
-		crate::ModelExecutors::<T>::decode_len(model_id).unwrap_or(0) as u32
-	}
-
 	/// The queued request ids, front first.
 	pub fn queued_request_ids() -> impl Iterator<Item = RequestId> {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
@@ -193,6 +187,26 @@ pub(crate) enum Turn {
 	Served,
 	/// The front request's pool is busy: it stays at the front, and the block assigns no more.
 	Waits,
+}
+
+/// One turn of the assignment queue: what it did, and how many executors its draw read (none if
+/// it did not draw).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct TurnTaken {
+	/// What the turn did.
+	pub turn: Turn,
+	/// The executors its draw read.
+	pub pool: u32,
+}
+
+/// What a request's own call did to assign it: whether it served the request before it too,
+/// and how many executors its own draw read (none if it did not draw).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct AtOnce {
+	/// Whether it served the request before it in the queue too.
+	pub served_before: ServedBefore,
+	/// The executors its own draw read.
+	pub pool: u32,
 }
 
 /// Whether a request assigned in its own call served the request before it in the queue too.

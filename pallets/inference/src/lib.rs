@@ -980,9 +980,8 @@ pub mod pallet {
 			let who = ensure_signed(origin)?;
 			let input_len = input.len() as u32;
 			let request_id = Self::do_request_inference(who, model_id, input, max_fee)?;
-			let served_before = Self::assign_at_once(request_id);
-			let pool = Self::pool_size(&model_id);
-			Ok(Some(Self::request_weight(input_len, served_before, pool)).into())
+			let at_once = Self::assign_at_once(request_id);
+			Ok(Some(Self::request_weight(input_len, at_once.served_before, at_once.pool)).into())
 		}
 
 		/// An assigned executor's reveal: its outcome (the output, or a rejection of the

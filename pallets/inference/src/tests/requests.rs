@@ -108,8 +108,9 @@ fn a_request_behind_an_audit_is_drawn_in_its_own_block_after_it() {
 			Some(Inference::request_weight(
 				input().len() as u32,
 				crate::ServedBefore::Yes,
-				Inference::pool_size(&model)
-			))
+				crate::ModelExecutors::<Test>::decode_len(model).unwrap_or(0) as u32
+			)),
+			"charged by the pool its own draw read"
 		);
 
 		// Two settlements, two audits before it: the hook serves them all, in order.
@@ -125,11 +126,8 @@ fn a_request_behind_an_audit_is_drawn_in_its_own_block_after_it() {
 		assert_eq!(status(waiting), RequestStatus::Pending);
 		assert_eq!(
 			info.actual_weight,
-			Some(Inference::request_weight(
-				input().len() as u32,
-				crate::ServedBefore::No,
-				Inference::pool_size(&model)
-			))
+			Some(Inference::request_weight(input().len() as u32, crate::ServedBefore::No, 0)),
+			"a request left waiting drew from no pool: charged the smallest"
 		);
 		next_block();
 		assert!(matches!(status(waiting), RequestStatus::Assigned { .. }));
