@@ -212,7 +212,12 @@ impl<T: Config> Pallet<T> {
 				"an executor holds more open assignments than the cap"
 			);
 		}
+		let cursors = crate::DueCursor::<T>::get();
 		for (deadline, queue) in Deadlines::<T>::iter() {
+			ensure!(
+				queue.is_empty() || deadline >= cursors.deadlines,
+				"a deadline list lies behind the hook's cursor: it would never be closed"
+			);
 			for request_id in queue {
 				let request =
 					Requests::<T>::get(request_id).ok_or("a deadline points at no request")?;
@@ -221,6 +226,12 @@ impl<T: Config> Pallet<T> {
 					"a deadline entry disagrees with its request"
 				);
 			}
+		}
+		for (at, queue) in crate::PruneAt::<T>::iter() {
+			ensure!(
+				queue.is_empty() || at >= cursors.prunes,
+				"a prune list lies behind the hook's cursor: it would never be pruned"
+			);
 		}
 		for (request_id, request) in Requests::<T>::iter() {
 			let answerable = matches!(
