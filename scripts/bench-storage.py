@@ -58,10 +58,16 @@ def main() -> int:
 	parser.add_argument('--output', default=os.path.join(ROOT, 'runtime', 'src', 'db_weights.rs'))
 	args = parser.parse_args()
 
+	if not os.access(args.node, os.X_OK):
+		print(f'bench-storage: {args.node} is not an executable node binary (run `make bench-storage`)', file=sys.stderr)
+		return 2
 	with tempfile.TemporaryDirectory(prefix='verity-storage-') as work:
-		spec = json.loads(subprocess.run(
-			[args.node, 'export-chain-spec', '--chain', 'local'],
-			check=True, capture_output=True, text=True).stdout)
+		exported = subprocess.run(
+			[args.node, 'export-chain-spec', '--chain', 'local'], capture_output=True, text=True)
+		if exported.returncode != 0:
+			print(f'bench-storage: exporting the local chain spec failed: {exported.stderr.strip()}', file=sys.stderr)
+			return 1
+		spec = json.loads(exported.stdout)
 		patch = spec['genesis']['runtimeGenesis']['patch']
 		balance = 10 ** 15
 		patch['balances']['balances'] += [[account(i), balance] for i in range(args.accounts)]
@@ -69,7 +75,7 @@ def main() -> int:
 		with open(spec_path, 'w') as spec_file:
 			json.dump(spec, spec_file)
 		print(f'benchmarking storage on the local chain with {args.accounts} more accounts', flush=True)
-		subprocess.run([
+		benchmark = subprocess.run([
 			args.node, 'benchmark', 'storage',
 			'--chain', spec_path,
 			'--base-path', os.path.join(work, 'db'),
@@ -82,7 +88,13 @@ def main() -> int:
 			'--header', os.path.join(ROOT, 'scripts', 'weights-header.txt'),
 			'--template-path', os.path.join(ROOT, 'scripts', 'db-weights-template.hbs'),
 			'--weight-path', args.output,
-		], check=True)
+		])
+		if benchmark.returncode != 0:
+			print(
+				f'bench-storage: `benchmark storage` failed (exit {benchmark.returncode}); the node '
+				'needs the benchmark CLI (`--features verity-node/bench-cli`, which `make bench-storage` builds)',
+				file=sys.stderr)
+			return 1
 	return 0
 
 
