@@ -10,7 +10,7 @@
 //! - Database: `ParityDb`, state version 1.
 //! - Reads: timed one key at a time.
 //! - Writes: timed in batches of 1000 keys with the state root, amortised per key.
-//! - Weights: the measured Average times 2.0 plus 0 ns.
+//! - Weights: the measured Average times 1.0 plus 0 ns.
 
 use frame_support::{
 	parameter_types,
@@ -20,12 +20,12 @@ use frame_support::{
 parameter_types! {
 	/// One storage read and one storage write in the node's database.
 	pub const ParityDbWeight: RuntimeDbWeight = RuntimeDbWeight {
-		// One key at a time, nanoseconds: min 651, max 1_033_080,
-		// average 3_610, median 3_535, p99 4_587.
-		read: 7_220 * WEIGHT_REF_TIME_PER_NANOS,
+		// One key at a time, nanoseconds: min 741, max 1_509_861,
+		// average 4_374, median 4_197, p99 6_670.
+		read: 4_374 * WEIGHT_REF_TIME_PER_NANOS,
 		// Amortised per key over a block's batch, the state root included, nanoseconds: min
-		// 10_404, max 85_405, average 16_523, median 15_831, p99 44_089.
-		write: 33_046 * WEIGHT_REF_TIME_PER_NANOS,
+		// 11_356, max 89_401, average 20_882, median 20_253, p99 44_837.
+		write: 20_882 * WEIGHT_REF_TIME_PER_NANOS,
 	};
 }
 

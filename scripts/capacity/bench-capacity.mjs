@@ -16,7 +16,11 @@
 // - requests failed (refused by the pool, failed in a block, expired, unassignable) and lost
 //   (included but never ended), and executors slashed (by reason: under load an honest
 //   executor that cannot get its answers into blocks in time is slashed as missing);
-// - CPU use of the three nodes and their executors, in cores.
+// - CPU use of the three nodes and their executors, in cores;
+// - how much of a block's weight its author really spent: for the blocks of the load window,
+//   the weight the block was charged (`System.BlockWeight`, all classes) against the time its
+//   author took to build it (the node's log), so a reader sees how far the weights stand above
+//   the cost they bound.
 //
 // Usage: node bench-capacity.mjs --node PATH [--rate 300] [--blocks 20] [--drain-blocks 30]
 //        [--keep-logs] (keep the validators' base directory, their logs included)
@@ -158,6 +162,33 @@ function percentile(sorted, p) {
 	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+// The blocks of the load window as their authors built them: the weight each was charged (ms of
+// compute) against the milliseconds its author's log says it took to prepare, which includes
+// executing every transaction and the hooks and computing the state root.
+function authoringReport(base, validators, chargedMs, loadStart, loadEnd) {
+	const prepared = new Map(); // block -> ms
+	const line = /Prepared block for proposing at (\d+) \((\d+) ms\)/;
+	for (const { name } of validators) {
+		for (const text of readFileSync(join(base, `${name}.log`), 'utf8').split('\n')) {
+			const found = line.exec(text);
+			if (found) prepared.set(Number(found[1]), Number(found[2]));
+		}
+	}
+	const blocks = [...prepared.keys()]
+		.filter((number) => number >= loadStart && number <= loadEnd && chargedMs.has(number));
+	if (blocks.length === 0) return null;
+	const sorted = (values) => values.sort((a, b) => a - b);
+	const charged = sorted(blocks.map((number) => chargedMs.get(number)));
+	const real = sorted(blocks.map((number) => prepared.get(number)));
+	const ratios = sorted(blocks.map((number) => chargedMs.get(number) / Math.max(1, prepared.get(number))));
+	return {
+		blocks: blocks.length,
+		charged_ms: { p50: Math.round(percentile(charged, 50)), max: Math.round(charged[charged.length - 1]) },
+		prepared_ms: { p50: percentile(real, 50), max: real[real.length - 1] },
+		charged_over_prepared: { min: Number(ratios[0].toFixed(1)), p50: Number(percentile(ratios, 50).toFixed(1)) },
+	};
+}
+
 // An API client for the node at `port`, retrying every second until the node is up.
 async function connect(port) {
 	const provider = new WsProvider(`ws://127.0.0.1:${port}`, 1000);
@@ -219,9 +250,15 @@ async function main() {
 		let loadEnd = null;
 		let lastFinalized = 0;
 
+		const chargedMs = new Map(); // block -> weight charged, in ms of compute
 		const readBlock = async (number) => {
 			const hash = await api.rpc.chain.getBlockHash(number);
 			const events = await api.query.system.events.at(hash);
+			const weight = await api.query.system.blockWeight.at(hash);
+			const refTime = ['normal', 'operational', 'mandatory']
+				.map((dispatchClass) => Number(weight[dispatchClass].refTime.toString()))
+				.reduce((sum, picoseconds) => sum + picoseconds, 0);
+			chargedMs.set(number, refTime / 1e9);
 			let finalized = 0;
 			for (const { event } of events) {
 				if (event.section === 'system' && event.method === 'ExtrinsicFailed') {
@@ -331,6 +368,7 @@ async function main() {
 		const expired = [...ended.values()].filter((e) => e.how === 'expired').length;
 		const unassignable = [...ended.values()].filter((e) => e.how === 'unassignable').length;
 		const lost = [...included.keys()].filter((id) => !ended.has(id)).length;
+		const authoring = authoringReport(base, validators, chargedMs, loadStart, loadEnd);
 		const report = {
 			validators: 3,
 			redundancy: 3,
@@ -371,6 +409,7 @@ async function main() {
 			},
 			lost,
 			cpu_cores: { nodes_and_executors: Number((cpu.reduce((a, b) => a + b, 0) / wall).toFixed(2)) },
+			block_authoring: authoring,
 			wall_seconds: Math.round(wall),
 		};
 		console.log(JSON.stringify(report, null, 2));

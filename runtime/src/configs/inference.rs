@@ -33,18 +33,19 @@ parameter_types! {
 	pub const CommitTimeout: BlockNumber = 5;
 	/// Five misses in a row take an executor out of its pools.
 	pub const MaxConsecutiveMisses: u32 = 5;
-	/// Up to 256 requests share a deadline block (so a block assigns at most 256, the rest
-	/// waiting a block), and the hook takes up to 256 turns of the assignment queue.
-	pub const MaxRequestsPerBlock: u32 = 256;
+	/// Up to 384 requests share a deadline block (so a block assigns at most 384, the rest
+	/// waiting a block), and the hook takes up to 384 turns of the assignment queue: above the
+	/// 300 a block the network is built for, below what a block's weight carries.
+	pub const MaxRequestsPerBlock: u32 = 384;
 	/// An executor's commitments (or reveals) travel up to 64 to a transaction.
 	pub const MaxAnswersPerBatch: u32 = 64;
-	/// An executor holds up to 1,024 unanswered assignments: four blocks of four full
+	/// An executor holds up to 1,536 unanswered assignments: four blocks of six full
 	/// commitment batches each, so it can commit to every one before the fifth block's commit
 	/// deadline. An assignment stays open about three blocks (commitment, reveal, inclusion),
-	/// so this caps a network at about 340 requests a block; at 256 the cap was what held
+	/// so this caps a network at about 510 requests a block; at 256 the cap was what held
 	/// `bench-capacity` at 64 a block, at 512 what held it near 170.
 	pub const MaxOpenAssignments: u32 =
-		4 * MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
+		6 * MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
 	/// A block's hook (closing requests at their deadlines, pruning them, assigning queued
 	/// ones) may use 40% of the block; past it, the rest waits for the next block. A request's
 	/// closing and pruning typically weigh about 1 ms, so this keeps up with about 400
@@ -74,8 +75,8 @@ parameter_types! {
 	/// bound of three gave a quarter less throughput under `bench-capacity` at 300 a block,
 	/// with no more safety.
 	pub const MaxAnswerBlocksOwed: u32 = 4;
-	/// Up to 4,096 requests wait for executors (32 blocks' worth of assignments); transactions
-	/// may fill all but 256 places, which audits keep.
+	/// Up to 4,096 requests wait for executors (more than ten blocks' worth of assignments);
+	/// transactions may fill all but 768 places (`2 * MaxRequestsPerBlock`), which audits keep.
 	pub const MaxQueuedRequests: u32 = 4096;
 	/// 5% on top of the executors' fees.
 	pub const ProtocolFee: Perbill = Perbill::from_percent(5);

@@ -443,10 +443,7 @@ fn a_queued_requests_turn_is_charged_by_the_pool_its_draw_read() {
 
 		assert!(matches!(status(ids[1]), RequestStatus::Assigned { .. }));
 		type Weights = <Test as crate::Config>::WeightInfo;
-		assert_eq!(
-			charged,
-			Weights::on_initialize_idle().saturating_add(Weights::assign_request(8))
-		);
+		assert_eq!(charged, Inference::hook_overhead().saturating_add(Weights::assign_request(8)));
 		assert!(Weights::assign_request(8).all_lt(Inference::max_assign_weight()));
 	});
 }

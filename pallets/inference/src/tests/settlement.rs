@@ -385,7 +385,7 @@ fn a_deadline_is_charged_for_the_path_it_took() {
 		);
 		assert_eq!(
 			charged,
-			Weights::on_initialize_idle().saturating_add(closing).saturating_add(expiry)
+			Inference::hook_overhead().saturating_add(closing).saturating_add(expiry)
 		);
 		assert!(closing.all_lt(expiry));
 		assert!(matches!(status(ids[0]), RequestStatus::Finalized { .. }));
