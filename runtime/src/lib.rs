@@ -343,8 +343,12 @@ mod tests {
 		let stages = [
 			(
 				"call",
-				Inference::request_weight(4096, pallet_inference::ServedBefore::No, 3)
-					.saturating_add(normal_base),
+				Inference::request_weight(
+					4096,
+					pallet_inference::ServedBefore::No,
+					pallet_inference::DrawSize { pool: 3, seated: 3 },
+				)
+				.saturating_add(normal_base),
 			),
 			(
 				"answers",
@@ -363,6 +367,10 @@ mod tests {
 		for (stage, weight) in &stages {
 			println!("a request's {stage}: {} µs", weight.ref_time() / 1_000_000);
 		}
+		println!(
+			"a reveal's charge before dispatch for the heaviest settlement it may complete: {} µs",
+			Inference::settle_weight().ref_time() / 1_000_000
+		);
 		let per_block = blocks.max_block.ref_time() / life.ref_time();
 		println!(
 			"a request's life: {} µs, {per_block} requests a block at most",

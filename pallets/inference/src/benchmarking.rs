@@ -481,16 +481,17 @@ mod benchmarks {
 		assert!(!Executors::<T>::contains_key(&who));
 	}
 
-	/// `i`: input bytes. Worst case: a full pool to count live executors in and draw the
-	/// highest redundancy from in the same block, the model looked up among 10,000.
+	/// `i`: input bytes, `e`: the pool's executors, `r`: the executors drawn (the model's
+	/// redundancy). Worst case otherwise: the draw in the same block, the model looked up
+	/// among 10,000.
 	#[benchmark]
 	fn request_inference(
 		i: Linear<64, { T::MaxInputLen::get() }>,
 		e: Linear<{ T::MaxRedundancy::get() }, { T::MaxExecutorsPerModel::get() }>,
+		r: Linear<1, { T::MaxRedundancy::get() }>,
 	) {
 		fill_registry::<T>();
-		let redundancy = max_redundancy::<T>();
-		let model_id = vector_model::<T>(10, redundancy);
+		let model_id = vector_model::<T>(10, r as u8);
 		fill_pool::<T>(&[model_id], e);
 		let requester = funded::<T>("requester", 0);
 		let input = vector(b"x", i);
@@ -636,11 +637,13 @@ mod benchmarks {
 		}
 	}
 
-	/// Assigning one request: the highest redundancy drawn from a pool of `e` executors.
+	/// Assigning one request: `r` executors drawn from a pool of `e`.
 	#[benchmark]
-	fn assign_request(e: Linear<{ T::MaxRedundancy::get() }, { T::MaxExecutorsPerModel::get() }>) {
-		let redundancy = max_redundancy::<T>();
-		let model_id = vector_model::<T>(10, redundancy);
+	fn assign_request(
+		e: Linear<{ T::MaxRedundancy::get() }, { T::MaxExecutorsPerModel::get() }>,
+		r: Linear<1, { T::MaxRedundancy::get() }>,
+	) {
+		let model_id = vector_model::<T>(10, r as u8);
 		fill_pool::<T>(&[model_id], e);
 		let requester = funded::<T>("requester", 0);
 		let request_id = Pallet::<T>::do_request_inference(

@@ -117,13 +117,13 @@ impl<T: Config> Pallet<T> {
 	/// deadline; or refund it if too few live executors are left. Returns
 	/// [`Assigned::Waits`], touching nothing, when enough executors are live but too few have
 	/// room: the request keeps its place at the front of the queue. Either way it says how
-	/// many executors the draw read.
+	/// large its draw was.
 	pub(crate) fn assign_request(request_id: RequestId, now: BlockNumberFor<T>) -> Assigned {
 		let Some(mut request) = Requests::<T>::get(request_id) else {
-			return Assigned::Done { pool: 0 };
+			return Assigned::Done { draw: DrawSize::NONE };
 		};
 		if request.status != RequestStatus::Pending {
-			return Assigned::Done { pool: 0 };
+			return Assigned::Done { draw: DrawSize::NONE };
 		}
 		let (answer_blocks, commit_blocks) = Self::request_windows(&request.model_id);
 		let deadline = now.saturating_add(answer_blocks);
@@ -131,13 +131,13 @@ impl<T: Config> Pallet<T> {
 		// blocks can share a deadline: one whose deadline block is full waits a block.
 		if Deadlines::<T>::decode_len(deadline).unwrap_or(0) as u32 >= T::MaxRequestsPerBlock::get()
 		{
-			return Assigned::Waits { pool: 0 };
+			return Assigned::Waits { draw: DrawSize::NONE };
 		}
 		// The block carries only as many answers as its answer space: the rest wait a block.
 		let shares = Self::answer_shares_for(&request);
 		let answer_space = shares.of_request(request.redundancy);
 		if !Self::has_answer_space(now, answer_space) {
-			return Assigned::Waits { pool: 0 };
+			return Assigned::Waits { draw: DrawSize::NONE };
 		}
 		let excluded = Self::excluded_executors(&request.kind);
 		let seed = Self::seed(ASSIGNMENT_DOMAIN, request_id);
@@ -145,7 +145,7 @@ impl<T: Config> Pallet<T> {
 		let pool = members.len() as u32;
 		let drawn =
 			match Self::draw_executors(members.into_inner(), request.redundancy, &excluded, seed) {
-				Draw::Busy => return Assigned::Waits { pool },
+				Draw::Busy => return Assigned::Waits { draw: DrawSize::read_only(pool) },
 				Draw::Seated(assignees) => Some(assignees),
 				Draw::TooFew => None,
 			};
@@ -164,7 +164,7 @@ impl<T: Config> Pallet<T> {
 			if let RequestKind::Challenge { original, .. } = &request.kind {
 				Self::challenge_inconclusive(*original, &request.kind);
 			}
-			return Assigned::Done { pool };
+			return Assigned::Done { draw: DrawSize::read_only(pool) };
 		};
 		Self::take_answer_space(now, answer_space);
 		for assignee in &assignees {
@@ -176,13 +176,14 @@ impl<T: Config> Pallet<T> {
 			});
 		}
 		let executors = assignees.iter().map(|assignee| assignee.account.clone()).collect();
+		let seated = assignees.len() as u32;
 		request.assigned = BoundedVec::truncate_from(assignees);
 		request.commit_deadline = now.saturating_add(commit_blocks);
 		request.status = RequestStatus::Assigned { deadline };
 		Self::recount_answers_owed(&mut request, &shares, now);
 		Requests::<T>::insert(request_id, request);
 		Self::deposit_event(Event::RequestAssigned { request_id, executors, deadline });
-		Assigned::Done { pool }
+		Assigned::Done { draw: DrawSize { pool, seated } }
 	}
 
 	/// The answer and commit windows of a request for `model_id` (the chain's defaults for a
@@ -237,20 +238,40 @@ pub(crate) enum Draw<T: Config> {
 	TooFew,
 }
 
-/// What became of a queued request's turn, and how many executors its draw read (none if it
-/// did not draw): the draw reads every member of the model's pool, so that sets its weight.
+/// How large a draw was, which sets its weight: the pool members it read (every member of the
+/// model's pool) and the executors it seated (an assignment and a counter written for each).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct DrawSize {
+	/// The pool members the draw read.
+	pub pool: u32,
+	/// The executors it seated.
+	pub seated: u32,
+}
+
+impl DrawSize {
+	/// No draw at all.
+	pub const NONE: Self = Self { pool: 0, seated: 0 };
+
+	/// A draw that read `pool` members and seated nobody.
+	pub(crate) fn read_only(pool: u32) -> Self {
+		Self { pool, seated: 0 }
+	}
+}
+
+/// What became of a queued request's turn, and how large its draw was (none if it did not
+/// draw).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Assigned {
 	/// It left the queue: assigned, refunded, or no longer pending.
 	Done {
-		/// The pool members the draw read.
-		pool: u32,
+		/// Its draw.
+		draw: DrawSize,
 	},
 	/// Its pool is busy (or its deadline block full, or the block's answer space): it stays at
 	/// the front of the queue.
 	Waits {
-		/// The pool members the draw read.
-		pool: u32,
+		/// Its draw.
+		draw: DrawSize,
 	},
 }
 

@@ -87,8 +87,8 @@ impl<T: Config> Pallet<T> {
 			},
 		);
 		DueCursor::<T>::put(cursors);
-		// Every turn is charged, the one that found its pool busy too (it drew), each by the
-		// pool its draw read.
+		// Every turn is charged, the one that found its pool busy too (it drew), each by its
+		// draw: the pool it read and the executors it seated.
 		let mut turns = 0u32;
 		while turns < T::MaxRequestsPerBlock::get() && budget.fits(Self::max_assign_weight()) {
 			let taken = Self::assign_next(now);
@@ -96,7 +96,7 @@ impl<T: Config> Pallet<T> {
 				break;
 			}
 			turns.saturating_inc();
-			budget.spend(Self::assign_weight(taken.pool));
+			budget.spend(Self::assign_weight(taken.draw));
 			if taken.turn != Turn::Served {
 				break;
 			}
@@ -104,11 +104,11 @@ impl<T: Config> Pallet<T> {
 		Self::hook_overhead().saturating_add(T::HookWeight::get().saturating_sub(budget.left))
 	}
 
-	/// What every block's hook costs outside its budget: looking at the empty lists and queue
-	/// (`on_initialize_idle`), and reading and writing where the lists' work stands
-	/// (`DueCursor`).
+	/// What every block's hook costs outside its budget: reading and writing where the lists'
+	/// work stands (`DueCursor`) and looking at the empty lists and queue, as
+	/// `on_initialize_idle` measures it.
 	pub(crate) fn hook_overhead() -> Weight {
-		T::WeightInfo::on_initialize_idle().saturating_add(T::DbWeight::get().reads_writes(1, 1))
+		T::WeightInfo::on_initialize_idle()
 	}
 
 	/// Work through the lists a map keeps by block, from `cursor` (the oldest block not done)

@@ -19,8 +19,8 @@
 //! storage deposit and the congestion-adjusted length fee, and the queue is served in order).
 
 use crate::{
-	impl_assignment::Assigned, AssignmentQueue, AssignmentQueueEnds, Config, Error, Pallet,
-	RequestKind, WeightInfo,
+	impl_assignment::{Assigned, DrawSize},
+	AssignmentQueue, AssignmentQueueEnds, Config, Error, Pallet, RequestKind, WeightInfo,
 };
 use codec::{Decode, DecodeWithMemTracking, Encode};
 use core::marker::PhantomData;
@@ -84,38 +84,43 @@ impl<T: Config> Pallet<T> {
 
 	/// Give the request at the front of the queue its turn: it leaves the queue when it is
 	/// assigned (or refunded), and stays at the front when its pool is busy. Returns the turn
-	/// and the pool its draw read, which sets its weight (`assign_weight`).
+	/// and how large its draw was, which sets its weight (`assign_weight`).
 	pub(crate) fn assign_next(now: BlockNumberFor<T>) -> TurnTaken {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
 		if front == back {
-			return TurnTaken { turn: Turn::Empty, pool: 0 };
+			return TurnTaken { turn: Turn::Empty, draw: DrawSize::NONE };
 		}
-		let mut pool = 0;
+		let mut draw = DrawSize::NONE;
 		if let Some(request_id) = AssignmentQueue::<T>::get(front) {
 			match Self::assign_request(request_id, now) {
-				Assigned::Waits { pool } => return TurnTaken { turn: Turn::Waits, pool },
-				Assigned::Done { pool: read } => pool = read,
+				Assigned::Waits { draw } => return TurnTaken { turn: Turn::Waits, draw },
+				Assigned::Done { draw: made } => draw = made,
 			}
 		}
 		AssignmentQueue::<T>::remove(front);
 		AssignmentQueueEnds::<T>::put((front.wrapping_add(1), back));
-		TurnTaken { turn: Turn::Served, pool }
+		TurnTaken { turn: Turn::Served, draw }
 	}
 
-	/// The weight of one turn of the queue whose draw read `pool` executors.
-	pub(crate) fn assign_weight(pool: u32) -> Weight {
-		T::WeightInfo::assign_request(Self::weighed_pool(pool))
+	/// The weight of one turn of the queue whose draw was `draw`: by the pool it read and the
+	/// executors it seated.
+	pub(crate) fn assign_weight(draw: DrawSize) -> Weight {
+		let (pool, seated) = Self::weighed_draw(draw);
+		T::WeightInfo::assign_request(pool, seated)
 	}
 
-	/// `pool` within the range the draw was benchmarked over.
-	fn weighed_pool(pool: u32) -> u32 {
-		pool.clamp(T::MaxRedundancy::get(), T::MaxExecutorsPerModel::get())
+	/// `draw` within the ranges it was benchmarked over.
+	fn weighed_draw(draw: DrawSize) -> (u32, u32) {
+		(
+			draw.pool.clamp(T::MaxRedundancy::get(), T::MaxExecutorsPerModel::get()),
+			draw.seated.clamp(1, T::MaxRedundancy::get()),
+		)
 	}
 
 	/// Assign `request_id` in the block that carries it, if at most one request waits before it
 	/// in the queue, its deadline block has room and its pool has executors with room;
 	/// otherwise it waits its turn. Returns whether it served the one before it too, whose
-	/// turn costs an assignment more, and the pool its own draw read (none if it waits behind
+	/// turn costs an assignment more, and how large its own draw was (none if it waits behind
 	/// a longer queue).
 	///
 	/// The one before it is typically an audit a settlement opened earlier in the block: without
@@ -128,46 +133,56 @@ impl<T: Config> Pallet<T> {
 	/// too), and so is what the author can do with it (choose which requests meet it).
 	pub(crate) fn assign_at_once(request_id: RequestId) -> AtOnce {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
-		let waits = AtOnce { served_before: ServedBefore::No, pool: 0 };
+		let waits = AtOnce { served_before: ServedBefore::No, draw: DrawSize::NONE };
 		if AssignmentQueue::<T>::get(back.wrapping_sub(1)) != Some(request_id) {
 			return waits;
 		}
 		let now = frame_system::Pallet::<T>::block_number();
 		match back.wrapping_sub(front) {
 			// Alone: a full deadline block or a busy pool leaves it waiting in the queue.
-			1 => AtOnce { served_before: ServedBefore::No, pool: Self::assign_next(now).pool },
+			1 => AtOnce { served_before: ServedBefore::No, draw: Self::assign_next(now).draw },
 			2 => {
 				let before = Self::assign_next(now);
-				let pool =
-					if before.turn == Turn::Served { Self::assign_next(now).pool } else { 0 };
-				AtOnce { served_before: ServedBefore::Yes, pool }
+				let draw = if before.turn == Turn::Served {
+					Self::assign_next(now).draw
+				} else {
+					DrawSize::NONE
+				};
+				AtOnce { served_before: ServedBefore::Yes, draw }
 			},
 			_ => waits,
 		}
 	}
 
-	/// The weight of `request_inference` with an input of `input_len` bytes, for a model whose
-	/// pool holds `pool` executors, whose call served the request before it too or not: the
-	/// benchmarked request, which draws its own executors in its block (reading every member
-	/// of the pool, so the weight grows with it), and the other's assignment (at its most: it
-	/// may be of another model).
-	pub fn request_weight(input_len: u32, served_before: ServedBefore, pool: u32) -> Weight {
-		let own = T::WeightInfo::request_inference(input_len, Self::weighed_pool(pool));
+	/// The weight of `request_inference` with an input of `input_len` bytes whose own draw
+	/// was `draw`, whose call served the request before it too or not: the benchmarked
+	/// request, which draws its own executors in its block (reading every member of the pool
+	/// and writing an assignment for each executor it seats, so the weight grows with both),
+	/// and the other's assignment (at its most: it may be of another model).
+	pub fn request_weight(input_len: u32, served_before: ServedBefore, draw: DrawSize) -> Weight {
+		let (pool, seated) = Self::weighed_draw(draw);
+		let own = T::WeightInfo::request_inference(input_len, pool, seated);
 		match served_before {
 			ServedBefore::No => own,
 			ServedBefore::Yes => own.saturating_add(Self::max_assign_weight()),
 		}
 	}
 
-	/// The weight of one turn of the queue at its most: a draw from a full pool.
+	/// The weight of one turn of the queue at its most: the highest redundancy drawn from a
+	/// full pool.
 	pub(crate) fn max_assign_weight() -> Weight {
-		Self::assign_weight(T::MaxExecutorsPerModel::get())
+		Self::assign_weight(Self::largest_draw())
 	}
 
-	/// The weight `request_inference` is charged before dispatch: a full pool, and the request
-	/// before it served too.
+	/// The largest draw there is: the highest redundancy from a full pool.
+	fn largest_draw() -> DrawSize {
+		DrawSize { pool: T::MaxExecutorsPerModel::get(), seated: T::MaxRedundancy::get() }
+	}
+
+	/// The weight `request_inference` is charged before dispatch: the largest draw, and the
+	/// request before it served too.
 	pub fn max_request_weight(input_len: u32) -> Weight {
-		Self::request_weight(input_len, ServedBefore::Yes, T::MaxExecutorsPerModel::get())
+		Self::request_weight(input_len, ServedBefore::Yes, Self::largest_draw())
 	}
 
 	/// The queued request ids, front first.
@@ -189,24 +204,24 @@ pub(crate) enum Turn {
 	Waits,
 }
 
-/// One turn of the assignment queue: what it did, and how many executors its draw read (none if
-/// it did not draw).
+/// One turn of the assignment queue: what it did, and how large its draw was (none if it did
+/// not draw).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct TurnTaken {
 	/// What the turn did.
 	pub turn: Turn,
-	/// The executors its draw read.
-	pub pool: u32,
+	/// Its draw.
+	pub draw: DrawSize,
 }
 
 /// What a request's own call did to assign it: whether it served the request before it too,
-/// and how many executors its own draw read (none if it did not draw).
+/// and how large its own draw was (none if it did not draw).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct AtOnce {
 	/// Whether it served the request before it in the queue too.
 	pub served_before: ServedBefore,
-	/// The executors its own draw read.
-	pub pool: u32,
+	/// Its own draw.
+	pub draw: DrawSize,
 }
 
 /// Whether a request assigned in its own call served the request before it in the queue too.

@@ -29,6 +29,7 @@ pub mod types;
 pub mod weights;
 
 pub use impl_answer_space::ANSWER_ENVELOPE_BYTES;
+pub use impl_assignment::DrawSize;
 pub use impl_attestations::ANSWER_PRIORITY;
 pub use impl_hooks::MIN_WEIGHED_OUTPUT;
 pub use impl_queue::{CheckRequestRoom, OpensRequests, ServedBefore, QUEUE_FULL};
@@ -981,7 +982,7 @@ pub mod pallet {
 			let input_len = input.len() as u32;
 			let request_id = Self::do_request_inference(who, model_id, input, max_fee)?;
 			let at_once = Self::assign_at_once(request_id);
-			Ok(Some(Self::request_weight(input_len, at_once.served_before, at_once.pool)).into())
+			Ok(Some(Self::request_weight(input_len, at_once.served_before, at_once.draw)).into())
 		}
 
 		/// An assigned executor's reveal: its outcome (the output, or a rejection of the

@@ -44,14 +44,14 @@ pub trait WeightInfo {
 	fn bond_extra() -> Weight;
 	fn unregister_executor() -> Weight;
 	fn withdraw_bond() -> Weight;
-	fn request_inference(i: u32, e: u32, ) -> Weight;
+	fn request_inference(i: u32, e: u32, r: u32, ) -> Weight;
 	fn submit_attestation(o: u32, ) -> Weight;
 	fn authorize_submit_attestation(o: u32, ) -> Weight;
 	fn submit_commitment() -> Weight;
 	fn authorize_submit_commitment() -> Weight;
 	fn challenge() -> Weight;
 	fn on_initialize_idle() -> Weight;
-	fn assign_request(e: u32, ) -> Weight;
+	fn assign_request(e: u32, r: u32, ) -> Weight;
 	fn settle_request() -> Weight;
 	fn settle_ordinary_request(r: u32, o: u32, ) -> Weight;
 	fn draw_audit() -> Weight;
@@ -70,8 +70,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 94_651_000 picoseconds.
-		Weight::from_parts(106_138_000, 0)
+		// Minimum execution time: 97_596_000 picoseconds.
+		Weight::from_parts(111_756_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
@@ -82,8 +82,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 70_485_000 picoseconds.
-		Weight::from_parts(77_846_000, 0)
+		// Minimum execution time: 72_108_000 picoseconds.
+		Weight::from_parts(83_234_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -106,8 +106,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_467_838_000 picoseconds.
-		Weight::from_parts(1_581_237_000, 0)
+		// Minimum execution time: 1_629_249_000 picoseconds.
+		Weight::from_parts(1_751_891_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(T::DbWeight::get().reads(261_u64))
 			.saturating_add(T::DbWeight::get().writes(132_u64))
@@ -128,8 +128,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 1_948_115_000 picoseconds.
-		Weight::from_parts(2_074_813_000, 0)
+		// Minimum execution time: 2_122_544_000 picoseconds.
+		Weight::from_parts(2_351_065_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(T::DbWeight::get().reads(388_u64))
 			.saturating_add(T::DbWeight::get().writes(259_u64))
@@ -146,8 +146,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 51_928_000 picoseconds.
-		Weight::from_parts(56_604_000, 0)
+		// Minimum execution time: 56_414_000 picoseconds.
+		Weight::from_parts(60_140_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -162,8 +162,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 481_077_000 picoseconds.
-		Weight::from_parts(509_109_000, 0)
+		// Minimum execution time: 512_804_000 picoseconds.
+		Weight::from_parts(538_643_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(T::DbWeight::get().reads(130_u64))
 			.saturating_add(T::DbWeight::get().writes(129_u64))
@@ -180,8 +180,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 41_882_000 picoseconds.
-		Weight::from_parts(45_568_000, 0)
+		// Minimum execution time: 45_418_000 picoseconds.
+		Weight::from_parts(48_502_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -201,7 +201,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
 	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
@@ -220,20 +220,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// The range of component `i` is `[64, 262144]`.
 	/// The range of component `e` is `[5, 64]`.
-	fn request_inference(i: u32, e: u32, ) -> Weight {
+	/// The range of component `r` is `[1, 5]`.
+	fn request_inference(i: u32, e: u32, r: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2587 + e * (219 ±0)`
-		//  Estimated: `5750 + e * (6714 ±0)`
-		// Minimum execution time: 639_733_000 picoseconds.
-		Weight::from_parts(251_981_354, 0)
-			.saturating_add(Weight::from_parts(0, 5750))
-			// Standard Error: 44
-			.saturating_add(Weight::from_parts(6_975, 0).saturating_mul(i.into()))
-			// Standard Error: 194_781
-			.saturating_add(Weight::from_parts(6_573_545, 0).saturating_mul(e.into()))
+		//  Measured:  `2598 + e * (219 ±0)`
+		//  Estimated: `6551 + e * (6714 ±0)`
+		// Minimum execution time: 692_302_000 picoseconds.
+		Weight::from_parts(340_245_870, 0)
+			.saturating_add(Weight::from_parts(0, 6551))
+			// Standard Error: 52
+			.saturating_add(Weight::from_parts(6_747, 0).saturating_mul(i.into()))
+			// Standard Error: 229_757
+			.saturating_add(Weight::from_parts(6_739_980, 0).saturating_mul(e.into()))
+			// Standard Error: 3_103_614
+			.saturating_add(Weight::from_parts(11_611_222, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(11_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(e.into())))
-			.saturating_add(T::DbWeight::get().writes(20_u64))
+			.saturating_add(T::DbWeight::get().writes(10_u64))
+			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -249,13 +253,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2632 + o * (1 ±0)`
+		//  Measured:  `2659 + o * (1 ±0)`
 		//  Estimated: `332797`
-		// Minimum execution time: 47_130_000 picoseconds.
-		Weight::from_parts(48_119_260, 0)
+		// Minimum execution time: 46_379_000 picoseconds.
+		Weight::from_parts(46_823_131, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 20
-			.saturating_add(Weight::from_parts(7_144, 0).saturating_mul(o.into()))
+			// Standard Error: 15
+			.saturating_add(Weight::from_parts(6_988, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -268,23 +272,23 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `o` is `[64, 65536]`.
 	fn authorize_submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1707`
+		//  Measured:  `1734`
 		//  Estimated: `332797`
-		// Minimum execution time: 75_382_000 picoseconds.
-		Weight::from_parts(75_633_226, 0)
+		// Minimum execution time: 64_977_000 picoseconds.
+		Weight::from_parts(68_917_799, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 19
-			.saturating_add(Weight::from_parts(6_866, 0).saturating_mul(o.into()))
+			// Standard Error: 21
+			.saturating_add(Weight::from_parts(6_622, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	fn submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1046`
+		//  Measured:  `1073`
 		//  Estimated: `332797`
-		// Minimum execution time: 22_133_000 picoseconds.
-		Weight::from_parts(34_201_000, 0)
+		// Minimum execution time: 17_897_000 picoseconds.
+		Weight::from_parts(23_355_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -295,10 +299,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	fn authorize_submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1100`
+		//  Measured:  `1127`
 		//  Estimated: `332797`
-		// Minimum execution time: 52_658_000 picoseconds.
-		Weight::from_parts(65_117_000, 0)
+		// Minimum execution time: 48_271_000 picoseconds.
+		Weight::from_parts(52_208_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 	}
@@ -324,28 +328,31 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16959`
+		//  Measured:  `16986`
 		//  Estimated: `664604`
-		// Minimum execution time: 443_210_000 picoseconds.
-		Weight::from_parts(552_594_000, 0)
+		// Minimum execution time: 402_490_000 picoseconds.
+		Weight::from_parts(450_862_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(63_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
+	/// Storage: `Inference::DueCursor` (r:1 w:1)
+	/// Proof: `Inference::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Deadlines` (r:1 w:0)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::PruneAt` (r:1 w:0)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:0)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Deadlines` (r:1 w:0)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::PruneAt` (r:1 w:0)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	fn on_initialize_idle() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
-		//  Estimated: `4503`
-		// Minimum execution time: 4_126_000 picoseconds.
-		Weight::from_parts(4_747_000, 0)
-			.saturating_add(Weight::from_parts(0, 4503))
-			.saturating_add(T::DbWeight::get().reads(3_u64))
+		//  Estimated: `6551`
+		// Minimum execution time: 5_708_000 picoseconds.
+		Weight::from_parts(6_319_000, 0)
+			.saturating_add(Weight::from_parts(0, 6551))
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -356,7 +363,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
 	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
@@ -372,18 +379,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `e` is `[5, 64]`.
-	fn assign_request(e: u32, ) -> Weight {
+	/// The range of component `r` is `[1, 5]`.
+	fn assign_request(e: u32, r: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1286 + e * (210 ±0)`
+		//  Measured:  `1284 + e * (210 ±0)`
 		//  Estimated: `332797 + e * (6714 ±0)`
-		// Minimum execution time: 101_992_000 picoseconds.
-		Weight::from_parts(96_570_775, 0)
+		// Minimum execution time: 96_113_000 picoseconds.
+		Weight::from_parts(57_229_798, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 32_124
-			.saturating_add(Weight::from_parts(4_469_922, 0).saturating_mul(e.into()))
+			// Standard Error: 36_432
+			.saturating_add(Weight::from_parts(4_452_872, 0).saturating_mul(e.into()))
+			// Standard Error: 490_312
+			.saturating_add(Weight::from_parts(2_952_986, 0).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(e.into())))
-			.saturating_add(T::DbWeight::get().writes(16_u64))
+			.saturating_add(T::DbWeight::get().writes(6_u64))
+			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
@@ -402,10 +413,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `InferenceContracts::ContractRequests` (`max_values`: None, `max_size`: Some(93), added: 2568, mode: `MaxEncodedLen`)
 	fn settle_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `77320`
+		//  Measured:  `77347`
 		//  Estimated: `664604`
-		// Minimum execution time: 623_319_000 picoseconds.
-		Weight::from_parts(664_942_000, 0)
+		// Minimum execution time: 593_264_000 picoseconds.
+		Weight::from_parts(649_809_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(29_u64))
 			.saturating_add(T::DbWeight::get().writes(27_u64))
@@ -430,15 +441,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// The range of component `r` is `[1, 5]`.
 	/// The range of component `o` is `[64, 65536]`.
-	fn settle_ordinary_request(r: u32, _o: u32, ) -> Weight {
+	fn settle_ordinary_request(r: u32, o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0 + o * (3 ±0) + r * (34510 ±0)`
-		//  Estimated: `332797 + r * (6714 ±0)`
-		// Minimum execution time: 179_908_000 picoseconds.
-		Weight::from_parts(190_835_000, 0)
+		//  Estimated: `332797 + r * (6714 ±73)`
+		// Minimum execution time: 172_827_000 picoseconds.
+		Weight::from_parts(7_974_319, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 955_806
-			.saturating_add(Weight::from_parts(50_918_765, 0).saturating_mul(r.into()))
+			// Standard Error: 805_076
+			.saturating_add(Weight::from_parts(72_302_869, 0).saturating_mul(r.into()))
+			// Standard Error: 54
+			.saturating_add(Weight::from_parts(1_676, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(r.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -467,10 +480,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn draw_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3324`
+		//  Measured:  `3351`
 		//  Estimated: `332797`
-		// Minimum execution time: 117_816_000 picoseconds.
-		Weight::from_parts(124_455_000, 0)
+		// Minimum execution time: 127_971_000 picoseconds.
+		Weight::from_parts(134_059_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(9_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
@@ -492,15 +505,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
 	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:1)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `76974`
+		//  Measured:  `77001`
 		//  Estimated: `664604`
-		// Minimum execution time: 646_303_000 picoseconds.
-		Weight::from_parts(700_915_000, 0)
+		// Minimum execution time: 707_474_000 picoseconds.
+		Weight::from_parts(760_554_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(T::DbWeight::get().reads(31_u64))
 			.saturating_add(T::DbWeight::get().writes(34_u64))
@@ -516,20 +529,22 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::ModelExecutors` (r:1 w:1)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:1)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `r` is `[1, 5]`.
 	/// The range of component `o` is `[64, 65536]`.
-	fn expire_finalized_request(r: u32, _o: u32, ) -> Weight {
+	fn expire_finalized_request(r: u32, o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0 + o * (3 ±0) + r * (35217 ±0)`
-		//  Estimated: `332797 + r * (1614 ±118)`
-		// Minimum execution time: 61_642_000 picoseconds.
-		Weight::from_parts(65_688_000, 0)
+		//  Estimated: `332797 + r * (1614 ±125)`
+		// Minimum execution time: 66_269_000 picoseconds.
+		Weight::from_parts(73_460_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 1_382_518
-			.saturating_add(Weight::from_parts(47_486_446, 0).saturating_mul(r.into()))
+			// Standard Error: 1_264_619
+			.saturating_add(Weight::from_parts(42_415_578, 0).saturating_mul(r.into()))
+			// Standard Error: 99
+			.saturating_add(Weight::from_parts(83, 0).saturating_mul(o.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(r.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
@@ -546,10 +561,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	fn prune_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `330438`
+		//  Measured:  `330465`
 		//  Estimated: `332797`
-		// Minimum execution time: 154_781_000 picoseconds.
-		Weight::from_parts(169_502_000, 0)
+		// Minimum execution time: 138_586_000 picoseconds.
+		Weight::from_parts(154_531_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
@@ -564,8 +579,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `4220`
 		//  Estimated: `10510`
-		// Minimum execution time: 94_651_000 picoseconds.
-		Weight::from_parts(106_138_000, 0)
+		// Minimum execution time: 97_596_000 picoseconds.
+		Weight::from_parts(111_756_000, 0)
 			.saturating_add(Weight::from_parts(0, 10510))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().writes(2_u64))
@@ -576,8 +591,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `3266`
 		//  Estimated: `5750`
-		// Minimum execution time: 70_485_000 picoseconds.
-		Weight::from_parts(77_846_000, 0)
+		// Minimum execution time: 72_108_000 picoseconds.
+		Weight::from_parts(83_234_000, 0)
 			.saturating_add(Weight::from_parts(0, 5750))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -600,8 +615,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `25047`
 		//  Estimated: `610270`
-		// Minimum execution time: 1_467_838_000 picoseconds.
-		Weight::from_parts(1_581_237_000, 0)
+		// Minimum execution time: 1_629_249_000 picoseconds.
+		Weight::from_parts(1_751_891_000, 0)
 			.saturating_add(Weight::from_parts(0, 610270))
 			.saturating_add(ParityDbWeight::get().reads(261_u64))
 			.saturating_add(ParityDbWeight::get().writes(132_u64))
@@ -622,8 +637,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `43720`
 		//  Estimated: `1171678`
-		// Minimum execution time: 1_948_115_000 picoseconds.
-		Weight::from_parts(2_074_813_000, 0)
+		// Minimum execution time: 2_122_544_000 picoseconds.
+		Weight::from_parts(2_351_065_000, 0)
 			.saturating_add(Weight::from_parts(0, 1171678))
 			.saturating_add(ParityDbWeight::get().reads(388_u64))
 			.saturating_add(ParityDbWeight::get().writes(259_u64))
@@ -640,8 +655,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `819`
 		//  Estimated: `7704`
-		// Minimum execution time: 51_928_000 picoseconds.
-		Weight::from_parts(56_604_000, 0)
+		// Minimum execution time: 56_414_000 picoseconds.
+		Weight::from_parts(60_140_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -656,8 +671,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `15478`
 		//  Estimated: `586334`
-		// Minimum execution time: 481_077_000 picoseconds.
-		Weight::from_parts(509_109_000, 0)
+		// Minimum execution time: 512_804_000 picoseconds.
+		Weight::from_parts(538_643_000, 0)
 			.saturating_add(Weight::from_parts(0, 586334))
 			.saturating_add(ParityDbWeight::get().reads(130_u64))
 			.saturating_add(ParityDbWeight::get().writes(129_u64))
@@ -674,8 +689,8 @@ impl WeightInfo for () {
 		// Proof Size summary in bytes:
 		//  Measured:  `614`
 		//  Estimated: `7704`
-		// Minimum execution time: 41_882_000 picoseconds.
-		Weight::from_parts(45_568_000, 0)
+		// Minimum execution time: 45_418_000 picoseconds.
+		Weight::from_parts(48_502_000, 0)
 			.saturating_add(Weight::from_parts(0, 7704))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
@@ -695,7 +710,7 @@ impl WeightInfo for () {
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
 	/// Proof: `Inference::NextRequestId` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
 	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
@@ -714,20 +729,24 @@ impl WeightInfo for () {
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	/// The range of component `i` is `[64, 262144]`.
 	/// The range of component `e` is `[5, 64]`.
-	fn request_inference(i: u32, e: u32, ) -> Weight {
+	/// The range of component `r` is `[1, 5]`.
+	fn request_inference(i: u32, e: u32, r: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2587 + e * (219 ±0)`
-		//  Estimated: `5750 + e * (6714 ±0)`
-		// Minimum execution time: 639_733_000 picoseconds.
-		Weight::from_parts(251_981_354, 0)
-			.saturating_add(Weight::from_parts(0, 5750))
-			// Standard Error: 44
-			.saturating_add(Weight::from_parts(6_975, 0).saturating_mul(i.into()))
-			// Standard Error: 194_781
-			.saturating_add(Weight::from_parts(6_573_545, 0).saturating_mul(e.into()))
+		//  Measured:  `2598 + e * (219 ±0)`
+		//  Estimated: `6551 + e * (6714 ±0)`
+		// Minimum execution time: 692_302_000 picoseconds.
+		Weight::from_parts(340_245_870, 0)
+			.saturating_add(Weight::from_parts(0, 6551))
+			// Standard Error: 52
+			.saturating_add(Weight::from_parts(6_747, 0).saturating_mul(i.into()))
+			// Standard Error: 229_757
+			.saturating_add(Weight::from_parts(6_739_980, 0).saturating_mul(e.into()))
+			// Standard Error: 3_103_614
+			.saturating_add(Weight::from_parts(11_611_222, 0).saturating_mul(r.into()))
 			.saturating_add(ParityDbWeight::get().reads(11_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(e.into())))
-			.saturating_add(ParityDbWeight::get().writes(20_u64))
+			.saturating_add(ParityDbWeight::get().writes(10_u64))
+			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
@@ -743,13 +762,13 @@ impl WeightInfo for () {
 	/// The range of component `o` is `[64, 65536]`.
 	fn submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2632 + o * (1 ±0)`
+		//  Measured:  `2659 + o * (1 ±0)`
 		//  Estimated: `332797`
-		// Minimum execution time: 47_130_000 picoseconds.
-		Weight::from_parts(48_119_260, 0)
+		// Minimum execution time: 46_379_000 picoseconds.
+		Weight::from_parts(46_823_131, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 20
-			.saturating_add(Weight::from_parts(7_144, 0).saturating_mul(o.into()))
+			// Standard Error: 15
+			.saturating_add(Weight::from_parts(6_988, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
@@ -762,23 +781,23 @@ impl WeightInfo for () {
 	/// The range of component `o` is `[64, 65536]`.
 	fn authorize_submit_attestation(o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1707`
+		//  Measured:  `1734`
 		//  Estimated: `332797`
-		// Minimum execution time: 75_382_000 picoseconds.
-		Weight::from_parts(75_633_226, 0)
+		// Minimum execution time: 64_977_000 picoseconds.
+		Weight::from_parts(68_917_799, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 19
-			.saturating_add(Weight::from_parts(6_866, 0).saturating_mul(o.into()))
+			// Standard Error: 21
+			.saturating_add(Weight::from_parts(6_622, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
 	fn submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1046`
+		//  Measured:  `1073`
 		//  Estimated: `332797`
-		// Minimum execution time: 22_133_000 picoseconds.
-		Weight::from_parts(34_201_000, 0)
+		// Minimum execution time: 17_897_000 picoseconds.
+		Weight::from_parts(23_355_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
@@ -789,10 +808,10 @@ impl WeightInfo for () {
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	fn authorize_submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1100`
+		//  Measured:  `1127`
 		//  Estimated: `332797`
-		// Minimum execution time: 52_658_000 picoseconds.
-		Weight::from_parts(65_117_000, 0)
+		// Minimum execution time: 48_271_000 picoseconds.
+		Weight::from_parts(52_208_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 	}
@@ -818,28 +837,31 @@ impl WeightInfo for () {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn challenge() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16959`
+		//  Measured:  `16986`
 		//  Estimated: `664604`
-		// Minimum execution time: 443_210_000 picoseconds.
-		Weight::from_parts(552_594_000, 0)
+		// Minimum execution time: 402_490_000 picoseconds.
+		Weight::from_parts(450_862_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(63_u64))
 			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
+	/// Storage: `Inference::DueCursor` (r:1 w:1)
+	/// Proof: `Inference::DueCursor` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Deadlines` (r:1 w:0)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::PruneAt` (r:1 w:0)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:0)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Deadlines` (r:1 w:0)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::PruneAt` (r:1 w:0)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
 	fn on_initialize_idle() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `121`
-		//  Estimated: `4503`
-		// Minimum execution time: 4_126_000 picoseconds.
-		Weight::from_parts(4_747_000, 0)
-			.saturating_add(Weight::from_parts(0, 4503))
-			.saturating_add(ParityDbWeight::get().reads(3_u64))
+		//  Estimated: `6551`
+		// Minimum execution time: 5_708_000 picoseconds.
+		Weight::from_parts(6_319_000, 0)
+			.saturating_add(Weight::from_parts(0, 6551))
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:1)
 	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
@@ -850,7 +872,7 @@ impl WeightInfo for () {
 	/// Storage: `Inference::Models` (r:1 w:0)
 	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:1 w:1)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
 	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `AuthorVrf::Randomness` (r:1 w:0)
@@ -866,18 +888,22 @@ impl WeightInfo for () {
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `e` is `[5, 64]`.
-	fn assign_request(e: u32, ) -> Weight {
+	/// The range of component `r` is `[1, 5]`.
+	fn assign_request(e: u32, r: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1286 + e * (210 ±0)`
+		//  Measured:  `1284 + e * (210 ±0)`
 		//  Estimated: `332797 + e * (6714 ±0)`
-		// Minimum execution time: 101_992_000 picoseconds.
-		Weight::from_parts(96_570_775, 0)
+		// Minimum execution time: 96_113_000 picoseconds.
+		Weight::from_parts(57_229_798, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 32_124
-			.saturating_add(Weight::from_parts(4_469_922, 0).saturating_mul(e.into()))
+			// Standard Error: 36_432
+			.saturating_add(Weight::from_parts(4_452_872, 0).saturating_mul(e.into()))
+			// Standard Error: 490_312
+			.saturating_add(Weight::from_parts(2_952_986, 0).saturating_mul(r.into()))
 			.saturating_add(ParityDbWeight::get().reads(10_u64))
 			.saturating_add(ParityDbWeight::get().reads((1_u64).saturating_mul(e.into())))
-			.saturating_add(ParityDbWeight::get().writes(16_u64))
+			.saturating_add(ParityDbWeight::get().writes(6_u64))
+			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
 	}
 	/// Storage: `Inference::Requests` (r:2 w:2)
@@ -896,10 +922,10 @@ impl WeightInfo for () {
 	/// Proof: `InferenceContracts::ContractRequests` (`max_values`: None, `max_size`: Some(93), added: 2568, mode: `MaxEncodedLen`)
 	fn settle_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `77320`
+		//  Measured:  `77347`
 		//  Estimated: `664604`
-		// Minimum execution time: 623_319_000 picoseconds.
-		Weight::from_parts(664_942_000, 0)
+		// Minimum execution time: 593_264_000 picoseconds.
+		Weight::from_parts(649_809_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(29_u64))
 			.saturating_add(ParityDbWeight::get().writes(27_u64))
@@ -924,15 +950,17 @@ impl WeightInfo for () {
 	/// Proof: `AuthorVrf::RandomnessSetAt` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// The range of component `r` is `[1, 5]`.
 	/// The range of component `o` is `[64, 65536]`.
-	fn settle_ordinary_request(r: u32, _o: u32, ) -> Weight {
+	fn settle_ordinary_request(r: u32, o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0 + o * (3 ±0) + r * (34510 ±0)`
-		//  Estimated: `332797 + r * (6714 ±0)`
-		// Minimum execution time: 179_908_000 picoseconds.
-		Weight::from_parts(190_835_000, 0)
+		//  Estimated: `332797 + r * (6714 ±73)`
+		// Minimum execution time: 172_827_000 picoseconds.
+		Weight::from_parts(7_974_319, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 955_806
-			.saturating_add(Weight::from_parts(50_918_765, 0).saturating_mul(r.into()))
+			// Standard Error: 805_076
+			.saturating_add(Weight::from_parts(72_302_869, 0).saturating_mul(r.into()))
+			// Standard Error: 54
+			.saturating_add(Weight::from_parts(1_676, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().reads((3_u64).saturating_mul(r.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -961,10 +989,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::AssignmentQueue` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn draw_audit() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3324`
+		//  Measured:  `3351`
 		//  Estimated: `332797`
-		// Minimum execution time: 117_816_000 picoseconds.
-		Weight::from_parts(124_455_000, 0)
+		// Minimum execution time: 127_971_000 picoseconds.
+		Weight::from_parts(134_059_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(9_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
@@ -986,15 +1014,15 @@ impl WeightInfo for () {
 	/// Storage: `Inference::AnswersOwedTotal` (r:1 w:1)
 	/// Proof: `Inference::AnswersOwedTotal` (`max_values`: Some(1), `max_size`: Some(20), added: 515, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:1)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	fn expire_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `76974`
+		//  Measured:  `77001`
 		//  Estimated: `664604`
-		// Minimum execution time: 646_303_000 picoseconds.
-		Weight::from_parts(700_915_000, 0)
+		// Minimum execution time: 707_474_000 picoseconds.
+		Weight::from_parts(760_554_000, 0)
 			.saturating_add(Weight::from_parts(0, 664604))
 			.saturating_add(ParityDbWeight::get().reads(31_u64))
 			.saturating_add(ParityDbWeight::get().writes(34_u64))
@@ -1010,20 +1038,22 @@ impl WeightInfo for () {
 	/// Storage: `Inference::ModelExecutors` (r:1 w:1)
 	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::PruneAt` (r:1 w:1)
-	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(1038), added: 3513, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::PruneAt` (`max_values`: None, `max_size`: Some(3086), added: 5561, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assignments` (r:0 w:5)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `r` is `[1, 5]`.
 	/// The range of component `o` is `[64, 65536]`.
-	fn expire_finalized_request(r: u32, _o: u32, ) -> Weight {
+	fn expire_finalized_request(r: u32, o: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0 + o * (3 ±0) + r * (35217 ±0)`
-		//  Estimated: `332797 + r * (1614 ±118)`
-		// Minimum execution time: 61_642_000 picoseconds.
-		Weight::from_parts(65_688_000, 0)
+		//  Estimated: `332797 + r * (1614 ±125)`
+		// Minimum execution time: 66_269_000 picoseconds.
+		Weight::from_parts(73_460_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
-			// Standard Error: 1_382_518
-			.saturating_add(Weight::from_parts(47_486_446, 0).saturating_mul(r.into()))
+			// Standard Error: 1_264_619
+			.saturating_add(Weight::from_parts(42_415_578, 0).saturating_mul(r.into()))
+			// Standard Error: 99
+			.saturating_add(Weight::from_parts(83, 0).saturating_mul(o.into()))
 			.saturating_add(ParityDbWeight::get().reads(2_u64))
 			.saturating_add(ParityDbWeight::get().reads((2_u64).saturating_mul(r.into())))
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
@@ -1040,10 +1070,10 @@ impl WeightInfo for () {
 	/// Proof: `Inference::RequestInputs` (`max_values`: None, `max_size`: Some(262164), added: 264639, mode: `MaxEncodedLen`)
 	fn prune_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `330438`
+		//  Measured:  `330465`
 		//  Estimated: `332797`
-		// Minimum execution time: 154_781_000 picoseconds.
-		Weight::from_parts(169_502_000, 0)
+		// Minimum execution time: 138_586_000 picoseconds.
+		Weight::from_parts(154_531_000, 0)
 			.saturating_add(Weight::from_parts(0, 332797))
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))

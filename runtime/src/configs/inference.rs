@@ -39,13 +39,13 @@ parameter_types! {
 	pub const MaxRequestsPerBlock: u32 = 384;
 	/// An executor's commitments (or reveals) travel up to 64 to a transaction.
 	pub const MaxAnswersPerBatch: u32 = 64;
-	/// An executor holds up to 1,536 unanswered assignments: four blocks of six full
+	/// An executor holds up to 1,024 unanswered assignments: four blocks of four full
 	/// commitment batches each, so it can commit to every one before the fifth block's commit
 	/// deadline. An assignment stays open about three blocks (commitment, reveal, inclusion),
-	/// so this caps a network at about 510 requests a block; at 256 the cap was what held
+	/// so this caps a network at about 340 requests a block; at 256 the cap was what held
 	/// `bench-capacity` at 64 a block, at 512 what held it near 170.
 	pub const MaxOpenAssignments: u32 =
-		6 * MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
+		4 * MaxAnswersPerBatch::get() * (CommitTimeout::get() - 1);
 	/// A block's hook (closing requests at their deadlines, pruning them, assigning queued
 	/// ones) may use 40% of the block; past it, the rest waits for the next block. A request's
 	/// closing and pruning typically weigh about 1 ms, so this keeps up with about 400

@@ -108,9 +108,12 @@ fn a_request_behind_an_audit_is_drawn_in_its_own_block_after_it() {
 			Some(Inference::request_weight(
 				input().len() as u32,
 				crate::ServedBefore::Yes,
-				crate::ModelExecutors::<Test>::decode_len(model).unwrap_or(0) as u32
+				crate::DrawSize {
+					pool: crate::ModelExecutors::<Test>::decode_len(model).unwrap_or(0) as u32,
+					seated: 1,
+				}
 			)),
-			"charged by the pool its own draw read"
+			"charged by its own draw: the pool it read and the executor it seated"
 		);
 
 		// Two settlements, two audits before it: the hook serves them all, in order.
@@ -126,7 +129,11 @@ fn a_request_behind_an_audit_is_drawn_in_its_own_block_after_it() {
 		assert_eq!(status(waiting), RequestStatus::Pending);
 		assert_eq!(
 			info.actual_weight,
-			Some(Inference::request_weight(input().len() as u32, crate::ServedBefore::No, 0)),
+			Some(Inference::request_weight(
+				input().len() as u32,
+				crate::ServedBefore::No,
+				crate::DrawSize::NONE
+			)),
 			"a request left waiting drew from no pool: charged the smallest"
 		);
 		next_block();
@@ -422,9 +429,10 @@ fn inputs_no_executor_could_run_are_refused() {
 }
 
 #[test]
-fn a_queued_requests_turn_is_charged_by_the_pool_its_draw_read() {
-	// The draw reads every member of the model's pool: charging each turn for a full pool
-	// spent the block's room on reads that did not happen.
+fn a_queued_requests_turn_is_charged_by_the_draw_it_made() {
+	// The draw reads every member of the model's pool and writes for each executor it seats:
+	// charging each turn for a full pool and the highest redundancy spent the block's room on
+	// reads and writes that did not happen.
 	run_test(|| {
 		use crate::WeightInfo;
 		use frame_support::traits::Hooks;
@@ -443,7 +451,11 @@ fn a_queued_requests_turn_is_charged_by_the_pool_its_draw_read() {
 
 		assert!(matches!(status(ids[1]), RequestStatus::Assigned { .. }));
 		type Weights = <Test as crate::Config>::WeightInfo;
-		assert_eq!(charged, Inference::hook_overhead().saturating_add(Weights::assign_request(8)));
-		assert!(Weights::assign_request(8).all_lt(Inference::max_assign_weight()));
+		// Its draw read a pool of eight and seated two.
+		assert_eq!(
+			charged,
+			Inference::hook_overhead().saturating_add(Weights::assign_request(8, 2))
+		);
+		assert!(Weights::assign_request(8, 2).all_lt(Inference::max_assign_weight()));
 	});
 }
