@@ -164,7 +164,7 @@ impl<T: Config> Pallet<T> {
 			if let RequestKind::Challenge { original, .. } = &request.kind {
 				Self::challenge_inconclusive(*original, &request.kind);
 			}
-			return Assigned::Done { draw: DrawSize::read_only(pool) };
+			return Assigned::Done { draw: DrawSize::refunded::<T>(pool) };
 		};
 		Self::take_answer_space(now, answer_space);
 		for assignee in &assignees {
@@ -255,6 +255,13 @@ impl DrawSize {
 	/// A draw that read `pool` members and seated nobody.
 	pub(crate) fn read_only(pool: u32) -> Self {
 		Self { pool, seated: 0 }
+	}
+
+	/// A draw that read `pool` members and found too few live executors, so its request was
+	/// refunded: charged as seating the most executors, whose writes cover the refund's and
+	/// what the finalization listeners do for a failed request.
+	pub(crate) fn refunded<T: Config>(pool: u32) -> Self {
+		Self { pool, seated: T::MaxRedundancy::get() }
 	}
 }
 

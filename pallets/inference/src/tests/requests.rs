@@ -315,11 +315,24 @@ fn a_request_is_refunded_when_its_executors_leave_before_assignment() {
 		));
 		assert_eq!(status(id), RequestStatus::Pending, "queued: the block's room is taken");
 		assert_ok!(Inference::unregister_executor(RuntimeOrigin::signed(10)));
-		next_block();
+		use frame_support::traits::{Get, Hooks};
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		let charged = Inference::on_initialize(next);
 		assert_eq!(status(id), RequestStatus::Unassignable);
 		assert_eq!(held(HoldReason::RequestEscrow, 1), 0);
 		assert_eq!(free(1), ENDOWMENT);
 		System::assert_has_event(Event::RequestUnassignable { request_id: id }.into());
+		// Its turn seated nobody, but a refund writes as much as a seating and tells the
+		// listeners: it is charged the most seats a draw makes.
+		let pool = crate::ModelExecutors::<Test>::decode_len(model).unwrap_or(0) as u32;
+		let seated = <Test as crate::Config>::MaxRedundancy::get();
+		assert_eq!(
+			charged,
+			Inference::hook_overhead()
+				.saturating_add(Inference::assign_weight(crate::DrawSize { pool, seated }))
+		);
+		assert!(Inference::assign_weight(crate::DrawSize { pool, seated: 1 }).all_lt(charged));
 	});
 }
 
