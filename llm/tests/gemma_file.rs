@@ -389,13 +389,16 @@ fn logits_hash(logits: &[Vec<f32>]) -> String {
 	hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-#[test]
-fn the_logits_are_the_same_bits_on_every_kernel_path_thread_count_and_grouping() {
-	// One model, its kernel path forced to each one the CPU has (scalar, AVX2, AVX-512 VNNI)
-	// and back, with one, two and three threads: decoding position by position, one batched
-	// pass over every position, and a pass split in two must all give the same bytes at
-	// every position. The debug profile runs fewer positions (the model is some fifty times
-	// slower there).
+/// The logits of one prompt under every run `plan_for` makes of the kernel paths this CPU has
+/// (a path and a thread count each): decoding position by position, one batched pass over
+/// every position, and a pass split in two must all give the bytes of the scalar path's
+/// position-by-position run, at every position. The debug profile runs fewer positions (the
+/// model is some fifty times slower there). Returns the paths available.
+fn logits_agree_under(
+	plan_for: impl Fn(
+		&[verity_llm::kernels::KernelPath],
+	) -> Vec<(verity_llm::kernels::KernelPath, usize)>,
+) -> Vec<verity_llm::kernels::KernelPath> {
 	use verity_llm::kernels::KernelPath;
 	let file = gemma();
 	let tokenizer = verity_llm::tokenizer::Tokenizer::from_gguf(&file).expect("a tokenizer");
@@ -423,36 +426,57 @@ fn the_logits_are_the_same_bits_on_every_kernel_path_thread_count_and_grouping()
 	model.set_kernel_path(KernelPath::Scalar).expect("scalar runs everywhere");
 	let reference = logits_hash(&one_by_one(&model));
 	let paths = KernelPath::available();
-	// Each path with one, two and three threads, then back down the paths with two (the
-	// debug profile: each path once, with one and two threads).
-	let mut plan: Vec<(KernelPath, usize)> =
-		paths.iter().flat_map(|path| [(*path, 1), (*path, 2), (*path, 3)]).collect();
-	plan.extend(paths.iter().rev().map(|path| (*path, 2)));
-	if cfg!(debug_assertions) {
-		plan.retain(|(_, threads)| *threads < 3);
-		plan.truncate(2 * paths.len());
-	}
 	let mut runs = 0;
-	for (path, threads) in plan {
+	for (path, threads) in plan_for(&paths) {
 		model.set_kernel_path(path).expect("an available path");
-		{
-			model.set_threads(threads);
-			for (how, logits) in [
-				("one by one", one_by_one(&model)),
-				("batched", batched(&model)),
-				("split", split(&model)),
-			] {
-				assert_eq!(logits.len(), tokens.len());
-				assert_eq!(logits_hash(&logits), reference, "{path:?}, {threads} threads, {how}");
-				runs += 1;
-			}
+		model.set_threads(threads);
+		for (how, logits) in [
+			("one by one", one_by_one(&model)),
+			("batched", batched(&model)),
+			("split", split(&model)),
+		] {
+			assert_eq!(logits.len(), tokens.len());
+			assert_eq!(logits_hash(&logits), reference, "{path:?}, {threads} threads, {how}");
+			runs += 1;
 		}
 	}
+	assert!(runs >= 3 * paths.len(), "every path ran");
 	println!("{runs} runs over {} positions on {paths:?}: one set of bits", tokens.len());
+	paths
+}
+
+#[test]
+fn the_logits_are_the_same_bits_on_every_kernel_path_with_one_and_three_threads() {
+	// Each path the CPU has (scalar, AVX2, AVX-512 VNNI) with one thread and with three (the
+	// debug profile: one).
+	let threads: &[usize] = if cfg!(debug_assertions) { &[1] } else { &[1, 3] };
+	let paths = logits_agree_under(|paths| {
+		paths
+			.iter()
+			.flat_map(|path| threads.iter().map(|count| (*path, *count)))
+			.collect()
+	});
 	#[cfg(target_arch = "x86_64")]
 	if std::arch::is_x86_feature_detected!("avx2") {
-		assert!(paths.contains(&KernelPath::Avx2), "an AVX2 host runs the AVX2 kernels");
+		assert!(
+			paths.contains(&verity_llm::kernels::KernelPath::Avx2),
+			"an AVX2 host runs the AVX2 kernels"
+		);
 	}
+}
+
+#[test]
+fn the_logits_are_the_same_bits_on_every_kernel_path_up_and_back_down_with_two_threads() {
+	// Each path with two threads, then back down the paths, switching one model's kernels
+	// both ways (the debug profile: up only). A test of its own so the harness runs it beside
+	// the other thread counts.
+	logits_agree_under(|paths| {
+		let mut plan: Vec<_> = paths.iter().map(|path| (*path, 2)).collect();
+		if !cfg!(debug_assertions) {
+			plan.extend(paths.iter().rev().map(|path| (*path, 2)));
+		}
+		plan
+	});
 }
 
 #[test]
