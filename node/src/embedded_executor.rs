@@ -16,6 +16,10 @@ use verity_executor::ExecutionProfile;
 /// Memory the embedded executor may use for model plans, in MiB.
 const EMBEDDED_CACHE_MIB: usize = 512;
 
+/// Jobs the embedded executor runs at once: what two offchain workers overlapping across
+/// blocks keep in flight, so the node's own jobs are not refused as busy.
+const EMBEDDED_JOB_SLOTS: u32 = 2 * pallet_inference::offchain::JOBS_IN_FLIGHT;
+
 /// The pause before the first restart; doubled after each quick failure.
 const FIRST_RESTART_PAUSE: Duration = Duration::from_millis(500);
 
@@ -121,6 +125,8 @@ impl EmbeddedExecutor {
 			.arg(profile_arg(&self.profile))
 			.arg("--cache-mib")
 			.arg(EMBEDDED_CACHE_MIB.to_string())
+			.arg("--max-concurrent-jobs")
+			.arg(EMBEDDED_JOB_SLOTS.to_string())
 			.kill_on_drop(true)
 			.stdin(std::process::Stdio::null());
 		if self.faulty {

@@ -36,8 +36,9 @@ impl ExecutorSetup {
 		Ok(Self { target: ExecutorTarget::from_options(options, dev)?, auth_token, copycat })
 	}
 
-	/// Start the embedded executor, if any, and record where jobs go (and the copycat mode) in
-	/// the node's offchain storage, where the offchain worker reads them.
+	/// Start the embedded executor, if any, and record where jobs go, how many travel at once
+	/// (and the copycat mode) in the node's offchain storage, where the offchain worker reads
+	/// them.
 	pub fn start(
 		self,
 		spawner: &SpawnTaskHandle,
@@ -54,6 +55,11 @@ impl ExecutorSetup {
 				STORAGE_PREFIX,
 				pallet_inference::offchain::EXECUTOR_TOKEN_KEY,
 				&self.auth_token.unwrap_or_default().into_bytes().encode(),
+			);
+			storage.set(
+				STORAGE_PREFIX,
+				pallet_inference::offchain::JOBS_IN_FLIGHT_KEY,
+				&pallet_inference::offchain::JOBS_IN_FLIGHT.encode(),
 			);
 			storage.set(
 				STORAGE_PREFIX,

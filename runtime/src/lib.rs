@@ -379,6 +379,44 @@ mod tests {
 		assert!(per_block >= 250);
 	}
 
+	/// The normal class (`NORMAL_DISPATCH_RATIO` of a block) carries the 300 requests a block
+	/// the network is built for, each charged as when it draws its executors at once: a 4 KiB
+	/// input, a draw of three from a pool of three, its transaction extensions and the
+	/// extrinsic base; and the last one's charge before dispatch still fits. Below that, the
+	/// class itself would refuse requests a block has room to answer.
+	#[test]
+	fn a_blocks_normal_class_takes_300_requests() {
+		use frame_support::dispatch::GetDispatchInfo;
+		let normal = configs::RuntimeBlockWeights::get();
+		let normal = normal.get(DispatchClass::Normal);
+		let input = vec![0u8; 4096];
+		let call = RuntimeCall::Inference(pallet_inference::Call::request_inference {
+			model_id: Default::default(),
+			input,
+			max_fee: 0,
+		});
+		let info = call.get_dispatch_info();
+		let request = Inference::request_weight(
+			4096,
+			pallet_inference::ServedBefore::No,
+			pallet_inference::DrawSize { pool: 3, seated: 3 },
+		)
+		.saturating_add(info.extension_weight)
+		.saturating_add(normal.base_extrinsic);
+		let room = normal
+			.max_total
+			.expect("the normal class is bounded")
+			.saturating_sub(info.call_weight.saturating_add(info.extension_weight));
+		let per_block = room.ref_time() / request.ref_time() + 1;
+		println!(
+			"requests a block's normal class takes: {per_block} ({} µs each, {} µs of it \
+			 extensions)",
+			request.ref_time() / 1_000_000,
+			info.extension_weight.ref_time() / 1_000_000,
+		);
+		assert!(per_block >= 300, "only {per_block} requests a block");
+	}
+
 	/// The answer space a block keeps (`AnswerWeightPerBlock`, `AnswerLengthPerBlock`) bounds
 	/// how many requests the chain assigns per block, whatever load it is offered: at least 100
 	/// of redundancy 3 with the classifier's outputs.

@@ -3,7 +3,8 @@
 // Starts three validators (`--chain local`: Alice, Bob and Charlie, each with its embedded
 // executor; the demo models run with redundancy 3), then, for every new best block, submits
 // `--rate` `Inference.request_inference` calls for silero-vad through @polkadot/api, for
-// `--blocks` blocks. Finalized blocks are read back and the script prints:
+// `--blocks` blocks (signed before the load starts, so the client's signing does not take the
+// validators' cores). Finalized blocks are read back and the script prints:
 //
 // - requests finalized per block, sustained (mean and median over the load window, after its
 //   first three blocks), overall (all the load finalized, over the blocks from the load's first
@@ -16,7 +17,8 @@
 // - requests failed (refused by the pool, failed in a block, expired, unassignable) and lost
 //   (included but never ended), and executors slashed (by reason: under load an honest
 //   executor that cannot get its answers into blocks in time is slashed as missing);
-// - CPU use of the three nodes and their executors, in cores;
+// - CPU use of the three nodes and their executors, in cores, over load and drain; and the
+//   share of the whole machine busy while the load was sent (the client included);
 // - how much of a block's weight its author really spent: for the blocks of the load window,
 //   the weight the block was charged (`System.BlockWeight`, all classes) against the time its
 //   author took to build it (the node's log), so a reader sees how far the weights stand above
@@ -24,6 +26,8 @@
 //
 // Usage: node bench-capacity.mjs --node PATH [--rate 300] [--blocks 20] [--drain-blocks 30]
 //        [--keep-logs] (keep the validators' base directory, their logs included)
+//        [--trace] (print each finalized block's flow: requests, assignments, the queue,
+//        commitments and reveals by executor, settlements, weight charged)
 
 import { ApiPromise, WsProvider } from '@polkadot/api';
 import { Keyring } from '@polkadot/keyring';
@@ -59,6 +63,7 @@ function options() {
 		blocks: Number(value('--blocks', '20')),
 		drainBlocks: Number(value('--drain-blocks', '30')),
 		keepLogs: args.includes('--keep-logs'),
+		trace: args.includes('--trace'),
 	};
 }
 
@@ -123,7 +128,7 @@ async function startValidator(nodeBinary, base, name, bootPort) {
 		'--chain', 'local', `--${name}`, '--executor', '--allow-private-ip',
 		'--base-path', join(base, name),
 		'--port', String(ports.p2p), '--rpc-port', String(ports.rpc),
-		'--no-prometheus', '--no-mdns', '--no-telemetry',
+		'--no-prometheus', '--no-mdns', '--no-telemetry', '-lruntime::inference=debug',
 		'--pool-limit', '100000', '--pool-kbytes', '2000000',
 	];
 	if (bootPort) {
@@ -155,6 +160,15 @@ function cpuSeconds(pid) {
 	};
 	visit(pid);
 	return ticks / 100;
+}
+
+// The machine's CPU time so far, busy and all, in clock ticks (/proc/stat): everything counts,
+// the client included.
+function machineTicks() {
+	const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+	const all = fields.reduce((a, b) => a + b, 0);
+	// idle and iowait
+	return { busy: all - fields[3] - fields[4], all };
 }
 
 function percentile(sorted, p) {
@@ -260,6 +274,7 @@ async function main() {
 				.reduce((sum, picoseconds) => sum + picoseconds, 0);
 			chargedMs.set(number, refTime / 1e9);
 			let finalized = 0;
+			const flow = { requested: 0, assigned: 0, commits: {}, reveals: {} };
 			for (const { event } of events) {
 				if (event.section === 'system' && event.method === 'ExtrinsicFailed') {
 					failedInBlock++;
@@ -283,8 +298,20 @@ async function main() {
 					}
 				}
 				if (event.method === 'ExecutorSlashed' || !included.has(id)) continue;
-				if (event.method === 'RequestAssigned') assignedAt.set(id, number);
-				if (event.method === 'CommitmentSubmitted') lastCommitAt.set(id, number);
+				if (event.method === 'InferenceRequested') flow.requested++;
+				if (event.method === 'RequestAssigned') {
+					assignedAt.set(id, number);
+					flow.assigned++;
+				}
+				if (event.method === 'CommitmentSubmitted') {
+					lastCommitAt.set(id, number);
+					const by = event.data[1].toString().slice(0, 6);
+					flow.commits[by] = (flow.commits[by] ?? 0) + 1;
+				}
+				if (event.method === 'AttestationSubmitted') {
+					const by = event.data[1].toString().slice(0, 6);
+					flow.reveals[by] = (flow.reveals[by] ?? 0) + 1;
+				}
 				if (event.method === 'AttestationSubmitted' && !firstRevealAt.has(id)) {
 					firstRevealAt.set(id, number);
 				}
@@ -298,6 +325,13 @@ async function main() {
 				}
 			}
 			finalizedPerBlock.set(number, finalized);
+			if (opts.trace) {
+				const queue = (await api.query.inference.assignmentQueueEnds.at(hash)).map(Number);
+				progress(`#${number}: ${flow.requested} requested, ${flow.assigned} assigned, `
+					+ `queue ${queue[1] - queue[0]}, commitments ${JSON.stringify(flow.commits)}, `
+					+ `reveals ${JSON.stringify(flow.reveals)}, ${finalized} finalized, `
+					+ `${chargedMs.get(number).toFixed(0)} ms charged`);
+			}
 		};
 		const unsubscribeFinalized = await api.rpc.chain.subscribeFinalizedHeads(async (header) => {
 			const number = header.number.toNumber();
@@ -306,9 +340,29 @@ async function main() {
 			progress(`finalized #${number}: ${included.size} requests included, ${ended.size} ended`);
 		});
 
+		// Every request is signed before the load starts: the client shares this machine with the
+		// network it measures, and signing thousands of transactions in JavaScript would take
+		// the cores the validators need (a real client signs on its own machine). The load
+		// itself is plain submissions (`author_submitExtrinsic`).
+		progress(`signing ${opts.rate * opts.blocks} requests`);
+		const signed = [];
+		let seed = 0;
+		for (let b = 0; b < opts.blocks; b++) {
+			const batch = [];
+			for (let i = 0; i < opts.rate; i++) {
+				const sender = senders[i % senders.length];
+				const nonce = nonces.get(sender.address);
+				nonces.set(sender.address, nonce + 1);
+				const call = api.tx.inference.requestInference(SILERO_VAD, vadInput(seed++), MAX_FEE);
+				batch.push((await call.signAsync(sender, { nonce, era: 0 })).toHex());
+			}
+			signed.push(batch);
+		}
+
 		const cpuBefore = validators.map((v) => cpuSeconds(v.child.pid));
 		const wallBefore = Date.now();
-		let seed = 0;
+		const machineBefore = machineTicks();
+		let machineDuringLoad = null;
 		let loadBlocks = 0;
 		await new Promise((resolve) => {
 			const unsubscribe = api.rpc.chain.subscribeNewHeads(async (header) => {
@@ -316,21 +370,17 @@ async function main() {
 				if (loadStart === null) loadStart = number + 1;
 				if (loadBlocks >= opts.blocks) {
 					loadEnd = number;
+					const machineAfter = machineTicks();
+					machineDuringLoad = (machineAfter.busy - machineBefore.busy) / (machineAfter.all - machineBefore.all);
 					unsubscribe.then((u) => u());
 					resolve();
 					return;
 				}
+				const batch = signed[loadBlocks];
 				loadBlocks++;
-				progress(`best #${number}: submitting ${opts.rate} requests`);
-				const batch = [];
-				for (let i = 0; i < opts.rate; i++) {
-					const sender = senders[i % senders.length];
-					const nonce = nonces.get(sender.address);
-					nonces.set(sender.address, nonce + 1);
-					const call = api.tx.inference.requestInference(SILERO_VAD, vadInput(seed++), MAX_FEE);
-					batch.push(call.signAndSend(sender, { nonce }).then(() => submitted++, () => refused++));
-				}
-				await Promise.all(batch);
+				progress(`best #${number}: submitting ${batch.length} requests`);
+				await Promise.all(batch.map((xt) =>
+					api.rpc.author.submitExtrinsic(xt).then(() => submitted++, () => refused++)));
 			});
 		});
 
@@ -408,7 +458,12 @@ async function main() {
 				executors_slashed: Object.fromEntries(slashes),
 			},
 			lost,
-			cpu_cores: { nodes_and_executors: Number((cpu.reduce((a, b) => a + b, 0) / wall).toFixed(2)) },
+			cpu_cores: {
+				nodes_and_executors: Number((cpu.reduce((a, b) => a + b, 0) / wall).toFixed(2)),
+				// Of all the machine's cores, the share busy while the load was sent (client,
+				// nodes, executors and anything else running).
+				machine_busy_during_load: Number(machineDuringLoad.toFixed(2)),
+			},
 			block_authoring: authoring,
 			wall_seconds: Math.round(wall),
 		};

@@ -144,6 +144,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxAnswersPerBatch: Get<u32>;
 
+		/// The current block's time (its timestamp). The offchain worker holds back its
+		/// answers until `offchain::SUBMIT_FROM_MS_INTO_BLOCK` after it, by when the other
+		/// validators have imported the block the answers need.
+		type BlockTime: frame_support::traits::UnixTime;
+
 		/// Most assignments one executor holds unanswered (neither revealed nor closed). The
 		/// draw passes over an executor at this cap, and a request whose pool has too few
 		/// executors with room waits at the front of the assignment queue until answers free

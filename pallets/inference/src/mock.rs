@@ -178,8 +178,18 @@ impl frame_support::traits::Randomness<sp_core::H256, u64> for ParentHashRandomn
 	}
 }
 
+/// The mock chain's clock: every block at the Unix epoch.
+pub struct EpochClock;
+
+impl frame_support::traits::UnixTime for EpochClock {
+	fn now() -> core::time::Duration {
+		core::time::Duration::ZERO
+	}
+}
+
 impl pallet_inference::Config for Test {
 	type Randomness = ParentHashRandomness;
+	type BlockTime = EpochClock;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type ModelOrigin = EnsureRoot<AccountId>;

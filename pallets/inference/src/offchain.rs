@@ -5,7 +5,8 @@
 //! deadline first, and answered in two steps:
 //!
 //! 1. **Commit**, in the commit phase: the job goes to the executor at the URL the node was
-//!    started with (`--executor-url`, or the embedded executor); its outcome (the output, or
+//!    started with (`--executor-url`, or the embedded executor), several jobs at once
+//!    ([`JOBS_IN_FLIGHT`]) while the worker goes on down the list; its outcome (the output, or
 //!    the executor's rejection of the input) is kept in the node's offchain storage, and the
 //!    commitment to it is signed with the keystore key and submitted in an authorized
 //!    `submit_commitments` transaction, with the key's other commitments of this block.
@@ -31,11 +32,14 @@ use crate::{
 	runtime_api::AssignmentView, Call, CommitmentItem, Config, Models, Pallet, RevealItem,
 	SignedAttestation,
 };
-use alloc::{string::String, vec::Vec};
+use alloc::{collections::VecDeque, string::String, vec::Vec};
 use claims::Step;
 use codec::Encode;
 use executor_http::{HttpFailure, Job, HTTP_TIMEOUT_MS};
-use frame_support::{traits::Get, BoundedVec};
+use frame_support::{
+	traits::{Get, UnixTime},
+	BoundedVec,
+};
 use frame_system::{
 	offchain::{CreateAuthorizedTransaction, SubmitTransaction},
 	pallet_prelude::BlockNumberFor,
@@ -52,11 +56,27 @@ pub const EXECUTOR_URL_KEY: &[u8] = b"verity::executor-url";
 /// Offchain storage key of the token presented to the executor (SCALE bytes; empty: none).
 pub const EXECUTOR_TOKEN_KEY: &[u8] = b"verity::executor-token";
 
+/// Offchain storage key of how many executor jobs a worker run keeps in flight at once (SCALE
+/// `u32`; absent: one at a time).
+pub const JOBS_IN_FLIGHT_KEY: &[u8] = b"verity::jobs-in-flight";
+
 /// Offchain storage key of the test-only copycat mode: SCALE `true` when it is on.
 pub const COPYCAT_KEY: &[u8] = b"verity::copycat";
 
 /// Time a step may take beyond its HTTP exchange (signing, submission) before its claim lapses.
 const CLAIM_MARGIN_MS: u64 = 10_000;
+
+/// How long after its block's time (`Config::BlockTime`) a worker run holds back its first
+/// transaction: half of a 2-second block, by when the other validators have imported the
+/// block under all but the heaviest loads. Peers check an answer against their best block: one
+/// that arrives before the block that assigned its request (or opened its reveals) is refused
+/// there, the whole batch with it, and does not reach the next author from that peer. The
+/// author's own worker starts the moment it built the block and, several jobs in flight,
+/// answered a light block's new assignments in tens of milliseconds, before its peers had the
+/// block: its commitments then waited for its next turn to author, two blocks on
+/// (`bench-capacity --trace`). Holding back costs no block: the next block is not built
+/// before the next slot.
+pub const SUBMIT_FROM_MS_INTO_BLOCK: u64 = 1_000;
 
 /// Why a job could not be answered; logged through `Debug`.
 #[derive(Debug)]
@@ -84,6 +104,8 @@ impl<T: Config> Pallet<T> {
 	/// The offchain worker's work for block `now`.
 	pub(crate) fn run_offchain_worker(now: BlockNumberFor<T>) {
 		let Some(url) = executor_url() else { return };
+		let copycat = copycat();
+		let window = jobs_in_flight();
 		let mut open = Vec::new();
 		for key in ExecutorPublic::all() {
 			let started_ms = sp_io::offchain::timestamp().unix_millis();
@@ -93,7 +115,10 @@ impl<T: Config> Pallet<T> {
 			// The nearest deadline first: behind a backlog, what would be missed soonest
 			// goes first.
 			assignments.sort_by_key(|assignment| (assignment.deadline, assignment.request_id));
-			let mut batches = Batches::<T>::new(key.clone(), now);
+			let block_ms = u64::try_from(T::BlockTime::now().as_millis()).unwrap_or(u64::MAX);
+			let hold_until_ms = block_ms.saturating_add(SUBMIT_FROM_MS_INTO_BLOCK);
+			let mut batches = Batches::<T>::new(key.clone(), now, hold_until_ms);
+			let mut jobs = InFlight::<T> { url: &url, window, running: VecDeque::new() };
 			for assignment in assignments {
 				open.push((assignment.request_id, key.clone()));
 				if assignment.committed {
@@ -112,23 +137,25 @@ impl<T: Config> Pallet<T> {
 					continue;
 				};
 				steps = steps.saturating_add(1);
-				let answered = match (step, copycat()) {
-					(Step::Commit, false) => Self::commit(&url, &assignment, &key),
-					(Step::Reveal, false) => Self::reveal(&url, &assignment, &key),
-					(Step::Commit, true) => Self::copy_commitment(&assignment, &key),
-					(Step::Reveal, true) => Self::copy_reveal(&assignment, &key),
-				};
-				match answered {
-					Ok(answer) => batches.push(answer, attempt),
-					Err(failure) => {
-						log::warn!(
-							target: "runtime::inference",
-							"request {} not answered: {failure:?}; retrying in a later block",
-							assignment.request_id,
-						);
-						claims::release(assignment.request_id, &key, step);
+				let claimed = Claimed { assignment, step, attempt };
+				let answered = match (step, copycat) {
+					(Step::Commit, true) => Self::copy_commitment(&claimed.assignment, &key),
+					(Step::Reveal, true) => Self::copy_reveal(&claimed.assignment, &key),
+					(_, false) => match kept_outcome(&claimed.assignment, &key) {
+						Some(outcome) => Self::answer(&claimed, &key, outcome),
+						None => {
+							// The executor runs it; the worker goes on with the next.
+							for (done, outcome) in jobs.start(claimed) {
+								Self::settle_job(&mut batches, done, &key, outcome);
+							}
+							continue;
+						},
 					},
-				}
+				};
+				settle(&mut batches, &claimed, &key, answered);
+			}
+			for (done, outcome) in jobs.finish() {
+				Self::settle_job(&mut batches, done, &key, outcome);
 			}
 			batches.flush();
 			log::debug!(
@@ -140,16 +167,35 @@ impl<T: Config> Pallet<T> {
 		claims::forget_closed_jobs(&open, now);
 	}
 
-	/// Run the job (or take the outcome kept from an earlier run), keep its outcome and sign
-	/// the commitment to it.
-	fn commit(
-		url: &str,
-		assignment: &AssignmentView<BlockNumberFor<T>>,
+	/// Keep the outcome the executor gave for `step` (or its failure) and answer with it.
+	fn settle_job(
+		batches: &mut Batches<T>,
+		claimed: Claimed<T>,
 		key: &ExecutorPublic,
+		outcome: Result<InferenceOutcome, DispatchFailure>,
+	) {
+		let answered = outcome.and_then(|outcome| {
+			StorageValueRef::persistent(&claims::outcome_key(claimed.assignment.request_id, key))
+				.set(&outcome);
+			Self::answer(&claimed, key, outcome)
+		});
+		settle(batches, &claimed, key, answered);
+	}
+
+	/// The signed answer `outcome` gives to `step`: the commitment to it in the commit phase,
+	/// the outcome itself once reveals are open.
+	fn answer(
+		claimed: &Claimed<T>,
+		key: &ExecutorPublic,
+		outcome: InferenceOutcome,
 	) -> Result<Answer, DispatchFailure> {
-		let outcome = Self::kept_or_run(url, assignment, key)?;
-		let payload = Self::payload_for(assignment, &outcome);
-		Self::signed_commitment(assignment, key, commitment(&payload, key))
+		match claimed.step {
+			Step::Commit => {
+				let payload = Self::payload_for(&claimed.assignment, &outcome);
+				Self::signed_commitment(&claimed.assignment, key, commitment(&payload, key))
+			},
+			Step::Reveal => Self::signed_reveal(&claimed.assignment, key, outcome),
+		}
 	}
 
 	/// `committed`, signed with `key` as the commitment to `assignment`.
@@ -165,33 +211,6 @@ impl<T: Config> Pallet<T> {
 			commitment: committed,
 			signature: SignedAttestation { attestation_key: key.clone(), signature },
 		}))
-	}
-
-	/// Reveal the outcome committed to; re-run the job if this node no longer has it (the
-	/// executor is deterministic, so the re-run matches the commitment).
-	fn reveal(
-		url: &str,
-		assignment: &AssignmentView<BlockNumberFor<T>>,
-		key: &ExecutorPublic,
-	) -> Result<Answer, DispatchFailure> {
-		let outcome = Self::kept_or_run(url, assignment, key)?;
-		Self::signed_reveal(assignment, key, outcome)
-	}
-
-	/// The outcome kept for the job, or the executor's, then kept until the job closes.
-	fn kept_or_run(
-		url: &str,
-		assignment: &AssignmentView<BlockNumberFor<T>>,
-		key: &ExecutorPublic,
-	) -> Result<InferenceOutcome, DispatchFailure> {
-		let kept_key = claims::outcome_key(assignment.request_id, key);
-		let kept = StorageValueRef::persistent(&kept_key);
-		if let Some(outcome) = kept.get::<InferenceOutcome>().ok().flatten() {
-			return Ok(outcome);
-		}
-		let outcome = Self::run_job(url, assignment)?;
-		kept.set(&outcome);
-		Ok(outcome)
 	}
 
 	/// Copycat mode: commit, signed with `key`, the first commitment another executor made.
@@ -231,11 +250,11 @@ impl<T: Config> Pallet<T> {
 		}))
 	}
 
-	/// The job's outcome from the executor.
-	fn run_job(
+	/// Send `assignment`'s job to the executor at `url`.
+	fn send_job(
 		url: &str,
 		assignment: &AssignmentView<BlockNumberFor<T>>,
-	) -> Result<InferenceOutcome, DispatchFailure> {
+	) -> Result<executor_http::Sent, DispatchFailure> {
 		let model = Models::<T>::get(assignment.model_id).ok_or(DispatchFailure::UnknownModel)?;
 		let artifact_uri = String::from_utf8_lossy(&model.metadata.artifact_uri).into_owned();
 		let auth_token = executor_token();
@@ -248,7 +267,7 @@ impl<T: Config> Pallet<T> {
 			input: &assignment.input,
 			max_output_len: T::MaxOutputLen::get() as usize,
 		};
-		Ok(job.run()?)
+		Ok(job.send()?)
 	}
 
 	/// The payload signed for `outcome` as the answer to `assignment`.
@@ -275,6 +294,120 @@ impl<T: Config> Pallet<T> {
 	}
 }
 
+/// Executor jobs a node's worker run keeps in flight at once (the node records it under
+/// [`JOBS_IN_FLIGHT_KEY`]). While the executor runs one job the next ones travel, so a block's
+/// work takes about the executor's own time, not that time plus every round trip through a
+/// busy node; an executor with fewer slots answers the surplus with 503, and those jobs go
+/// again (`BUSY_RETRIES`). Measured with `bench-capacity` at 300 requests a block: a worker
+/// answers twice the steps per second it did one job at a time.
+pub const JOBS_IN_FLIGHT: u32 = 4;
+
+/// The most jobs in flight a node may ask for.
+const MAX_JOBS_IN_FLIGHT: u32 = 64;
+
+/// How often one job the executor refused as busy goes again within a worker run; after that
+/// its claim is released and a later block retries it.
+const BUSY_RETRIES: u8 = 3;
+
+/// A step the worker has claimed: what it answers, and whether it answered it before.
+pub(crate) struct Claimed<T: Config> {
+	assignment: AssignmentView<BlockNumberFor<T>>,
+	step: Step,
+	attempt: claims::Attempt,
+}
+
+/// A job's outcome from the executor, or why there is none.
+type JobResult = Result<InferenceOutcome, DispatchFailure>;
+
+/// The executor jobs one worker run has sent and not read yet, oldest first: up to `window`,
+/// each read in the order it was sent.
+struct InFlight<'a, T: Config> {
+	url: &'a str,
+	window: usize,
+	running: VecDeque<Running<T>>,
+}
+
+/// One job sent (or that failed to send), with the step it answers.
+struct Running<T: Config> {
+	claimed: Claimed<T>,
+	sent: Result<executor_http::Sent, DispatchFailure>,
+	busy_retries_left: u8,
+}
+
+impl<T: Config> InFlight<'_, T> {
+	/// Send `claimed`'s job, first reading the oldest jobs' outcomes while the window is full;
+	/// returns the steps whose jobs ended.
+	fn start(&mut self, claimed: Claimed<T>) -> Vec<(Claimed<T>, JobResult)> {
+		let mut ended = Vec::new();
+		while self.running.len() >= self.window {
+			ended.extend(self.read_oldest());
+		}
+		self.send(claimed, BUSY_RETRIES);
+		ended
+	}
+
+	/// Read every job still running; returns their steps and outcomes.
+	fn finish(mut self) -> Vec<(Claimed<T>, JobResult)> {
+		let mut ended = Vec::new();
+		while !self.running.is_empty() {
+			ended.extend(self.read_oldest());
+		}
+		ended
+	}
+
+	fn send(&mut self, claimed: Claimed<T>, busy_retries_left: u8) {
+		let sent = Pallet::<T>::send_job(self.url, &claimed.assignment);
+		self.running.push_back(Running { claimed, sent, busy_retries_left });
+	}
+
+	/// Read the oldest job's reply. A job the executor had no free slot for goes again, at
+	/// the back (so the jobs ahead of it end first), while it has retries left.
+	fn read_oldest(&mut self) -> Option<(Claimed<T>, JobResult)> {
+		let running = self.running.pop_front()?;
+		let outcome = running.sent.and_then(|sent| Ok(sent.receive()?));
+		match outcome {
+			Err(DispatchFailure::Executor(failure))
+				if failure.executor_busy() && running.busy_retries_left > 0 =>
+			{
+				self.send(running.claimed, running.busy_retries_left - 1);
+				None
+			},
+			outcome => Some((running.claimed, outcome)),
+		}
+	}
+}
+
+/// Put `answered` in its batch, or release the step's claim so a later block retries it.
+fn settle<T: Config>(
+	batches: &mut Batches<T>,
+	claimed: &Claimed<T>,
+	key: &ExecutorPublic,
+	answered: Result<Answer, DispatchFailure>,
+) {
+	match answered {
+		Ok(answer) => batches.push(answer, claimed.attempt),
+		Err(failure) => {
+			log::warn!(
+				target: "runtime::inference",
+				"request {} not answered: {failure:?}; retrying in a later block",
+				claimed.assignment.request_id,
+			);
+			claims::release(claimed.assignment.request_id, key, claimed.step);
+		},
+	}
+}
+
+/// The outcome this node kept for `assignment` under `key` (from an earlier run), if any.
+fn kept_outcome<N>(
+	assignment: &AssignmentView<N>,
+	key: &ExecutorPublic,
+) -> Option<InferenceOutcome> {
+	StorageValueRef::persistent(&claims::outcome_key(assignment.request_id, key))
+		.get::<InferenceOutcome>()
+		.ok()
+		.flatten()
+}
+
 /// A signed answer, ready to travel in a batch.
 pub(crate) enum Answer {
 	/// A commitment.
@@ -296,6 +429,8 @@ pub(crate) enum Answer {
 struct Batches<T: Config> {
 	key: ExecutorPublic,
 	now: BlockNumberFor<T>,
+	/// No transaction goes to the pool before this time (`SUBMIT_FROM_MS_INTO_BLOCK`).
+	hold_until_ms: u64,
 	/// Commitments and reveals sent for the first time, then those sent again.
 	first: Pending,
 	again: Pending,
@@ -310,10 +445,11 @@ struct Pending {
 }
 
 impl<T: Config> Batches<T> {
-	fn new(key: ExecutorPublic, now: BlockNumberFor<T>) -> Self {
+	fn new(key: ExecutorPublic, now: BlockNumberFor<T>, hold_until_ms: u64) -> Self {
 		Self {
 			key,
 			now,
+			hold_until_ms,
 			first: Pending::default(),
 			again: Pending::default(),
 			_chain: core::marker::PhantomData,
@@ -377,6 +513,11 @@ impl<T: Config> Batches<T> {
 		if ids.is_empty() {
 			return;
 		}
+		if sp_io::offchain::timestamp().unix_millis() < self.hold_until_ms {
+			sp_io::offchain::sleep_until(sp_runtime::offchain::Timestamp::from_unix_millis(
+				self.hold_until_ms,
+			));
+		}
 		match Pallet::<T>::submit(call) {
 			Ok(()) => {
 				for id in ids {
@@ -415,6 +556,17 @@ fn executor_token() -> Option<String> {
 		.flatten()
 		.and_then(|bytes| String::from_utf8(bytes).ok())
 		.filter(|token| !token.is_empty())
+}
+
+/// How many executor jobs the node keeps in flight: what it recorded, within 1 and
+/// `MAX_JOBS_IN_FLIGHT`; one at a time if it recorded nothing.
+fn jobs_in_flight() -> usize {
+	StorageValueRef::persistent(JOBS_IN_FLIGHT_KEY)
+		.get::<u32>()
+		.ok()
+		.flatten()
+		.unwrap_or(1)
+		.clamp(1, MAX_JOBS_IN_FLIGHT) as usize
 }
 
 /// Whether the node runs the test-only copycat mode.

@@ -106,6 +106,7 @@ parameter_types! {
 
 impl pallet_inference::Config for Runtime {
 	type Randomness = crate::AuthorVrf;
+	type BlockTime = crate::Timestamp;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type ModelOrigin = ModelOrigin;

@@ -37,6 +37,14 @@ pub enum HttpFailure {
 	},
 }
 
+impl HttpFailure {
+	/// Whether the executor refused the job only because every slot it has was taken (503):
+	/// the job may go again as soon as one of the worker's own jobs ends.
+	pub fn executor_busy(&self) -> bool {
+		*self == Self::Status(503)
+	}
+}
+
 /// One job for the executor.
 pub struct Job<'a> {
 	/// The executor's base URL.
@@ -75,6 +83,12 @@ impl Job<'_> {
 	/// executor's canonical rejection of the input (422 with a `rejection` code), each under
 	/// the model's profile. Any other answer is a failure to retry, never an outcome.
 	pub fn run(&self) -> Result<InferenceOutcome, HttpFailure> {
+		self.send()?.receive()
+	}
+
+	/// POST the job to `<url>/v1/infer` and return at once: the executor works on it while
+	/// the worker sends others, and [`Sent::receive`] reads its outcome.
+	pub fn send(&self) -> Result<Sent, HttpFailure> {
 		let endpoint = format!("{}/v1/infer", self.url.trim_end_matches('/'));
 		let deadline = deadline_from_now();
 		let mut request = http::Request::post(&endpoint, alloc::vec![self.body()?.into_bytes()])
@@ -85,13 +99,39 @@ impl Job<'_> {
 			request = request.add_header("Authorization", authorization);
 		}
 		let pending = request.send().map_err(|_| HttpFailure::Http)?;
-		let response = pending
-			.try_wait(deadline)
+		Ok(Sent { pending, deadline, check: self.check() })
+	}
+
+	/// The outcome an executor's answer (`code`, `body`) gives, if it gives one.
+	pub fn outcome_of(&self, code: u16, body: &[u8]) -> Result<InferenceOutcome, HttpFailure> {
+		self.check().outcome_of(code, body)
+	}
+
+	/// What this job's reply is held to.
+	fn check(&self) -> ReplyCheck {
+		ReplyCheck { profile: self.profile.to_vec(), reply_limit: self.reply_limit() }
+	}
+}
+
+/// A job on its way: sent to the executor, its reply not read yet.
+pub struct Sent {
+	pending: http::PendingRequest,
+	deadline: Timestamp,
+	check: ReplyCheck,
+}
+
+impl Sent {
+	/// Wait for the executor's reply, within the job's deadline and size bound, and return
+	/// the outcome it gives.
+	pub fn receive(self) -> Result<InferenceOutcome, HttpFailure> {
+		let response = self
+			.pending
+			.try_wait(self.deadline)
 			.map_err(|_| HttpFailure::Http)?
 			.map_err(|_| HttpFailure::Http)?;
 		let mut body = response.body();
-		body.deadline(deadline);
-		let limit = self.reply_limit();
+		body.deadline(self.deadline);
+		let limit = self.check.reply_limit;
 		let mut bytes = Vec::new();
 		for byte in body.by_ref() {
 			if bytes.len() == limit {
@@ -102,11 +142,20 @@ impl Job<'_> {
 		if body.error().is_some() {
 			return Err(HttpFailure::Http);
 		}
-		self.outcome_of(response.code, &bytes)
+		self.check.outcome_of(response.code, &bytes)
 	}
+}
 
+/// What an executor's reply to one job is held to: the model's profile, and a size no honest
+/// reply exceeds.
+struct ReplyCheck {
+	profile: Vec<u8>,
+	reply_limit: usize,
+}
+
+impl ReplyCheck {
 	/// The outcome an executor's answer (`code`, `body`) gives, if it gives one.
-	pub fn outcome_of(&self, code: u16, body: &[u8]) -> Result<InferenceOutcome, HttpFailure> {
+	fn outcome_of(&self, code: u16, body: &[u8]) -> Result<InferenceOutcome, HttpFailure> {
 		match code {
 			200 => {
 				let reply: ExecutorReply =
@@ -130,7 +179,7 @@ impl Job<'_> {
 	/// Refuse an answer made under another profile than the model's.
 	fn check_profile(&self, named: Option<&str>) -> Result<(), HttpFailure> {
 		match named {
-			Some(profile) if profile.as_bytes() == self.profile => Ok(()),
+			Some(profile) if profile.as_bytes() == self.profile.as_slice() => Ok(()),
 			other => Err(HttpFailure::ProfileMismatch { executor: other.unwrap_or("").into() }),
 		}
 	}
