@@ -16,7 +16,7 @@ use crate::{
 	StoredOutcome,
 };
 use frame_support::{traits::Get, weights::Weight};
-use sp_runtime::Saturating;
+use sp_runtime::{traits::UniqueSaturatedInto, Saturating};
 use verity_primitives::RequestId;
 
 impl<T: Config> Pallet<T> {
@@ -223,6 +223,7 @@ impl<T: Config> Pallet<T> {
 	/// on a quorum of the others); evict from its pools an executor whose misses in a row
 	/// reach `MaxConsecutiveMisses`.
 	fn close_assignments(request_id: RequestId, request: &InferenceRequest<T>, answerable: bool) {
+		let now: u32 = frame_system::Pallet::<T>::block_number().unique_saturated_into();
 		for (index, assignee) in request.assigned.iter().enumerate() {
 			Assignments::<T>::remove(&assignee.account, request_id);
 			if request.attestations.iter().any(|a| usize::from(a.executor_index) == index) {
@@ -232,7 +233,11 @@ impl<T: Config> Pallet<T> {
 			crate::Executors::<T>::mutate(&assignee.account, |maybe_info| {
 				if let Some(info) = maybe_info {
 					info.stats.missed.saturating_inc();
-					info.stats.consecutive_misses.saturating_inc();
+					// The misses one block judges count once toward eviction.
+					if info.stats.consecutive_misses == 0 || info.stats.last_miss_block != now {
+						info.stats.consecutive_misses.saturating_inc();
+						info.stats.last_miss_block = now;
+					}
 					misses = info.stats.consecutive_misses;
 					Self::release_assignment(info);
 				}

@@ -130,7 +130,18 @@ pub mod pallet {
 		#[pallet::constant]
 		type CommitTimeout: Get<BlockNumberFor<Self>>;
 
-		/// Misses in a row after which an executor leaves every pool it is in.
+		/// Blocks with misses in a row (misses judged by one block's closings count once)
+		/// after which an executor leaves every pool it is in.
+		///
+		/// Attack this stops: an executor gone silent holding up every request drawn to it
+		/// (each waits out its commit window) for as long as it stays in its pools. What it
+		/// does not stop: the assignments it takes before its first deadline comes and the
+		/// blocks it takes to reach the count (each miss is still slashed where a quorum
+		/// answered, and `MaxOpenAssignments` bounds how many it can hold). Counting blocks
+		/// rather than assignments keeps an honest executor whose one batch of answers was
+		/// lost (a fork, a pool that refused it under load) in its pools: counted per
+		/// assignment, one lost batch of 64 evicted it at once and left its models'
+		/// requests failing for want of executors (`bench-capacity` at 300 a block).
 		#[pallet::constant]
 		type MaxConsecutiveMisses: Get<u32>;
 
@@ -624,7 +635,7 @@ pub mod pallet {
 		MaxEncodedLen,
 	)]
 	pub enum EvictionReason {
-		/// It missed this many assignments in a row (`MaxConsecutiveMisses`).
+		/// It missed assignments in this many blocks in a row (`MaxConsecutiveMisses`).
 		ConsecutiveMisses(u32),
 		/// A slash took its bond below `MinExecutorBond`.
 		BondBelowMinimum,

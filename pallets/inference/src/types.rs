@@ -85,9 +85,13 @@ pub struct ExecutorStats<Balance> {
 	pub dissented: u32,
 	/// Assignments left unanswered past their deadline.
 	pub missed: u32,
-	/// Assignments left unanswered since its last answer; at `MaxConsecutiveMisses` it
-	/// leaves its pools.
+	/// Blocks whose closings found it had left assignments unanswered, since its last
+	/// answer; at `MaxConsecutiveMisses` it leaves its pools. The misses one block judges
+	/// count once: a batch of answers lost on the way (a fork, a pool that refused it) misses
+	/// up to `MaxAnswersPerBatch` assignments at once, and is not an executor gone.
 	pub consecutive_misses: u32,
+	/// The block whose closings last counted a miss toward `consecutive_misses` (0: none).
+	pub last_miss_block: u32,
 	/// Total slashed from the bond.
 	pub slashed: Balance,
 }

@@ -31,7 +31,7 @@ parameter_types! {
 	pub const MaxAnswerBlocks: u32 = 60;
 	/// Executors commit within 5 blocks of assignment; reveals open then at the latest.
 	pub const CommitTimeout: BlockNumber = 5;
-	/// Five misses in a row take an executor out of its pools.
+	/// Misses in five blocks in a row take an executor out of its pools.
 	pub const MaxConsecutiveMisses: u32 = 5;
 	/// Up to 384 requests share a deadline block (so a block assigns at most 384, the rest
 	/// waiting a block), and the hook takes up to 384 turns of the assignment queue: above the

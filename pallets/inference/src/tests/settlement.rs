@@ -241,6 +241,36 @@ fn an_executor_missing_in_a_row_leaves_its_pools_until_it_rejoins() {
 	});
 }
 
+/// A lost transaction is not a dead executor: the misses one block's closings judge count
+/// once toward eviction. Each is still recorded (and slashed where a quorum answered), so an
+/// executor whose batch of answers never reached a block keeps its place in its pools, while
+/// one missing block after block still leaves them (the test above).
+#[test]
+fn misses_judged_in_one_block_count_once_toward_eviction() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		executor(10, &[model]);
+		let lost_batch = MAX_CONSECUTIVE_MISSES + 2;
+		let ids = request_many(1, model, lost_batch.into());
+		next_block();
+		let deadlines: Vec<_> = ids.iter().map(|id| status(*id).deadline()).collect();
+		assert!(deadlines.iter().all(Option::is_some), "all assigned");
+		assert!(deadlines.windows(2).all(|pair| pair[0] == pair[1]), "one deadline block");
+		run_blocks(RESPONSE_TIMEOUT);
+		assert!(ids.iter().all(|id| status(*id) == RequestStatus::Expired));
+		let stats = Executors::<Test>::get(10).unwrap().stats;
+		assert_eq!((stats.missed, stats.consecutive_misses), (lost_batch, 1));
+		assert!(crate::ModelExecutors::<Test>::get(model).contains(&10), "still in its pool");
+
+		// The next block with a miss counts again.
+		let id = assigned_request(1, model);
+		run_blocks(RESPONSE_TIMEOUT);
+		assert_eq!(status(id), RequestStatus::Expired);
+		let stats = Executors::<Test>::get(10).unwrap().stats;
+		assert_eq!((stats.missed, stats.consecutive_misses), (lost_batch + 1, 2));
+	});
+}
+
 #[test]
 fn total_issuance_is_unchanged_by_settlement() {
 	run_test(|| {
