@@ -66,8 +66,10 @@ async fn three_executors_agree_a_faulty_one_is_slashed_and_a_missing_one_is_slas
 	charlie.stop();
 	charlie =
 		validator("local", "charlie", base.path(), Some(alice.ports.p2p), &["--executor-faulty"]);
+	// Another requester: finality stalls while Charlie restarts, and a request settles before
+	// GRANDPA finalizes it, so a nonce read at the finalized block would repeat Dave's last one.
 	let second =
-		request_in_best_block(&client, &requester, TEXT_DIRECTION, text_line_input(0.5)).await;
+		request_in_best_block(&client, &dev::ferdie(), TEXT_DIRECTION, text_line_input(0.5)).await;
 	let result = wait_for_request_finalized(&rpc, second, timeout).await;
 	let agreed = result["status"]["Finalized"]["output_hash"].clone();
 	// Wait for Charlie's late answer to be settled at the deadline.
