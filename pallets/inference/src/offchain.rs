@@ -106,6 +106,9 @@ impl<T: Config> Pallet<T> {
 		let Some(url) = executor_url() else { return };
 		let copycat = copycat();
 		let window = jobs_in_flight();
+		let auth_token = executor_token();
+		let block_ms = u64::try_from(T::BlockTime::now().as_millis()).unwrap_or(u64::MAX);
+		let hold_until_ms = block_ms.saturating_add(SUBMIT_FROM_MS_INTO_BLOCK);
 		let mut open = Vec::new();
 		for key in ExecutorPublic::all() {
 			let started_ms = sp_io::offchain::timestamp().unix_millis();
@@ -115,10 +118,13 @@ impl<T: Config> Pallet<T> {
 			// The nearest deadline first: behind a backlog, what would be missed soonest
 			// goes first.
 			assignments.sort_by_key(|assignment| (assignment.deadline, assignment.request_id));
-			let block_ms = u64::try_from(T::BlockTime::now().as_millis()).unwrap_or(u64::MAX);
-			let hold_until_ms = block_ms.saturating_add(SUBMIT_FROM_MS_INTO_BLOCK);
 			let mut batches = Batches::<T>::new(key.clone(), now, hold_until_ms);
-			let mut jobs = InFlight::<T> { url: &url, window, running: VecDeque::new() };
+			let mut jobs = InFlight::<T> {
+				url: &url,
+				auth_token: auth_token.as_deref(),
+				window,
+				running: VecDeque::new(),
+			};
 			for assignment in assignments {
 				open.push((assignment.request_id, key.clone()));
 				if assignment.committed {
@@ -250,17 +256,17 @@ impl<T: Config> Pallet<T> {
 		}))
 	}
 
-	/// Send `assignment`'s job to the executor at `url`.
+	/// Send `assignment`'s job to the executor at `url`, presenting `auth_token` if any.
 	fn send_job(
 		url: &str,
+		auth_token: Option<&str>,
 		assignment: &AssignmentView<BlockNumberFor<T>>,
 	) -> Result<executor_http::Sent, DispatchFailure> {
 		let model = Models::<T>::get(assignment.model_id).ok_or(DispatchFailure::UnknownModel)?;
 		let artifact_uri = String::from_utf8_lossy(&model.metadata.artifact_uri).into_owned();
-		let auth_token = executor_token();
 		let job = Job {
 			url,
-			auth_token: auth_token.as_deref(),
+			auth_token,
 			model_id: &assignment.model_id,
 			artifact_uri: &artifact_uri,
 			profile: &model.metadata.execution_profile,
@@ -310,7 +316,7 @@ const MAX_JOBS_IN_FLIGHT: u32 = 64;
 const BUSY_RETRIES: u8 = 3;
 
 /// A step the worker has claimed: what it answers, and whether it answered it before.
-pub(crate) struct Claimed<T: Config> {
+struct Claimed<T: Config> {
 	assignment: AssignmentView<BlockNumberFor<T>>,
 	step: Step,
 	attempt: claims::Attempt,
@@ -323,6 +329,7 @@ type JobResult = Result<InferenceOutcome, DispatchFailure>;
 /// each read in the order it was sent.
 struct InFlight<'a, T: Config> {
 	url: &'a str,
+	auth_token: Option<&'a str>,
 	window: usize,
 	running: VecDeque<Running<T>>,
 }
@@ -356,7 +363,7 @@ impl<T: Config> InFlight<'_, T> {
 	}
 
 	fn send(&mut self, claimed: Claimed<T>, busy_retries_left: u8) {
-		let sent = Pallet::<T>::send_job(self.url, &claimed.assignment);
+		let sent = Pallet::<T>::send_job(self.url, self.auth_token, &claimed.assignment);
 		self.running.push_back(Running { claimed, sent, busy_retries_left });
 	}
 

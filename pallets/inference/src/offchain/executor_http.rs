@@ -79,13 +79,6 @@ impl Job<'_> {
 		))
 	}
 
-	/// POST the job to `<url>/v1/infer` and return its outcome: the output bytes (200), or the
-	/// executor's canonical rejection of the input (422 with a `rejection` code), each under
-	/// the model's profile. Any other answer is a failure to retry, never an outcome.
-	pub fn run(&self) -> Result<InferenceOutcome, HttpFailure> {
-		self.send()?.receive()
-	}
-
 	/// POST the job to `<url>/v1/infer` and return at once: the executor works on it while
 	/// the worker sends others, and [`Sent::receive`] reads its outcome.
 	pub fn send(&self) -> Result<Sent, HttpFailure> {
@@ -122,7 +115,9 @@ pub struct Sent {
 
 impl Sent {
 	/// Wait for the executor's reply, within the job's deadline and size bound, and return
-	/// the outcome it gives.
+	/// its outcome: the output bytes (200), or the executor's canonical rejection of the input
+	/// (422 with a `rejection` code), each under the model's profile. Any other answer is a
+	/// failure to retry, never an outcome.
 	pub fn receive(self) -> Result<InferenceOutcome, HttpFailure> {
 		let response = self
 			.pending
