@@ -53,7 +53,7 @@ fmt-check:
 clippy: setup
 	$(WITH_WASM_ENV) cargo clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 
-## bench: run the pallet benchmarks and regenerate each pallet's src/weights.rs
+## bench: run the pallet benchmarks and regenerate each pallet's src/weights.rs and the runtime's extension weights (runtime/src/weights)
 bench: setup
 	# The benchmark CLI builds a runtime of its own, which the workspace hint would misdirect.
 	$(WITH_WASM_ENV) env -u WASM_BUILD_WORKSPACE_HINT cargo build $(CARGO_FLAGS) --workspace --all-targets --features verity-node/bench-cli
@@ -62,6 +62,14 @@ bench: setup
 			--genesis-builder=runtime --pallet pallet_$$pallet --extrinsic '*' \
 			--steps 20 --repeat 10 --header scripts/weights-header.txt \
 			--template scripts/weights-template.hbs --output pallets/$$(echo $$pallet | tr _ -)/src/weights.rs || exit 1; \
+	done
+	# What the runtime's own transaction extensions cost, measured here (the defaults are
+	# another machine's, with RocksDB's database weights).
+	for pallet in frame_system_extensions pallet_transaction_payment; do \
+		$(NODE) benchmark pallet --runtime $(CARGO_TARGET_DIR)/release/wbuild/verity-runtime/verity_runtime.compact.compressed.wasm \
+			--genesis-builder=runtime --pallet $$pallet --extrinsic '*' \
+			--steps 20 --repeat 10 --header scripts/weights-header.txt \
+			--template scripts/runtime-weights-template.hbs --output runtime/src/weights/$$pallet.rs || exit 1; \
 	done
 
 ## bench-storage: measure what a storage read and write cost in ParityDB on a state of 200,000 accounts, and regenerate runtime/src/db_weights.rs

@@ -155,13 +155,30 @@ impl Chain {
 	}
 }
 
-/// Turn a submission error into advice.
+/// Turn a submission error into advice. The custom codes are `pallet_inference::QUEUE_FULL`
+/// and `pallet_inference::TOO_FEW_EXECUTORS`, which the pool gives before inclusion (no fee).
 fn explain_submission_error(error: &str) -> String {
 	if error.contains("Inability to pay some fees") {
 		format!("the signer cannot pay the transaction fee (insufficient funds): {error}")
+	} else if custom_code(error) == Some(1) {
+		format!(
+			"the assignment queue is full; no fee was charged, try again in a few blocks: {error}"
+		)
+	} else if custom_code(error) == Some(2) {
+		format!(
+			"the model's pool holds fewer executors than its redundancy; no fee was charged, \
+			 try again when more executors serve it: {error}"
+		)
 	} else {
 		format!("the node refused the transaction: {error}")
 	}
+}
+
+/// The custom validity code in a node's refusal ("Custom error: N"), if it gives one.
+fn custom_code(error: &str) -> Option<u8> {
+	let (_, rest) = error.split_once("Custom error: ")?;
+	let digits = rest.chars().take_while(char::is_ascii_digit).collect::<String>();
+	digits.parse().ok()
 }
 
 /// Turn a dispatch error into advice; pallet errors are named.
@@ -176,4 +193,20 @@ fn explain_dispatch_error(error: &str) -> String {
 /// Bytes of `0x`-prefixed hex.
 pub fn from_hex(hex: &str) -> Result<Vec<u8>, CliError> {
 	sp_core::bytes::from_hex(hex).map_err(|_| CliError::new(format!("{hex:?} is not hex")))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::explain_submission_error;
+
+	#[test]
+	fn pool_refusals_say_what_was_wrong_and_that_no_fee_was_charged() {
+		let full = explain_submission_error("Invalid Transaction: Custom error: 1");
+		assert!(full.starts_with("the assignment queue is full; no fee was charged"), "{full}");
+		let short = explain_submission_error("Invalid Transaction: Custom error: 2");
+		assert!(short.starts_with("the model's pool holds fewer executors"), "{short}");
+		assert!(short.contains("no fee was charged"), "{short}");
+		let other = explain_submission_error("Invalid Transaction: Custom error: 12");
+		assert!(other.starts_with("the node refused the transaction"), "{other}");
+	}
 }

@@ -14,8 +14,8 @@
 // - where the latency goes, stage by stage (p50 over the finalized requests, in blocks):
 //   inclusion to assignment (the chain's queue), assignment to the last commitment,
 //   the last commitment to the first reveal, the first reveal to finalization;
-// - requests failed (refused by the pool, failed in a block, expired, unassignable) and lost
-//   (included but never ended), and executors slashed (by reason: under load an honest
+// - requests failed (refused by the pool, by reason; dropped before inclusion; failed in a
+//   block, expired, unassignable) and lost (included but never ended), and executors slashed (by reason: under load an honest
 //   executor that cannot get its answers into blocks in time is slashed as missing);
 // - CPU use of the three nodes and their executors, in cores, over load and drain; and the
 //   share of the whole machine busy while the load was sent (the client included);
@@ -171,6 +171,16 @@ function machineTicks() {
 	return { busy: all - fields[3] - fields[4], all };
 }
 
+// Why the pool refused a request: the inference pallet's custom codes by name, else the
+// node's message.
+function refusalReason(error) {
+	const message = String(error && error.message ? error.message : error);
+	const code = /Custom error: (\d+)/.exec(message);
+	if (code && code[1] === '1') return 'queue_full';
+	if (code && code[1] === '2') return 'too_few_executors';
+	return message.slice(0, 80);
+}
+
 function percentile(sorted, p) {
 	if (sorted.length === 0) return null;
 	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -253,6 +263,7 @@ async function main() {
 		const finalizedPerBlock = new Map();
 		let submitted = 0;
 		let refused = 0;
+		const refusedBy = new Map();
 		let failedInBlock = 0;
 		const failures = new Map(); // dispatch error name -> count
 		// Per request: the block of its assignment, of its last commitment, of its first reveal.
@@ -380,7 +391,11 @@ async function main() {
 				loadBlocks++;
 				progress(`best #${number}: submitting ${batch.length} requests`);
 				await Promise.all(batch.map((xt) =>
-					api.rpc.author.submitExtrinsic(xt).then(() => submitted++, () => refused++)));
+					api.rpc.author.submitExtrinsic(xt).then(() => submitted++, (error) => {
+						refused++;
+						const reason = refusalReason(error);
+						refusedBy.set(reason, (refusedBy.get(reason) || 0) + 1);
+					})));
 			});
 		});
 
@@ -427,7 +442,11 @@ async function main() {
 			load_blocks: opts.blocks,
 			submitted,
 			refused_by_pool: refused,
+			refused_by_pool_because: Object.fromEntries(refusedBy),
 			included: included.size,
+			// Admitted by the pool, then found invalid when a block was built (the queue filled
+			// or the model's pool emptied meanwhile): never included, no fee.
+			dropped_before_inclusion: Math.max(0, submitted - included.size),
 			finalized_per_block: {
 				// Answers land in batches, so single blocks swing between none and hundreds: the
 				// mean over the window is what the network sustains, the median is shown beside it.

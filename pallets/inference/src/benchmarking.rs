@@ -7,6 +7,7 @@ use super::*;
 use alloc::{vec, vec::Vec};
 use codec::Encode;
 use frame_benchmarking::v2::*;
+use frame_support::dispatch::GetDispatchInfo;
 use frame_support::{
 	pallet_prelude::TransactionSource,
 	traits::{fungible::Mutate, Authorize, EnsureOrigin, Get, Hooks},
@@ -15,7 +16,7 @@ use frame_support::{
 use frame_system::RawOrigin;
 use sp_core::H256;
 use sp_runtime::{
-	traits::{Bounded, One, Zero},
+	traits::{Bounded, One, TransactionExtension, TxBaseImplication, Zero},
 	RuntimeAppPublic, Saturating,
 };
 use verity_primitives::{
@@ -355,7 +356,13 @@ pub fn finalized_request_with_output<T: Config>(output_bytes: u32) -> RequestId 
 	request_id
 }
 
-#[benchmarks]
+#[benchmarks(
+	where
+		T: Send + Sync,
+		<T as frame_system::Config>::RuntimeCall: From<Call<T>>
+			+ OpensRequests
+			+ sp_runtime::traits::Dispatchable<Info = frame_support::dispatch::DispatchInfo>,
+)]
 mod benchmarks {
 	use super::*;
 
@@ -505,6 +512,42 @@ mod benchmarks {
 			Requests::<T>::get(0).map(|request| request.status),
 			Some(RequestStatus::Assigned { .. })
 		));
+	}
+
+	/// The transaction pool's check of a request (`CheckRequestRoom`): the queue's ends, then
+	/// the model (the largest metadata, among 10,000) and its full pool, which it admits.
+	#[benchmark]
+	fn check_request_room() -> Result<(), BenchmarkError> {
+		fill_registry::<T>();
+		let model_id = H256([0xcc; 32]);
+		let metadata =
+			ModelMetadata { redundancy: max_redundancy::<T>(), ..largest_metadata::<T>(None) };
+		Pallet::<T>::do_register_model(model_id, metadata).expect("a valid model");
+		crowd_pool::<T>(model_id, 0);
+		let requester = funded::<T>("requester", 0);
+		let call: <T as frame_system::Config>::RuntimeCall = Call::<T>::request_inference {
+			model_id,
+			input: vector(b"x", 64),
+			max_fee: BalanceOf::<T>::max_value(),
+		}
+		.into();
+		let info = call.get_dispatch_info();
+
+		#[block]
+		{
+			CheckRequestRoom::<T>::new()
+				.validate(
+					RawOrigin::Signed(requester).into(),
+					&call,
+					&info,
+					0,
+					(),
+					&TxBaseImplication(()),
+					TransactionSource::External,
+				)
+				.map_err(|_| "the request has room")?;
+		}
+		Ok(())
 	}
 
 	/// `o`: output bytes. Worst case: the reveal that completes the quorum of the highest

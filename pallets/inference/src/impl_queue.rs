@@ -10,6 +10,11 @@
 //! transaction pool and the block builder, so the requester pays no fee for a request that
 //! would not run.
 //!
+//! A request for a model whose pool holds fewer executors than its redundancy is refused by
+//! the same extension, in the pool, before inclusion ([`TOO_FEW_EXECUTORS`]): executors
+//! leave pools when they unbond or are evicted, and a load sent while that happens would
+//! otherwise fail in its blocks with `NotEnoughExecutors`, each request paying its fee.
+//!
 //! A request whose pool has too few executors with room for another assignment
 //! (`MaxOpenAssignments`), or whose answers the block's answer space no longer carries
 //! (`impl_answer_space`), keeps its place at the front, and the block assigns no more.
@@ -37,7 +42,7 @@ use sp_runtime::{
 	traits::{DispatchInfoOf, DispatchOriginOf, Implication, TransactionExtension, ValidateResult},
 	DispatchError,
 };
-use verity_primitives::RequestId;
+use verity_primitives::{ModelId, ModelStatus, RequestId};
 
 impl<T: Config> Pallet<T> {
 	/// How many requests wait in the assignment queue.
@@ -185,6 +190,23 @@ impl<T: Config> Pallet<T> {
 		Self::request_weight(input_len, ServedBefore::Yes, Self::largest_draw())
 	}
 
+	/// Whether the pool of `model_id` holds at least as many executors as the model's
+	/// redundancy, in two reads (the model and its pool's length): what the transaction pool
+	/// checks before it lets a request in. True for a model that is not registered or not
+	/// active: the call refuses those by name, and the requester's mistake costs its fee.
+	///
+	/// Every member of a pool is live (an executor that unbonds, is evicted or is slashed
+	/// below `MinExecutorBond` leaves its pools; `try_state` checks it), so the pool's length
+	/// is the count `request_inference` checks.
+	pub fn pool_can_run(model_id: &ModelId) -> bool {
+		let Some(model) = crate::Models::<T>::get(model_id) else { return true };
+		if model.status != ModelStatus::Active {
+			return true;
+		}
+		let members = crate::ModelExecutors::<T>::decode_len(model_id).unwrap_or(0);
+		members >= usize::from(model.metadata.redundancy)
+	}
+
 	/// The queued request ids, front first.
 	pub fn queued_request_ids() -> impl Iterator<Item = RequestId> {
 		let (front, back) = AssignmentQueueEnds::<T>::get();
@@ -237,11 +259,27 @@ pub enum ServedBefore {
 pub trait OpensRequests {
 	/// How many requests this call opens when it succeeds.
 	fn requests_opened(&self) -> u32;
+
+	/// The model the request this call opens runs, when the call names it (`request_inference`),
+	/// so the pool can check that model's executors; `None` for every other call.
+	fn model_requested(&self) -> Option<ModelId> {
+		None
+	}
 }
 
 /// A transaction extension that refuses, in the pool and in the block builder, a transaction
-/// that would open more requests than the assignment queue has room for, so it is never
-/// included and pays no fee. It carries no data.
+/// that would open more requests than the assignment queue has room for
+/// ([`QUEUE_FULL`]), or a request for a model whose pool holds fewer executors than its
+/// redundancy ([`TOO_FEW_EXECUTORS`]), so it is never included and pays no fee. It carries
+/// no data.
+///
+/// Attack it stops: none by itself; it keeps honest requesters from paying for requests the
+/// chain would refuse for its own state (a full queue, a pool an eviction or unbonding just
+/// emptied). What it does not: a request the pool admitted may still fail in its block if
+/// that state changed in between (the block builder checks again, so only a block built
+/// elsewhere on an older view can include it), and calls that open requests without naming
+/// the model (memory's embeddings, challenges, contracts' requests) are checked for queue
+/// room only.
 #[derive(Encode, Decode, DecodeWithMemTracking, TypeInfo, Clone, PartialEq, Eq)]
 #[scale_info(skip_type_params(T))]
 pub struct CheckRequestRoom<T>(PhantomData<T>);
@@ -268,6 +306,10 @@ impl<T> core::fmt::Debug for CheckRequestRoom<T> {
 /// The custom validity code of a request refused for a full assignment queue.
 pub const QUEUE_FULL: u8 = 1;
 
+/// The custom validity code of a request refused because its model's pool holds fewer
+/// executors than the model's redundancy.
+pub const TOO_FEW_EXECUTORS: u8 = 2;
+
 impl<T> TransactionExtension<<T as frame_system::Config>::RuntimeCall> for CheckRequestRoom<T>
 where
 	T: Config + Send + Sync,
@@ -278,8 +320,14 @@ where
 	type Val = ();
 	type Pre = ();
 
-	fn weight(&self, _: &<T as frame_system::Config>::RuntimeCall) -> Weight {
-		<T as frame_system::Config>::DbWeight::get().reads(1)
+	fn weight(&self, call: &<T as frame_system::Config>::RuntimeCall) -> Weight {
+		if call.model_requested().is_some() {
+			T::WeightInfo::check_request_room()
+		} else if call.requests_opened() > 0 {
+			<T as frame_system::Config>::DbWeight::get().reads(1)
+		} else {
+			Weight::zero()
+		}
 	}
 
 	fn validate(
@@ -295,6 +343,14 @@ where
 		let opened = call.requests_opened();
 		if opened > 0 && Pallet::<T>::queue_room_for_transactions() < opened {
 			return Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(QUEUE_FULL)));
+		}
+		if call
+			.model_requested()
+			.is_some_and(|model_id| !Pallet::<T>::pool_can_run(&model_id))
+		{
+			return Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(
+				TOO_FEW_EXECUTORS,
+			)));
 		}
 		Ok((ValidTransaction::default(), (), origin))
 	}
@@ -317,6 +373,14 @@ impl<T: Config> crate::Call<T> {
 		match self {
 			Self::request_inference { .. } | Self::challenge { .. } => 1,
 			_ => 0,
+		}
+	}
+
+	/// The model the request this call opens runs, when the call names it.
+	pub fn model_requested(&self) -> Option<ModelId> {
+		match self {
+			Self::request_inference { model_id, .. } => Some(*model_id),
+			_ => None,
 		}
 	}
 }

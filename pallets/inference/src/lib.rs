@@ -32,7 +32,9 @@ pub use impl_answer_space::ANSWER_ENVELOPE_BYTES;
 pub use impl_assignment::DrawSize;
 pub use impl_attestations::ANSWER_PRIORITY;
 pub use impl_hooks::MIN_WEIGHED_OUTPUT;
-pub use impl_queue::{CheckRequestRoom, OpensRequests, ServedBefore, QUEUE_FULL};
+pub use impl_queue::{
+	CheckRequestRoom, OpensRequests, ServedBefore, QUEUE_FULL, TOO_FEW_EXECUTORS,
+};
 pub use interface::{
 	InferenceProvider, OnRequestFinalized, RequestOutcome, RequestResult, ResultStatus,
 };
@@ -738,7 +740,9 @@ pub mod pallet {
 		InputSpecMismatch,
 		/// The fee is above the caller's `max_fee`.
 		FeeAboveMax,
-		/// Fewer live executors serve the model than its redundancy.
+		/// Fewer live executors serve the model than its redundancy. The transaction pool
+		/// refuses a `request_inference` for such a model before inclusion
+		/// (`CheckRequestRoom`, `TOO_FEW_EXECUTORS`).
 		NotEnoughExecutors,
 		/// The assignment queue is full (`MaxQueuedRequests`, less the share kept for audits).
 		/// The transaction pool refuses such a request before inclusion (`CheckRequestRoom`).

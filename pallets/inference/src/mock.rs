@@ -167,6 +167,13 @@ impl crate::OpensRequests for RuntimeCall {
 			_ => 0,
 		}
 	}
+
+	fn model_requested(&self) -> Option<verity_primitives::ModelId> {
+		match self {
+			RuntimeCall::Inference(call) => call.model_requested(),
+			_ => None,
+		}
+	}
 }
 
 /// The tests' randomness: the parent hash, which `run_to_block` sets to the block number.

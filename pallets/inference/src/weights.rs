@@ -45,6 +45,7 @@ pub trait WeightInfo {
 	fn unregister_executor() -> Weight;
 	fn withdraw_bond() -> Weight;
 	fn request_inference(i: u32, e: u32, r: u32, ) -> Weight;
+	fn check_request_room() -> Weight;
 	fn submit_attestation(o: u32, ) -> Weight;
 	fn authorize_submit_attestation(o: u32, ) -> Weight;
 	fn submit_commitment() -> Weight;
@@ -239,6 +240,21 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
+	}
+	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:0)
+	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Models` (r:1 w:0)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
+	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
+	fn check_request_room() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `5559`
+		//  Estimated: `5750`
+		// Minimum execution time: 85_878_000 picoseconds.
+		Weight::from_parts(95_052_000, 0)
+			.saturating_add(Weight::from_parts(0, 5750))
+			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)
@@ -748,6 +764,21 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(10_u64))
 			.saturating_add(ParityDbWeight::get().writes((2_u64).saturating_mul(r.into())))
 			.saturating_add(Weight::from_parts(0, 6714).saturating_mul(e.into()))
+	}
+	/// Storage: `Inference::AssignmentQueueEnds` (r:1 w:0)
+	/// Proof: `Inference::AssignmentQueueEnds` (`max_values`: Some(1), `max_size`: Some(8), added: 503, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Models` (r:1 w:0)
+	/// Proof: `Inference::Models` (`max_values`: None, `max_size`: Some(2285), added: 4760, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::ModelExecutors` (r:1 w:0)
+	/// Proof: `Inference::ModelExecutors` (`max_values`: None, `max_size`: Some(2098), added: 4573, mode: `MaxEncodedLen`)
+	fn check_request_room() -> Weight {
+		// Proof Size summary in bytes:
+		//  Measured:  `5559`
+		//  Estimated: `5750`
+		// Minimum execution time: 85_878_000 picoseconds.
+		Weight::from_parts(95_052_000, 0)
+			.saturating_add(Weight::from_parts(0, 5750))
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(329332), added: 331807, mode: `MaxEncodedLen`)

@@ -177,7 +177,8 @@ where
 }
 
 /// The calls that open requests in the inference protocol's assignment queue, so that
-/// `CheckRequestRoom` can refuse them in the pool when it is full.
+/// `CheckRequestRoom` can refuse them in the pool when it is full, and the model they name,
+/// so that it can refuse a request whose model has too few executors.
 impl pallet_inference::OpensRequests for crate::RuntimeCall {
 	fn requests_opened(&self) -> u32 {
 		use crate::RuntimeCall;
@@ -194,6 +195,19 @@ impl pallet_inference::OpensRequests for crate::RuntimeCall {
 				| pallet_sudo::Call::sudo_as { call, .. },
 			) => call.requests_opened(),
 			_ => 0,
+		}
+	}
+
+	fn model_requested(&self) -> Option<verity_primitives::ModelId> {
+		use crate::RuntimeCall;
+		match self {
+			RuntimeCall::Inference(call) => call.model_requested(),
+			RuntimeCall::Sudo(
+				pallet_sudo::Call::sudo { call }
+				| pallet_sudo::Call::sudo_unchecked_weight { call, .. }
+				| pallet_sudo::Call::sudo_as { call, .. },
+			) => call.model_requested(),
+			_ => None,
 		}
 	}
 }

@@ -77,6 +77,8 @@ impl frame_system::Config for Runtime {
 	/// The node stores its state in ParityDB; what a read and a write cost there, as measured
 	/// (`make bench-storage`).
 	type DbWeight = crate::db_weights::ParityDbWeight;
+	/// What `frame_system`'s transaction extensions cost here, as measured (`make bench`).
+	type ExtensionsWeightInfo = crate::weights::frame_system_extensions::WeightInfo<Runtime>;
 	type Version = Version;
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = SS58Prefix;
@@ -196,7 +198,8 @@ impl pallet_transaction_payment::Config for Runtime {
 		MinimumMultiplier,
 		MaximumMultiplier,
 	>;
-	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
+	/// What charging the fee costs here, as measured (`make bench`).
+	type WeightInfo = crate::weights::pallet_transaction_payment::WeightInfo<Runtime>;
 }
 
 impl pallet_sudo::Config for Runtime {

@@ -241,42 +241,48 @@ fn an_executor_at_its_cap_is_passed_over_and_a_busy_pool_waits_at_the_front_of_t
 	});
 }
 
+/// A call that requests `model` with the tests' input.
+fn request_call(model: verity_primitives::ModelId) -> RuntimeCall {
+	crate::Call::<Test>::request_inference { model_id: model, input: input(), max_fee: u64::MAX }
+		.into()
+}
+
+/// What the transaction pool (and the block builder) says of `call` from account 1:
+/// `CheckRequestRoom`'s validation.
+fn pool_validity(
+	call: &RuntimeCall,
+) -> Result<(), frame_support::pallet_prelude::TransactionValidityError> {
+	use crate::CheckRequestRoom;
+	use frame_support::{dispatch::GetDispatchInfo, pallet_prelude::TransactionSource};
+	use sp_runtime::traits::{TransactionExtension, TxBaseImplication};
+	CheckRequestRoom::<Test>::new()
+		.validate(
+			RuntimeOrigin::signed(1),
+			call,
+			&call.get_dispatch_info(),
+			0,
+			(),
+			&TxBaseImplication(()),
+			TransactionSource::External,
+		)
+		.map(|_| ())
+}
+
 #[test]
 fn a_full_queue_refuses_requests_in_the_pool_and_holds_nothing() {
 	// The block assigns 8 at once; then transactions may fill the queue up to 2 *
-	// MaxRequestsPerBlock short of its bound (40 - 16 = 24 here). Beyond that the transaction extension refuses the request before it
-	// is included, so no fee is charged; a request dispatched anyway is refused by name,
-	// holding nothing. Audits still find room in the reserve.
-	use crate::{CheckRequestRoom, RequestKind, QUEUE_FULL};
-	use frame_support::{
-		dispatch::GetDispatchInfo,
-		pallet_prelude::{InvalidTransaction, TransactionSource, TransactionValidityError},
-	};
-	use sp_runtime::traits::{TransactionExtension, TxBaseImplication};
+	// MaxRequestsPerBlock short of its bound (40 - 16 = 24 here). Beyond that the transaction
+	// extension refuses the request before it is included, so no fee is charged; a request
+	// dispatched anyway is refused by name, holding nothing. Audits still find room in the
+	// reserve.
+	use crate::{RequestKind, QUEUE_FULL};
+	use frame_support::pallet_prelude::{InvalidTransaction, TransactionValidityError};
 	run_test(|| {
 		let model = vector_model(1, 1);
 		executor(10, &[model]);
-		let call: RuntimeCall = crate::Call::<Test>::request_inference {
-			model_id: model,
-			input: input(),
-			max_fee: u64::MAX,
-		}
-		.into();
-		let validate = |call: &RuntimeCall| {
-			CheckRequestRoom::<Test>::new()
-				.validate(
-					RuntimeOrigin::signed(1),
-					call,
-					&call.get_dispatch_info(),
-					0,
-					(),
-					&TxBaseImplication(()),
-					TransactionSource::External,
-				)
-				.map(|_| ())
-		};
+		let call = request_call(model);
 		for _ in 0..8 + 24 {
-			assert_ok!(validate(&call));
+			assert_ok!(pool_validity(&call));
 			assert_ok!(Inference::request_inference(
 				RuntimeOrigin::signed(1),
 				model,
@@ -285,18 +291,70 @@ fn a_full_queue_refuses_requests_in_the_pool_and_holds_nothing() {
 			));
 		}
 		assert_eq!(
-			validate(&call),
+			pool_validity(&call),
 			Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(QUEUE_FULL)))
 		);
 		let remark: RuntimeCall = frame_system::Call::<Test>::remark { remark: vec![] }.into();
-		assert_ok!(validate(&remark));
+		assert_ok!(pool_validity(&remark));
 		assert_noop!(
 			Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX),
 			Error::<Test>::RequestQueueFull
 		);
 		assert_ok!(Inference::ensure_queue_room(&RequestKind::Audit { original: 0 }));
 		next_block();
-		assert_ok!(validate(&call));
+		assert_ok!(pool_validity(&call));
+	});
+}
+
+#[test]
+fn a_request_for_a_model_short_of_executors_is_refused_in_the_pool() {
+	// What it plays: an executor leaves a redundancy-2 pool (it unregisters here; an eviction
+	// or a slash below the minimum bond takes it out the same way) while a load of requests
+	// for that model is on its way. Each would fail in its block with `NotEnoughExecutors`
+	// and pay its fee; the pool refuses them before inclusion instead, and admits them again
+	// once the pool is full enough. A request for a model that is not registered is left to
+	// the call, which refuses it by name at the requester's cost.
+	use crate::{CheckRequestRoom, WeightInfo, TOO_FEW_EXECUTORS};
+	use frame_support::pallet_prelude::{InvalidTransaction, TransactionValidityError};
+	use sp_runtime::traits::TransactionExtension;
+	run_test(|| {
+		let model = vector_model(1, 2);
+		executor(10, &[model]);
+		executor(11, &[model]);
+		let call = request_call(model);
+		assert_ok!(pool_validity(&call));
+
+		assert_ok!(Inference::unregister_executor(RuntimeOrigin::signed(11)));
+		assert_eq!(
+			pool_validity(&call),
+			Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(TOO_FEW_EXECUTORS)))
+		);
+		// Dispatched anyway (a block built on an older view): refused by name, holding nothing.
+		assert_noop!(
+			Inference::request_inference(RuntimeOrigin::signed(1), model, input(), u64::MAX),
+			Error::<Test>::NotEnoughExecutors
+		);
+		assert_ok!(pool_validity(&request_call(H256::repeat_byte(9))));
+
+		executor(12, &[model]);
+		assert_ok!(pool_validity(&call));
+		assert_ok!(Inference::request_inference(
+			RuntimeOrigin::signed(1),
+			model,
+			input(),
+			u64::MAX
+		));
+
+		// A request is charged the benchmarked check; a call that opens no request, nothing.
+		let remark: RuntimeCall = frame_system::Call::<Test>::remark { remark: vec![] }.into();
+		assert_eq!(
+			CheckRequestRoom::<Test>::new().weight(&call),
+			<() as WeightInfo>::check_request_room()
+		);
+		assert_eq!(
+			CheckRequestRoom::<Test>::new().weight(&remark),
+			frame_support::weights::Weight::zero()
+		);
 	});
 }
 
