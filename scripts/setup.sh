@@ -102,6 +102,14 @@ if [ ! -d "$here/contracts/node_modules/solc" ] ||
 	(cd "$here/contracts" && npm ci --no-audit --no-fund --silent)
 fi
 
+# Hardhat with its ethers plugin, pinned by its lockfile: the contracts' test drives the chain
+# with it as an Ethereum developer would (it compiles nothing, so it downloads no compiler).
+if [ ! -d "$here/contracts/hardhat/node_modules/hardhat" ] ||
+	[ "$here/contracts/hardhat/package-lock.json" -nt "$here/contracts/hardhat/node_modules/.package-lock.json" ]; then
+	log "installing Hardhat for the contracts' test"
+	(cd "$here/contracts/hardhat" && npm ci --no-audit --no-fund --silent)
+fi
+
 # A headless browser for the explorer's test.
 if ! command -v chromium >/dev/null; then
 	apt_install chromium

@@ -1,7 +1,9 @@
 //! Contracts act on verified inference, end to end with the tools an Ethereum developer uses:
 //! a dev node with its executor, `verity-eth-rpc` beside it, the contracts compiled by solc-js
 //! from npm, and viem deploying and driving `ModelGatedVault` (contracts/test/vault.mjs); then
-//! ethers.js on the same chain (contracts/test/ethers.mjs).
+//! ethers.js on the same chain (contracts/test/ethers.mjs), and a Hardhat project whose only
+//! change is its network entry (contracts/hardhat: a vault deployed, a proposal paid out by
+//! the callback).
 //!
 //! The vault requests the voice-activity model through the inference precompile, is called
 //! back with the settled result and pays out; it refuses an unfinalized result and a forged
@@ -109,11 +111,30 @@ async fn contract_events(node: &Node) -> BTreeSet<String> {
 /// Run the Node.js driver `script` (under `contracts/`) with `args`: it must succeed and print
 /// each of `steps` (`{"step": …}` lines).
 fn run_driver(node: &Node, script: &str, args: &[&str], steps: &[&str]) {
-	let run = Command::new("node")
-		.arg(contracts_dir().join(script))
-		.args(args)
-		.output()
-		.expect("Node.js runs");
+	let mut command = Command::new("node");
+	command.arg(contracts_dir().join(script)).args(args);
+	expect_steps(node, script, &mut command, steps);
+}
+
+/// Run Hardhat's `script` (under `contracts/hardhat`) on the `verity` network at `eth_url`,
+/// with `env`: it must succeed and print each of `steps`.
+fn run_hardhat(node: &Node, eth_url: &str, script: &str, env: &[(&str, &str)], steps: &[&str]) {
+	let project = contracts_dir().join("hardhat");
+	let hardhat = project.join("node_modules/.bin/hardhat");
+	assert!(hardhat.exists(), "{} is missing: run scripts/setup.sh", hardhat.display());
+	let mut command = Command::new(hardhat);
+	command
+		.current_dir(&project)
+		.args(["run", "--no-compile", "--network", "verity", script])
+		.env("VERITY_ETH_RPC", eth_url)
+		.env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
+		.envs(env.iter().copied());
+	expect_steps(node, script, &mut command, steps);
+}
+
+/// Run `command`: it must succeed and print each of `steps` (`{"step": …}` lines).
+fn expect_steps(node: &Node, script: &str, command: &mut Command, steps: &[&str]) {
+	let run = command.output().expect("Node.js runs");
 	let stdout = String::from_utf8_lossy(&run.stdout);
 	println!("{stdout}");
 	assert!(
@@ -171,6 +192,20 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 		"test/ethers.mjs",
 		&[&eth.1, artifacts_dir, VOICE_ACTIVITY],
 		&["network", "funded account", "transferred", "deployed and read back", "quoted"],
+	);
+	// Hardhat, its project unmodified but for the network entry: its account, a deployment, a
+	// quote, a proposal paid out by the callback.
+	let evidence = evidence();
+	run_hardhat(
+		&node,
+		&eth.1,
+		"scripts/vault.js",
+		&[
+			("VERITY_ARTIFACTS", artifacts_dir),
+			("VERITY_MODEL", VOICE_ACTIVITY),
+			("VERITY_EVIDENCE", &evidence),
+		],
+		&["network and account", "deployed", "quoted", "proposed", "paid out by callback"],
 	);
 
 	let events = contract_events(&node).await;
