@@ -266,9 +266,7 @@ mod tests {
 	/// dispatch, its authorization and the extrinsic base, and its share of the settlement.
 	fn answer_weight(output_bytes: u32) -> Weight {
 		type Weights = pallet_inference::weights::SubstrateWeight<Runtime>;
-		let base = configs::RuntimeBlockWeights::get()
-			.get(DispatchClass::Operational)
-			.base_extrinsic;
+		let base = answer_extrinsic_base();
 		// A request's quorum settles in the reveal that completes it: at redundancy 3, one
 		// ordinary settlement for every three answers.
 		let shape = pallet_inference::RecordShape { redundancy: 3, largest_output: output_bytes };
@@ -286,13 +284,28 @@ mod tests {
 	/// (`submit_commitments`, `submit_attestations`): the same dispatches and authorizations,
 	/// the two extrinsic bases shared by a batch's items.
 	fn batched_answer_weight(output_bytes: u32) -> Weight {
-		let base = configs::RuntimeBlockWeights::get()
-			.get(DispatchClass::Operational)
-			.base_extrinsic;
+		let base = answer_extrinsic_base();
 		let per_batch = u64::from(configs::MaxAnswersPerBatch::get());
 		answer_weight(output_bytes)
 			.saturating_sub(base.saturating_mul(2))
 			.saturating_add(base.saturating_mul(2) / per_batch)
+	}
+
+	/// What an answer transaction (a commitment or a reveal, alone or in a batch) costs a block
+	/// besides its items: the extrinsic base and its transaction extensions' weights, which
+	/// are charged whatever the origin.
+	fn answer_extrinsic_base() -> Weight {
+		let base = configs::RuntimeBlockWeights::get()
+			.get(DispatchClass::Operational)
+			.base_extrinsic;
+		let batch = RuntimeCall::Inference(pallet_inference::Call::submit_commitments {
+			batch: Default::default(),
+		});
+		let extensions = sp_runtime::traits::TransactionExtension::weight(
+			&transaction_extension(0, 0, Default::default()),
+			&batch,
+		);
+		base.saturating_add(extensions)
 	}
 
 	/// How many answers of `weight` each fit in a block: commitments and reveals are
@@ -337,7 +350,7 @@ mod tests {
 		type Weights = pallet_inference::weights::SubstrateWeight<Runtime>;
 		let blocks = configs::RuntimeBlockWeights::get();
 		let normal_base = blocks.get(DispatchClass::Normal).base_extrinsic;
-		let answer_base = blocks.get(DispatchClass::Operational).base_extrinsic;
+		let answer_base = answer_extrinsic_base();
 		let per_batch = u64::from(configs::MaxAnswersPerBatch::get());
 		let output = CLASSIFIER_OUTPUT_BYTES.max(pallet_inference::MIN_WEIGHED_OUTPUT);
 		let lookups = <Runtime as frame_system::Config>::DbWeight::get().reads(2);
