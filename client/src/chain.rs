@@ -174,9 +174,11 @@ fn explain_submission_error(error: &str) -> String {
 	}
 }
 
-/// The custom validity code in a node's refusal ("Custom error: N"), if it gives one.
+/// The custom validity code in a node's refusal, if it gives one: "Custom error: N" in the
+/// node's RPC error, "Invalid transaction with custom error: N" as the client reports it.
 fn custom_code(error: &str) -> Option<u8> {
-	let (_, rest) = error.split_once("Custom error: ")?;
+	let lowered = error.to_ascii_lowercase();
+	let (_, rest) = lowered.split_once("custom error: ")?;
 	let digits = rest.chars().take_while(char::is_ascii_digit).collect::<String>();
 	digits.parse().ok()
 }
@@ -203,7 +205,7 @@ mod tests {
 	fn pool_refusals_say_what_was_wrong_and_that_no_fee_was_charged() {
 		let full = explain_submission_error("Invalid Transaction: Custom error: 1");
 		assert!(full.starts_with("the assignment queue is full; no fee was charged"), "{full}");
-		let short = explain_submission_error("Invalid Transaction: Custom error: 2");
+		let short = explain_submission_error("Invalid transaction with custom error: 2");
 		assert!(short.starts_with("the model's pool holds fewer executors"), "{short}");
 		assert!(short.contains("no fee was charged"), "{short}");
 		let other = explain_submission_error("Invalid Transaction: Custom error: 12");

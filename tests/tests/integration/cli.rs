@@ -59,6 +59,17 @@ fn every_command_works_against_a_dev_node() {
 	let int8 = register.json()["model_id"].as_str().unwrap().to_string();
 	assert_eq!(int8, "0x521c456081385527534f441b3a2418b117416fb12e0764e64c3b428f26ca3b1f");
 
+	// No executor serves the new model yet: the transaction pool refuses a request for it
+	// before inclusion, and the command says why and that no fee was charged.
+	let unserved =
+		verity(&url, &["--suri", "//Charlie", "infer", "--model", &int8, "--input", &input]);
+	assert_ne!(unserved.code, 0, "{unserved:?}");
+	assert!(
+		unserved.stderr.contains("fewer executors than its redundancy")
+			&& unserved.stderr.contains("no fee was charged"),
+		"{unserved:?}"
+	);
+
 	// executor status / register
 	let alice = verity(&url, &["--json", "executor", "status"]);
 	assert_eq!(alice.code, 0, "{alice:?}");
