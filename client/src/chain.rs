@@ -159,18 +159,17 @@ impl Chain {
 /// and `pallet_inference::TOO_FEW_EXECUTORS`, which the pool gives before inclusion (no fee).
 fn explain_submission_error(error: &str) -> String {
 	if error.contains("Inability to pay some fees") {
-		format!("the signer cannot pay the transaction fee (insufficient funds): {error}")
-	} else if custom_code(error) == Some(1) {
-		format!(
+		return format!("the signer cannot pay the transaction fee (insufficient funds): {error}");
+	}
+	match custom_code(error) {
+		Some(1) => format!(
 			"the assignment queue is full; no fee was charged, try again in a few blocks: {error}"
-		)
-	} else if custom_code(error) == Some(2) {
-		format!(
+		),
+		Some(2) => format!(
 			"the model's pool holds fewer executors than its redundancy; no fee was charged, \
 			 try again when more executors serve it: {error}"
-		)
-	} else {
-		format!("the node refused the transaction: {error}")
+		),
+		_ => format!("the node refused the transaction: {error}"),
 	}
 }
 

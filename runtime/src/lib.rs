@@ -301,11 +301,14 @@ mod tests {
 		let batch = RuntimeCall::Inference(pallet_inference::Call::submit_commitments {
 			batch: Default::default(),
 		});
-		let extensions = sp_runtime::traits::TransactionExtension::weight(
-			&transaction_extension(0, 0, Default::default()),
-			&batch,
-		);
-		base.saturating_add(extensions)
+		base.saturating_add(extensions_weight(&batch))
+	}
+
+	/// What `call`'s transaction extensions are charged (the call's own dispatch info counts
+	/// none): the same for every origin and nonce.
+	fn extensions_weight(call: &RuntimeCall) -> Weight {
+		use sp_runtime::traits::TransactionExtension;
+		transaction_extension(0, 0, Default::default()).weight(call)
 	}
 
 	/// How many answers of `weight` each fit in a block: commitments and reveals are
@@ -359,10 +362,7 @@ mod tests {
 			input: vec![0u8; 4096],
 			max_fee: 0,
 		});
-		let extensions = sp_runtime::traits::TransactionExtension::weight(
-			&transaction_extension(0, 0, Default::default()),
-			&request,
-		);
+		let extensions = extensions_weight(&request);
 		let stages = [
 			(
 				"call",
@@ -419,11 +419,10 @@ mod tests {
 			input,
 			max_fee: 0,
 		});
-		use sp_runtime::traits::TransactionExtension;
 		let info = call.get_dispatch_info();
 		// What a signed request's extensions are charged (the pool's check of its model among
-		// them); the call's own dispatch info counts none.
-		let extensions = transaction_extension(0, 0, Default::default()).weight(&call);
+		// them).
+		let extensions = extensions_weight(&call);
 		let request = Inference::request_weight(
 			4096,
 			pallet_inference::ServedBefore::No,

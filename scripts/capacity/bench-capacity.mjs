@@ -15,8 +15,9 @@
 //   inclusion to assignment (the chain's queue), assignment to the last commitment,
 //   the last commitment to the first reveal, the first reveal to finalization;
 // - requests failed (refused by the pool, by reason; dropped before inclusion; failed in a
-//   block, expired, unassignable) and lost (included but never ended), and executors slashed (by reason: under load an honest
-//   executor that cannot get its answers into blocks in time is slashed as missing);
+//   block, expired, unassignable) and lost (included but never ended), and executors slashed
+//   (by reason: under load an honest executor that cannot get its answers into blocks in time
+//   is slashed as missing);
 // - CPU use of the three nodes and their executors, in cores, over load and drain; and the
 //   share of the whole machine busy while the load was sent (the client included);
 // - how much of a block's weight its author really spent: for the blocks of the load window,
@@ -175,7 +176,7 @@ function machineTicks() {
 // node's message.
 function refusalReason(error) {
 	const message = String(error && error.message ? error.message : error);
-	const code = /Custom error: (\d+)/.exec(message);
+	const code = /custom error: (\d+)/i.exec(message);
 	if (code && code[1] === '1') return 'queue_full';
 	if (code && code[1] === '2') return 'too_few_executors';
 	return message.slice(0, 80);

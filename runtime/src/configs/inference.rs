@@ -182,6 +182,9 @@ where
 impl pallet_inference::OpensRequests for crate::RuntimeCall {
 	fn requests_opened(&self) -> u32 {
 		use crate::RuntimeCall;
+		if let Some(call) = sudo_inner_call(self) {
+			return call.requests_opened();
+		}
 		match self {
 			RuntimeCall::Inference(call) => call.requests_opened(),
 			RuntimeCall::Memory(
@@ -189,25 +192,30 @@ impl pallet_inference::OpensRequests for crate::RuntimeCall {
 				| pallet_memory::Call::recall { .. }
 				| pallet_memory::Call::retry_embedding { .. },
 			) => 1,
-			RuntimeCall::Sudo(
-				pallet_sudo::Call::sudo { call }
-				| pallet_sudo::Call::sudo_unchecked_weight { call, .. }
-				| pallet_sudo::Call::sudo_as { call, .. },
-			) => call.requests_opened(),
 			_ => 0,
 		}
 	}
 
 	fn model_requested(&self) -> Option<verity_primitives::ModelId> {
-		use crate::RuntimeCall;
+		if let Some(call) = sudo_inner_call(self) {
+			return call.model_requested();
+		}
 		match self {
-			RuntimeCall::Inference(call) => call.model_requested(),
-			RuntimeCall::Sudo(
-				pallet_sudo::Call::sudo { call }
-				| pallet_sudo::Call::sudo_unchecked_weight { call, .. }
-				| pallet_sudo::Call::sudo_as { call, .. },
-			) => call.model_requested(),
+			crate::RuntimeCall::Inference(call) => call.model_requested(),
 			_ => None,
 		}
+	}
+}
+
+/// The call a sudo call dispatches, if `call` is one: it opens the requests its inner call
+/// opens.
+fn sudo_inner_call(call: &crate::RuntimeCall) -> Option<&crate::RuntimeCall> {
+	match call {
+		crate::RuntimeCall::Sudo(
+			pallet_sudo::Call::sudo { call }
+			| pallet_sudo::Call::sudo_unchecked_weight { call, .. }
+			| pallet_sudo::Call::sudo_as { call, .. },
+		) => Some(call),
+		_ => None,
 	}
 }

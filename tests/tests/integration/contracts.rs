@@ -163,6 +163,7 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 	assert!(compiled.status.success(), "{}", String::from_utf8_lossy(&compiled.stderr));
 
 	let artifacts_dir = artifacts.path().to_str().unwrap();
+	let evidence = evidence();
 	run_driver(
 		&node,
 		"test/vault.mjs",
@@ -170,7 +171,7 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 			&eth.1,
 			artifacts_dir,
 			VOICE_ACTIVITY,
-			&evidence(),
+			&evidence,
 			GENERATION,
 			&unrunnable_generation_input(),
 		],
@@ -195,7 +196,6 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 	);
 	// Hardhat, its project unmodified but for the network entry: its account, a deployment, a
 	// quote, a proposal paid out by the callback.
-	let evidence = evidence();
 	run_hardhat(
 		&node,
 		&eth.1,
