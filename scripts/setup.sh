@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, what building Verity needs on a Debian machine:
-# protobuf-compiler, clang and libclang for the native dependencies, and a Rust
+# protobuf-compiler, clang and libclang for the native dependencies, the mold linker, and a Rust
 # toolchain able to build the `wasm32v1-none` runtime; the explorer's and the contracts' npm
 # packages and Debian's Chromium, which the explorer's browser test drives.
 #
@@ -34,8 +34,9 @@ apt_install() {
 }
 
 # Native build dependencies of libp2p (protoc) and bindgen users (clang, libclang: the
-# Ethereum RPC adapter's client database links RocksDB, whose bindings bindgen writes).
-apt_install protobuf-compiler clang libclang-dev
+# Ethereum RPC adapter's client database links RocksDB, whose bindings bindgen writes), and
+# mold, the linker `.cargo/config.toml` names: the workspace links some thirty large binaries.
+apt_install protobuf-compiler clang libclang-dev mold
 
 # The offline path: Debian's toolchain with a self-built wasm32v1-none sysroot.
 setup_debian_toolchain() {
