@@ -62,9 +62,10 @@ interface IInference {
 
 /// @title What a contract implements to receive results
 /// @notice Called by the chain (from the block's start, never while another contract runs),
-/// with `msg.sender == INFERENCE_PRECOMPILE` and the gas the requester prepaid. A callback that
-/// reverts or runs out of gas is recorded in an event; the result stays readable via
-/// `resultOf`.
+/// with `msg.sender == INFERENCE_PRECOMPILE` and the gas the requester prepaid. A request gets
+/// `onInferenceResult` (and, should a challenge overturn it, `onInferenceCorrected`) or
+/// `onInferenceFailed`, never both. A callback that reverts or runs out of gas is recorded in
+/// an event; the result stays readable via `resultOf`.
 interface IInferenceConsumer {
 	/// @notice Request `requestId` settled by quorum with `outcome` (its output's canonical
 	/// tensor encoding).
@@ -72,4 +73,9 @@ interface IInferenceConsumer {
 
 	/// @notice A challenge overturned request `requestId`'s result: `outcome` now stands.
 	function onInferenceCorrected(uint256 requestId, bytes calldata outcome) external;
+
+	/// @notice Request `requestId` ended without an output: `status` is 5 (Failed: it expired
+	/// or found too few executors; its fee went back) or 6 (Rejected: its executors agreed the
+	/// input cannot run). No other callback follows; the rest of the prepay goes back after it.
+	function onInferenceFailed(uint256 requestId, uint8 status) external;
 }

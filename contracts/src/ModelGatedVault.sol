@@ -11,9 +11,10 @@ import {IInference, IInferenceConsumer, INFERENCE_PRECOMPILE} from "./IInference
 ///
 /// The verdict arrives by callback (`onInferenceResult`); when the callback could not run (too
 /// little gas, a reverting beneficiary), anyone may `settle` it later from `resultOf`. A request
-/// that ends without a verdict (it failed, its input was rejected, or its output left state
-/// before anyone settled it) is closed by `settle` too: nothing is paid and the amount is free
-/// again for other proposals.
+/// that ends without a verdict (it failed or its input was rejected) closes its proposal by
+/// callback (`onInferenceFailed`), or by `settle` when that callback could not run or the
+/// output left state before anyone settled it: nothing is paid and the amount is free again
+/// for other proposals.
 contract ModelGatedVault is IInferenceConsumer {
 	/// The inference precompile.
 	IInference public constant INFERENCE = IInference(INFERENCE_PRECOMPILE);
@@ -106,6 +107,15 @@ contract ModelGatedVault is IInferenceConsumer {
 		bool decided = proposals[requestId].decided;
 		emit CorrectionSeen(requestId, decided);
 		if (!decided && proposals[requestId].beneficiary != address(0)) _decide(requestId);
+	}
+
+	/// @inheritdoc IInferenceConsumer
+	/// @dev Closes the proposal, paying nothing: `_decide` reads the failed or rejected status.
+	function onInferenceFailed(uint256 requestId, uint8) external {
+		if (msg.sender != INFERENCE_PRECOMPILE) revert NotInference();
+		if (!proposals[requestId].decided && proposals[requestId].beneficiary != address(0)) {
+			_decide(requestId);
+		}
 	}
 
 	/// @notice Decide a proposal from the pull path, once its result is final.

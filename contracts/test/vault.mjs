@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import {
 	createPublicClient,
 	createWalletClient,
-	decodeEventLog,
 	defineChain,
 	http,
 	parseAbi,
@@ -188,27 +187,26 @@ expect(caught === 'FeeAboveMax', `a contract catches the refusal's reason: ${cau
 step('static and delegate calls refused, reasons caught', { staticReason, delegateReason, caught });
 
 // 9. A request that ends without a verdict: the executors agree the input cannot run (a prompt
-//    longer than the language model's context). `settle` closes the proposal, pays nothing,
-//    and the amount is free again for the next proposal.
+//    longer than the language model's context). The chain calls `onInferenceFailed`, which
+//    closes the proposal, pays nothing, and frees the amount for the next proposal; only the
+//    precompile may make that call.
 if (generationModel && unrunnable) {
 	const gated = await deploy(Vault, [generationModel, 0, 0, 0n], parseEther('10'));
-	const [generationFee] = await client.readContract({ address: INFERENCE, abi: inferenceAbi, functionName: 'quote', args: [generationModel, 0n] });
+	const [generationFee] = await client.readContract({ address: INFERENCE, abi: inferenceAbi, functionName: 'quote', args: [generationModel, callbackGas] });
 	const beforeRejected = await client.getBalance({ address: beneficiary });
-	const { result: rejectedId } = await send(gated, 'propose', [unrunnable, beneficiary, parseEther('9'), generationFee, 0n]);
+	const { result: rejectedId } = await send(gated, 'propose', [unrunnable, beneficiary, parseEther('9'), generationFee, callbackGas]);
 	const locked = await client.readContract({ address: gated, abi: Vault.abi, functionName: 'committed' });
 	expect(locked === parseEther('9'), `the proposal holds its amount (committed ${locked})`);
+	const forgedFailure = await revertReason(client.simulateContract({ address: gated, abi: Vault.abi, functionName: 'onInferenceFailed', args: [rejectedId, 5], account: stranger }));
+	expect(forgedFailure && forgedFailure.includes('NotInference'), `a forged failure must revert with NotInference: ${forgedFailure}`);
 	await waitFor('the executors to reject the input', async () => (await resultOf(rejectedId))[0] === 6, 240_000);
-	const { receipt } = await send(gated, 'settle', [rejectedId]);
-	const abandoned = receipt.logs
-		.map((log) => { try { return decodeEventLog({ abi: Vault.abi, ...log }); } catch { return null; } })
-		.find((event) => event && event.eventName === 'Abandoned');
-	expect(abandoned && abandoned.args.status === 6, 'settle closed the proposal as Abandoned (status 6)');
+	await waitFor('onInferenceFailed to close the proposal', async () => (await proposal(gated, rejectedId))[2]);
 	const freed = await client.readContract({ address: gated, abi: Vault.abi, functionName: 'committed' });
 	expect(freed === 0n, `the amount is free again (committed ${freed})`);
 	expect((await client.getBalance({ address: beneficiary })) === beforeRejected, 'nothing was paid on a rejected input');
 	const again = await revertReason(client.simulateContract({ address: gated, abi: Vault.abi, functionName: 'settle', args: [rejectedId], account: stranger }));
 	expect(again && again.includes('AlreadyDecided'), `a closed proposal is decided once: ${again}`);
-	step('rejected input: proposal closed, amount freed', { requestId: rejectedId, status: 6 });
+	step('rejected input: proposal closed by onInferenceFailed, amount freed', { requestId: rejectedId, status: 6 });
 }
 
 console.log(JSON.stringify({ done: true }));

@@ -15,7 +15,7 @@ use pallet_inference::OnRequestFinalized;
 use pallet_inference_contracts::{
 	callbacks::{gas_weight, prepay_of},
 	CallbackKind, ContractRequests, Event as ContractsEvent, HoldReason, IInference,
-	PRECOMPILE_ADDRESS,
+	IInferenceConsumer, PRECOMPILE_ADDRESS,
 };
 use pallet_revive::{
 	precompiles::alloy::{
@@ -29,6 +29,9 @@ use sp_runtime::BuildStorage;
 
 /// Runtime code that stores its calldata's size in slot 0: `CALLDATASIZE PUSH0 SSTORE STOP`.
 const RECORDER: &[u8] = &[0x36, 0x5f, 0x55, 0x00];
+/// Runtime code that stores its calldata's first word in slot 0 and its size in slot 1:
+/// `PUSH0 CALLDATALOAD PUSH0 SSTORE CALLDATASIZE PUSH1 1 SSTORE STOP`.
+const CALL_RECORDER: &[u8] = &[0x5f, 0x35, 0x5f, 0x55, 0x36, 0x60, 0x01, 0x55, 0x00];
 /// Runtime code that always reverts: `PUSH0 PUSH0 REVERT`.
 const REVERTER: &[u8] = &[0x5f, 0x5f, 0xfd];
 /// Runtime code that never ends: `JUMPDEST PUSH0 JUMP`.
@@ -155,6 +158,57 @@ fn a_callback_runs_at_the_next_block_start_and_pays_only_its_gas() {
 		next_block_start();
 		assert_eq!(held(&contract.1), 0);
 		assert!(!ContractRequests::<Runtime>::contains_key(1));
+	});
+}
+
+/// A contract's request that ends without an output calls `onInferenceFailed(id, status)` at
+/// the next block's start, and then everything left of its prepay goes back: the contract paid
+/// only the callback's gas and storage, and nothing stays held.
+#[test]
+fn a_failed_request_calls_back_then_returns_the_rest_of_its_prepay() {
+	chain().execute_with(|| {
+		let contract = deploy(CALL_RECORDER);
+		let before = Balances::free_balance(&contract.1);
+		let gas = 200_000;
+		InferenceContracts::record_request(1, contract.1.clone(), contract.0, gas)
+			.expect("the contract pays the prepay");
+		<InferenceContracts as OnRequestFinalized>::on_request_failed(1);
+		let prepay = prepay_of::<Runtime>(gas);
+		assert_eq!(held(&contract.1), 2 * prepay, "held until the callback has run");
+
+		next_block_start();
+
+		let slot = |index: u8| {
+			let mut key = [0u8; 32];
+			key[31] = index;
+			Revive::get_storage(contract.0, key)
+				.expect("a contract")
+				.expect("a stored word")
+		};
+		assert_eq!(&slot(0)[..4], IInferenceConsumer::onInferenceFailedCall::SELECTOR.as_slice());
+		assert_eq!(slot(1)[31], 4 + 32 + 32, "onInferenceFailed(uint256,uint8): id and status");
+		let events = contract_events();
+		let gas_used = events
+			.iter()
+			.find_map(|event| match event {
+				ContractsEvent::CallbackDelivered {
+					request_id: 1,
+					kind: CallbackKind::Failed,
+					gas_used,
+					..
+				} => Some(*gas_used),
+				_ => None,
+			})
+			.expect("CallbackDelivered for the failure");
+		assert!(events
+			.iter()
+			.any(|event| matches!(event, ContractsEvent::PrepayReturned { request_id: 1, .. })));
+		assert_eq!(held(&contract.1), 0, "the correction's prepay went back too");
+		assert!(!ContractRequests::<Runtime>::contains_key(1));
+		let paid = before - Balances::free_balance(&contract.1);
+		let deposit = configs::DepositPerChildTrieItem::get() + 32 * configs::DepositPerByte::get();
+		assert!(paid >= prepay_of::<Runtime>(gas_used), "{paid}");
+		assert!(paid <= prepay_of::<Runtime>(gas_used) + 4 * deposit + 64 * 1_000, "{paid}");
 	});
 }
 

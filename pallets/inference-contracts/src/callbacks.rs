@@ -1,8 +1,8 @@
 //! Callbacks: the settled result delivered into the requesting contract.
 //!
 //! The inference pallet tells this pallet of settlements, corrections, failures and the end of
-//! challenge periods ([`pallet_inference::OnRequestFinalized`]). Settlements and corrections of
-//! contract requests join a queue; `on_initialize` delivers from its front while the block's
+//! challenge periods ([`pallet_inference::OnRequestFinalized`]). Settlements, corrections and
+//! failures of contract requests join a queue; `on_initialize` delivers from its front while the block's
 //! callback budget lasts (counted at each callback's gas limit) and `MaxCallbacksPerBlock`
 //! allows. Running from the block's start, a callback never runs inside another contract's
 //! execution.
@@ -93,15 +93,30 @@ impl<T: Config> Pallet<T> {
 			CallbackQueue::<T>::remove(front);
 			CallbackQueueEnds::<T>::put((front.wrapping_add(1), back));
 			let consumed = Self::deliver(request_id, kind, entry);
-			used.saturating_accrue(<T as Config>::WeightInfo::deliver_callback());
+			used.saturating_accrue(delivery_weight::<T>(kind));
 			used.saturating_accrue(consumed);
 		}
 		used
 	}
 
 	/// Deliver one queued callback, `entry` its request's record as just read; the weight the
-	/// contract's execution consumed.
+	/// contract's execution consumed. After a failure's callback, the request's last, what is
+	/// left of its prepay goes back.
 	fn deliver(
+		request_id: RequestId,
+		kind: CallbackKind,
+		entry: Option<ContractRequest<T::AccountId, BalanceOf<T>>>,
+	) -> Weight {
+		let consumed = Self::call_back(request_id, kind, entry);
+		if kind == CallbackKind::Failed {
+			Self::return_prepay(request_id);
+		}
+		consumed
+	}
+
+	/// Make one queued callback's call (or its reserve's return), `entry` its request's record
+	/// as just read; the weight the contract's execution consumed.
+	fn call_back(
 		request_id: RequestId,
 		kind: CallbackKind,
 		entry: Option<ContractRequest<T::AccountId, BalanceOf<T>>>,
@@ -138,7 +153,7 @@ impl<T: Config> Pallet<T> {
 			});
 			return Weight::zero();
 		};
-		let data = callback_data(request_id, kind, result.output);
+		let data = callback_data(request_id, kind, result.status as u8, result.output);
 		let weight_limit = gas_weight::<T>(entry.gas_limit);
 		let deposit_limit: u128 = entry.prepay.unique_saturated_into();
 		let outcome = pallet_revive::Pallet::<T>::bare_call(
@@ -190,15 +205,38 @@ impl<T: Config> Pallet<T> {
 	}
 }
 
-/// The ABI call of `kind` for request `request_id` with `outcome`.
-fn callback_data(request_id: RequestId, kind: CallbackKind, outcome: Vec<u8>) -> Vec<u8> {
+/// The weight of delivering one callback of `kind`, less the contract's execution. A
+/// failure's callback is a result's (benchmarked with the largest output in its call, where a
+/// failure's call carries two words) followed by the prepay's return (`on_request_event`'s
+/// benchmark).
+fn delivery_weight<T: Config>(kind: CallbackKind) -> Weight {
+	let callback = <T as Config>::WeightInfo::deliver_callback();
+	match kind {
+		CallbackKind::Failed => {
+			callback.saturating_add(<T as Config>::WeightInfo::on_request_event())
+		},
+		_ => callback,
+	}
+}
+
+/// The ABI call of `kind` for request `request_id`, whose result has `status` and `outcome`.
+fn callback_data(
+	request_id: RequestId,
+	kind: CallbackKind,
+	status: u8,
+	outcome: Vec<u8>,
+) -> Vec<u8> {
 	let id = U256::from(request_id);
-	let outcome = outcome.into();
 	match kind {
 		CallbackKind::Corrected => {
-			IInferenceConsumer::onInferenceCorrectedCall { requestId: id, outcome }.abi_encode()
+			IInferenceConsumer::onInferenceCorrectedCall { requestId: id, outcome: outcome.into() }
+				.abi_encode()
 		},
-		_ => IInferenceConsumer::onInferenceResultCall { requestId: id, outcome }.abi_encode(),
+		CallbackKind::Failed => {
+			IInferenceConsumer::onInferenceFailedCall { requestId: id, status }.abi_encode()
+		},
+		_ => IInferenceConsumer::onInferenceResultCall { requestId: id, outcome: outcome.into() }
+			.abi_encode(),
 	}
 }
 
@@ -228,8 +266,18 @@ impl<T: Config> OnRequestFinalized for Pallet<T> {
 		Self::enqueue_if_contracts(request_id, CallbackKind::Corrected)
 	}
 
+	/// A contract's request that ends without an output is told so (`onInferenceFailed`), as
+	/// it would be told its result: a contract waiting on a verdict learns that none will come
+	/// without polling. Queued behind the callbacks before it; should the queue be full, no
+	/// call comes (`CallbackSkipped`) and the prepay goes back at once.
+	///
+	/// `on_request_event` is benchmarked on this call's heaviest path, a full queue.
 	fn on_request_failed(request_id: RequestId) -> Weight {
-		Self::return_prepay(request_id);
+		if ContractRequests::<T>::contains_key(request_id)
+			&& !Self::enqueue(request_id, CallbackKind::Failed)
+		{
+			Self::return_prepay(request_id);
+		}
 		<T as Config>::WeightInfo::on_request_event()
 	}
 

@@ -7,7 +7,8 @@
 //!   [`PRECOMPILE_ADDRESS`]: `requestInference`, `resultOf`, `quote`, `tensorValue`.
 //! - [`callbacks`]: when a contract's request settles, `onInferenceResult(id, outcome)` is
 //!   called from the start of a block, with the gas the contract prepaid; a correction by a
-//!   challenge calls `onInferenceCorrected`.
+//!   challenge calls `onInferenceCorrected`, and a request that ends without an output (failed
+//!   or rejected) calls `onInferenceFailed(id, status)`.
 //! - [`prepay`]: the callback gas held with the fee, moved to the callback, burned as used and
 //!   returned when unused.
 //! - [`tensor_value`]: reading one number out of a canonical tensor encoding, for contracts.
@@ -140,6 +141,10 @@ pub mod pallet {
 		/// No call: the challenge period ended while a challenge was open; the correction
 		/// reserve is returned once that challenge is over.
 		ReturnReserve,
+		/// `onInferenceFailed`: the request ended without an output (it failed, or its
+		/// executors rejected its input). The request's last callback: what is left of its
+		/// prepay goes back after it.
+		Failed,
 	}
 
 	/// Why a callback was not called.
@@ -178,7 +183,7 @@ pub mod pallet {
 		/// The prepay of one callback, in planck: `gas_limit` times the gas price.
 		pub prepay: Balance,
 		/// Callbacks the held prepay still pays for: two at first (the result and one
-		/// correction).
+		/// correction; a failure's callback takes the result's place).
 		pub funded: u8,
 	}
 

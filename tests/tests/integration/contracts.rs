@@ -10,10 +10,11 @@
 //! callback; an unknown model reverts with `UnknownModel`; a callback with too little gas and
 //! one that reverts leave the funds in the vault (the first is decided later from the pull
 //! path); a request whose input the executors reject (a prompt longer than the language model's
-//! context) closes its proposal from the pull path, paying nothing and freeing the amount. The
+//! context) closes its proposal by the `onInferenceFailed` callback, paying nothing and freeing
+//! the amount. The
 //! chain's own record of each callback (`InferenceContracts` events) is checked here.
 
-use codec::Encode;
+use codec::{Decode, Encode};
 use std::{
 	collections::BTreeSet,
 	path::{Path, PathBuf},
@@ -91,7 +92,19 @@ fn evidence() -> String {
 	hex
 }
 
-/// The `InferenceContracts` events of every block up to the best one, by name.
+/// Which callback a `CallbackDelivered` event's fields (`request_id`, `contract`, `kind`,
+/// `gas_used`) record, by the name of its `CallbackKind` variant.
+fn delivered_kind(mut fields: &[u8]) -> &'static str {
+	let (_, _, kind, _) =
+		<(u64, [u8; 20], u8, u64)>::decode(&mut fields).expect("CallbackDelivered's fields");
+	["Result", "Corrected", "ReturnReserve", "Failed"]
+		.get(usize::from(kind))
+		.copied()
+		.unwrap_or("?")
+}
+
+/// The `InferenceContracts` events of every block up to the best one, by name, and each
+/// delivered callback as `CallbackDelivered(kind)`.
 async fn contract_events(node: &Node) -> BTreeSet<String> {
 	let client = node.client().await;
 	let best = client.at_current_block().await.expect("the current block").block_number();
@@ -102,6 +115,12 @@ async fn contract_events(node: &Node) -> BTreeSet<String> {
 		for event in events.iter().filter_map(Result::ok) {
 			if event.pallet_name() == "InferenceContracts" {
 				names.insert(event.event_name().to_string());
+				if event.event_name() == "CallbackDelivered" {
+					names.insert(format!(
+						"CallbackDelivered({})",
+						delivered_kind(event.field_bytes())
+					));
+				}
 			}
 		}
 	}
@@ -184,7 +203,7 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 			"too little callback gas: settled from the pull path",
 			"reverting callback left the funds in the vault",
 			"static and delegate calls refused, reasons caught",
-			"rejected input: proposal closed, amount freed",
+			"rejected input: proposal closed by onInferenceFailed, amount freed",
 		],
 	);
 	// ethers.js on the same chain, unmodified: network, account, transfer, deployment, a call.
@@ -209,7 +228,13 @@ async fn a_solidity_vault_requests_a_model_and_acts_on_the_settled_result() {
 	);
 
 	let events = contract_events(&node).await;
-	for name in ["ContractRequested", "CallbackDelivered", "CallbackFailed", "CallbackReverted"] {
+	for name in [
+		"ContractRequested",
+		"CallbackDelivered(Result)",
+		"CallbackDelivered(Failed)",
+		"CallbackFailed",
+		"CallbackReverted",
+	] {
 		assert!(events.contains(name), "no {name} event; seen {events:?}");
 	}
 }
