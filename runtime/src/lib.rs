@@ -147,8 +147,7 @@ pub type TxExtension = (
 	),
 );
 
-/// The extensions of a transaction the runtime itself builds: immortal (an offchain worker's
-/// answers are then made mortal, see `CreateAuthorizedTransaction`), with `nonce` and `tip`
+/// The extensions of a transaction the runtime itself builds: immortal, with `nonce` and `tip`
 /// and `origin` (an offchain worker's authorized transaction: nonce and tip zero, the default
 /// `SetOrigin`; an Ethereum transaction: its own, and `SetOrigin` marking it as Ethereum's).
 pub fn transaction_extension(
@@ -302,8 +301,7 @@ mod tests {
 		let batch = RuntimeCall::Inference(pallet_inference::Call::submit_commitments {
 			batch: Default::default(),
 		});
-		let extension = configs::authorized_transaction_extension(1);
-		base.saturating_add(sp_runtime::traits::TransactionExtension::weight(&extension, &batch))
+		base.saturating_add(extensions_weight(&batch))
 	}
 
 	/// What `call`'s transaction extensions are charged (the call's own dispatch info counts
@@ -663,63 +661,6 @@ mod tests {
 			frame_system::Pallet::<Runtime>::set_block_consumed_resources(Weight::zero(), 0);
 			assert_eq!(Update::convert(Multiplier::one()), Multiplier::one());
 			assert!(Update::convert(after_full) < after_full, "an empty block lowers it");
-		});
-	}
-
-	/// An answer sent again is a new transaction. Pools ban a transaction by its hash for 30
-	/// minutes once they refuse it or see it included (in a block that may then lose its
-	/// fork), and an answer's call is the same bytes at every send. Sent from two blocks, the
-	/// same commitment is two transactions; each is valid on a peer that has imported only the
-	/// worker's parent block, and still valid at the end of the longest job.
-	#[test]
-	fn an_answer_sent_again_is_a_new_transaction() {
-		use frame_system::offchain::CreateAuthorizedTransaction;
-		use sp_runtime::{
-			traits::{Hash as _, TransactionExtension},
-			transaction_validity::{InvalidTransaction, TransactionSource},
-		};
-		type Worker = Runtime;
-		let worker_block: BlockNumber = 40;
-		let resent_at = worker_block + pallet_inference::offchain::claims::RESUBMIT_BLOCKS;
-		empty_chain().execute_with(|| {
-			let send_at = |block: BlockNumber| {
-				System::set_block_number(block);
-				let call = commitment_call();
-				let transaction = <Worker as CreateAuthorizedTransaction<RuntimeCall>>::create_authorized_transaction(call.clone());
-				(BlakeTwo256::hash_of(&transaction), <Worker as CreateAuthorizedTransaction<RuntimeCall>>::create_extension(), call)
-			};
-			let (first, extension, call) = send_at(worker_block);
-			let (again, _, _) = send_at(resent_at);
-			assert_ne!(first, again, "a resend is the banned transaction itself");
-
-			// A peer checks a transaction on top of its best block, as the first extrinsic of
-			// the block after: it knows the best block's hash, not its child's.
-			let check_on_top_of = |best: BlockNumber| {
-				System::set_block_number(best + 1);
-				frame_system::BlockHash::<Runtime>::insert(best, Hash::repeat_byte(best as u8));
-				let info = frame_support::dispatch::GetDispatchInfo::get_dispatch_info(&call);
-				let era = &extension.5;
-				let source = TransactionSource::External;
-				let implication = sp_runtime::traits::TxBaseImplication(&call);
-				era.validate(RuntimeOrigin::none(), &call, &info, 0, era.implicit()?, &implication, source)
-					.map(|(valid, _, _)| valid)
-			};
-			frame_system::BlockHash::<Runtime>::remove(worker_block);
-			let on_the_parent = check_on_top_of(worker_block - 1).expect("valid on the parent");
-			assert!(on_the_parent.longevity > 0);
-			let longest_job = configs::MaxAnswerBlocks::get() + configs::CommitTimeout::get();
-			let at_the_end = check_on_top_of(worker_block + longest_job).expect("valid to the end");
-			assert!(at_the_end.longevity > 0);
-
-			// Born at the worker's own block, a peer that had not imported it would refuse it
-			// (and ban it).
-			System::set_block_number(worker_block);
-			frame_system::BlockHash::<Runtime>::remove(worker_block);
-			let born_at_worker = configs::authorized_transaction_extension(worker_block);
-			assert_eq!(
-				born_at_worker.5.implicit(),
-				Err(InvalidTransaction::AncientBirthBlock.into())
-			);
 		});
 	}
 

@@ -165,43 +165,15 @@ where
 	}
 }
 
-/// How many blocks an offchain worker's transaction lives from its birth: longer than any
-/// job's life (a model's answer window of at most `MaxAnswerBlocks`, after the commit window),
-/// so two sends of one answer within a job are never born in the same phase.
-pub const AUTHORIZED_TRANSACTION_PERIOD: u64 = 128;
-
 /// Offchain workers submit attestations as general transactions: authorized by the call itself
 /// (`#[pallet::authorize]`), with no signer, so the signer-bound extensions are inert.
-///
-/// They are mortal, born at the block before the worker's (`AUTHORIZED_TRANSACTION_PERIOD`
-/// blocks long). An answer's call is the same bytes every time it is sent, and these
-/// transactions have no nonce: immortal, an answer sent again was the very transaction a pool
-/// had banned for 30 minutes (because a peer that had not imported the request refused it, or
-/// because a block that carried it lost its fork), so the resend was refused as banned, the
-/// answer missed its deadline and its honest executor was slashed. Born at another block, the
-/// resend is a new transaction. Born at the worker's parent, it is valid on every peer that
-/// imported the parent, even one that has not imported the worker's block yet (a transaction
-/// is checked on top of a block, which knows that block's hash but not its child's). What it
-/// does not stop: a pool that refuses the resend for what it says (an answer
-/// to a request the peer has not imported yet is refused again until it has).
 impl<LocalCall> frame_system::offchain::CreateAuthorizedTransaction<LocalCall> for Runtime
 where
 	RuntimeCall: From<LocalCall>,
 {
 	fn create_extension() -> TxExtension {
-		authorized_transaction_extension(crate::System::block_number().saturating_sub(1))
+		crate::transaction_extension(0, 0, Default::default())
 	}
-}
-
-/// The extensions of an offchain worker's transaction born at block `birth`: no nonce, no tip,
-/// mortal for `AUTHORIZED_TRANSACTION_PERIOD` blocks.
-pub fn authorized_transaction_extension(birth: BlockNumber) -> TxExtension {
-	let mut extension = crate::transaction_extension(0, 0, Default::default());
-	extension.5 = frame_system::CheckEra::from(sp_runtime::generic::Era::mortal(
-		AUTHORIZED_TRANSACTION_PERIOD,
-		birth.into(),
-	));
-	extension
 }
 
 /// The calls that open requests in the inference protocol's assignment queue, so that
