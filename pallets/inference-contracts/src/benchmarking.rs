@@ -129,17 +129,13 @@ mod benchmarks {
 		assert_eq!(CallbackQueueEnds::<T>::get().0, CallbackQueueEnds::<T>::get().1);
 	}
 
-	/// The most the inference pallet's hooks cost this pallet: a contract request's failure
-	/// when the callback queue is full (the record and the queue read, the call skipped, the
-	/// prepay returned). Queuing a callback, or returning a prepay alone, does less.
+	/// The most the inference pallet's hooks cost this pallet: returning a request's prepay.
 	#[benchmark]
 	fn on_request_event() {
 		let request_id = contract_request::<T>();
-		let capacity = u64::from(T::MaxContractRequests::get()).saturating_mul(4);
-		CallbackQueueEnds::<T>::put((0, capacity));
 		#[block]
 		{
-			<Pallet<T> as pallet_inference::OnRequestFinalized>::on_request_failed(request_id);
+			Pallet::<T>::return_prepay(request_id);
 		}
 		assert!(!ContractRequests::<T>::contains_key(request_id));
 	}

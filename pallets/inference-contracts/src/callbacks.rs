@@ -52,9 +52,11 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn enqueue(request_id: RequestId, kind: CallbackKind) -> bool {
 		let (front, back) = CallbackQueueEnds::<T>::get();
 		// Each request in flight queues at most its result, a correction or two and a reserve
-		// return; four per request bounds the queue.
+		// return; four per request bounds the queue. A failure is always queued, beyond that
+		// bound: a request fails once, having queued nothing else, and its failure's callback
+		// is the one that returns its prepay; so the queue holds at most five per request.
 		let capacity = u64::from(T::MaxContractRequests::get()).saturating_mul(4);
-		if back.wrapping_sub(front) >= capacity {
+		if kind != CallbackKind::Failed && back.wrapping_sub(front) >= capacity {
 			Self::deposit_event(Event::CallbackSkipped {
 				request_id,
 				kind,
@@ -268,17 +270,10 @@ impl<T: Config> OnRequestFinalized for Pallet<T> {
 
 	/// A contract's request that ends without an output is told so (`onInferenceFailed`), as
 	/// it would be told its result: a contract waiting on a verdict learns that none will come
-	/// without polling. Queued behind the callbacks before it; should the queue be full, no
-	/// call comes (`CallbackSkipped`) and the prepay goes back at once.
-	///
-	/// `on_request_event` is benchmarked on this call's heaviest path, a full queue.
+	/// without polling. Queued behind the callbacks before it; the prepay goes back once the
+	/// callback has run.
 	fn on_request_failed(request_id: RequestId) -> Weight {
-		if ContractRequests::<T>::contains_key(request_id)
-			&& !Self::enqueue(request_id, CallbackKind::Failed)
-		{
-			Self::return_prepay(request_id);
-		}
-		<T as Config>::WeightInfo::on_request_event()
+		Self::enqueue_if_contracts(request_id, CallbackKind::Failed)
 	}
 
 	fn on_challenge_period_over(request_id: RequestId) -> Weight {
