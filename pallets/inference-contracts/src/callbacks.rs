@@ -2,9 +2,9 @@
 //!
 //! The inference pallet tells this pallet of settlements, corrections, failures and the end of
 //! challenge periods ([`pallet_inference::OnRequestFinalized`]). Settlements, corrections and
-//! failures of contract requests join a queue; `on_initialize` delivers from its front while the block's
-//! callback budget lasts (counted at each callback's gas limit) and `MaxCallbacksPerBlock`
-//! allows. Running from the block's start, a callback never runs inside another contract's
+//! failures of contract requests join a queue; `on_initialize` delivers from its front while
+//! the block's callback budget lasts (counted at each callback's gas limit) and
+//! `MaxCallbacksPerBlock` allows. Running from the block's start, a callback never runs inside another contract's
 //! execution.
 //!
 //! A callback is a call from [`crate::PRECOMPILE_ADDRESS`] (its fallback account) to the
