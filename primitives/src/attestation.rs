@@ -78,7 +78,7 @@ impl AttestationPayload {
 }
 
 /// Domain tag of the message an executor signs with its commitment.
-pub const COMMITMENT_DOMAIN: [u8; 16] = *b"verity/commit/v1";
+pub const COMMITMENT_DOMAIN: [u8; 16] = *b"verity/commit/v2";
 
 /// Domain tag of the proof that an account holds an attestation key.
 pub const KEY_OWNERSHIP_DOMAIN: [u8; 16] = *b"verity/keyown/v1";
@@ -96,14 +96,26 @@ pub fn commitment(payload: &AttestationPayload, key: &ExecutorPublic) -> H256 {
 	content_hash(&preimage)
 }
 
-/// The bytes an executor signs when it commits: the domain tag, the chain, the request and the
-/// commitment.
+/// The bytes an executor signs when it commits: the domain tag, the chain, the request (its id,
+/// its model and its input's hash) and the commitment.
 ///
 /// The commitment alone hides the request it belongs to, so without the request id in the
 /// signed message anyone could replay an executor's commitment from one request onto another
 /// it is assigned to, take its one commitment slot there and have its honest reveal slashed.
-pub fn commitment_message(genesis_hash: H256, request_id: RequestId, commitment: H256) -> Vec<u8> {
-	(COMMITMENT_DOMAIN, genesis_hash, request_id, commitment).encode()
+///
+/// The id alone does not name a request everywhere: each fork numbers its own, so blocks of two
+/// forks at one height carry different requests under one id. With the model and the input
+/// hash in the message, a commitment made on a fork the chain left fails its signature check
+/// on the request that reuses the id on the fork that stays, instead of taking the executor's
+/// slot there and getting its honest reveal slashed as a broken commitment.
+pub fn commitment_message(
+	genesis_hash: H256,
+	request_id: RequestId,
+	model_id: ModelId,
+	input_hash: H256,
+	commitment: H256,
+) -> Vec<u8> {
+	(COMMITMENT_DOMAIN, genesis_hash, request_id, model_id, input_hash, commitment).encode()
 }
 
 /// The bytes an attestation key signs to prove that `account` holds it on the chain with
@@ -155,9 +167,12 @@ mod tests {
 	#[test]
 	fn signed_messages_bind_their_context() {
 		let c = H256::repeat_byte(9);
-		let base = commitment_message(H256::repeat_byte(1), 7, c);
-		assert_ne!(base, commitment_message(H256::repeat_byte(1), 8, c));
-		assert_ne!(base, commitment_message(H256::repeat_byte(2), 7, c));
+		let (model, input) = (H256::repeat_byte(3), H256::repeat_byte(4));
+		let base = commitment_message(H256::repeat_byte(1), 7, model, input, c);
+		assert_ne!(base, commitment_message(H256::repeat_byte(1), 8, model, input, c));
+		assert_ne!(base, commitment_message(H256::repeat_byte(2), 7, model, input, c));
+		assert_ne!(base, commitment_message(H256::repeat_byte(1), 7, input, input, c));
+		assert_ne!(base, commitment_message(H256::repeat_byte(1), 7, model, model, c));
 		assert!(base.starts_with(&COMMITMENT_DOMAIN));
 		let owner = key_ownership_message(&[5u8; 32], H256::repeat_byte(1));
 		assert_ne!(owner, key_ownership_message(&[6u8; 32], H256::repeat_byte(1)));

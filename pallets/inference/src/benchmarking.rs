@@ -20,10 +20,9 @@ use sp_runtime::{
 	RuntimeAppPublic, Saturating,
 };
 use verity_primitives::{
-	commitment, commitment_message, key_ownership_message, DType, Dim, ExecutorPublic,
-	ExecutorSignature, InferenceOutcome, ModelFormat, ModelId, ModelMetadata, ModelStatus,
-	RequestId, Tensor, TensorMap, TensorSpec, MAX_NAME_LEN, MAX_RANK, MAX_TENSORS,
-	MAX_TENSOR_NAME_LEN, MAX_URI_LEN,
+	commitment, key_ownership_message, DType, Dim, ExecutorPublic, ExecutorSignature,
+	InferenceOutcome, ModelFormat, ModelId, ModelMetadata, ModelStatus, RequestId, Tensor,
+	TensorMap, TensorSpec, MAX_NAME_LEN, MAX_RANK, MAX_TENSORS, MAX_TENSOR_NAME_LEN, MAX_URI_LEN,
 };
 
 /// Metadata at every bound: the longest names, the most tensors of the highest rank.
@@ -203,7 +202,7 @@ fn signed_commitment<T: Config>(
 	let payload = Pallet::<T>::attestation_payload(request_id, &request, outcome.hash())
 		.expect("the model exists");
 	let committed = commitment(&payload, key);
-	let message = commitment_message(Pallet::<T>::genesis_hash(), request_id, committed);
+	let message = Pallet::<T>::commitment_message_for(request_id, &request, committed);
 	let signature = key.sign(&message).expect("the key is in the keystore");
 	(committed, SignedAttestation { attestation_key: key.clone(), signature })
 }

@@ -14,7 +14,10 @@
 //! help, because the commitment binds the committer's key, so the copier's reveal never matches
 //! it. A copied commitment cannot be submitted under the victim's key either (it needs the
 //! victim's signature), and a victim's signed commitment cannot be replayed onto another
-//! request (the signed message names the request and the chain).
+//! request (the signed message names the request, by its id, model and input, and the chain).
+//! Naming the request by its content also keeps a fork from slashing an honest executor: a
+//! commitment made on a fork the chain left does not verify on the request that reuses its id
+//! on the fork that stays (`a_commitment_made_on_a_forks_request_does_not_verify_on_another`).
 //!
 //! What it does not stop: executors that share answers off-chain before committing (collusion
 //! is bounded by the bond-weighted majority and challenges, not by this step); and an executor
@@ -194,7 +197,7 @@ impl<T: Config> Pallet<T> {
 		let executor_index = Self::assigned_index(&request, signature)?;
 		ensure!(request.commitment_of(executor_index).is_none(), Error::<T>::AlreadyCommitted);
 		if verify_signature {
-			let message = commitment_message(Self::genesis_hash(), request_id, commitment);
+			let message = Self::commitment_message_for(request_id, &request, commitment);
 			ensure!(
 				signature.attestation_key.verify(&message, &signature.signature),
 				Error::<T>::BadSignature
@@ -273,6 +276,23 @@ impl<T: Config> Pallet<T> {
 			request.input_hash,
 			output_hash,
 		))
+	}
+
+	/// The message an executor signs to commit `commitment` as its answer to `request`: the
+	/// one constructor the chain, the benchmarks and the tests use for a stored request (the
+	/// offchain worker builds it from the same fields of its assignment).
+	pub fn commitment_message_for(
+		request_id: RequestId,
+		request: &InferenceRequest<T>,
+		commitment: H256,
+	) -> alloc::vec::Vec<u8> {
+		commitment_message(
+			Self::genesis_hash(),
+			request_id,
+			request.model_id,
+			request.input_hash,
+			commitment,
+		)
 	}
 
 	/// The index in `request.assigned` of the executor whose key signed.

@@ -1088,7 +1088,8 @@ pub mod pallet {
 		/// - `commitment`: `verity_primitives::commitment(payload, attestation_key)`, blake2-256
 		///   of the SCALE `AttestationPayload` it will reveal followed by its key.
 		/// - `signature`: the executor's attestation key and its signature over
-		///   `verity_primitives::commitment_message(genesis hash, request_id, commitment)`.
+		///   `verity_primitives::commitment_message(genesis hash, request_id, model id, input
+		///   hash, commitment)`, the request's model and input hash as the chain stores them.
 		///
 		/// Each executor commits once per request. Emits `CommitmentSubmitted`.
 		///

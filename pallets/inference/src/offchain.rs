@@ -33,7 +33,7 @@ use crate::{
 	SignedAttestation,
 };
 use alloc::{collections::VecDeque, string::String, vec::Vec};
-use claims::Step;
+use claims::{JobKey, Step};
 use codec::Encode;
 use executor_http::{HttpFailure, Job, HTTP_TIMEOUT_MS};
 use frame_support::{
@@ -118,7 +118,7 @@ impl<T: Config> Pallet<T> {
 			// The nearest deadline first: behind a backlog, what would be missed soonest
 			// goes first.
 			assignments.sort_by_key(|assignment| (assignment.deadline, assignment.request_id));
-			let mut batches = Batches::<T>::new(key.clone(), now, hold_until_ms);
+			let mut batches = Batches::<T>::new(now, hold_until_ms);
 			let mut jobs = InFlight::<T> {
 				url: &url,
 				auth_token: auth_token.as_deref(),
@@ -126,9 +126,10 @@ impl<T: Config> Pallet<T> {
 				running: VecDeque::new(),
 			};
 			for assignment in assignments {
-				open.push((assignment.request_id, key.clone()));
+				let job = JobKey::of(&assignment, &key);
+				open.push(job.clone());
 				if assignment.committed {
-					claims::done(assignment.request_id, &key, Step::Commit);
+					claims::done(&job, Step::Commit);
 				}
 				let step = match (assignment.committed, assignment.reveal_open) {
 					(false, false) => Step::Commit,
@@ -138,16 +139,15 @@ impl<T: Config> Pallet<T> {
 				};
 				let now_ms = sp_io::offchain::timestamp().unix_millis();
 				let until_ms = now_ms.saturating_add(HTTP_TIMEOUT_MS + CLAIM_MARGIN_MS);
-				let Some(attempt) = claims::take(&assignment, &key, step, now, now_ms, until_ms)
-				else {
+				let Some(attempt) = claims::take(&job, step, now, now_ms, until_ms) else {
 					continue;
 				};
 				steps = steps.saturating_add(1);
-				let claimed = Claimed { assignment, step, attempt };
+				let claimed = Claimed { assignment, job, step, attempt };
 				let answered = match (step, copycat) {
 					(Step::Commit, true) => Self::copy_commitment(&claimed.assignment, &key),
 					(Step::Reveal, true) => Self::copy_reveal(&claimed.assignment, &key),
-					(_, false) => match kept_outcome(&claimed.assignment, &key) {
+					(_, false) => match kept_outcome(&claimed.job) {
 						Some(outcome) => Self::answer(&claimed, &key, outcome),
 						None => {
 							// The executor runs it; the worker goes on with the next.
@@ -158,7 +158,7 @@ impl<T: Config> Pallet<T> {
 						},
 					},
 				};
-				settle(&mut batches, &claimed, &key, answered);
+				settle(&mut batches, &claimed, answered);
 			}
 			for (done, outcome) in jobs.finish() {
 				Self::settle_job(&mut batches, done, &key, outcome);
@@ -181,11 +181,10 @@ impl<T: Config> Pallet<T> {
 		outcome: Result<InferenceOutcome, DispatchFailure>,
 	) {
 		let answered = outcome.and_then(|outcome| {
-			StorageValueRef::persistent(&claims::outcome_key(claimed.assignment.request_id, key))
-				.set(&outcome);
+			StorageValueRef::persistent(&claims::outcome_key(&claimed.job)).set(&outcome);
 			Self::answer(&claimed, key, outcome)
 		});
-		settle(batches, &claimed, key, answered);
+		settle(batches, &claimed, answered);
 	}
 
 	/// The signed answer `outcome` gives to `step`: the commitment to it in the commit phase,
@@ -210,7 +209,13 @@ impl<T: Config> Pallet<T> {
 		key: &ExecutorPublic,
 		committed: H256,
 	) -> Result<Answer, DispatchFailure> {
-		let message = commitment_message(Self::genesis_hash(), assignment.request_id, committed);
+		let message = commitment_message(
+			Self::genesis_hash(),
+			assignment.request_id,
+			assignment.model_id,
+			assignment.input_hash,
+			committed,
+		);
 		let signature = key.sign(&message).ok_or(DispatchFailure::Signing)?;
 		Ok(Answer::Commit(CommitmentItem {
 			request_id: assignment.request_id,
@@ -318,6 +323,7 @@ const BUSY_RETRIES: u8 = 3;
 /// A step the worker has claimed: what it answers, and whether it answered it before.
 struct Claimed<T: Config> {
 	assignment: AssignmentView<BlockNumberFor<T>>,
+	job: JobKey,
 	step: Step,
 	attempt: claims::Attempt,
 }
@@ -388,28 +394,24 @@ impl<T: Config> InFlight<'_, T> {
 fn settle<T: Config>(
 	batches: &mut Batches<T>,
 	claimed: &Claimed<T>,
-	key: &ExecutorPublic,
 	answered: Result<Answer, DispatchFailure>,
 ) {
 	match answered {
-		Ok(answer) => batches.push(answer, claimed.attempt),
+		Ok(answer) => batches.push(answer, claimed.job.clone(), claimed.attempt),
 		Err(failure) => {
 			log::warn!(
 				target: "runtime::inference",
 				"request {} not answered: {failure:?}; retrying in a later block",
 				claimed.assignment.request_id,
 			);
-			claims::release(claimed.assignment.request_id, key, claimed.step);
+			claims::release(&claimed.job, claimed.step);
 		},
 	}
 }
 
-/// The outcome this node kept for `assignment` under `key` (from an earlier run), if any.
-fn kept_outcome<N>(
-	assignment: &AssignmentView<N>,
-	key: &ExecutorPublic,
-) -> Option<InferenceOutcome> {
-	StorageValueRef::persistent(&claims::outcome_key(assignment.request_id, key))
+/// The outcome this node kept for `job` (from an earlier run), if any.
+fn kept_outcome(job: &JobKey) -> Option<InferenceOutcome> {
+	StorageValueRef::persistent(&claims::outcome_key(job))
 		.get::<InferenceOutcome>()
 		.ok()
 		.flatten()
@@ -434,7 +436,6 @@ pub(crate) enum Answer {
 /// first answers would be refused with it, block after block, until the old transaction
 /// landed or lapsed, and they would miss their deadlines for an answer they never sent.
 struct Batches<T: Config> {
-	key: ExecutorPublic,
 	now: BlockNumberFor<T>,
 	/// No transaction goes to the pool before this time (`SUBMIT_FROM_MS_INTO_BLOCK`).
 	hold_until_ms: u64,
@@ -444,17 +445,16 @@ struct Batches<T: Config> {
 	_chain: core::marker::PhantomData<T>,
 }
 
-/// Answers of one kind of attempt waiting to be batched.
+/// Answers of one kind of attempt waiting to be batched, each with the job it answers.
 #[derive(Default)]
 struct Pending {
-	commitments: Vec<CommitmentItem>,
-	reveals: Vec<RevealItem>,
+	commitments: Vec<(JobKey, CommitmentItem)>,
+	reveals: Vec<(JobKey, RevealItem)>,
 }
 
 impl<T: Config> Batches<T> {
-	fn new(key: ExecutorPublic, now: BlockNumberFor<T>, hold_until_ms: u64) -> Self {
+	fn new(now: BlockNumberFor<T>, hold_until_ms: u64) -> Self {
 		Self {
-			key,
 			now,
 			hold_until_ms,
 			first: Pending::default(),
@@ -463,8 +463,8 @@ impl<T: Config> Batches<T> {
 		}
 	}
 
-	/// Add `answer`; submit its batch once it is full.
-	fn push(&mut self, answer: Answer, attempt: claims::Attempt) {
+	/// Add `answer` to `job`; submit its batch once it is full.
+	fn push(&mut self, answer: Answer, job: JobKey, attempt: claims::Attempt) {
 		let full = T::MaxAnswersPerBatch::get() as usize;
 		let pending = match attempt {
 			claims::Attempt::First => &mut self.first,
@@ -472,14 +472,14 @@ impl<T: Config> Batches<T> {
 		};
 		match answer {
 			Answer::Commit(item) => {
-				pending.commitments.push(item);
+				pending.commitments.push((job, item));
 				if pending.commitments.len() >= full {
 					let items = core::mem::take(&mut pending.commitments);
 					self.submit_commitments(items);
 				}
 			},
 			Answer::Reveal(item) => {
-				pending.reveals.push(item);
+				pending.reveals.push((job, item));
 				if pending.reveals.len() >= full {
 					let items = core::mem::take(&mut pending.reveals);
 					self.submit_reveals(items);
@@ -496,28 +496,28 @@ impl<T: Config> Batches<T> {
 		}
 	}
 
-	fn submit_commitments(&self, items: Vec<CommitmentItem>) {
+	fn submit_commitments(&self, items: Vec<(JobKey, CommitmentItem)>) {
 		if items.is_empty() {
 			return;
 		}
-		let ids: Vec<_> = items.iter().map(|item| item.request_id).collect();
+		let (jobs, items): (Vec<_>, Vec<_>) = items.into_iter().unzip();
 		let batch = BoundedVec::truncate_from(items);
-		self.settle_claims(&ids, Step::Commit, Call::<T>::submit_commitments { batch });
+		self.settle_claims(&jobs, Step::Commit, Call::<T>::submit_commitments { batch });
 	}
 
-	fn submit_reveals(&self, items: Vec<RevealItem>) {
+	fn submit_reveals(&self, items: Vec<(JobKey, RevealItem)>) {
 		if items.is_empty() {
 			return;
 		}
-		let ids: Vec<_> = items.iter().map(|item| item.request_id).collect();
+		let (jobs, items): (Vec<_>, Vec<_>) = items.into_iter().unzip();
 		let batch = BoundedVec::truncate_from(items);
-		self.settle_claims(&ids, Step::Reveal, Call::<T>::submit_attestations { batch });
+		self.settle_claims(&jobs, Step::Reveal, Call::<T>::submit_attestations { batch });
 	}
 
-	/// Submit `call` for the answers to `ids`, and mark their claims submitted, or release them
-	/// for a later block if the pool refused it.
-	fn settle_claims(&self, ids: &[verity_primitives::RequestId], step: Step, call: Call<T>) {
-		if ids.is_empty() {
+	/// Submit `call` for the answers to `jobs`, and mark their claims submitted, or release
+	/// them for a later block if the pool refused it.
+	fn settle_claims(&self, jobs: &[JobKey], step: Step, call: Call<T>) {
+		if jobs.is_empty() {
 			return;
 		}
 		if sp_io::offchain::timestamp().unix_millis() < self.hold_until_ms {
@@ -527,18 +527,18 @@ impl<T: Config> Batches<T> {
 		}
 		match Pallet::<T>::submit(call) {
 			Ok(()) => {
-				for id in ids {
-					claims::submitted(*id, &self.key, step, self.now);
+				for job in jobs {
+					claims::submitted(job, step, self.now);
 				}
 			},
 			Err(failure) => {
 				log::warn!(
 					target: "runtime::inference",
 					"{} answers not submitted: {failure:?}; retrying in a later block",
-					ids.len(),
+					jobs.len(),
 				);
-				for id in ids {
-					claims::release(*id, &self.key, step);
+				for job in jobs {
+					claims::release(job, step);
 				}
 			},
 		}

@@ -13,15 +13,26 @@
 //! Every job a node touches is noted in one ledger. When a job leaves the node's open
 //! assignments (answered, or past its deadline), its claims and its kept outcome are cleared
 //! with it, so the offchain database holds state for open jobs only.
+//!
+//! A job is named by what it runs, not by its request id alone ([`JobKey`]). Each fork
+//! numbers its own requests, so blocks of two forks at one height carry different requests
+//! under the same ids, and a node's workers run on every block it imports, forks included.
+//! Keyed by the id alone, an outcome kept for a request of a fork the chain then left was
+//! taken for the request that reused the id on the fork that stayed: the node committed to
+//! the wrong request's output, revealed it, and its honest executor was slashed for dissent
+//! (`bench-capacity` saw it under overload, when slow blocks fork the chain). What this does
+//! not stop: the same request (same model, same input) drawn on two forks shares its claims
+//! and its outcome, which is right, as the answer is the same on both.
 
 use crate::runtime_api::AssignmentView;
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
+use sp_core::H256;
 use sp_runtime::{
 	offchain::storage::{MutateStorageError, StorageValueRef},
 	traits::Saturating,
 };
-use verity_primitives::{ExecutorPublic, RequestId};
+use verity_primitives::{ExecutorPublic, ModelId, RequestId};
 
 /// Prefix of the per-step claims.
 const CLAIM_PREFIX: &[u8] = b"verity::dispatch::";
@@ -29,8 +40,9 @@ const CLAIM_PREFIX: &[u8] = b"verity::dispatch::";
 /// Prefix of the outcomes kept between commit and reveal.
 const OUTCOME_PREFIX: &[u8] = b"verity::outcome::";
 
-/// Key of the ledger of jobs with offchain state.
-pub const LEDGER_KEY: &[u8] = b"verity::jobs";
+/// Key of the ledger of jobs with offchain state. (Not `verity::jobs`, whose entries named a
+/// job by its request id alone: a node upgraded mid-flight starts a fresh ledger.)
+pub const LEDGER_KEY: &[u8] = b"verity::job-ledger";
 
 /// Blocks after a submission before the step is sent again if the chain does not show it (a
 /// pool dropped it, or the node restarted with an empty pool). Two: an answer sent with block
@@ -66,29 +78,53 @@ pub enum Claim<BlockNumber> {
 	},
 }
 
+/// One job of one of the node's executor keys: a request as the fork that assigned it shows
+/// it, named by what it runs as well as by its id (see the module's documentation).
+#[derive(Clone, Debug, Decode, Encode, PartialEq, Eq)]
+pub struct JobKey {
+	/// The request.
+	pub request_id: RequestId,
+	/// The model it runs.
+	pub model_id: ModelId,
+	/// The hash of its input.
+	pub input_hash: H256,
+	/// The node's executor key answering it.
+	pub key: ExecutorPublic,
+}
+
+impl JobKey {
+	/// The job `assignment` gives `key`.
+	pub fn of<N>(assignment: &AssignmentView<N>, key: &ExecutorPublic) -> Self {
+		Self {
+			request_id: assignment.request_id,
+			model_id: assignment.model_id,
+			input_hash: assignment.input_hash,
+			key: key.clone(),
+		}
+	}
+}
+
 /// One job with offchain state.
 #[derive(Clone, Debug, Decode, Encode, PartialEq)]
 pub struct LedgerEntry<BlockNumber> {
-	/// The request.
-	pub request_id: RequestId,
-	/// The node's executor key answering it.
-	pub key: ExecutorPublic,
+	/// The job.
+	pub job: JobKey,
 	/// The latest block whose worker touched it: a worker of an older block, which may not
 	/// see the job yet, never clears it.
 	pub noted_at: BlockNumber,
 }
 
 /// The storage key of the claim on one step of one job.
-pub fn claim_key(request_id: RequestId, key: &ExecutorPublic, step: Step) -> Vec<u8> {
+pub fn claim_key(job: &JobKey, step: Step) -> Vec<u8> {
 	let mut storage_key = CLAIM_PREFIX.to_vec();
-	storage_key.extend((request_id, key, step).encode());
+	storage_key.extend((job, step).encode());
 	storage_key
 }
 
 /// The storage key of the outcome kept for one job between commit and reveal.
-pub fn outcome_key(request_id: RequestId, key: &ExecutorPublic) -> Vec<u8> {
+pub fn outcome_key(job: &JobKey) -> Vec<u8> {
 	let mut storage_key = OUTCOME_PREFIX.to_vec();
-	storage_key.extend((request_id, key).encode());
+	storage_key.extend(job.encode());
 	storage_key
 }
 
@@ -101,21 +137,14 @@ pub enum Attempt {
 	Again,
 }
 
-/// Take the claim on `step` of `assignment` for a run ending by `until_ms`, unless a worker
-/// runs it now or its transaction is recent. Notes the job in the ledger. Returns which
-/// attempt it is, or `None` when the claim is held.
-pub fn take<N>(
-	assignment: &AssignmentView<N>,
-	key: &ExecutorPublic,
-	step: Step,
-	now: N,
-	now_ms: u64,
-	until_ms: u64,
-) -> Option<Attempt>
+/// Take the claim on `step` of `job` for a run ending by `until_ms`, unless a worker runs it
+/// now or its transaction is recent. Notes the job in the ledger. Returns which attempt it is,
+/// or `None` when the claim is held.
+pub fn take<N>(job: &JobKey, step: Step, now: N, now_ms: u64, until_ms: u64) -> Option<Attempt>
 where
 	N: Encode + Decode + Copy + PartialOrd,
 {
-	let storage_key = claim_key(assignment.request_id, key, step);
+	let storage_key = claim_key(job, step);
 	let mut attempt = Attempt::First;
 	let taken = StorageValueRef::persistent(&storage_key)
 		.mutate(|held: Result<Option<Claim<N>>, _>| match held {
@@ -129,51 +158,48 @@ where
 		})
 		.is_ok();
 	if taken {
-		note(assignment.request_id, key, now);
+		note(job, now);
 	}
 	taken.then_some(attempt)
 }
 
 /// Record that `step`'s transaction is in the pool as of block `now`.
-pub fn submitted<N>(request_id: RequestId, key: &ExecutorPublic, step: Step, now: N)
+pub fn submitted<N>(job: &JobKey, step: Step, now: N)
 where
 	N: Encode + Saturating + From<u32>,
 {
 	let retry_from = now.saturating_add(RESUBMIT_BLOCKS.into());
-	StorageValueRef::persistent(&claim_key(request_id, key, step))
-		.set(&Claim::Submitted { retry_from });
+	StorageValueRef::persistent(&claim_key(job, step)).set(&Claim::Submitted { retry_from });
 }
 
 /// Give a claim back after a failed step, so a later block retries it.
-pub fn release(request_id: RequestId, key: &ExecutorPublic, step: Step) {
-	StorageValueRef::persistent(&claim_key(request_id, key, step)).clear();
+pub fn release(job: &JobKey, step: Step) {
+	StorageValueRef::persistent(&claim_key(job, step)).clear();
 }
 
 /// The chain shows `step` done: its claim is no longer needed.
-pub fn done(request_id: RequestId, key: &ExecutorPublic, step: Step) {
-	release(request_id, key, step);
+pub fn done(job: &JobKey, step: Step) {
+	release(job, step);
 }
 
 /// Note a job in the ledger as touched by the worker of block `now`.
-fn note<N>(request_id: RequestId, key: &ExecutorPublic, now: N)
+fn note<N>(job: &JobKey, now: N)
 where
 	N: Encode + Decode + Copy + PartialOrd,
 {
 	update_ledger(|ledger: &mut Vec<LedgerEntry<N>>| {
-		match ledger
-			.iter_mut()
-			.find(|entry| entry.request_id == request_id && entry.key == *key)
-		{
+		match ledger.iter_mut().find(|entry| entry.job == *job) {
 			Some(entry) if entry.noted_at < now => entry.noted_at = now,
 			Some(_) => {},
-			None => ledger.push(LedgerEntry { request_id, key: key.clone(), noted_at: now }),
+			None => ledger.push(LedgerEntry { job: job.clone(), noted_at: now }),
 		}
 	});
 }
 
 /// Clear every job noted at or before `now` that is not in `open` (the node's open
-/// assignments at `now`): its claims, its kept outcome and its ledger entry.
-pub fn forget_closed_jobs<N>(open: &[(RequestId, ExecutorPublic)], now: N)
+/// assignments at `now`): its claims, its kept outcome and its ledger entry. A job of a fork
+/// the chain left is not open on the fork that stayed, and is cleared with the closed ones.
+pub fn forget_closed_jobs<N>(open: &[JobKey], now: N)
 where
 	N: Encode + Decode + Copy + PartialOrd,
 {
@@ -181,18 +207,17 @@ where
 	update_ledger(|ledger: &mut Vec<LedgerEntry<N>>| {
 		closed.clear();
 		ledger.retain(|entry| {
-			let keep = entry.noted_at > now
-				|| open.iter().any(|(id, key)| *id == entry.request_id && *key == entry.key);
+			let keep = entry.noted_at > now || open.contains(&entry.job);
 			if !keep {
-				closed.push((entry.request_id, entry.key.clone()));
+				closed.push(entry.job.clone());
 			}
 			keep
 		});
 	});
-	for (request_id, key) in closed {
-		release(request_id, &key, Step::Commit);
-		release(request_id, &key, Step::Reveal);
-		StorageValueRef::persistent(&outcome_key(request_id, &key)).clear();
+	for job in closed {
+		release(&job, Step::Commit);
+		release(&job, Step::Reveal);
+		StorageValueRef::persistent(&outcome_key(&job)).clear();
 	}
 }
 

@@ -332,7 +332,8 @@ fn a_copied_commitment_cannot_be_revealed() {
 		let (victim_commitment, victim_signature) = signed_commitment(id, &victim.1, &honest);
 		assert_ok!(submit_commitment(id, victim_commitment, victim_signature));
 		// The copycat signs the copied hash with its own key.
-		let message = commitment_message(Inference::genesis_hash(), id, victim_commitment);
+		let request = Requests::<Test>::get(id).unwrap();
+		let message = Inference::commitment_message_for(id, &request, victim_commitment);
 		let copied = SignedAttestation {
 			attestation_key: copycat.1.clone(),
 			signature: copycat.1.sign(&message).unwrap(),
@@ -437,5 +438,57 @@ fn a_quorum_on_a_rejection_settles_the_request() {
 		let miss = MissSlash::get() * MIN_BOND;
 		assert_eq!(Executors::<Test>::get(drawn[2].0).unwrap().bond, MIN_BOND - miss);
 		assert_eq!(free(1), ENDOWMENT - total_fee(3) + FEE, "the requester paid for two runs");
+	});
+}
+
+/// A fork: blocks of two forks at one height carry different requests under one id. An
+/// executor's commitment made on the fork the chain leaves (its transaction still travels and
+/// reaches an author of the fork that stays) must not take its slot on the request that reuses
+/// the id there: it would commit the executor to another request's answer, and its honest
+/// reveal would then be slashed as a broken commitment.
+#[test]
+fn a_commitment_made_on_a_forks_request_does_not_verify_on_another() {
+	run_test(|| {
+		let model = vector_model(1, 1);
+		let key = executor(10, &[model]);
+		let forked_output = out(&wrong_output());
+
+		sp_io::storage::start_transaction();
+		let id = assigned_request(1, model);
+		let (forked_commitment, forked_signature) = signed_commitment(id, &key, &forked_output);
+		assert_ok!(commitment_validity(id, forked_commitment, forked_signature.clone()));
+		sp_io::storage::rollback_transaction();
+
+		// The fork that stays: the same id, another input, the same executor drawn.
+		let other_input = vector("x", &[9.0, 8.0]);
+		assert_ok!(Inference::request_inference(
+			RuntimeOrigin::signed(2),
+			model,
+			other_input,
+			u64::MAX
+		));
+		next_block();
+		assert_eq!(assignees(id)[0].1, key);
+		assert_eq!(
+			commitment_validity(id, forked_commitment, forked_signature.clone()),
+			refused(&Error::<Test>::BadSignature),
+			"the pool refuses it"
+		);
+		assert_noop!(
+			submit_commitment(id, forked_commitment, forked_signature),
+			Error::<Test>::BadSignature
+		);
+
+		// The executor's own answer to this fork's request goes through, unslashed.
+		let honest = out(&honest_output());
+		assert_ok!(commit_outcome(id, &key, &honest));
+		assert_ok!(reveal_outcome(id, &key, &honest));
+		let request = Requests::<Test>::get(id).unwrap();
+		assert!(matches!(request.status, RequestStatus::Finalized { .. }));
+		assert!(request.attestations[0].matches_commitment);
+		assert!(!System::events().iter().any(|record| matches!(
+			record.event,
+			RuntimeEvent::Inference(Event::ExecutorSlashed { .. })
+		)));
 	});
 }

@@ -18,9 +18,8 @@ use frame_support::{assert_ok, traits::fungible::InspectHold};
 use sp_core::H256;
 use sp_runtime::RuntimeAppPublic;
 use verity_primitives::{
-	commitment, commitment_message, content_hash, AttestationPayload, DType, Dim, ExecutorPublic,
-	InferenceOutcome, ModelFormat, ModelId, ModelMetadata, RequestId, Tensor, TensorMap,
-	TensorSpec,
+	commitment, content_hash, AttestationPayload, DType, Dim, ExecutorPublic, InferenceOutcome,
+	ModelFormat, ModelId, ModelMetadata, RequestId, Tensor, TensorMap, TensorSpec,
 };
 
 /// Fee one executor earns for one run of the test models.
@@ -205,7 +204,8 @@ pub fn signed_commitment(
 	outcome: &InferenceOutcome,
 ) -> (H256, SignedAttestation) {
 	let committed = commitment(&payload(request_id, outcome), key);
-	let message = commitment_message(Inference::genesis_hash(), request_id, committed);
+	let request = Requests::<Test>::get(request_id).unwrap();
+	let message = Inference::commitment_message_for(request_id, &request, committed);
 	(
 		committed,
 		SignedAttestation { attestation_key: key.clone(), signature: key.sign(&message).unwrap() },

@@ -1,10 +1,11 @@
 //! The offchain worker against a scripted executor: replies checked (profile, size), each
-//! step dispatched once, and nothing kept once the job closes.
+//! step dispatched once, nothing kept once the job closes, and nothing kept for a request of
+//! one fork taken for another fork's request under the same id.
 
 use super::*;
 use crate::offchain::{
 	claims::Attempt,
-	claims::{self, Claim, Step},
+	claims::{self, Claim, JobKey, Step},
 	executor_http::{HttpFailure, Job},
 	EXECUTOR_URL_KEY,
 };
@@ -122,10 +123,28 @@ fn run_worker() {
 	Inference::offchain_worker(System::block_number());
 }
 
+/// The job request `request_id`, as the chain shows it now, gives `key`.
+fn job_of(request_id: RequestId, key: &ExecutorPublic) -> JobKey {
+	let request = Requests::<Test>::get(request_id).unwrap();
+	JobKey {
+		request_id,
+		model_id: request.model_id,
+		input_hash: request.input_hash,
+		key: key.clone(),
+	}
+}
+
 /// The claim held on `step` of the job.
 fn claim_on(request_id: RequestId, key: &ExecutorPublic, step: Step) -> Option<Claim<u64>> {
-	StorageValueRef::persistent(&claims::claim_key(request_id, key, step))
+	StorageValueRef::persistent(&claims::claim_key(&job_of(request_id, key), step))
 		.get()
+		.unwrap()
+}
+
+/// The outcome the node keeps for the job.
+fn kept_outcome(request_id: RequestId, key: &ExecutorPublic) -> Option<InferenceOutcome> {
+	StorageValueRef::persistent(&claims::outcome_key(&job_of(request_id, key)))
+		.get::<InferenceOutcome>()
 		.unwrap()
 }
 
@@ -174,10 +193,7 @@ fn each_step_is_dispatched_once_and_the_closed_job_leaves_nothing_behind() {
 		// The job is closed: its claims, its kept outcome and its ledger entry are gone.
 		run_worker();
 		assert_eq!(claim_on(request_id, &key, Step::Reveal), None);
-		let kept = StorageValueRef::persistent(&claims::outcome_key(request_id, &key))
-			.get::<InferenceOutcome>()
-			.unwrap();
-		assert_eq!(kept, None);
+		assert_eq!(kept_outcome(request_id, &key), None);
 		assert!(claims::ledger::<u64>().is_empty());
 	});
 }
@@ -248,15 +264,13 @@ fn a_rejection_counts_only_under_the_models_profile() {
 fn a_running_claim_lasts_until_its_http_deadline_and_a_submitted_one_a_few_blocks() {
 	with_worker(|_| {
 		let (request_id, key) = one_assigned_job();
-		let assignment = Inference::open_assignments(key.clone()).pop().unwrap();
-		let take = |now, now_ms, until_ms| {
-			claims::take(&assignment, &key, Step::Commit, now, now_ms, until_ms)
-		};
+		let job = job_of(request_id, &key);
+		let take = |now, now_ms, until_ms| claims::take(&job, Step::Commit, now, now_ms, until_ms);
 		assert_eq!(take(2u64, 0, 70_000), Some(Attempt::First));
 		assert_eq!(take(3, 69_999, 139_999), None);
 		assert_eq!(take(3, 70_000, 140_000), Some(Attempt::Again), "lapsed");
 
-		claims::submitted(request_id, &key, Step::Commit, 5u64);
+		claims::submitted(&job, Step::Commit, 5u64);
 		let retry_from = 5 + u64::from(claims::RESUBMIT_BLOCKS);
 		assert_eq!(take(retry_from - 1, u64::MAX, 0), None);
 		assert_eq!(take(retry_from, 0, 1), Some(Attempt::Again), "resent");
@@ -333,5 +347,70 @@ fn an_answer_sent_again_travels_apart_from_first_answers() {
 			vec![vec![second], vec![first]],
 			"a pool still holding the first answer refuses only its resend, not the new answer"
 		);
+	});
+}
+
+#[test]
+fn a_request_id_another_fork_gave_another_input_is_answered_for_its_own_input() {
+	with_worker(|node| {
+		let model_id = vector_model(1, 1);
+		let key = executor(10, &[model_id]);
+		let honest_for = |input: &[u8]| vector("y", &[input.len() as f32, 0.5]);
+
+		// On a fork the chain then leaves, request `id` carries one input; the node's worker
+		// runs it, keeps its outcome and commits to it.
+		sp_io::storage::start_transaction();
+		let id = assigned_request(1, model_id);
+		let forked_input = Inference::request_input(id).to_vec();
+		node.executor_answers(id, reply(&honest_for(&forked_input), PROFILE));
+		run_worker();
+		assert_eq!(node.take_commitment_batches(), vec![vec![id]]);
+		sp_io::storage::rollback_transaction();
+
+		// On the fork that stays, the same id carries another request.
+		let other_input = vector("x", &[4.0, 5.0, 6.0, 7.0, 8.0]);
+		assert_ok!(Inference::request_inference(
+			RuntimeOrigin::signed(2),
+			model_id,
+			other_input.clone(),
+			u64::MAX
+		));
+		next_block();
+		assert_eq!(Inference::request_input(id).to_vec(), other_input, "the id is reused");
+		let output = honest_for(&other_input);
+		assert_ne!(output, honest_for(&forked_input));
+
+		// The worker runs it (the scripted job is asked for, or the test fails) and commits to
+		// its own outcome, not to the one it kept for the other fork's request.
+		node.executor_answers(id, reply(&output, PROFILE));
+		run_worker();
+		let submitted = node.take_submitted();
+		let [crate::Call::submit_commitments { batch }] = &submitted[..] else {
+			panic!("expected one batch of commitments, got {submitted:?}");
+		};
+		let [crate::CommitmentItem { commitment, signature, .. }] = &batch[..] else {
+			panic!("expected one commitment, got {batch:?}");
+		};
+		assert_eq!(kept_outcome(id, &key), Some(out(&output)));
+		assert_ok!(submit_commitment(id, *commitment, signature.clone()));
+		next_block();
+
+		// Its reveal matches its commitment and the quorum: paid, not slashed.
+		run_worker();
+		let submitted = node.take_submitted();
+		let [crate::Call::submit_attestations { batch }] = &submitted[..] else {
+			panic!("expected one batch of reveals, got {submitted:?}");
+		};
+		let [crate::RevealItem { outcome, signature, .. }] = &batch[..] else {
+			panic!("expected one reveal, got {batch:?}");
+		};
+		assert_eq!(outcome, &out(&output));
+		assert_ok!(submit_reveal(id, outcome.clone(), signature.clone()));
+		let attestation = &Requests::<Test>::get(id).unwrap().attestations[0];
+		assert!(attestation.matches_commitment, "the reveal keeps the commitment");
+
+		// The other fork's job is not open here: the worker forgets it with the closed ones.
+		run_worker();
+		assert!(claims::ledger::<u64>().is_empty(), "{:?}", claims::ledger::<u64>());
 	});
 }

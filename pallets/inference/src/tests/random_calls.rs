@@ -144,7 +144,7 @@ fn copycat_acts(id: RequestId, key: &ExecutorPublic) {
 	match request.commitment_of(index as u8) {
 		None => {
 			if let Some(copied) = request.commitments.first().map(|c| c.commitment) {
-				let message = commitment_message(Inference::genesis_hash(), id, copied);
+				let message = Inference::commitment_message_for(id, &request, copied);
 				let signature = SignedAttestation {
 					attestation_key: key.clone(),
 					signature: key.sign(&message).unwrap(),
