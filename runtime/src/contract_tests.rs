@@ -9,13 +9,13 @@ use crate::{
 };
 use frame_support::traits::{
 	fungible::{InspectHold, Mutate},
-	Hooks,
+	Get, Hooks,
 };
 use pallet_inference::OnRequestFinalized;
 use pallet_inference_contracts::{
 	callbacks::{gas_weight, prepay_of},
-	CallbackKind, ContractRequests, Event as ContractsEvent, HoldReason, IInference,
-	IInferenceConsumer, PRECOMPILE_ADDRESS,
+	CallbackKind, CallbackQueue, CallbackQueueEnds, ContractRequests, Event as ContractsEvent,
+	HoldReason, IInference, IInferenceConsumer, SkipReason, PRECOMPILE_ADDRESS,
 };
 use pallet_revive::{
 	precompiles::alloy::{
@@ -209,6 +209,45 @@ fn a_failed_request_calls_back_then_returns_the_rest_of_its_prepay() {
 		let deposit = configs::DepositPerChildTrieItem::get() + 32 * configs::DepositPerByte::get();
 		assert!(paid >= prepay_of::<Runtime>(gas_used), "{paid}");
 		assert!(paid <= prepay_of::<Runtime>(gas_used) + 4 * deposit + 64 * 1_000, "{paid}");
+	});
+}
+
+/// A failure's callback is queued even when the queue is full: it is the callback that
+/// returns the request's prepay, so a flood of callbacks filling the queue would otherwise keep
+/// a failed request's prepay held for good. A request fails once, having queued nothing else,
+/// so the queue still holds at most five entries per request in flight. A result that meets
+/// the full queue is skipped, as before (its contract reads it with `resultOf`).
+#[test]
+fn a_failure_is_queued_even_when_the_queue_is_full() {
+	chain().execute_with(|| {
+		let contract = deploy(CALL_RECORDER);
+		for request_id in [1, 2] {
+			InferenceContracts::record_request(request_id, contract.1.clone(), contract.0, 100_000)
+				.expect("the contract pays the prepay");
+		}
+		let capacity = 4 * u64::from(
+			<<Runtime as pallet_inference_contracts::Config>::MaxContractRequests as Get<u32>>::get(
+			),
+		);
+		let (front, back) = (7, 7 + capacity);
+		CallbackQueueEnds::<Runtime>::put((front, back));
+
+		<InferenceContracts as OnRequestFinalized>::on_request_finalized(2, &H256::zero(), b"");
+		<InferenceContracts as OnRequestFinalized>::on_request_failed(1);
+
+		assert!(contract_events().iter().any(|event| matches!(
+			event,
+			ContractsEvent::CallbackSkipped {
+				request_id: 2,
+				kind: CallbackKind::Result,
+				reason: SkipReason::QueueFull,
+			}
+		)));
+		assert!(!contract_events()
+			.iter()
+			.any(|event| matches!(event, ContractsEvent::CallbackSkipped { request_id: 1, .. })));
+		assert_eq!(CallbackQueue::<Runtime>::get(back), Some((1, CallbackKind::Failed)));
+		assert_eq!(CallbackQueueEnds::<Runtime>::get(), (front, back + 1));
 	});
 }
 

@@ -118,6 +118,10 @@ impl<T: Config> Pallet<T> {
 			// The nearest deadline first: behind a backlog, what would be missed soonest
 			// goes first.
 			assignments.sort_by_key(|assignment| (assignment.deadline, assignment.request_id));
+			let jobs_open: Vec<JobKey> =
+				assignments.iter().map(|assignment| JobKey::of(assignment, &key)).collect();
+			claims::note_open_jobs(&jobs_open, now);
+			open.extend(jobs_open);
 			let mut batches = Batches::<T>::new(now, hold_until_ms);
 			let mut jobs = InFlight::<T> {
 				url: &url,
@@ -127,7 +131,6 @@ impl<T: Config> Pallet<T> {
 			};
 			for assignment in assignments {
 				let job = JobKey::of(&assignment, &key);
-				open.push(job.clone());
 				if assignment.committed {
 					claims::done(&job, Step::Commit);
 				}

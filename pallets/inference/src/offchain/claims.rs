@@ -10,9 +10,12 @@
 //!   the step again unless the chain still does not show it `RESUBMIT_BLOCKS` later (a
 //!   transaction the pool dropped is sent again, a transaction in flight is not doubled).
 //!
-//! Every job a node touches is noted in one ledger. When a job leaves the node's open
-//! assignments (answered, or past its deadline), its claims and its kept outcome are cleared
-//! with it, so the offchain database holds state for open jobs only.
+//! Every open job is noted in one ledger, once per worker run (one read and one write of the
+//! ledger a run, not one per job: at hundreds of jobs a block, rewriting the whole ledger for
+//! each job was tens of megabytes of offchain writes a block). When a job has left the node's
+//! open assignments (answered, or past its deadline) for [`FORK_MARGIN_BLOCKS`], its claims and
+//! its kept outcome are cleared with it, so the offchain database holds state for open and
+//! recent jobs only.
 //!
 //! A job is named by what it runs, not by its request id alone ([`JobKey`]). Each fork
 //! numbers its own requests, so blocks of two forks at one height carry different requests
@@ -25,7 +28,7 @@
 //! and its outcome, which is right, as the answer is the same on both.
 
 use crate::runtime_api::AssignmentView;
-use alloc::vec::Vec;
+use alloc::{collections::BTreeSet, vec::Vec};
 use codec::{Decode, Encode};
 use sp_core::H256;
 use sp_runtime::{
@@ -50,6 +53,14 @@ pub const LEDGER_KEY: &[u8] = b"verity::job-ledger";
 /// deadline five blocks after assignment. A resend whose first transaction is still in the
 /// pool is refused there, and only the resend: it travels in a batch of its own.
 pub const RESUBMIT_BLOCKS: u32 = 2;
+
+/// Blocks a job stays in the ledger after the last worker run that saw it open. A worker sees
+/// only its own block's fork: without a margin, the worker of one fork cleared the jobs open
+/// only on the other, and if the chain then chose that other fork, its jobs were run again and
+/// their answers sent again (a resend meeting its first transaction in the pool takes the new
+/// answers batched with it down). Four: one more than the deepest reorganisation
+/// `bench-capacity` saw under overload.
+pub const FORK_MARGIN_BLOCKS: u32 = 4;
 
 /// Attempts at a ledger update that another worker changed at the same time.
 const LEDGER_ATTEMPTS: usize = 8;
@@ -80,7 +91,7 @@ pub enum Claim<BlockNumber> {
 
 /// One job of one of the node's executor keys: a request as the fork that assigned it shows
 /// it, named by what it runs as well as by its id (see the module's documentation).
-#[derive(Clone, Debug, Decode, Encode, PartialEq, Eq)]
+#[derive(Clone, Debug, Decode, Encode, PartialEq, Eq, PartialOrd, Ord)]
 pub struct JobKey {
 	/// The request.
 	pub request_id: RequestId,
@@ -109,8 +120,9 @@ impl JobKey {
 pub struct LedgerEntry<BlockNumber> {
 	/// The job.
 	pub job: JobKey,
-	/// The latest block whose worker touched it: a worker of an older block, which may not
-	/// see the job yet, never clears it.
+	/// The latest block whose worker saw it open: a worker of an older block, which may not
+	/// see the job yet, never clears it, nor one of a block less than `FORK_MARGIN_BLOCKS`
+	/// newer.
 	pub noted_at: BlockNumber,
 }
 
@@ -138,15 +150,15 @@ pub enum Attempt {
 }
 
 /// Take the claim on `step` of `job` for a run ending by `until_ms`, unless a worker runs it
-/// now or its transaction is recent. Notes the job in the ledger. Returns which attempt it is,
-/// or `None` when the claim is held.
+/// now or its transaction is recent. Returns which attempt it is, or `None` when the claim is
+/// held. The job must be in the ledger ([`note_open_jobs`]), or its claim outlives it.
 pub fn take<N>(job: &JobKey, step: Step, now: N, now_ms: u64, until_ms: u64) -> Option<Attempt>
 where
 	N: Encode + Decode + Copy + PartialOrd,
 {
 	let storage_key = claim_key(job, step);
 	let mut attempt = Attempt::First;
-	let taken = StorageValueRef::persistent(&storage_key)
+	StorageValueRef::persistent(&storage_key)
 		.mutate(|held: Result<Option<Claim<N>>, _>| match held {
 			Ok(Some(Claim::Running { until_ms: held_until })) if now_ms < held_until => Err(()),
 			Ok(Some(Claim::Submitted { retry_from })) if now < retry_from => Err(()),
@@ -156,11 +168,8 @@ where
 				Ok(Claim::<N>::Running { until_ms })
 			},
 		})
-		.is_ok();
-	if taken {
-		note(job, now);
-	}
-	taken.then_some(attempt)
+		.is_ok()
+		.then_some(attempt)
 }
 
 /// Record that `step`'s transaction is in the pool as of block `now`.
@@ -182,32 +191,41 @@ pub fn done(job: &JobKey, step: Step) {
 	release(job, step);
 }
 
-/// Note a job in the ledger as touched by the worker of block `now`.
-fn note<N>(job: &JobKey, now: N)
+/// Note `open`, the jobs open at block `now`, in the ledger, in one update.
+pub fn note_open_jobs<N>(open: &[JobKey], now: N)
 where
 	N: Encode + Decode + Copy + PartialOrd,
 {
+	if open.is_empty() {
+		return;
+	}
 	update_ledger(|ledger: &mut Vec<LedgerEntry<N>>| {
-		match ledger.iter_mut().find(|entry| entry.job == *job) {
-			Some(entry) if entry.noted_at < now => entry.noted_at = now,
-			Some(_) => {},
-			None => ledger.push(LedgerEntry { job: job.clone(), noted_at: now }),
+		let mut unseen: BTreeSet<&JobKey> = open.iter().collect();
+		for entry in ledger.iter_mut() {
+			if unseen.remove(&entry.job) && entry.noted_at < now {
+				entry.noted_at = now;
+			}
 		}
+		ledger
+			.extend(unseen.into_iter().map(|job| LedgerEntry { job: job.clone(), noted_at: now }));
 	});
 }
 
-/// Clear every job noted at or before `now` that is not in `open` (the node's open
-/// assignments at `now`): its claims, its kept outcome and its ledger entry. A job of a fork
-/// the chain left is not open on the fork that stayed, and is cleared with the closed ones.
+/// Clear every job not in `open` (the node's open assignments at block `now`) that no worker
+/// saw open in the last `FORK_MARGIN_BLOCKS` before `now` (nor after it): its claims, its kept
+/// outcome and its ledger entry. A job of a fork the chain left is cleared the same way, once
+/// the margin has passed.
 pub fn forget_closed_jobs<N>(open: &[JobKey], now: N)
 where
-	N: Encode + Decode + Copy + PartialOrd,
+	N: Encode + Decode + Copy + PartialOrd + Saturating + From<u32>,
 {
+	let open: BTreeSet<&JobKey> = open.iter().collect();
 	let mut closed = Vec::new();
 	update_ledger(|ledger: &mut Vec<LedgerEntry<N>>| {
 		closed.clear();
 		ledger.retain(|entry| {
-			let keep = entry.noted_at > now || open.contains(&entry.job);
+			let keep = entry.noted_at.saturating_add(FORK_MARGIN_BLOCKS.into()) > now
+				|| open.contains(&entry.job);
 			if !keep {
 				closed.push(entry.job.clone());
 			}

@@ -190,7 +190,11 @@ fn each_step_is_dispatched_once_and_the_closed_job_leaves_nothing_behind() {
 		assert_eq!(outcome, &out(&honest_output()));
 		assert_ok!(submit_reveal(request_id, outcome.clone(), signature.clone()));
 
-		// The job is closed: its claims, its kept outcome and its ledger entry are gone.
+		// The job is closed. It stays in the ledger while the chain could still switch to a
+		// fork where it is open; then its claims, its kept outcome and its ledger entry go.
+		run_worker();
+		assert_eq!(claims::ledger::<u64>().len(), 1);
+		run_blocks(u64::from(claims::FORK_MARGIN_BLOCKS));
 		run_worker();
 		assert_eq!(claim_on(request_id, &key, Step::Reveal), None);
 		assert_eq!(kept_outcome(request_id, &key), None);
@@ -275,10 +279,14 @@ fn a_running_claim_lasts_until_its_http_deadline_and_a_submitted_one_a_few_block
 		assert_eq!(take(retry_from - 1, u64::MAX, 0), None);
 		assert_eq!(take(retry_from, 0, 1), Some(Attempt::Again), "resent");
 
-		// A worker of an older block, which may not see the job yet, does not clear it.
+		// A job last seen open at `retry_from` is cleared `FORK_MARGIN_BLOCKS` later, not before
+		// (nor by a worker of an older block, which may not see the job yet).
+		claims::note_open_jobs::<u64>(&[job.clone()], retry_from);
+		let margin = u64::from(claims::FORK_MARGIN_BLOCKS);
 		claims::forget_closed_jobs::<u64>(&[], retry_from - 1);
+		claims::forget_closed_jobs::<u64>(&[], retry_from + margin - 1);
 		assert_eq!(claims::ledger::<u64>().len(), 1);
-		claims::forget_closed_jobs::<u64>(&[], retry_from);
+		claims::forget_closed_jobs::<u64>(&[], retry_from + margin);
 		assert!(claims::ledger::<u64>().is_empty());
 		assert_eq!(claim_on(request_id, &key, Step::Commit), None);
 	});
@@ -384,6 +392,11 @@ fn a_request_id_another_fork_gave_another_input_is_answered_for_its_own_input() 
 		// its own outcome, not to the one it kept for the other fork's request.
 		node.executor_answers(id, reply(&output, PROFILE));
 		run_worker();
+		assert_eq!(
+			claims::ledger::<u64>().len(),
+			2,
+			"the other fork's job is kept while the chain could still switch back to it"
+		);
 		let submitted = node.take_submitted();
 		let [crate::Call::submit_commitments { batch }] = &submitted[..] else {
 			panic!("expected one batch of commitments, got {submitted:?}");
@@ -409,7 +422,9 @@ fn a_request_id_another_fork_gave_another_input_is_answered_for_its_own_input() 
 		let attestation = &Requests::<Test>::get(id).unwrap().attestations[0];
 		assert!(attestation.matches_commitment, "the reveal keeps the commitment");
 
-		// The other fork's job is not open here: the worker forgets it with the closed ones.
+		// The other fork's job is not open here: the worker forgets it with the closed ones,
+		// once the chain could no longer switch back.
+		run_blocks(u64::from(claims::FORK_MARGIN_BLOCKS));
 		run_worker();
 		assert!(claims::ledger::<u64>().is_empty(), "{:?}", claims::ledger::<u64>());
 	});
