@@ -10,9 +10,9 @@
 //!   the step again unless the chain still does not show it `RESUBMIT_BLOCKS` later (a
 //!   transaction the pool dropped is sent again, a transaction in flight is not doubled).
 //!
-//! Every open job is noted in one ledger, once per worker run (one read and one write of the
-//! ledger a run, not one per job: at hundreds of jobs a block, rewriting the whole ledger for
-//! each job was tens of megabytes of offchain writes a block). When a job has left the node's
+//! Every open job is noted in one ledger, once per worker run: one read and one write of the
+//! ledger a run, not one per job (rewriting the whole ledger for each job it claimed, a worker
+//! wrote offchain bytes in the square of its jobs in flight). When a job has left the node's
 //! open assignments (answered, or past its deadline) for [`FORK_MARGIN_BLOCKS`], its claims and
 //! its kept outcome are cleared with it, so the offchain database holds state for open and
 //! recent jobs only.
@@ -58,9 +58,10 @@ pub const RESUBMIT_BLOCKS: u32 = 2;
 /// only its own block's fork: without a margin, the worker of one fork cleared the jobs open
 /// only on the other, and if the chain then chose that other fork, its jobs were run again and
 /// their answers sent again (a resend meeting its first transaction in the pool takes the new
-/// answers batched with it down). Four: one more than the deepest reorganisation
-/// `bench-capacity` saw under overload.
-pub const FORK_MARGIN_BLOCKS: u32 = 4;
+/// answers batched with it down). Eight: one more than the deepest reorganisation
+/// `bench-capacity` saw under overload (seven blocks, with blocks taking their authors up to
+/// 7 s). A deeper one costs a re-run (same bytes) and a resend, never a wrong answer.
+pub const FORK_MARGIN_BLOCKS: u32 = 8;
 
 /// Attempts at a ledger update that another worker changed at the same time.
 const LEDGER_ATTEMPTS: usize = 8;

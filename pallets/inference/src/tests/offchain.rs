@@ -64,6 +64,26 @@ impl Node {
 			.collect()
 	}
 
+	/// The worker's one submission, a batch of one commitment; panics on anything else.
+	fn take_one_commitment(&self) -> crate::CommitmentItem {
+		let submitted = self.take_submitted();
+		let [crate::Call::submit_commitments { batch }] = &submitted[..] else {
+			panic!("expected one batch of commitments, got {submitted:?}");
+		};
+		let [item] = &batch[..] else { panic!("expected one commitment, got {batch:?}") };
+		item.clone()
+	}
+
+	/// The worker's one submission, a batch of one reveal; panics on anything else.
+	fn take_one_reveal(&self) -> crate::RevealItem {
+		let submitted = self.take_submitted();
+		let [crate::Call::submit_attestations { batch }] = &submitted[..] else {
+			panic!("expected one batch of reveals, got {submitted:?}");
+		};
+		let [item] = &batch[..] else { panic!("expected one reveal, got {batch:?}") };
+		item.clone()
+	}
+
 	/// The worker's submitted batches of commitments, as the request ids in each; panics on
 	/// any other call.
 	fn take_commitment_batches(&self) -> Vec<Vec<RequestId>> {
@@ -161,13 +181,7 @@ fn each_step_is_dispatched_once_and_the_closed_job_leaves_nothing_behind() {
 		let (request_id, key) = one_assigned_job();
 		node.executor_answers(request_id, reply(&honest_output(), PROFILE));
 		run_worker();
-		let submitted = node.take_submitted();
-		let [crate::Call::submit_commitments { batch }] = &submitted[..] else {
-			panic!("expected one batch of commitments, got {submitted:?}");
-		};
-		let [crate::CommitmentItem { commitment, signature, .. }] = &batch[..] else {
-			panic!("expected one commitment, got {batch:?}");
-		};
+		let crate::CommitmentItem { commitment, signature, .. } = node.take_one_commitment();
 
 		// Another worker of this block neither runs the job again nor resubmits while the
 		// commitment is on its way.
@@ -175,20 +189,14 @@ fn each_step_is_dispatched_once_and_the_closed_job_leaves_nothing_behind() {
 		assert!(node.take_submitted().is_empty(), "no double dispatch (and no job sent again)");
 
 		// On chain, the commitment ends the commit phase; the reveal uses the kept outcome.
-		assert_ok!(submit_commitment(request_id, *commitment, signature.clone()));
+		assert_ok!(submit_commitment(request_id, commitment, signature));
 		next_block();
 		// Nothing is scripted: the reveal does not run the job again.
 		run_worker();
 		assert_eq!(claim_on(request_id, &key, Step::Commit), None, "a step on chain is let go");
-		let submitted = node.take_submitted();
-		let [crate::Call::submit_attestations { batch }] = &submitted[..] else {
-			panic!("expected one batch of reveals, got {submitted:?}");
-		};
-		let [crate::RevealItem { outcome, signature, .. }] = &batch[..] else {
-			panic!("expected one reveal, got {batch:?}");
-		};
-		assert_eq!(outcome, &out(&honest_output()));
-		assert_ok!(submit_reveal(request_id, outcome.clone(), signature.clone()));
+		let crate::RevealItem { outcome, signature, .. } = node.take_one_reveal();
+		assert_eq!(outcome, out(&honest_output()));
+		assert_ok!(submit_reveal(request_id, outcome, signature));
 
 		// The job is closed. It stays in the ledger while the chain could still switch to a
 		// fork where it is open; then its claims, its kept outcome and its ledger entry go.
@@ -281,7 +289,7 @@ fn a_running_claim_lasts_until_its_http_deadline_and_a_submitted_one_a_few_block
 
 		// A job last seen open at `retry_from` is cleared `FORK_MARGIN_BLOCKS` later, not before
 		// (nor by a worker of an older block, which may not see the job yet).
-		claims::note_open_jobs::<u64>(&[job.clone()], retry_from);
+		claims::note_open_jobs::<u64>(std::slice::from_ref(&job), retry_from);
 		let margin = u64::from(claims::FORK_MARGIN_BLOCKS);
 		claims::forget_closed_jobs::<u64>(&[], retry_from - 1);
 		claims::forget_closed_jobs::<u64>(&[], retry_from + margin - 1);
@@ -397,28 +405,16 @@ fn a_request_id_another_fork_gave_another_input_is_answered_for_its_own_input() 
 			2,
 			"the other fork's job is kept while the chain could still switch back to it"
 		);
-		let submitted = node.take_submitted();
-		let [crate::Call::submit_commitments { batch }] = &submitted[..] else {
-			panic!("expected one batch of commitments, got {submitted:?}");
-		};
-		let [crate::CommitmentItem { commitment, signature, .. }] = &batch[..] else {
-			panic!("expected one commitment, got {batch:?}");
-		};
+		let crate::CommitmentItem { commitment, signature, .. } = node.take_one_commitment();
 		assert_eq!(kept_outcome(id, &key), Some(out(&output)));
-		assert_ok!(submit_commitment(id, *commitment, signature.clone()));
+		assert_ok!(submit_commitment(id, commitment, signature));
 		next_block();
 
 		// Its reveal matches its commitment and the quorum: paid, not slashed.
 		run_worker();
-		let submitted = node.take_submitted();
-		let [crate::Call::submit_attestations { batch }] = &submitted[..] else {
-			panic!("expected one batch of reveals, got {submitted:?}");
-		};
-		let [crate::RevealItem { outcome, signature, .. }] = &batch[..] else {
-			panic!("expected one reveal, got {batch:?}");
-		};
-		assert_eq!(outcome, &out(&output));
-		assert_ok!(submit_reveal(id, outcome.clone(), signature.clone()));
+		let crate::RevealItem { outcome, signature, .. } = node.take_one_reveal();
+		assert_eq!(outcome, out(&output));
+		assert_ok!(submit_reveal(id, outcome, signature));
 		let attestation = &Requests::<Test>::get(id).unwrap().attestations[0];
 		assert!(attestation.matches_commitment, "the reveal keeps the commitment");
 
