@@ -121,7 +121,6 @@ impl<T: Config> Pallet<T> {
 			let jobs_open: Vec<JobKey> =
 				assignments.iter().map(|assignment| JobKey::of(assignment, &key)).collect();
 			claims::note_open_jobs(&jobs_open, now);
-			open.extend(jobs_open);
 			let mut batches = Batches::<T>::new(now, hold_until_ms);
 			let mut jobs = InFlight::<T> {
 				url: &url,
@@ -129,8 +128,7 @@ impl<T: Config> Pallet<T> {
 				window,
 				running: VecDeque::new(),
 			};
-			for assignment in assignments {
-				let job = JobKey::of(&assignment, &key);
+			for (assignment, job) in assignments.into_iter().zip(jobs_open.iter().cloned()) {
 				if assignment.committed {
 					claims::done(&job, Step::Commit);
 				}
@@ -167,6 +165,7 @@ impl<T: Config> Pallet<T> {
 				Self::settle_job(&mut batches, done, &key, outcome);
 			}
 			batches.flush();
+			open.extend(jobs_open);
 			log::debug!(
 				target: "runtime::inference",
 				"block {now:?}: {listed} open assignments, {steps} steps answered in {} ms",
