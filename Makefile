@@ -20,11 +20,13 @@ setup:
 
 ## build: build everything (node, Wasm runtime, client, executor, test harnesses) in one feature set, and the browser's WebAssembly verifier
 build: setup
+	@scripts/warm-sources.sh begin
 	$(WITH_WASM_ENV) cargo build $(CARGO_FLAGS) --workspace --all-targets
 	scripts/build-verifier.sh > /dev/null
 	explorer/node_modules/.bin/esbuild explorer/polkadot.mjs --bundle --format=esm --platform=browser \
 		--minify --log-level=warning --outfile=$(CARGO_TARGET_DIR)/explorer/polkadot.js
 	node contracts/build.mjs $(CARGO_TARGET_DIR)/contracts
+	@scripts/warm-sources.sh end
 
 ## run: a single-validator development chain on a temporary database, the explorer and the Ethereum JSON-RPC adapter (port 8545) beside it
 run: build
@@ -97,7 +99,7 @@ bench-generation: build
 bench-verifier: build
 	$(WITH_WASM_ENV) bench=$$(cargo build $(CARGO_FLAGS) --workspace --all-targets --message-format=json \
 		| python3 -c 'import json, sys; print(*{m["executable"] for m in map(json.loads, sys.stdin) if m.get("target", {}).get("name") == "bench_verifier" and m.get("executable")})') \
-		&& $$bench $$(scripts/build-verifier.sh)
+		&& wasm=$$(scripts/build-verifier.sh) && cd verifier && $$bench $$wasm
 
 ## bench-explorer: in-browser verification time of the text-direction classifier, artifact download included (dev node, explorer, headless Chromium)
 bench-explorer: build

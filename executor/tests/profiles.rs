@@ -42,8 +42,10 @@ fn output_hash(
 fn int8_store() -> tempfile::TempDir {
 	let dir = tempfile::tempdir().unwrap();
 	let store = verity_executor::ModelStore::open(dir.path()).unwrap();
-	let fixture =
-		std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cls_int8_qdq.onnx");
+	// Read when the test runs, not compiled in, so a build made in one clone serves another.
+	let manifest_dir =
+		std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by `cargo test`");
+	let fixture = std::path::Path::new(&manifest_dir).join("tests/fixtures/cls_int8_qdq.onnx");
 	let id = store.import(&fixture).unwrap();
 	assert_eq!(verity_executor::store::hex(&id), INT8_CLASSIFIER);
 	dir

@@ -535,8 +535,10 @@ mod tests {
 		let metadata = sp_io::TestExternalities::new(Default::default()).execute_with(|| {
 			Runtime::metadata_at_version(16).expect("the runtime serves metadata v16")
 		});
-		let path =
-			std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../client/metadata.scale");
+		// Read when the test runs, not compiled in, so a build made in one clone serves another.
+		let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+			.expect("CARGO_MANIFEST_DIR is set by `cargo test`");
+		let path = std::path::Path::new(&manifest_dir).join("../client/metadata.scale");
 		if std::env::var_os("VERITY_WRITE_METADATA").is_some() {
 			std::fs::write(&path, &*metadata).expect("client/metadata.scale is writable");
 		}

@@ -424,6 +424,18 @@ pub async fn wait_for_request_finalized(
 	}
 }
 
+/// The repository's root directory, read when the test runs from `CARGO_MANIFEST_DIR` (which
+/// `cargo test` sets) rather than compiled in: a test built in one clone then runs in another
+/// without being rebuilt for its path.
+pub fn repository() -> PathBuf {
+	let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+		.expect("CARGO_MANIFEST_DIR is set: run the tests with `cargo test`");
+	Path::new(&manifest_dir)
+		.parent()
+		.expect("the tests crate is in the repository")
+		.into()
+}
+
 /// The demo models' store, as `make setup` fills it.
 pub fn models_dir() -> PathBuf {
 	std::env::var_os("VERITY_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {

@@ -23,7 +23,10 @@ fn main() {
 	let wasm = PathBuf::from(args.next().expect("usage: bench_verifier <verifier.wasm> [runs]"));
 	let repeat: usize = args.next().map_or(5, |value| value.parse().expect("a run count"));
 	ExecutionProfile::Generic.activate().expect("the generic profile runs anywhere");
-	let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("js/run-models.mjs");
+	// Found from the working directory, not compiled in, so a build made in one clone serves
+	// another: `make bench-verifier` runs this from `verifier/`.
+	let script = std::env::current_dir().expect("a working directory").join("js/run-models.mjs");
+	assert!(script.exists(), "{} is missing: run this from verifier/", script.display());
 	let inputs = std::env::temp_dir().join(format!("verity-bench-verifier-{}", std::process::id()));
 	std::fs::create_dir_all(&inputs).expect("a scratch directory");
 	println!(

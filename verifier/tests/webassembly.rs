@@ -14,7 +14,10 @@ use verity_executor::{planning, ExecutionProfile};
 use verity_verifier::samples::{artifact_path, model_id, runs, GEMMA};
 
 fn repository() -> PathBuf {
-	Path::new(env!("CARGO_MANIFEST_DIR"))
+	// Read when the test runs, not compiled in, so a build made in one clone serves another.
+	let manifest_dir =
+		std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by `cargo test`");
+	Path::new(&manifest_dir)
 		.parent()
 		.expect("the verifier is in the repository")
 		.into()

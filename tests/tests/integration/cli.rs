@@ -35,8 +35,8 @@ fn every_command_works_against_a_dev_node() {
 	assert!(show.stdout.contains("tract-0.23/generic"), "{show:?}");
 
 	// models register: the int8 fixture, through sudo.
-	let fixture =
-		concat!(env!("CARGO_MANIFEST_DIR"), "/../executor/tests/fixtures/cls_int8_qdq.onnx");
+	let fixture = verity_tests::repository().join("executor/tests/fixtures/cls_int8_qdq.onnx");
+	let fixture = fixture.to_str().expect("a UTF-8 path");
 	let register = verity(
 		&url,
 		&[

@@ -17,7 +17,7 @@
 use codec::{Decode, Encode};
 use std::{
 	collections::BTreeSet,
-	path::{Path, PathBuf},
+	path::PathBuf,
 	process::{Child, Command, Stdio},
 	time::{Duration, Instant},
 };
@@ -41,7 +41,7 @@ fn unrunnable_generation_input() -> String {
 
 /// The repository's `contracts/` directory.
 fn contracts_dir() -> PathBuf {
-	Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts")
+	verity_tests::repository().join("contracts")
 }
 
 /// `verity-eth-rpc` against a node, on a free port; killed when dropped.

@@ -71,9 +71,14 @@ fn a_fresh_request_finalizes_on_the_page_and_verifies_in_the_browser() {
 	let request_id = infer.json()["request_id"].as_u64().expect("a request id").to_string();
 
 	let shots = screenshots();
-	let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../explorer/test/drive.mjs");
+	let script = verity_tests::repository().join("explorer/test/drive.mjs");
 	let driven = Command::new("node")
-		.args([script, &explorer.1, &request_id, shots.to_str().unwrap()])
+		.args([
+			script.to_str().expect("a UTF-8 path"),
+			&explorer.1,
+			&request_id,
+			shots.to_str().unwrap(),
+		])
 		.output()
 		.expect("Node.js runs the browser");
 	assert!(
