@@ -13,7 +13,9 @@
 #            fingerprints are exactly as the recorded build left them (nothing built since,
 #            in any profile), give each file whose content equals the recorded one an old
 #            timestamp, so cargo takes the crates built from that content as fresh; a file
-#            that differs keeps its new timestamp and its crates rebuild
+#            that differs keeps its new timestamp and its crates rebuild. If the clone's
+#            commit is the recorded one, `.git/HEAD` and its ref get an old timestamp too:
+#            the node's build script, which embeds the commit, watches them
 #   reset    after the clone's run: every tracked file back to the current time, so a later
 #            build in the clone (another profile, say) trusts nothing
 #
@@ -32,6 +34,20 @@ pending="$state_dir/pending-$(printf '%s' "$root" | sha256sum | cut -c1-16)"
 old_time=@1000000000
 
 log() { printf 'warm-sources: %s\n' "$*" >&2; }
+
+# The commit checked out, and the files naming it that the node's build script watches.
+head_commit() {
+	git -C "$root" rev-parse HEAD
+}
+head_files() {
+	local git_dir
+	git_dir=$(git -C "$root" rev-parse --absolute-git-dir)
+	echo "$git_dir/HEAD"
+	local ref
+	ref=$(git -C "$root" symbolic-ref -q HEAD || true)
+	if [ -n "$ref" ] && [ -f "$git_dir/$ref" ]; then echo "$git_dir/$ref"; fi
+	if [ -f "$git_dir/packed-refs" ]; then echo "$git_dir/packed-refs"; fi
+}
 
 # The hashes of every tracked file, as `sha256sum` prints them, paths relative to the root.
 source_hashes() {
@@ -56,14 +72,17 @@ mkdir -p "$state_dir"
 
 case "${1:-}" in
 begin)
-	source_hashes >"$pending"
+	{
+		head_commit
+		source_hashes
+	} >"$pending"
 	;;
 end)
 	if [ ! -f "$pending" ]; then
 		log "no record was begun for this tree"
 		exit 0
 	fi
-	if source_hashes | cmp -s - "$pending"; then
+	if { head_commit; source_hashes; } | cmp -s - "$pending"; then
 		{
 			target_digest
 			cat "$pending"
@@ -86,8 +105,11 @@ restore)
 	fi
 	matching=$(mktemp)
 	trap 'rm -f "$matching"' EXIT
+	if [ "$(sed -n 2p "$manifest")" = "$(head_commit)" ]; then
+		head_files | tr '\n' '\0' | xargs -0 -r touch -m -d "$old_time"
+	fi
 	# Lines of the current tree's hashes that the record holds verbatim: same path, same content.
-	tail -n +2 "$manifest" | LC_ALL=C sort >"$matching.recorded"
+	tail -n +3 "$manifest" | LC_ALL=C sort >"$matching.recorded"
 	source_hashes | LC_ALL=C sort | LC_ALL=C comm -12 - "$matching.recorded" | cut -c67- >"$matching"
 	rm -f "$matching.recorded"
 	(cd "$root" && tr '\n' '\0' <"$matching" | xargs -0 -r touch -m -d "$old_time")
