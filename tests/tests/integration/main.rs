@@ -23,3 +23,4 @@ mod cli;
 mod contracts;
 mod explorer;
 mod inference;
+mod warm_sources;
